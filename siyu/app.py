@@ -1,0 +1,109 @@
+"""The ASGI application: wiring only."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import structlog
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+
+from siyu import __version__, errors
+from siyu.audit.api import router as audit_api
+from siyu.config import Settings, get_settings
+from siyu.console import router as console_router
+from siyu.db import create_engine, create_sessionmaker
+from siyu.h5 import router as h5_router
+from siyu.jobs.api import router as jobs_api
+from siyu.jobs.worker import Worker
+from siyu.kit.ratelimit import RateLimiter
+from siyu.members.api import router as members_api
+from siyu.staff.api import router as staff_api
+from siyu.staff.auth import authenticate
+from siyu.tasks import load_handlers
+from siyu.tenants.api import router as tenants_api
+
+STATIC_DIR = Path(__file__).parent / "static"
+log = structlog.get_logger("siyu.http")
+
+
+def api_router() -> APIRouter:
+    api = APIRouter(prefix="/api/v1")
+    for router in (tenants_api, staff_api, members_api, audit_api, jobs_api):
+        api.include_router(router)
+    return api
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    settings.check()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.limiter = RateLimiter(settings.redis_url)
+        stop = asyncio.Event()
+        embedded: asyncio.Task[None] | None = None
+        if settings.runs_embedded_worker:
+            load_handlers()
+            embedded = asyncio.create_task(Worker(app.state.sessionmaker).run_forever(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            if embedded is not None:
+                await embedded
+            await engine.dispose()
+
+    app = FastAPI(
+        title="siyu 私域会员平台 API",
+        version=__version__,
+        description="订单换积分、会员、积分与运营后台的开放接口。认证：`Authorization: Bearer <API 密钥>`。"
+        "错误统一为 `{\"code\": 稳定代码, \"message\": 中文说明}`。",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.authenticate = authenticate
+    errors.install(app)
+    app.add_middleware(GZipMiddleware, minimum_size=800)
+
+    @app.middleware("http")
+    async def headers_and_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.url.path.startswith("/console"):
+            response.headers.setdefault("X-Frame-Options", "DENY")
+        log.debug("request", method=request.method, path=request.url.path, status=response.status_code,
+                  ms=round((time.perf_counter() - started) * 1000, 1))
+        return response
+
+    @app.get("/healthz", tags=["运维"], summary="健康检查（含数据库）")
+    async def healthz(request: Request) -> JSONResponse:
+        try:
+            async with request.app.state.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception as error:  # noqa: BLE001 - reported, not raised
+            return JSONResponse({"status": "error", "database": "unreachable", "detail": str(error)[:200]},
+                                status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok", "version": __version__})
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/console/", status_code=307)
+
+    app.include_router(api_router())
+    app.include_router(console_router, include_in_schema=False)
+    app.include_router(h5_router, include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    return app

@@ -1,0 +1,1 @@
+"""The audit log of staff and API-key actions: who, what, when, before and after."""

@@ -1,0 +1,60 @@
+"""Record what staff and API keys did. Called inside the same transaction as the change itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from siyu.audit import repository
+from siyu.audit.models import AuditEntry
+from siyu.kit.ids import new_id
+from siyu.kit.pagination import Page, PageRequest
+from siyu.kit.web import Principal
+
+ACTION_LABELS: dict[str, str] = {
+    "tenant.update": "修改店铺设置",
+    "channel.create": "新增渠道",
+    "channel.update": "修改渠道",
+    "staff.add": "添加员工",
+    "staff.update": "修改员工角色",
+    "staff.remove": "移除员工",
+    "api_key.create": "创建 API 密钥",
+    "api_key.revoke": "吊销 API 密钥",
+    "member.create": "新建会员",
+    "auth.login": "登录后台",
+    "auth.logout": "退出登录",
+}
+
+
+def record(
+    session: AsyncSession,
+    *,
+    actor: Principal,
+    action: str,
+    target_type: str,
+    target_id: str | int | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEntry:
+    entry = AuditEntry(
+        tenant_id=actor.tenant_id,
+        id=new_id(),
+        actor_kind=actor.kind,
+        actor_id=actor.actor_id,
+        actor_label=actor.label,
+        action=action,
+        target_type=target_type,
+        target_id=None if target_id is None else str(target_id),
+        before=before,
+        after=after,
+        ip=actor.ip,
+    )
+    repository.add(session, entry)
+    return entry
+
+
+async def list_entries(
+    session: AsyncSession, *, tenant_id: int, page: PageRequest, action: str | None = None
+) -> Page[AuditEntry]:
+    return await repository.list_entries(session, tenant_id=tenant_id, page=page, action=action)

@@ -1,0 +1,163 @@
+"""The `siyu` command: serve, worker, database, tenants, staff and the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from siyu import db, logs
+from siyu.config import Settings, get_settings
+from siyu.kit.errors import AppError
+
+T = TypeVar("T")
+
+app = typer.Typer(help="siyu 私域会员平台", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="数据库", no_args_is_help=True)
+tenant_app = typer.Typer(help="店铺（租户）", no_args_is_help=True)
+staff_app = typer.Typer(help="员工", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(staff_app, name="staff")
+out = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    settings = get_settings()
+    logs.configure(settings.log_level, json=settings.log_json)
+    return settings
+
+
+def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in one transaction: committed when it returns, rolled back when it raises."""
+    settings = _settings()
+
+    async def run() -> T:
+        engine = db.create_engine(settings.database_url)
+        try:
+            async with db.create_sessionmaker(engine)() as session, session.begin():
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except AppError as error:
+        err.print(f"[red]错误[/red] {error.message} ({error.code})")
+        raise typer.Exit(2) from error
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Run the database migrations."""
+    settings = _settings()
+    db.upgrade(settings.database_url, revision)
+    out.print(f"数据库已迁移到 {revision}")
+
+
+@tenant_app.command("create")
+def tenant_create(
+    slug: str,
+    name: Annotated[str, typer.Option(help="店铺名称")],
+    timezone: Annotated[str, typer.Option(help="时区")] = "Asia/Shanghai",
+) -> None:
+    """Create a tenant."""
+    from siyu.tenants import service
+
+    tenant = _in_transaction(lambda s: service.create_tenant(s, slug=slug, name=name, timezone=timezone))
+    out.print(f"已创建店铺 {tenant.name}（{tenant.slug}），H5：/h5/{tenant.slug}/")
+
+
+@staff_app.command("create")
+def staff_create(
+    tenant: Annotated[str, typer.Option(help="店铺标识")],
+    email: Annotated[str, typer.Option()],
+    role: Annotated[str, typer.Option(help="owner / operator / fulfillment / analyst")],
+    password: Annotated[str | None, typer.Option(help="新账号的密码（至少 8 位）")] = None,
+    name: Annotated[str, typer.Option()] = "",
+) -> None:
+    """Give a person a role in a tenant (creating the account when the email is new)."""
+    from siyu.staff import service as staff
+    from siyu.tenants import service as tenants
+
+    async def work(session: AsyncSession) -> str:
+        found = await tenants.get_by_slug(session, tenant)
+        user, _ = await staff.add_staff(session, tenant_id=found.id, email=email, role=role, password=password,
+                                        name=name)
+        return user.email
+
+    created = _in_transaction(work)
+    out.print(f"已添加员工 {created}（{role}）到 {tenant}")
+
+
+@app.command()
+def demo(members: Annotated[int, typer.Option(help="演示会员数")] = 240) -> None:
+    """Load the demo tenant (idempotent)."""
+    from siyu.demo import data
+
+    summary = _in_transaction(lambda s: data.load(s, members_count=members))
+    settings = get_settings()
+    base = f"http://{settings.host}:{settings.port}"
+    out.print("[bold]演示数据" + ("已载入" if summary.created else "已存在") + f"[/bold]：会员 {summary.members} 位")
+    out.print(f"  运营后台  {base}/console/")
+    out.print(f"  粉丝 H5   {base}/h5/{summary.tenant_slug}/")
+    out.print(f"  接口文档  {base}/docs")
+    out.print(f"  演示账号（密码均为 {data.DEMO_PASSWORD}）：")
+    for email, role in summary.staff:
+        out.print(f"    {email:28s} {role}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+    workers: Annotated[int, typer.Option(help="HTTP 进程数")] = 1,
+) -> None:
+    """Serve the console, the H5 and the API. On SQLite the job worker runs in the same process."""
+    import uvicorn
+
+    settings = _settings()
+    settings.check()
+    uvicorn.run("siyu.main:app", host=host or settings.host, port=port or settings.port, workers=workers,
+                log_level=settings.log_level.lower(), proxy_headers=True)
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="处理完当前到期的任务后退出")] = False,
+    concurrency: Annotated[int, typer.Option(help="本进程内并行的取任务循环数")] = 1,
+) -> None:
+    """Drain the jobs table. Run several on PostgreSQL; they never take the same job."""
+    from siyu.jobs.worker import Worker
+    from siyu.tasks import load_handlers
+
+    settings = _settings()
+    load_handlers()
+
+    async def run() -> None:
+        engine = db.create_engine(settings.database_url)
+        sessionmaker = db.create_sessionmaker(engine)
+        try:
+            if once:
+                handled = await Worker(sessionmaker).drain()
+                out.print(f"已处理 {handled} 个任务")
+                return
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await asyncio.gather(*(Worker(sessionmaker).run_forever(stop) for _ in range(concurrency)))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,58 @@
+"""Settings from the environment (prefix SIYU_) or a .env file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "change-me-siyu-development-secret"  # noqa: S105 - refused in production
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SIYU_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite+aiosqlite:///./siyu.db"
+    redis_url: str | None = None
+    secret_key: str = DEFAULT_SECRET
+    host: str = "127.0.0.1"
+    port: int = 8000
+    timezone: str = "Asia/Shanghai"
+    demo: bool = False
+    log_level: str = "INFO"
+    log_json: bool = False
+    session_hours: int = Field(default=12, ge=1)
+    login_limit: str = "5/5minutes"
+    login_ip_limit: str = "30/5minutes"
+    worker_concurrency: int = Field(default=1, ge=1)
+    job_max_attempts: int = Field(default=8, ge=1)
+    db_pool_size: int = Field(default=10, ge=1)
+    # Run the job worker inside `siyu serve`. Unset: yes on SQLite, no on PostgreSQL (run `siyu worker`).
+    embedded_worker: bool | None = None
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def runs_embedded_worker(self) -> bool:
+        if self.embedded_worker is not None:
+            return self.embedded_worker
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def cookie_secure(self) -> bool:
+        return self.is_production
+
+    def check(self) -> None:
+        """Refuse configurations that are unsafe to run."""
+        if self.is_production and (self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32):
+            raise ValueError("生产环境必须设置 SIYU_SECRET_KEY（至少 32 个字符，且不能使用默认值）")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,9 @@
+"""The ops web console (/console/): server-rendered pages that call the domain services."""
+
+from fastapi import APIRouter
+
+from siyu.console import api_keys, audit, auth, channels, dashboard, members, settings, staff
+
+router = APIRouter(prefix="/console")
+for module in (auth, dashboard, members, channels, staff, api_keys, audit, settings):
+    router.include_router(module.router)

@@ -1,0 +1,78 @@
+"""What every console page needs: the signed-in staff member, their tenant, navigation and CSRF."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+from starlette.datastructures import FormData
+
+from siyu.kit.errors import Forbidden, NotAuthenticated
+from siyu.kit.web import CurrentPrincipal, DbSession, Principal
+from siyu.staff import service as staff
+from siyu.templating import templates
+from siyu.tenants import service as tenants
+from siyu.tenants.models import Tenant
+
+
+@dataclass(frozen=True)
+class NavItem:
+    key: str
+    label: str
+    href: str
+    permission: str
+
+
+NAV: list[NavItem] = [
+    NavItem("dashboard", "概览", "/console/", "tenant.read"),
+    NavItem("members", "会员", "/console/members", "members.read"),
+    NavItem("channels", "渠道", "/console/channels", "channels.read"),
+    NavItem("staff", "员工", "/console/staff", "staff.read"),
+    NavItem("api_keys", "API 密钥", "/console/api-keys", "api_keys.manage"),
+    NavItem("audit", "操作日志", "/console/audit", "audit.read"),
+    NavItem("settings", "店铺设置", "/console/settings", "tenant.read"),
+]
+
+
+@dataclass
+class Console:
+    request: Request
+    principal: Principal
+    tenant: Tenant
+    tenants: list[Tenant]
+
+    def can(self, permission: str) -> bool:
+        return self.principal.can(permission)
+
+    def require(self, permission: str) -> None:
+        if not self.can(permission):
+            raise Forbidden(required=permission)
+
+    def render(self, template: str, active: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        nav = [item for item in NAV if self.can(item.permission)]
+        return templates.TemplateResponse(
+            self.request,
+            template,
+            {"console": self, "principal": self.principal, "tenant": self.tenant, "tenants": self.tenants,
+             "nav": nav, "active": active, "csrf_token": self.principal.csrf_token, **context},
+            status_code=status_code,
+        )
+
+
+async def console_context(request: Request, session: DbSession, principal: CurrentPrincipal) -> Console:
+    if principal.kind != "staff" or principal.actor_id is None:
+        raise NotAuthenticated()
+    tenant = await tenants.get_tenant(session, principal.tenant_id)
+    tenant_ids = await staff.tenants_of(session, principal.actor_id)
+    return Console(request=request, principal=principal, tenant=tenant,
+                   tenants=await tenants.tenants_by_id(session, tenant_ids))
+
+
+ConsoleContext = Annotated[Console, Depends(console_context)]
+
+
+def text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""

@@ -1,0 +1,71 @@
+"""Staff of this tenant and their roles."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from siyu.console.deps import ConsoleContext, text
+from siyu.kit.errors import AppError
+from siyu.kit.web import DbSession
+from siyu.staff import service as staff
+from siyu.staff.models import ROLE_LABELS
+
+router = APIRouter()
+
+
+async def _page(console: ConsoleContext, session: DbSession, *, error: str | None = None,
+                values: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
+    rows = await staff.list_staff(session, tenant_id=console.tenant.id)
+    return console.render("console/staff.html", "staff", rows=rows, roles=ROLE_LABELS, error=error,
+                          values=values or {}, status_code=status_code)
+
+
+@router.get("/staff", response_class=HTMLResponse)
+async def staff_page(console: ConsoleContext, session: DbSession) -> HTMLResponse:
+    console.require("staff.read")
+    return await _page(console, session)
+
+
+@router.post("/staff")
+async def add_staff(request: Request, console: ConsoleContext, session: DbSession) -> Response:
+    console.require("staff.write")
+    form = await request.form()
+    values = {key: text(form, key) for key in ("email", "name", "role")}
+    try:
+        if "@" not in values["email"]:
+            return await _page(console, session, error="请填写正确的邮箱", values=values, status_code=422)
+        async with session.begin_nested():
+            await staff.add_staff(session, tenant_id=console.tenant.id, email=values["email"], role=values["role"],
+                                  password=str(form.get("password") or "") or None, name=values["name"],
+                                  actor=console.principal)
+    except AppError as error:
+        return await _page(console, session, error=error.message, values=values, status_code=error.status)
+    return RedirectResponse("/console/staff", status_code=303)
+
+
+@router.post("/staff/{staff_id}/role")
+async def change_role(staff_id: int, request: Request, console: ConsoleContext, session: DbSession) -> Response:
+    console.require("staff.write")
+    form = await request.form()
+    try:
+        async with session.begin_nested():
+            await staff.change_role(session, actor=console.principal, staff_id=staff_id, role=text(form, "role"))
+    except AppError as error:
+        if error.status == 404:
+            raise
+        return await _page(console, session, error=error.message, status_code=error.status)
+    return RedirectResponse("/console/staff", status_code=303)
+
+
+@router.post("/staff/{staff_id}/remove")
+async def remove_staff(staff_id: int, console: ConsoleContext, session: DbSession) -> Response:
+    console.require("staff.write")
+    try:
+        async with session.begin_nested():
+            await staff.remove_staff(session, actor=console.principal, staff_id=staff_id)
+    except AppError as error:
+        if error.status == 404:
+            raise
+        return await _page(console, session, error=error.message, status_code=error.status)
+    return RedirectResponse("/console/staff", status_code=303)

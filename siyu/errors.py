@@ -1,0 +1,88 @@
+"""One place that turns errors into responses: JSON with a stable code for the API, pages for people."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from siyu.kit.errors import AppError, NotAuthenticated
+from siyu.templating import templates
+
+log = structlog.get_logger("siyu.errors")
+
+HTTP_MESSAGES: dict[int, tuple[str, str]] = {
+    404: ("not_found", "找不到你要的页面"),
+    405: ("method_not_allowed", "不支持这种请求方式"),
+    413: ("too_large", "上传的内容太大"),
+}
+
+
+def _wants_page(request: Request) -> bool:
+    path = request.url.path
+    return not path.startswith("/api/") and path not in ("/openapi.json", "/healthz")
+
+
+def _render(request: Request, status: int, code: str, message: str, detail: Any = None) -> Response:
+    if not _wants_page(request):
+        body: dict[str, Any] = {"code": code, "message": message}
+        if detail:
+            body["detail"] = detail
+        return JSONResponse(body, status_code=status)
+    if status == 401 and request.url.path.startswith("/console"):
+        target = "/console/login?next=" + quote(request.url.path)
+        if request.headers.get("hx-request"):
+            return Response(status_code=204, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+    area = "h5" if request.url.path.startswith("/h5") else "console"
+    return templates.TemplateResponse(
+        request, "error.html", {"status": status, "code": code, "message": message, "area": area},
+        status_code=status,
+    )
+
+
+async def app_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
+    response = _render(request, exc.status, exc.code, exc.message, exc.detail or None)
+    if headers and not _wants_page(request):
+        response.headers.update(headers)
+    return response
+
+
+async def validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": [str(part) for part in e.get("loc", ())], "type": e.get("type"), "msg": e.get("msg")}
+        for e in exc.errors()
+    ]
+    malformed = any(e["type"] == "json_invalid" for e in errors)
+    code, message = ("malformed_json", "请求内容不是合法的 JSON") if malformed else (
+        "invalid_request", "请求内容不正确，请检查后再试")
+    return _render(request, 422, code, message, errors)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code, message = HTTP_MESSAGES.get(exc.status_code, ("http_error", "请求无法完成"))
+    response = _render(request, exc.status_code, code, message)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("request.failed", path=request.url.path, error=repr(exc))
+    return _render(request, 500, "internal_error", "服务暂时出了点问题，请稍后再试")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, app_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected_error)

@@ -1,0 +1,8 @@
+"""The fan H5 member center (/h5/<tenant-slug>/): mobile pages in zh-CN."""
+
+from fastapi import APIRouter
+
+from siyu.h5 import home
+
+router = APIRouter(prefix="/h5")
+router.include_router(home.router)

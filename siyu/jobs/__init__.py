@@ -1,0 +1,1 @@
+"""Durable background work: a jobs/outbox table written in the caller's transaction, drained by workers."""

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from siyu.jobs.models import Job, JobStatus
+from siyu.kit.pagination import Page, PageRequest
+
+
+async def insert(session: AsyncSession, values: dict[str, Any]) -> int | None:
+    """Insert a job; with a dedupe key already present, insert nothing and return None."""
+    if values.get("dedupe_key") is None:
+        job = Job(**values)
+        session.add(job)
+        await session.flush()
+        return job.id
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    insert_fn = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert_fn(Job).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    result = await session.execute(statement.returning(Job.id))
+    return result.scalar_one_or_none()
+
+
+async def claim(session: AsyncSession, *, worker: str, now: datetime, lease_until: datetime, limit: int) -> list[Job]:
+    """Take up to `limit` due jobs (or jobs whose worker died: lease over) for this worker.
+
+    PostgreSQL: FOR UPDATE SKIP LOCKED lets several workers claim side by side without waiting.
+    SQLite: one writer at a time; the statement is the same, the locking clause is dropped.
+    """
+    due = or_(
+        and_(Job.status == JobStatus.queued, Job.run_after <= now),
+        and_(Job.status == JobStatus.running, Job.locked_until < now),
+    )
+    candidates = (
+        select(Job.id).where(due).order_by(Job.run_after, Job.id).limit(limit).with_for_update(skip_locked=True)
+    )
+    ids = list(await session.scalars(candidates))
+    if not ids:
+        return []
+    await session.execute(
+        update(Job)
+        .where(Job.id.in_(ids), due)
+        .values(status=JobStatus.running, locked_by=worker, locked_until=lease_until, attempts=Job.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    rows = await session.scalars(
+        select(Job).where(Job.id.in_(ids), Job.locked_by == worker).execution_options(populate_existing=True)
+    )
+    return list(rows)
+
+
+async def get(session: AsyncSession, job_id: int) -> Job | None:
+    return await session.get(Job, job_id)
+
+
+async def get_for_tenant(session: AsyncSession, *, tenant_id: int, job_id: int) -> Job | None:
+    return await session.scalar(select(Job).where(Job.tenant_id == tenant_id, Job.id == job_id))
+
+
+async def finish(session: AsyncSession, *, job_id: int, worker: str, values: dict[str, Any]) -> bool:
+    result = await session.execute(
+        update(Job).where(Job.id == job_id, Job.locked_by == worker, Job.status == JobStatus.running).values(**values)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def list_for_tenant(
+    session: AsyncSession, *, tenant_id: int, page: PageRequest, status: str | None = None
+) -> Page[Job]:
+    statement = select(Job).where(Job.tenant_id == tenant_id)
+    if status:
+        statement = statement.where(Job.status == status)
+    total = await session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    rows = await session.scalars(statement.order_by(Job.id.desc()).offset(page.offset).limit(page.size))
+    return Page(items=list(rows), total=total, request=page)
+
+
+async def count_by_status(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(select(Job.status, func.count()).group_by(Job.status))
+    return {status: n for status, n in rows.tuples()}

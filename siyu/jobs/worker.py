@@ -1,0 +1,113 @@
+"""Drain the jobs table: claim, run each job in its own transaction, retry with backoff, park after N.
+
+A handler's writes and the job's "done" mark commit together, so a crash re-runs the whole job or none
+of it; handlers are idempotent, so a job that ran but whose lease expired is safe to run again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import traceback
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from siyu.jobs import repository
+from siyu.jobs.models import Job, JobStatus
+from siyu.jobs.registry import HANDLERS, PERIODIC
+from siyu.jobs.service import backoff, enqueue
+from siyu.kit.time import utcnow
+
+log = structlog.get_logger("siyu.worker")
+
+LEASE = timedelta(minutes=5)
+
+
+@dataclass
+class Worker:
+    sessionmaker: async_sessionmaker[AsyncSession]
+    name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{id(object())}")
+    batch: int = 10
+    idle_sleep: float = 1.0
+    processed: int = 0
+
+    async def schedule_periodic(self) -> None:
+        """Enqueue each periodic job once per its period; the dedupe key makes that once across workers."""
+        now = utcnow()
+        async with self.sessionmaker() as session, session.begin():
+            for kind, seconds in PERIODIC:
+                slot = int(now.timestamp()) // seconds
+                await enqueue(session, kind, {"slot": slot}, dedupe_key=f"periodic:{kind}:{slot}")
+
+    async def run_once(self) -> int:
+        """Claim one batch and run it. Returns how many jobs were handled."""
+        now = utcnow()
+        async with self.sessionmaker() as session, session.begin():
+            jobs = await repository.claim(session, worker=self.name, now=now, lease_until=now + LEASE,
+                                          limit=self.batch)
+        for job in jobs:
+            await self._run(job)
+        self.processed += len(jobs)
+        return len(jobs)
+
+    async def _run(self, job: Job) -> None:
+        handler = HANDLERS.get(job.kind)
+        try:
+            if handler is None:
+                raise LookupError(f"no handler for job kind {job.kind!r}")
+            async with self.sessionmaker() as session, session.begin():
+                result = await handler(session, job)
+                await repository.finish(session, job_id=job.id, worker=self.name, values={
+                    "status": JobStatus.done, "finished_at": utcnow(), "result": result,
+                    "locked_by": None, "locked_until": None, "last_error": None,
+                })
+            log.info("job.done", job_id=job.id, kind=job.kind, attempts=job.attempts)
+        except Exception as error:  # noqa: BLE001 - every failure is recorded on the job
+            await self._fail(job, error)
+
+    async def _fail(self, job: Job, error: Exception) -> None:
+        detail = "".join(traceback.format_exception_only(type(error), error)).strip()[:2000]
+        parked = job.attempts >= job.max_attempts
+        values: dict[str, object] = {"last_error": detail, "locked_by": None, "locked_until": None}
+        if parked:
+            values.update(status=JobStatus.parked, finished_at=utcnow())
+        else:
+            values.update(status=JobStatus.queued, run_after=utcnow() + backoff(job.attempts))
+        async with self.sessionmaker() as session, session.begin():
+            await repository.finish(session, job_id=job.id, worker=self.name, values=values)
+        log.warning("job.parked" if parked else "job.retry", job_id=job.id, kind=job.kind,
+                    attempts=job.attempts, error=detail)
+
+    async def drain(self, *, max_rounds: int = 1000) -> int:
+        """Run until no job is due (used by tests and by `siyu worker --once`)."""
+        total = 0
+        for _ in range(max_rounds):
+            handled = await self.run_once()
+            total += handled
+            if handled == 0:
+                break
+        return total
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        log.info("worker.start", worker=self.name, kinds=sorted(HANDLERS))
+        last_schedule = 0.0
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            if loop.time() - last_schedule > 30:
+                await self.schedule_periodic()
+                last_schedule = loop.time()
+            try:
+                handled = await self.run_once()
+            except Exception:  # a lost connection must not kill the worker
+                log.exception("worker.claim_failed")
+                handled = 0
+            if handled == 0:
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=self.idle_sleep)
+                except TimeoutError:
+                    pass
+        log.info("worker.stop", worker=self.name, processed=self.processed)

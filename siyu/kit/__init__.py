@@ -1,0 +1,1 @@
+"""Building blocks with no domain knowledge: database base, types, ids, time, money, security, web glue."""

@@ -1,0 +1,106 @@
+"""FastAPI glue with no domain knowledge: the per-request transaction, the caller, permission checks.
+
+The request owns the transaction: one session per request, committed when the endpoint returns
+normally, rolled back when it raises. Services never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from siyu.kit.errors import Forbidden, NotAuthenticated
+from siyu.kit.security import same
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a staff member in one tenant, or an API key of one tenant."""
+
+    tenant_id: int
+    kind: str  # "staff" | "api_key" | "system"
+    actor_id: int | None
+    label: str
+    permissions: frozenset[str] = field(default_factory=frozenset)
+    role: str | None = None
+    ip: str | None = None
+    csrf_token: str | None = None
+
+    def can(self, permission: str) -> bool:
+        return permission in self.permissions
+
+
+Authenticator = Callable[[Request, AsyncSession], Awaitable[Principal | None]]
+
+
+async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.sessionmaker() as session, session.begin():
+        yield session
+
+
+DbSession = Annotated[AsyncSession, Depends(db_session)]
+
+
+async def optional_principal(request: Request, session: DbSession) -> Principal | None:
+    cached: Principal | None = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    authenticate: Authenticator = request.app.state.authenticate
+    principal = await authenticate(request, session)
+    request.state.principal = principal
+    return principal
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class CsrfFailed(Forbidden):
+    code = "csrf_failed"
+    message = "页面已过期，请刷新后重试"
+
+
+async def check_csrf(request: Request, principal: Principal) -> None:
+    """A cookie-authenticated change must echo the session's CSRF token (header or form field)."""
+    if request.method in SAFE_METHODS or principal.csrf_token is None:
+        return
+    sent = request.headers.get("x-csrf-token")
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get("csrf_token")
+        sent = value if isinstance(value, str) else None
+    if not sent or not same(sent, principal.csrf_token):
+        raise CsrfFailed()
+
+
+async def current_principal(
+    request: Request, principal: Annotated[Principal | None, Depends(optional_principal)]
+) -> Principal:
+    if principal is None:
+        raise NotAuthenticated()
+    await check_csrf(request, principal)
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require(permission: str) -> Any:
+    """A dependency that lets the call through only when the caller holds `permission`."""
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.can(permission):
+            raise Forbidden(required=permission)
+        return principal
+
+    check.required_permission = permission  # type: ignore[attr-defined]
+    return Depends(check)
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

@@ -1,0 +1,5 @@
+"""ASGI entry point for uvicorn: `siyu.main:app`."""
+
+from siyu.app import create_app
+
+app = create_app()

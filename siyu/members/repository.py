@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from siyu.kit.pagination import Page, PageRequest
+from siyu.members.models import Identity, Member
+
+
+def add(session: AsyncSession, row: Member | Identity) -> None:
+    session.add(row)
+
+
+def _members(tenant_id: int):  # type: ignore[no-untyped-def]
+    return select(Member).where(Member.tenant_id == tenant_id)
+
+
+async def get(session: AsyncSession, *, tenant_id: int, member_id: int) -> Member | None:
+    return await session.scalar(_members(tenant_id).where(Member.id == member_id))
+
+
+async def get_identity(session: AsyncSession, *, tenant_id: int, kind: str, value: str) -> Identity | None:
+    return await session.get(Identity, (tenant_id, kind, value))
+
+
+async def identities_of(session: AsyncSession, *, tenant_id: int, member_id: int) -> list[Identity]:
+    rows = await session.scalars(
+        select(Identity)
+        .where(Identity.tenant_id == tenant_id, Identity.member_id == member_id)
+        .order_by(Identity.kind, Identity.value)
+    )
+    return list(rows)
+
+
+async def search(session: AsyncSession, *, tenant_id: int, query: str | None, page: PageRequest) -> Page[Member]:
+    statement = _members(tenant_id).where(Member.status == "active")
+    if query:
+        matching = select(Identity.member_id).where(
+            Identity.tenant_id == tenant_id, Identity.value.contains(query, autoescape=True)
+        )
+        clauses = [Member.nickname.contains(query, autoescape=True), Member.id.in_(matching)]
+        if query.isdigit():
+            clauses.append(Member.id == int(query))
+        statement = statement.where(or_(*clauses))
+    total = await session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    rows = await session.scalars(
+        statement.order_by(Member.created_at.desc(), Member.id.desc()).offset(page.offset).limit(page.size)
+    )
+    return Page(items=list(rows), total=total, request=page)
+
+
+async def count(session: AsyncSession, *, tenant_id: int) -> int:
+    return await session.scalar(
+        select(func.count()).select_from(Member).where(Member.tenant_id == tenant_id, Member.status == "active")
+    ) or 0
+
+
+async def count_created_between(session: AsyncSession, *, tenant_id: int, start: datetime, end: datetime) -> int:
+    return await session.scalar(
+        select(func.count()).select_from(Member).where(
+            Member.tenant_id == tenant_id, Member.created_at >= start, Member.created_at < end
+        )
+    ) or 0

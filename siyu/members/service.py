@@ -1,0 +1,122 @@
+"""Members and their identities. One identity (kind, value) belongs to one member of a tenant."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from siyu.audit import service as audit
+from siyu.kit.errors import Conflict, InvalidInput, NotFound
+from siyu.kit.ids import new_id
+from siyu.kit.pagination import Page, PageRequest
+from siyu.kit.time import to_local, utcnow
+from siyu.kit.web import Principal
+from siyu.members import repository
+from siyu.members.models import Identity, IdentityKind, Member
+from siyu.members.schemas import IdentityIn
+
+
+class MemberNotFound(NotFound):
+    code = "member_not_found"
+    message = "找不到这位会员"
+
+
+class IdentityTaken(Conflict):
+    code = "identity_taken"
+    message = "这个账号已经绑定了其他会员"
+
+
+def normalise_identity(kind: str, value: str) -> str:
+    value = value.strip()
+    if kind == IdentityKind.phone:
+        digits = re.sub(r"\D", "", value)
+        if digits.startswith("86") and len(digits) == 13:
+            digits = digits[2:]
+        if not re.fullmatch(r"1\d{10}", digits):
+            raise InvalidInput("手机号格式不正确", code="invalid_phone")
+        return digits
+    if not value:
+        raise InvalidInput("账号不能为空", code="invalid_identity")
+    return value
+
+
+def phone_fingerprint(phone: str) -> str:
+    """For logs: a phone number never appears in plaintext."""
+    return hashlib.sha256(phone.encode()).hexdigest()[:12]
+
+
+async def create_member(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    nickname: str = "",
+    identities: list[IdentityIn] | None = None,
+    actor: Principal | None = None,
+) -> Member:
+    member = Member(tenant_id=tenant_id, id=new_id(), nickname=nickname.strip(), status="active")
+    repository.add(session, member)
+    await session.flush()
+    for identity in identities or []:
+        await bind_identity(session, tenant_id=tenant_id, member=member, kind=identity.kind,
+                            value=identity.value)
+    if actor is not None:
+        audit.record(session, actor=actor, action="member.create", target_type="member", target_id=member.id,
+                     after={"nickname": member.nickname, "identities": len(identities or [])})
+    return member
+
+
+async def bind_identity(session: AsyncSession, *, tenant_id: int, member: Member, kind: str, value: str) -> Identity:
+    value = normalise_identity(kind, value)
+    existing = await repository.get_identity(session, tenant_id=tenant_id, kind=kind, value=value)
+    if existing is not None:
+        if existing.member_id != member.id:
+            raise IdentityTaken()
+        return existing
+    identity = Identity(tenant_id=tenant_id, kind=kind, value=value, member_id=member.id)
+    repository.add(session, identity)
+    await session.flush()
+    return identity
+
+
+async def get_member(session: AsyncSession, *, tenant_id: int, member_id: int) -> Member:
+    member = await repository.get(session, tenant_id=tenant_id, member_id=member_id)
+    if member is None:
+        raise MemberNotFound()
+    return member
+
+
+async def find_by_identity(session: AsyncSession, *, tenant_id: int, kind: str, value: str) -> Member | None:
+    identity = await repository.get_identity(session, tenant_id=tenant_id, kind=kind,
+                                             value=normalise_identity(kind, value))
+    if identity is None:
+        return None
+    return await repository.get(session, tenant_id=tenant_id, member_id=identity.member_id)
+
+
+async def identities_of(session: AsyncSession, *, tenant_id: int, member_id: int) -> list[Identity]:
+    return await repository.identities_of(session, tenant_id=tenant_id, member_id=member_id)
+
+
+async def search(session: AsyncSession, *, tenant_id: int, query: str | None, page: PageRequest) -> Page[Member]:
+    return await repository.search(session, tenant_id=tenant_id, query=(query or "").strip() or None, page=page)
+
+
+async def count(session: AsyncSession, *, tenant_id: int) -> int:
+    return await repository.count(session, tenant_id=tenant_id)
+
+
+async def joined_by_day(
+    session: AsyncSession, *, tenant_id: int, timezone: str, days: int
+) -> list[tuple[str, int]]:
+    """New members per tenant-local day for the last `days` days, oldest first."""
+    today = to_local(utcnow(), timezone).replace(hour=0, minute=0, second=0, microsecond=0)
+    out: list[tuple[str, int]] = []
+    for back in range(days - 1, -1, -1):
+        start = today - timedelta(days=back)
+        n = await repository.count_created_between(session, tenant_id=tenant_id, start=start,
+                                                   end=start + timedelta(days=1))
+        out.append((start.strftime("%m-%d"), n))
+    return out

@@ -1,0 +1,13 @@
+"""Every table of every domain, for migrations and tests (wiring only)."""
+
+from siyu.audit.models import AuditEntry
+from siyu.jobs.models import Job
+from siyu.kit.db import Base
+from siyu.members.models import Identity, Member
+from siyu.staff.models import ApiKey, Membership, StaffSession, StaffUser
+from siyu.tenants.models import Channel, Tenant
+
+metadata = Base.metadata
+
+__all__ = ["ApiKey", "AuditEntry", "Channel", "Identity", "Job", "Member", "Membership", "StaffSession",
+           "StaffUser", "Tenant", "metadata"]

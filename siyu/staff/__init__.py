@@ -1,0 +1,1 @@
+"""Staff users, their roles in each tenant, console sessions and API keys."""

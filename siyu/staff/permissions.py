@@ -1,0 +1,32 @@
+"""What each role may do. API keys carry a subset of their creator's permissions."""
+
+from __future__ import annotations
+
+from siyu.staff.models import Role
+
+PERMISSION_LABELS: dict[str, str] = {
+    "tenant.read": "查看店铺设置",
+    "tenant.write": "修改店铺设置",
+    "channels.read": "查看渠道",
+    "channels.write": "管理渠道",
+    "staff.read": "查看员工",
+    "staff.write": "管理员工",
+    "api_keys.manage": "管理 API 密钥",
+    "audit.read": "查看操作日志",
+    "members.read": "查看会员",
+    "members.write": "管理会员",
+    "jobs.read": "查看后台任务",
+}
+
+_READ = {"tenant.read", "channels.read", "members.read"}
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    Role.owner: frozenset(PERMISSION_LABELS),
+    Role.operator: frozenset(_READ | {"channels.write", "members.write", "audit.read", "jobs.read"}),
+    Role.fulfillment: frozenset(_READ),
+    Role.analyst: frozenset(_READ | {"audit.read", "jobs.read"}),
+}
+
+
+def permissions_for(role: str) -> frozenset[str]:
+    return ROLE_PERMISSIONS.get(role, frozenset())

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from siyu.staff.models import Role
+
+
+class StaffIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    name: str = Field(default="", max_length=100)
+    role: Role
+    password: str | None = Field(default=None, min_length=8, max_length=200)
+
+
+class StaffUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+
+
+class StaffOut(BaseModel):
+    id: int
+    email: str
+    name: str
+    role: Role
+    active: bool
+
+
+class ApiKeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    permissions: list[str] = Field(min_length=1)
+    expires_at: datetime | None = None
+
+
+class ApiKeyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    prefix: str
+    permissions: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    secret: str = Field(description="完整密钥，只显示这一次")
+
+
+class Me(BaseModel):
+    tenant_id: int
+    kind: str
+    label: str
+    role: str | None
+    permissions: list[str]

@@ -1,0 +1,5 @@
+"""Import every domain's background handlers (wiring only)."""
+
+
+def load_handlers() -> None:
+    import siyu.staff.tasks  # noqa: F401

@@ -1,0 +1,16 @@
+"""One Jinja2 environment for the console and the H5, with filters for fen, local time and labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.templating import Jinja2Templates
+
+from siyu.kit.money import format_yuan
+from siyu.kit.time import format_local
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+templates.env.filters["yuan"] = format_yuan
+templates.env.filters["local"] = format_local

@@ -1,0 +1,1 @@
+"""Tenants (a host, brand or MCN account) and their sales channels."""

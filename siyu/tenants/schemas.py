@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from siyu.tenants.models import Platform
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$"
+
+
+class TenantOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    slug: str
+    name: str
+    timezone: str
+    settings: dict[str, Any]
+    created_at: datetime
+
+
+class TenantUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    timezone: str | None = Field(default=None, min_length=1, max_length=64)
+    brand_color: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
+    welcome_text: str | None = Field(default=None, max_length=200)
+
+
+class ChannelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    platform: Platform
+    name: str = Field(min_length=1, max_length=100)
+    shop_id: str | None = Field(default=None, max_length=64)
+
+
+class ChannelUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    shop_id: str | None = Field(default=None, max_length=64)
+    active: bool | None = None
+
+
+class ChannelOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    platform: Platform
+    name: str
+    shop_id: str | None
+    active: bool
+    created_at: datetime

@@ -1,0 +1,145 @@
+"""Tenant settings and sales channels."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from siyu.audit import service as audit
+from siyu.kit.errors import Conflict, InvalidInput, NotFound
+from siyu.kit.ids import new_id
+from siyu.kit.time import DEFAULT_TIMEZONE, is_valid_timezone
+from siyu.kit.web import Principal
+from siyu.tenants import repository
+from siyu.tenants.models import Channel, Tenant
+from siyu.tenants.schemas import SLUG_PATTERN, ChannelIn, ChannelUpdate, TenantUpdate
+
+SETTING_KEYS = ("brand_color", "welcome_text")
+
+
+class TenantNotFound(NotFound):
+    code = "tenant_not_found"
+    message = "找不到这个店铺"
+
+
+class ChannelNotFound(NotFound):
+    code = "channel_not_found"
+    message = "找不到这个渠道"
+
+
+async def create_tenant(
+    session: AsyncSession, *, slug: str, name: str, timezone: str = DEFAULT_TIMEZONE
+) -> Tenant:
+    if not re.fullmatch(SLUG_PATTERN, slug):
+        raise InvalidInput("店铺标识只能包含小写字母、数字和短横线，长度 3-40", code="invalid_slug")
+    if not is_valid_timezone(timezone):
+        raise InvalidInput(f"未知时区：{timezone}", code="invalid_timezone")
+    if await repository.get_by_slug(session, slug):
+        raise Conflict(f"店铺标识 {slug} 已被使用", code="slug_taken")
+    tenant = Tenant(slug=slug, name=name, timezone=timezone, settings={})
+    repository.add(session, tenant)
+    await session.flush()
+    return tenant
+
+
+async def get_tenant(session: AsyncSession, tenant_id: int) -> Tenant:
+    tenant = await repository.get(session, tenant_id)
+    if tenant is None:
+        raise TenantNotFound()
+    return tenant
+
+
+async def find_by_slug(session: AsyncSession, slug: str) -> Tenant | None:
+    return await repository.get_by_slug(session, slug)
+
+
+async def get_by_slug(session: AsyncSession, slug: str) -> Tenant:
+    tenant = await repository.get_by_slug(session, slug)
+    if tenant is None:
+        raise TenantNotFound()
+    return tenant
+
+
+async def tenants_by_id(session: AsyncSession, tenant_ids: list[int]) -> list[Tenant]:
+    return await repository.get_many(session, tenant_ids)
+
+
+def _tenant_view(tenant: Tenant) -> dict[str, Any]:
+    return {"name": tenant.name, "timezone": tenant.timezone, **dict(tenant.settings or {})}
+
+
+async def update_tenant(session: AsyncSession, *, actor: Principal, changes: TenantUpdate) -> Tenant:
+    tenant = await get_tenant(session, actor.tenant_id)
+    before = _tenant_view(tenant)
+    if changes.timezone is not None and not is_valid_timezone(changes.timezone):
+        raise InvalidInput(f"未知时区：{changes.timezone}", code="invalid_timezone")
+    if changes.name is not None:
+        tenant.name = changes.name.strip()
+    if changes.timezone is not None:
+        tenant.timezone = changes.timezone
+    settings = dict(tenant.settings or {})
+    for key in SETTING_KEYS:
+        value = getattr(changes, key)
+        if value is not None:
+            settings[key] = value
+    tenant.settings = settings
+    after = _tenant_view(tenant)
+    if after != before:
+        audit.record(session, actor=actor, action="tenant.update", target_type="tenant",
+                     target_id=tenant.id, before=before, after=after)
+    await session.flush()
+    return tenant
+
+
+async def list_channels(session: AsyncSession, *, tenant_id: int) -> list[Channel]:
+    return await repository.list_channels(session, tenant_id=tenant_id)
+
+
+async def get_channel(session: AsyncSession, *, tenant_id: int, channel_id: int) -> Channel:
+    channel = await repository.get_channel(session, tenant_id=tenant_id, channel_id=channel_id)
+    if channel is None:
+        raise ChannelNotFound()
+    return channel
+
+
+def _channel_view(channel: Channel) -> dict[str, Any]:
+    return {"platform": channel.platform, "name": channel.name, "shop_id": channel.shop_id,
+            "active": channel.active}
+
+
+async def create_channel(session: AsyncSession, *, actor: Principal, data: ChannelIn) -> Channel:
+    name = data.name.strip()
+    if await repository.find_channel(session, tenant_id=actor.tenant_id, platform=data.platform, name=name):
+        raise Conflict("同一平台下已有同名渠道", code="channel_exists")
+    channel = Channel(tenant_id=actor.tenant_id, id=new_id(), platform=data.platform.value, name=name,
+                      shop_id=(data.shop_id or "").strip() or None, active=True)
+    repository.add(session, channel)
+    await session.flush()
+    audit.record(session, actor=actor, action="channel.create", target_type="channel",
+                 target_id=channel.id, after=_channel_view(channel))
+    return channel
+
+
+async def update_channel(
+    session: AsyncSession, *, actor: Principal, channel_id: int, changes: ChannelUpdate
+) -> Channel:
+    channel = await get_channel(session, tenant_id=actor.tenant_id, channel_id=channel_id)
+    before = _channel_view(channel)
+    if changes.name is not None and changes.name.strip() != channel.name:
+        name = changes.name.strip()
+        if await repository.find_channel(session, tenant_id=actor.tenant_id, platform=channel.platform,
+                                         name=name):
+            raise Conflict("同一平台下已有同名渠道", code="channel_exists")
+        channel.name = name
+    if changes.shop_id is not None:
+        channel.shop_id = changes.shop_id.strip() or None
+    if changes.active is not None:
+        channel.active = changes.active
+    after = _channel_view(channel)
+    if after != before:
+        audit.record(session, actor=actor, action="channel.update", target_type="channel",
+                     target_id=channel.id, before=before, after=after)
+    await session.flush()
+    return channel
