@@ -19,7 +19,7 @@ from siyu import __version__, errors
 from siyu.audit.api import router as audit_api
 from siyu.config import Settings, get_settings
 from siyu.console import router as console_router
-from siyu.db import create_engine, create_sessionmaker
+from siyu.db import READ_ONLY, create_engine, create_sessionmaker
 from siyu.h5 import router as h5_router
 from siyu.jobs.api import router as jobs_api
 from siyu.jobs.worker import Worker
@@ -35,7 +35,7 @@ log = structlog.get_logger("siyu.http")
 
 
 def api_router() -> APIRouter:
-    api = APIRouter(prefix="/api/v1")
+    api = APIRouter(prefix="/api/v1", responses=errors.ERROR_RESPONSES)
     for router in (tenants_api, staff_api, members_api, audit_api, jobs_api):
         api.include_router(router)
     return api
@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="siyu 私域会员平台 API",
         version=__version__,
         description="订单换积分、会员、积分与运营后台的开放接口。认证：`Authorization: Bearer <API 密钥>`。"
-        "错误统一为 `{\"code\": 稳定代码, \"message\": 中文说明}`。",
+        '错误统一为 `{"code": 稳定代码, "message": 中文说明}`。',
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -77,25 +77,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=800)
 
     @app.middleware("http")
-    async def headers_and_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def headers_and_log(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         started = time.perf_counter()
         response = await call_next(request)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         if request.url.path.startswith("/console"):
             response.headers.setdefault("X-Frame-Options", "DENY")
-        log.debug("request", method=request.method, path=request.url.path, status=response.status_code,
-                  ms=round((time.perf_counter() - started) * 1000, 1))
+        log.debug(
+            "request",
+            method=request.method,
+            path=request.url.path,
+            status=response.status_code,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
         return response
 
     @app.get("/healthz", tags=["运维"], summary="健康检查（含数据库）")
     async def healthz(request: Request) -> JSONResponse:
         try:
             async with request.app.state.engine.connect() as connection:
+                await connection.execution_options(**READ_ONLY)
                 await connection.execute(text("SELECT 1"))
-        except Exception as error:  # noqa: BLE001 - reported, not raised
-            return JSONResponse({"status": "error", "database": "unreachable", "detail": str(error)[:200]},
-                                status_code=503)
+        except Exception as error:
+            return JSONResponse(
+                {"status": "error", "database": "unreachable", "detail": str(error)[:200]}, status_code=503
+            )
         return JSONResponse({"status": "ok", "database": "ok", "version": __version__})
 
     @app.get("/", include_in_schema=False)

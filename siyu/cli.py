@@ -88,8 +88,9 @@ def staff_create(
 
     async def work(session: AsyncSession) -> str:
         found = await tenants.get_by_slug(session, tenant)
-        user, _ = await staff.add_staff(session, tenant_id=found.id, email=email, role=role, password=password,
-                                        name=name)
+        user, _ = await staff.add_staff(
+            session, tenant_id=found.id, email=email, role=role, password=password, name=name
+        )
         return user.email
 
     created = _in_transaction(work)
@@ -104,7 +105,9 @@ def demo(members: Annotated[int, typer.Option(help="演示会员数")] = 240) ->
     summary = _in_transaction(lambda s: data.load(s, members_count=members))
     settings = get_settings()
     base = f"http://{settings.host}:{settings.port}"
-    out.print("[bold]演示数据" + ("已载入" if summary.created else "已存在") + f"[/bold]：会员 {summary.members} 位")
+    out.print(
+        "[bold]演示数据" + ("已载入" if summary.created else "已存在") + f"[/bold]：会员 {summary.members} 位"
+    )
     out.print(f"  运营后台  {base}/console/")
     out.print(f"  粉丝 H5   {base}/h5/{summary.tenant_slug}/")
     out.print(f"  接口文档  {base}/docs")
@@ -124,8 +127,14 @@ def serve(
 
     settings = _settings()
     settings.check()
-    uvicorn.run("siyu.main:app", host=host or settings.host, port=port or settings.port, workers=workers,
-                log_level=settings.log_level.lower(), proxy_headers=True)
+    uvicorn.run(
+        "siyu.main:app",
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+    )
 
 
 @app.command()

@@ -27,10 +27,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = {"siyu_read_only": True}
+
+
 def _sqlite_begin(connection: Any) -> None:
     # IMMEDIATE takes the write lock up front: a transaction that reads and then writes waits its
-    # turn (busy timeout) instead of failing on a lock upgrade.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # turn (busy timeout) instead of failing on a lock upgrade. Connections marked READ_ONLY (health
+    # checks) begin deferred and never wait for writers (WAL).
+    if connection.get_execution_options().get("siyu_read_only"):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:

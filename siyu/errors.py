@@ -9,12 +9,34 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from siyu.kit.errors import AppError, NotAuthenticated
 from siyu.templating import templates
 
 log = structlog.get_logger("siyu.errors")
+
+
+class ErrorBody(BaseModel):
+    """Every API error: a stable machine code and a message for people (zh-CN)."""
+
+    code: str = Field(examples=["not_found"])
+    message: str = Field(examples=["找不到你要的内容"])
+    detail: Any = None
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in (
+        (401, "未登录或 API 密钥无效"),
+        (403, "没有权限"),
+        (404, "资源不存在（包括属于其他店铺的资源）"),
+        (409, "冲突"),
+        (422, "请求内容不正确"),
+        (429, "请求太频繁"),
+    )
+}
 
 HTTP_MESSAGES: dict[int, tuple[str, str]] = {
     404: ("not_found", "找不到你要的页面"),
@@ -41,7 +63,9 @@ def _render(request: Request, status: int, code: str, message: str, detail: Any 
         return RedirectResponse(target, status_code=303)
     area = "h5" if request.url.path.startswith("/h5") else "console"
     return templates.TemplateResponse(
-        request, "error.html", {"status": status, "code": code, "message": message, "area": area},
+        request,
+        "error.html",
+        {"status": status, "code": code, "message": message, "area": area},
         status_code=status,
     )
 
@@ -62,8 +86,11 @@ async def validation_error(request: Request, exc: Exception) -> Response:
         for e in exc.errors()
     ]
     malformed = any(e["type"] == "json_invalid" for e in errors)
-    code, message = ("malformed_json", "请求内容不是合法的 JSON") if malformed else (
-        "invalid_request", "请求内容不正确，请检查后再试")
+    code, message = (
+        ("malformed_json", "请求内容不是合法的 JSON")
+        if malformed
+        else ("invalid_request", "请求内容不正确，请检查后再试")
+    )
     return _render(request, 422, code, message, errors)
 
 

@@ -9,5 +9,16 @@ from siyu.tenants.models import Channel, Tenant
 
 metadata = Base.metadata
 
-__all__ = ["ApiKey", "AuditEntry", "Channel", "Identity", "Job", "Member", "Membership", "StaffSession",
-           "StaffUser", "Tenant", "metadata"]
+__all__ = [
+    "ApiKey",
+    "AuditEntry",
+    "Channel",
+    "Identity",
+    "Job",
+    "Member",
+    "Membership",
+    "StaffSession",
+    "StaffUser",
+    "Tenant",
+    "metadata",
+]

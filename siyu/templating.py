@@ -14,3 +14,5 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.filters["yuan"] = format_yuan
 templates.env.filters["local"] = format_local
+# `tojson` keeps Chinese readable (still HTML-safe: <, >, & and ' are escaped).
+templates.env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}

@@ -43,7 +43,12 @@ async def list_audit(
     size: Annotated[int, Query(ge=1, le=200)] = 50,
     action: Annotated[str | None, Query(max_length=64)] = None,
 ) -> AuditPage:
-    result = await service.list_entries(session, tenant_id=principal.tenant_id,
-                                        page=PageRequest(page=page, size=size), action=action)
-    return AuditPage(items=[AuditOut.model_validate(e) for e in result.items], total=result.total,
-                     page=page, pages=result.pages)
+    result = await service.list_entries(
+        session, tenant_id=principal.tenant_id, page=PageRequest(page=page, size=size), action=action
+    )
+    return AuditPage(
+        items=[AuditOut.model_validate(e) for e in result.items],
+        total=result.total,
+        page=page,
+        pages=result.pages,
+    )

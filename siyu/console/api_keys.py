@@ -7,19 +7,33 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from siyu.console.deps import ConsoleContext, text
 from siyu.kit.errors import AppError
-from siyu.kit.web import DbSession
+from siyu.kit.web import DbSession, ResourceId
 from siyu.staff import api_keys
 from siyu.staff.permissions import PERMISSION_LABELS
 
 router = APIRouter()
 
 
-async def _page(console: ConsoleContext, session: DbSession, *, created: str | None = None,
-                error: str | None = None, status_code: int = 200) -> HTMLResponse:
+async def _page(
+    console: ConsoleContext,
+    session: DbSession,
+    *,
+    created: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     keys = await api_keys.list_keys(session, tenant_id=console.tenant.id)
     grantable = {p: label for p, label in PERMISSION_LABELS.items() if console.can(p)}
-    return console.render("console/api_keys.html", "api_keys", keys=keys, created=created, error=error,
-                          permissions=grantable, permissions_of=api_keys.permissions_of, status_code=status_code)
+    return console.render(
+        "console/api_keys.html",
+        "api_keys",
+        keys=keys,
+        created=created,
+        error=error,
+        permissions=grantable,
+        permissions_of=api_keys.permissions_of,
+        status_code=status_code,
+    )
 
 
 @router.get("/api-keys", response_class=HTMLResponse)
@@ -38,15 +52,16 @@ async def create_api_key(request: Request, console: ConsoleContext, session: DbS
         return await _page(console, session, error="请填写名称并至少选择一项权限", status_code=422)
     try:
         async with session.begin_nested():
-            _key, secret = await api_keys.create(session, actor=console.principal, name=name,
-                                                 permissions=permissions, expires_at=None)
+            _key, secret = await api_keys.create(
+                session, actor=console.principal, name=name, permissions=permissions, expires_at=None
+            )
     except AppError as error:
         return await _page(console, session, error=error.message, status_code=error.status)
     return await _page(console, session, created=secret, status_code=201)
 
 
 @router.post("/api-keys/{api_key_id}/revoke")
-async def revoke_api_key(api_key_id: int, console: ConsoleContext, session: DbSession) -> Response:
+async def revoke_api_key(api_key_id: ResourceId, console: ConsoleContext, session: DbSession) -> Response:
     console.require("api_keys.manage")
     await api_keys.revoke(session, actor=console.principal, api_key_id=api_key_id)
     return RedirectResponse("/console/api-keys", status_code=303)

@@ -23,7 +23,9 @@ async def audit_page(
     action: Annotated[str | None, Query(max_length=64)] = None,
 ) -> HTMLResponse:
     console.require("audit.read")
-    result = await audit.list_entries(session, tenant_id=console.tenant.id, page=PageRequest(page=page, size=50),
-                                      action=action or None)
-    return console.render("console/audit.html", "audit", result=result, action=action or "",
-                          action_labels=audit.ACTION_LABELS)
+    result = await audit.list_entries(
+        session, tenant_id=console.tenant.id, page=PageRequest(page=page, size=50), action=action or None
+    )
+    return console.render(
+        "console/audit.html", "audit", result=result, action=action or "", action_labels=audit.ACTION_LABELS
+    )

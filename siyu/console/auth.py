@@ -24,22 +24,40 @@ def _safe_next(target: str | None) -> str:
     return "/console/"
 
 
-def _login_page(request: Request, *, error: str | None = None, email: str = "", status_code: int = 200,
-                next_url: str = "/console/") -> HTMLResponse:
+def _login_page(
+    request: Request,
+    *,
+    error: str | None = None,
+    email: str = "",
+    status_code: int = 200,
+    next_url: str = "/console/",
+) -> HTMLResponse:
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or new_token(24)
     response = templates.TemplateResponse(
-        request, "console/login.html",
-        {"error": error, "email": email, "csrf_token": token, "next": next_url,
-         "demo": request.app.state.settings.demo},
+        request,
+        "console/login.html",
+        {
+            "error": error,
+            "email": email,
+            "csrf_token": token,
+            "next": next_url,
+            "demo": request.app.state.settings.demo,
+        },
         status_code=status_code,
     )
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
-                        secure=request.app.state.settings.cookie_secure, path="/console")
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.app.state.settings.cookie_secure,
+        path="/console",
+    )
     return response
 
 
 @router.get("/login", response_class=HTMLResponse)
-async def login_page(request: Request, next: str | None = None) -> Response:  # noqa: A002 - query name
+async def login_page(request: Request, next: str | None = None) -> Response:
     return _login_page(request, next_url=_safe_next(next))
 
 
@@ -50,19 +68,35 @@ async def login(request: Request, session: DbSession) -> Response:
     next_url = _safe_next(text(form, "next"))
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not same(cookie, text(form, "csrf_token")):
-        return _login_page(request, error="页面已过期，请重新登录", email=email, status_code=403, next_url=next_url)
+        return _login_page(
+            request, error="页面已过期，请重新登录", email=email, status_code=403, next_url=next_url
+        )
     settings = request.app.state.settings
     try:
         signed_in = await staff.log_in(
-            session, limiter=request.app.state.limiter, email=email, password=password, ip=client_ip(request),
-            hours=settings.session_hours, per_account_limit=settings.login_limit,
+            session,
+            limiter=request.app.state.limiter,
+            email=email,
+            password=password,
+            ip=client_ip(request),
+            hours=settings.session_hours,
+            per_account_limit=settings.login_limit,
             per_ip_limit=settings.login_ip_limit,
         )
     except AppError as error:
-        return _login_page(request, error=error.message, email=email, status_code=error.status, next_url=next_url)
+        return _login_page(
+            request, error=error.message, email=email, status_code=error.status, next_url=next_url
+        )
     response = RedirectResponse(next_url, status_code=303)
-    response.set_cookie(SESSION_COOKIE, signed_in.token, httponly=True, samesite="lax",
-                        secure=settings.cookie_secure, max_age=settings.session_hours * 3600, path="/")
+    response.set_cookie(
+        SESSION_COOKIE,
+        signed_in.token,
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
+        max_age=settings.session_hours * 3600,
+        path="/",
+    )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/console")
     return response
 

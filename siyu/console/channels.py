@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from siyu.console.deps import ConsoleContext, text
 from siyu.kit.errors import AppError
-from siyu.kit.web import DbSession
+from siyu.kit.web import DbSession, ResourceId
 from siyu.tenants import service as tenants
 from siyu.tenants.models import PLATFORM_LABELS
 from siyu.tenants.schemas import ChannelIn, ChannelUpdate
@@ -16,11 +16,24 @@ from siyu.tenants.schemas import ChannelIn, ChannelUpdate
 router = APIRouter()
 
 
-async def _page(console: ConsoleContext, session: DbSession, *, error: str | None = None,
-                values: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
+async def _page(
+    console: ConsoleContext,
+    session: DbSession,
+    *,
+    error: str | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     channels = await tenants.list_channels(session, tenant_id=console.tenant.id)
-    return console.render("console/channels.html", "channels", channels=channels, platforms=PLATFORM_LABELS,
-                          error=error, values=values or {}, status_code=status_code)
+    return console.render(
+        "console/channels.html",
+        "channels",
+        channels=channels,
+        platforms=PLATFORM_LABELS,
+        error=error,
+        values=values or {},
+        status_code=status_code,
+    )
 
 
 @router.get("/channels", response_class=HTMLResponse)
@@ -35,8 +48,11 @@ async def create_channel(request: Request, console: ConsoleContext, session: DbS
     form = await request.form()
     values = {key: text(form, key) for key in ("platform", "name", "shop_id")}
     try:
-        data = ChannelIn(platform=values["platform"], name=values["name"],  # type: ignore[arg-type]
-                         shop_id=values["shop_id"] or None)
+        data = ChannelIn(
+            platform=values["platform"],
+            name=values["name"],
+            shop_id=values["shop_id"] or None,
+        )
         await tenants.create_channel(session, actor=console.principal, data=data)
     except ValidationError:
         return await _page(console, session, error="请选择平台并填写渠道名称", values=values, status_code=422)
@@ -46,9 +62,13 @@ async def create_channel(request: Request, console: ConsoleContext, session: DbS
 
 
 @router.post("/channels/{channel_id}/toggle")
-async def toggle_channel(channel_id: int, console: ConsoleContext, session: DbSession) -> Response:
+async def toggle_channel(channel_id: ResourceId, console: ConsoleContext, session: DbSession) -> Response:
     console.require("channels.write")
     channel = await tenants.get_channel(session, tenant_id=console.tenant.id, channel_id=channel_id)
-    await tenants.update_channel(session, actor=console.principal, channel_id=channel_id,
-                                 changes=ChannelUpdate(active=not channel.active))
+    await tenants.update_channel(
+        session,
+        actor=console.principal,
+        channel_id=channel_id,
+        changes=ChannelUpdate(active=not channel.active),
+    )
     return RedirectResponse("/console/channels", status_code=303)

@@ -21,12 +21,16 @@ async def dashboard(console: ConsoleContext, session: DbSession) -> HTMLResponse
     tenant_id = console.tenant.id
     channels = await tenants.list_channels(session, tenant_id=tenant_id)
     recent = (
-        await audit.list_entries(session, tenant_id=tenant_id, page=PageRequest(size=8)) if console.can("audit.read")
+        await audit.list_entries(session, tenant_id=tenant_id, page=PageRequest(size=8))
+        if console.can("audit.read")
         else None
     )
-    joined = await members.joined_by_day(session, tenant_id=tenant_id, timezone=console.tenant.timezone, days=14)
+    joined = await members.joined_by_day(
+        session, tenant_id=tenant_id, timezone=console.tenant.timezone, days=14
+    )
     return console.render(
-        "console/dashboard.html", "dashboard",
+        "console/dashboard.html",
+        "dashboard",
         member_count=await members.count(session, tenant_id=tenant_id),
         channels=channels,
         staff_count=len(await staff.list_staff(session, tenant_id=tenant_id)),

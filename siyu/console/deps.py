@@ -55,8 +55,16 @@ class Console:
         return templates.TemplateResponse(
             self.request,
             template,
-            {"console": self, "principal": self.principal, "tenant": self.tenant, "tenants": self.tenants,
-             "nav": nav, "active": active, "csrf_token": self.principal.csrf_token, **context},
+            {
+                "console": self,
+                "principal": self.principal,
+                "tenant": self.tenant,
+                "tenants": self.tenants,
+                "nav": nav,
+                "active": active,
+                "csrf_token": self.principal.csrf_token,
+                **context,
+            },
             status_code=status_code,
         )
 
@@ -66,8 +74,12 @@ async def console_context(request: Request, session: DbSession, principal: Curre
         raise NotAuthenticated()
     tenant = await tenants.get_tenant(session, principal.tenant_id)
     tenant_ids = await staff.tenants_of(session, principal.actor_id)
-    return Console(request=request, principal=principal, tenant=tenant,
-                   tenants=await tenants.tenants_by_id(session, tenant_ids))
+    return Console(
+        request=request,
+        principal=principal,
+        tenant=tenant,
+        tenants=await tenants.tenants_by_id(session, tenant_ids),
+    )
 
 
 ConsoleContext = Annotated[Console, Depends(console_context)]

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from siyu.console.deps import ConsoleContext
 from siyu.kit.pagination import PageRequest
-from siyu.kit.web import DbSession
+from siyu.kit.web import DbSession, ResourceId
 from siyu.members import service as members
 from siyu.members.models import IDENTITY_LABELS
 
@@ -29,9 +29,14 @@ async def members_page(
 
 
 @router.get("/members/{member_id}", response_class=HTMLResponse)
-async def member_page(member_id: int, console: ConsoleContext, session: DbSession) -> HTMLResponse:
+async def member_page(member_id: ResourceId, console: ConsoleContext, session: DbSession) -> HTMLResponse:
     console.require("members.read")
     member = await members.get_member(session, tenant_id=console.tenant.id, member_id=member_id)
     identities = await members.identities_of(session, tenant_id=console.tenant.id, member_id=member_id)
-    return console.render("console/member.html", "members", member=member, identities=identities,
-                          identity_labels=IDENTITY_LABELS)
+    return console.render(
+        "console/member.html",
+        "members",
+        member=member,
+        identities=identities,
+        identity_labels=IDENTITY_LABELS,
+    )

@@ -31,11 +31,21 @@ async def save_settings(request: Request, console: ConsoleContext, session: DbSe
         await tenants.update_tenant(session, actor=console.principal, changes=changes)
     except ValidationError as error:
         field = str(error.errors()[0]["loc"][0])
-        message = {"name": "店铺名称不能为空", "brand_color": "品牌色请填写 #RRGGBB 格式",
-                   "timezone": "时区格式不正确"}.get(field, "请检查填写的内容")
-        return console.render("console/settings.html", "settings", values=values, error=message, saved=False,
-                              status_code=422)
+        message = {
+            "name": "店铺名称不能为空",
+            "brand_color": "品牌色请填写 #RRGGBB 格式",
+            "timezone": "时区格式不正确",
+        }.get(field, "请检查填写的内容")
+        return console.render(
+            "console/settings.html", "settings", values=values, error=message, saved=False, status_code=422
+        )
     except AppError as error:
-        return console.render("console/settings.html", "settings", values=values, error=error.message,
-                              saved=False, status_code=error.status)
+        return console.render(
+            "console/settings.html",
+            "settings",
+            values=values,
+            error=error.message,
+            saved=False,
+            status_code=error.status,
+        )
     return RedirectResponse("/console/settings?saved=1", status_code=303)

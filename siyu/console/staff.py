@@ -7,18 +7,31 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from siyu.console.deps import ConsoleContext, text
 from siyu.kit.errors import AppError
-from siyu.kit.web import DbSession
+from siyu.kit.web import DbSession, ResourceId
 from siyu.staff import service as staff
 from siyu.staff.models import ROLE_LABELS
 
 router = APIRouter()
 
 
-async def _page(console: ConsoleContext, session: DbSession, *, error: str | None = None,
-                values: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
+async def _page(
+    console: ConsoleContext,
+    session: DbSession,
+    *,
+    error: str | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     rows = await staff.list_staff(session, tenant_id=console.tenant.id)
-    return console.render("console/staff.html", "staff", rows=rows, roles=ROLE_LABELS, error=error,
-                          values=values or {}, status_code=status_code)
+    return console.render(
+        "console/staff.html",
+        "staff",
+        rows=rows,
+        roles=ROLE_LABELS,
+        error=error,
+        values=values or {},
+        status_code=status_code,
+    )
 
 
 @router.get("/staff", response_class=HTMLResponse)
@@ -36,21 +49,31 @@ async def add_staff(request: Request, console: ConsoleContext, session: DbSessio
         if "@" not in values["email"]:
             return await _page(console, session, error="请填写正确的邮箱", values=values, status_code=422)
         async with session.begin_nested():
-            await staff.add_staff(session, tenant_id=console.tenant.id, email=values["email"], role=values["role"],
-                                  password=str(form.get("password") or "") or None, name=values["name"],
-                                  actor=console.principal)
+            await staff.add_staff(
+                session,
+                tenant_id=console.tenant.id,
+                email=values["email"],
+                role=values["role"],
+                password=str(form.get("password") or "") or None,
+                name=values["name"],
+                actor=console.principal,
+            )
     except AppError as error:
         return await _page(console, session, error=error.message, values=values, status_code=error.status)
     return RedirectResponse("/console/staff", status_code=303)
 
 
 @router.post("/staff/{staff_id}/role")
-async def change_role(staff_id: int, request: Request, console: ConsoleContext, session: DbSession) -> Response:
+async def change_role(
+    staff_id: ResourceId, request: Request, console: ConsoleContext, session: DbSession
+) -> Response:
     console.require("staff.write")
     form = await request.form()
     try:
         async with session.begin_nested():
-            await staff.change_role(session, actor=console.principal, staff_id=staff_id, role=text(form, "role"))
+            await staff.change_role(
+                session, actor=console.principal, staff_id=staff_id, role=text(form, "role")
+            )
     except AppError as error:
         if error.status == 404:
             raise
@@ -59,7 +82,7 @@ async def change_role(staff_id: int, request: Request, console: ConsoleContext, 
 
 
 @router.post("/staff/{staff_id}/remove")
-async def remove_staff(staff_id: int, console: ConsoleContext, session: DbSession) -> Response:
+async def remove_staff(staff_id: ResourceId, console: ConsoleContext, session: DbSession) -> Response:
     console.require("staff.write")
     try:
         async with session.begin_nested():

@@ -19,8 +19,12 @@ async def home(slug: str, request: Request, session: DbSession) -> HTMLResponse:
     channels = [c for c in await tenants.list_channels(session, tenant_id=tenant.id) if c.active]
     platforms = sorted({c.platform for c in channels}, key=list(PLATFORM_LABELS).index)
     return templates.TemplateResponse(
-        request, "h5/home.html",
-        {"tenant": tenant, "brand_color": (tenant.settings or {}).get("brand_color", "#e8336d"),
-         "welcome": (tenant.settings or {}).get("welcome_text") or f"欢迎来到{tenant.name}会员中心",
-         "platforms": [PLATFORM_LABELS[p] for p in platforms]},
+        request,
+        "h5/home.html",
+        {
+            "tenant": tenant,
+            "brand_color": (tenant.settings or {}).get("brand_color", "#e8336d"),
+            "welcome": (tenant.settings or {}).get("welcome_text") or f"欢迎来到{tenant.name}会员中心",
+            "platforms": [PLATFORM_LABELS[p] for p in platforms],
+        },
     )

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from siyu.jobs import service
-from siyu.kit.web import DbSession, Principal, require
+from siyu.kit.web import DbSession, Principal, ResourceId, require
 
 router = APIRouter(tags=["后台任务"])
 
@@ -28,5 +28,9 @@ class JobOut(BaseModel):
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, summary="后台任务进度")
-async def get_job(job_id: int, session: DbSession, principal: Annotated[Principal, require("jobs.read")]) -> JobOut:
-    return JobOut.model_validate(await service.get_for_tenant(session, tenant_id=principal.tenant_id, job_id=job_id))
+async def get_job(
+    job_id: ResourceId, session: DbSession, principal: Annotated[Principal, require("jobs.read")]
+) -> JobOut:
+    return JobOut.model_validate(
+        await service.get_for_tenant(session, tenant_id=principal.tenant_id, job_id=job_id)
+    )

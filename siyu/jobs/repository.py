@@ -19,25 +19,32 @@ async def insert(session: AsyncSession, values: dict[str, Any]) -> int | None:
         session.add(job)
         await session.flush()
         return job.id
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    dialect = session.get_bind().dialect.name
     insert_fn = pg_insert if dialect == "postgresql" else sqlite_insert
     statement = insert_fn(Job).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
     result = await session.execute(statement.returning(Job.id))
     return result.scalar_one_or_none()
 
 
-async def claim(session: AsyncSession, *, worker: str, now: datetime, lease_until: datetime, limit: int) -> list[Job]:
+async def claim(
+    session: AsyncSession, *, worker: str, now: datetime, lease_until: datetime, limit: int
+) -> list[Job]:
     """Take up to `limit` due jobs (or jobs whose worker died: lease over) for this worker.
 
     PostgreSQL: FOR UPDATE SKIP LOCKED lets several workers claim side by side without waiting.
     SQLite: one writer at a time; the statement is the same, the locking clause is dropped.
     """
+    await _park_exhausted(session, now=now)
     due = or_(
         and_(Job.status == JobStatus.queued, Job.run_after <= now),
-        and_(Job.status == JobStatus.running, Job.locked_until < now),
+        and_(Job.status == JobStatus.running, Job.locked_until < now, Job.attempts < Job.max_attempts),
     )
     candidates = (
-        select(Job.id).where(due).order_by(Job.run_after, Job.id).limit(limit).with_for_update(skip_locked=True)
+        select(Job.id)
+        .where(due)
+        .order_by(Job.run_after, Job.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
     )
     ids = list(await session.scalars(candidates))
     if not ids:
@@ -45,13 +52,43 @@ async def claim(session: AsyncSession, *, worker: str, now: datetime, lease_unti
     await session.execute(
         update(Job)
         .where(Job.id.in_(ids), due)
-        .values(status=JobStatus.running, locked_by=worker, locked_until=lease_until, attempts=Job.attempts + 1)
+        .values(
+            status=JobStatus.running, locked_by=worker, locked_until=lease_until, attempts=Job.attempts + 1
+        )
         .execution_options(synchronize_session=False)
     )
     rows = await session.scalars(
         select(Job).where(Job.id.in_(ids), Job.locked_by == worker).execution_options(populate_existing=True)
     )
     return list(rows)
+
+
+LOST_ON_LAST_ATTEMPT = "lease expired on the last attempt: the worker stopped or crashed running the job"
+
+
+async def _park_exhausted(session: AsyncSession, *, now: datetime) -> None:
+    """Park jobs whose worker died on their last allowed attempt instead of running them again.
+
+    Such a job may be what kills its worker; without this it would be re-run forever, with no backoff.
+    """
+    exhausted = and_(
+        Job.status == JobStatus.running, Job.locked_until < now, Job.attempts >= Job.max_attempts
+    )
+    ids = list(await session.scalars(select(Job.id).where(exhausted).with_for_update(skip_locked=True)))
+    if not ids:
+        return
+    await session.execute(
+        update(Job)
+        .where(Job.id.in_(ids), exhausted)
+        .values(
+            status=JobStatus.parked,
+            finished_at=now,
+            locked_by=None,
+            locked_until=None,
+            last_error=LOST_ON_LAST_ATTEMPT,
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def get(session: AsyncSession, job_id: int) -> Job | None:
@@ -64,7 +101,9 @@ async def get_for_tenant(session: AsyncSession, *, tenant_id: int, job_id: int) 
 
 async def finish(session: AsyncSession, *, job_id: int, worker: str, values: dict[str, Any]) -> bool:
     result = await session.execute(
-        update(Job).where(Job.id == job_id, Job.locked_by == worker, Job.status == JobStatus.running).values(**values)
+        update(Job)
+        .where(Job.id == job_id, Job.locked_by == worker, Job.status == JobStatus.running)
+        .values(**values)
     )
     return bool(getattr(result, "rowcount", 0))
 
@@ -78,8 +117,3 @@ async def list_for_tenant(
     total = await session.scalar(select(func.count()).select_from(statement.subquery())) or 0
     rows = await session.scalars(statement.order_by(Job.id.desc()).offset(page.offset).limit(page.size))
     return Page(items=list(rows), total=total, request=page)
-
-
-async def count_by_status(session: AsyncSession) -> dict[str, int]:
-    rows = await session.execute(select(Job.status, func.count()).group_by(Job.status))
-    return {status: n for status, n in rows.tuples()}

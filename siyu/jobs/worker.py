@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import socket
 import traceback
 from dataclasses import dataclass, field
@@ -27,10 +28,19 @@ log = structlog.get_logger("siyu.worker")
 LEASE = timedelta(minutes=5)
 
 
+def _worker_name() -> str:
+    """Unique per Worker (several run in one process with --concurrency) and within jobs.locked_by (64)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class LeaseLost(Exception):
+    """The job's lease ran out and another worker took it over; this run's writes are not kept."""
+
+
 @dataclass
 class Worker:
     sessionmaker: async_sessionmaker[AsyncSession]
-    name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{id(object())}")
+    name: str = field(default_factory=_worker_name)
     batch: int = 10
     idle_sleep: float = 1.0
     processed: int = 0
@@ -47,8 +57,9 @@ class Worker:
         """Claim one batch and run it. Returns how many jobs were handled."""
         now = utcnow()
         async with self.sessionmaker() as session, session.begin():
-            jobs = await repository.claim(session, worker=self.name, now=now, lease_until=now + LEASE,
-                                          limit=self.batch)
+            jobs = await repository.claim(
+                session, worker=self.name, now=now, lease_until=now + LEASE, limit=self.batch
+            )
         for job in jobs:
             await self._run(job)
         self.processed += len(jobs)
@@ -61,12 +72,26 @@ class Worker:
                 raise LookupError(f"no handler for job kind {job.kind!r}")
             async with self.sessionmaker() as session, session.begin():
                 result = await handler(session, job)
-                await repository.finish(session, job_id=job.id, worker=self.name, values={
-                    "status": JobStatus.done, "finished_at": utcnow(), "result": result,
-                    "locked_by": None, "locked_until": None, "last_error": None,
-                })
+                finished = await repository.finish(
+                    session,
+                    job_id=job.id,
+                    worker=self.name,
+                    values={
+                        "status": JobStatus.done,
+                        "finished_at": utcnow(),
+                        "result": result,
+                        "locked_by": None,
+                        "locked_until": None,
+                        "last_error": None,
+                    },
+                )
+                if not finished:
+                    # Raising rolls the handler's writes back: they commit only with the done mark.
+                    raise LeaseLost()
             log.info("job.done", job_id=job.id, kind=job.kind, attempts=job.attempts)
-        except Exception as error:  # noqa: BLE001 - every failure is recorded on the job
+        except LeaseLost:
+            log.warning("job.lease_lost", job_id=job.id, kind=job.kind, attempts=job.attempts)
+        except Exception as error:
             await self._fail(job, error)
 
     async def _fail(self, job: Job, error: Exception) -> None:
@@ -78,9 +103,17 @@ class Worker:
         else:
             values.update(status=JobStatus.queued, run_after=utcnow() + backoff(job.attempts))
         async with self.sessionmaker() as session, session.begin():
-            await repository.finish(session, job_id=job.id, worker=self.name, values=values)
-        log.warning("job.parked" if parked else "job.retry", job_id=job.id, kind=job.kind,
-                    attempts=job.attempts, error=detail)
+            recorded = await repository.finish(session, job_id=job.id, worker=self.name, values=values)
+        if not recorded:  # another worker has taken the job over; its outcome is the one that counts
+            log.warning("job.lease_lost", job_id=job.id, kind=job.kind, attempts=job.attempts, error=detail)
+            return
+        log.warning(
+            "job.parked" if parked else "job.retry",
+            job_id=job.id,
+            kind=job.kind,
+            attempts=job.attempts,
+            error=detail,
+        )
 
     async def drain(self, *, max_rounds: int = 1000) -> int:
         """Run until no job is due (used by tests and by `siyu worker --once`)."""

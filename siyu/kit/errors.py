@@ -10,8 +10,8 @@ from typing import Any, ClassVar
 
 class AppError(Exception):
     status: ClassVar[int] = 400
-    code: ClassVar[str] = "bad_request"
-    message: ClassVar[str] = "请求有误"
+    code: str = "bad_request"
+    message: str = "请求有误"
 
     def __init__(self, message: str | None = None, *, code: str | None = None, **detail: Any) -> None:
         self.message = message or type(self).message

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from limits import RateLimitItem, parse
-from limits.storage import storage_from_string
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
 
 
 class RateLimiter:
     def __init__(self, redis_url: str | None = None) -> None:
         self.storage: Storage
         if redis_url:
-            self.storage = storage_from_string("async+" + redis_url)
+            storage = storage_from_string("async+" + redis_url)
+            assert isinstance(storage, Storage)
+            self.storage = storage
         else:
             self.storage = MemoryStorage()
         self._limiter = MovingWindowRateLimiter(self.storage)

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.kit.errors import Forbidden, NotAuthenticated
@@ -42,7 +42,9 @@ async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-DbSession = Annotated[AsyncSession, Depends(db_session)]
+# scope="function": commit (or rollback) happens when the endpoint returns, before the response is sent,
+# so a failed commit is an error response, never a success that did not happen.
+DbSession = Annotated[AsyncSession, Depends(db_session, scope="function")]
 
 
 async def optional_principal(request: Request, session: DbSession) -> Principal | None:
@@ -88,6 +90,10 @@ async def current_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+MAX_ID = 2**63 - 1
+# A resource id in a path: a positive 64-bit integer (anything else is 422, not a database error).
+ResourceId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def require(permission: str) -> Any:

@@ -60,15 +60,24 @@ async def create_member(
     repository.add(session, member)
     await session.flush()
     for identity in identities or []:
-        await bind_identity(session, tenant_id=tenant_id, member=member, kind=identity.kind,
-                            value=identity.value)
+        await bind_identity(
+            session, tenant_id=tenant_id, member=member, kind=identity.kind, value=identity.value
+        )
     if actor is not None:
-        audit.record(session, actor=actor, action="member.create", target_type="member", target_id=member.id,
-                     after={"nickname": member.nickname, "identities": len(identities or [])})
+        audit.record(
+            session,
+            actor=actor,
+            action="member.create",
+            target_type="member",
+            target_id=member.id,
+            after={"nickname": member.nickname, "identities": len(identities or [])},
+        )
     return member
 
 
-async def bind_identity(session: AsyncSession, *, tenant_id: int, member: Member, kind: str, value: str) -> Identity:
+async def bind_identity(
+    session: AsyncSession, *, tenant_id: int, member: Member, kind: str, value: str
+) -> Identity:
     value = normalise_identity(kind, value)
     existing = await repository.get_identity(session, tenant_id=tenant_id, kind=kind, value=value)
     if existing is not None:
@@ -89,8 +98,9 @@ async def get_member(session: AsyncSession, *, tenant_id: int, member_id: int) -
 
 
 async def find_by_identity(session: AsyncSession, *, tenant_id: int, kind: str, value: str) -> Member | None:
-    identity = await repository.get_identity(session, tenant_id=tenant_id, kind=kind,
-                                             value=normalise_identity(kind, value))
+    identity = await repository.get_identity(
+        session, tenant_id=tenant_id, kind=kind, value=normalise_identity(kind, value)
+    )
     if identity is None:
         return None
     return await repository.get(session, tenant_id=tenant_id, member_id=identity.member_id)
@@ -100,8 +110,12 @@ async def identities_of(session: AsyncSession, *, tenant_id: int, member_id: int
     return await repository.identities_of(session, tenant_id=tenant_id, member_id=member_id)
 
 
-async def search(session: AsyncSession, *, tenant_id: int, query: str | None, page: PageRequest) -> Page[Member]:
-    return await repository.search(session, tenant_id=tenant_id, query=(query or "").strip() or None, page=page)
+async def search(
+    session: AsyncSession, *, tenant_id: int, query: str | None, page: PageRequest
+) -> Page[Member]:
+    return await repository.search(
+        session, tenant_id=tenant_id, query=(query or "").strip() or None, page=page
+    )
 
 
 async def count(session: AsyncSession, *, tenant_id: int) -> int:
@@ -116,7 +130,8 @@ async def joined_by_day(
     out: list[tuple[str, int]] = []
     for back in range(days - 1, -1, -1):
         start = today - timedelta(days=back)
-        n = await repository.count_created_between(session, tenant_id=tenant_id, start=start,
-                                                   end=start + timedelta(days=1))
+        n = await repository.count_created_between(
+            session, tenant_id=tenant_id, start=start, end=start + timedelta(days=1)
+        )
         out.append((start.strftime("%m-%d"), n))
     return out

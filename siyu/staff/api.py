@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response
 
-from siyu.kit.web import CurrentPrincipal, DbSession, Principal, require
+from siyu.kit.web import CurrentPrincipal, DbSession, Principal, ResourceId, require
 from siyu.staff import api_keys, service
 from siyu.staff.models import ApiKey, Role
 from siyu.staff.schemas import ApiKeyCreated, ApiKeyIn, ApiKeyOut, Me, StaffIn, StaffOut, StaffUpdate
@@ -14,12 +14,19 @@ router = APIRouter(tags=["员工与密钥"])
 
 @router.get("/me", response_model=Me, summary="当前调用者")
 async def me(principal: CurrentPrincipal) -> Me:
-    return Me(tenant_id=principal.tenant_id, kind=principal.kind, label=principal.label, role=principal.role,
-              permissions=sorted(principal.permissions))
+    return Me(
+        tenant_id=principal.tenant_id,
+        kind=principal.kind,
+        label=principal.label,
+        role=principal.role,
+        permissions=sorted(principal.permissions),
+    )
 
 
 @router.get("/staff", response_model=list[StaffOut], summary="员工列表")
-async def list_staff(session: DbSession, principal: Annotated[Principal, require("staff.read")]) -> list[StaffOut]:
+async def list_staff(
+    session: DbSession, principal: Annotated[Principal, require("staff.read")]
+) -> list[StaffOut]:
     rows = await service.list_staff(session, tenant_id=principal.tenant_id)
     return [StaffOut(**service.staff_view(user, membership)) for user, membership in rows]
 
@@ -28,15 +35,21 @@ async def list_staff(session: DbSession, principal: Annotated[Principal, require
 async def add_staff(
     body: StaffIn, session: DbSession, principal: Annotated[Principal, require("staff.write")]
 ) -> StaffOut:
-    user, membership = await service.add_staff(session, tenant_id=principal.tenant_id, email=body.email,
-                                               role=body.role, password=body.password, name=body.name,
-                                               actor=principal)
+    user, membership = await service.add_staff(
+        session,
+        tenant_id=principal.tenant_id,
+        email=body.email,
+        role=body.role,
+        password=body.password,
+        name=body.name,
+        actor=principal,
+    )
     return StaffOut(**service.staff_view(user, membership))
 
 
 @router.get("/staff/{staff_id}", response_model=StaffOut, summary="员工详情")
 async def get_staff(
-    staff_id: int, session: DbSession, principal: Annotated[Principal, require("staff.read")]
+    staff_id: ResourceId, session: DbSession, principal: Annotated[Principal, require("staff.read")]
 ) -> StaffOut:
     user, membership = await service.get_staff(session, tenant_id=principal.tenant_id, staff_id=staff_id)
     return StaffOut(**service.staff_view(user, membership))
@@ -44,7 +57,10 @@ async def get_staff(
 
 @router.patch("/staff/{staff_id}", response_model=StaffOut, summary="修改员工角色")
 async def update_staff(
-    staff_id: int, body: StaffUpdate, session: DbSession, principal: Annotated[Principal, require("staff.write")]
+    staff_id: ResourceId,
+    body: StaffUpdate,
+    session: DbSession,
+    principal: Annotated[Principal, require("staff.write")],
 ) -> StaffOut:
     await service.change_role(session, actor=principal, staff_id=staff_id, role=Role(body.role))
     user, membership = await service.get_staff(session, tenant_id=principal.tenant_id, staff_id=staff_id)
@@ -53,16 +69,23 @@ async def update_staff(
 
 @router.delete("/staff/{staff_id}", status_code=204, summary="移除员工")
 async def remove_staff(
-    staff_id: int, session: DbSession, principal: Annotated[Principal, require("staff.write")]
+    staff_id: ResourceId, session: DbSession, principal: Annotated[Principal, require("staff.write")]
 ) -> Response:
     await service.remove_staff(session, actor=principal, staff_id=staff_id)
     return Response(status_code=204)
 
 
 def _key_out(key: ApiKey) -> ApiKeyOut:
-    return ApiKeyOut(id=key.id, name=key.name, prefix=key.prefix, permissions=api_keys.permissions_of(key),
-                     created_at=key.created_at, expires_at=key.expires_at, last_used_at=key.last_used_at,
-                     revoked_at=key.revoked_at)
+    return ApiKeyOut(
+        id=key.id,
+        name=key.name,
+        prefix=key.prefix,
+        permissions=api_keys.permissions_of(key),
+        created_at=key.created_at,
+        expires_at=key.expires_at,
+        last_used_at=key.last_used_at,
+        revoked_at=key.revoked_at,
+    )
 
 
 @router.get("/api-keys", response_model=list[ApiKeyOut], summary="API 密钥列表")
@@ -72,24 +95,30 @@ async def list_api_keys(
     return [_key_out(k) for k in await api_keys.list_keys(session, tenant_id=principal.tenant_id)]
 
 
-@router.post("/api-keys", response_model=ApiKeyCreated, status_code=201, summary="创建 API 密钥（完整密钥只返回这一次）")
+@router.post(
+    "/api-keys",
+    response_model=ApiKeyCreated,
+    status_code=201,
+    summary="创建 API 密钥（完整密钥只返回这一次）",
+)
 async def create_api_key(
     body: ApiKeyIn, session: DbSession, principal: Annotated[Principal, require("api_keys.manage")]
 ) -> ApiKeyCreated:
-    key, secret = await api_keys.create(session, actor=principal, name=body.name, permissions=body.permissions,
-                                        expires_at=body.expires_at)
+    key, secret = await api_keys.create(
+        session, actor=principal, name=body.name, permissions=[str(p) for p in body.permissions], expires_at=body.expires_at
+    )
     return ApiKeyCreated(**_key_out(key).model_dump(), secret=secret)
 
 
 @router.get("/api-keys/{api_key_id}", response_model=ApiKeyOut, summary="API 密钥详情")
 async def get_api_key(
-    api_key_id: int, session: DbSession, principal: Annotated[Principal, require("api_keys.manage")]
+    api_key_id: ResourceId, session: DbSession, principal: Annotated[Principal, require("api_keys.manage")]
 ) -> ApiKeyOut:
     return _key_out(await api_keys.get(session, tenant_id=principal.tenant_id, api_key_id=api_key_id))
 
 
 @router.delete("/api-keys/{api_key_id}", response_model=ApiKeyOut, summary="吊销 API 密钥")
 async def revoke_api_key(
-    api_key_id: int, session: DbSession, principal: Annotated[Principal, require("api_keys.manage")]
+    api_key_id: ResourceId, session: DbSession, principal: Annotated[Principal, require("api_keys.manage")]
 ) -> ApiKeyOut:
     return _key_out(await api_keys.revoke(session, actor=principal, api_key_id=api_key_id))

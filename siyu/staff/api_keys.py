@@ -43,13 +43,26 @@ async def create(
         raise InvalidInput("过期时间必须是带时区的未来时间", code="invalid_expiry")
     prefix = KEY_PREFIX + secrets.token_hex(6)
     secret = f"{prefix}.{secrets.token_urlsafe(32)}"
-    key = ApiKey(tenant_id=actor.tenant_id, id=new_id(), name=name.strip(), prefix=prefix,
-                 key_hash=hash_token(secret), scopes={"permissions": wanted},
-                 created_by=actor.actor_id if actor.kind == "staff" else None, expires_at=expires_at)
+    key = ApiKey(
+        tenant_id=actor.tenant_id,
+        id=new_id(),
+        name=name.strip(),
+        prefix=prefix,
+        key_hash=hash_token(secret),
+        scopes={"permissions": wanted},
+        created_by=actor.actor_id if actor.kind == "staff" else None,
+        expires_at=expires_at,
+    )
     repository.add(session, key)
     await session.flush()
-    audit.record(session, actor=actor, action="api_key.create", target_type="api_key", target_id=key.id,
-                 after={"name": key.name, "prefix": prefix, "permissions": wanted})
+    audit.record(
+        session,
+        actor=actor,
+        action="api_key.create",
+        target_type="api_key",
+        target_id=key.id,
+        after={"name": key.name, "prefix": prefix, "permissions": wanted},
+    )
     return key, secret
 
 
@@ -68,8 +81,14 @@ async def revoke(session: AsyncSession, *, actor: Principal, api_key_id: int) ->
     key = await get(session, tenant_id=actor.tenant_id, api_key_id=api_key_id)
     if key.revoked_at is None:
         key.revoked_at = utcnow()
-        audit.record(session, actor=actor, action="api_key.revoke", target_type="api_key", target_id=key.id,
-                     before={"name": key.name, "prefix": key.prefix})
+        audit.record(
+            session,
+            actor=actor,
+            action="api_key.revoke",
+            target_type="api_key",
+            target_id=key.id,
+            before={"name": key.name, "prefix": key.prefix},
+        )
         await session.flush()
     return key
 
@@ -86,6 +105,11 @@ async def resolve(session: AsyncSession, secret: str, *, ip: str | None) -> Prin
         return None
     if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
         await repository.touch_api_key(session, key, now)
-    return Principal(tenant_id=key.tenant_id, kind="api_key", actor_id=key.id,
-                     label=f"API 密钥 {key.name} ({key.prefix})", permissions=frozenset(permissions_of(key)),
-                     ip=ip)
+    return Principal(
+        tenant_id=key.tenant_id,
+        kind="api_key",
+        actor_id=key.id,
+        label=f"API 密钥 {key.name} ({key.prefix})",
+        permissions=frozenset(permissions_of(key)),
+        ip=ip,
+    )

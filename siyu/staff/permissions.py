@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from siyu.staff.models import Role
 
 PERMISSION_LABELS: dict[str, str] = {
@@ -17,6 +19,9 @@ PERMISSION_LABELS: dict[str, str] = {
     "members.write": "管理会员",
     "jobs.read": "查看后台任务",
 }
+
+# Permission names as a type, so the API schema lists them.
+Permission = StrEnum("Permission", {name.replace(".", "_"): name for name in PERMISSION_LABELS})  # type: ignore[misc]
 
 _READ = {"tenant.read", "channels.read", "members.read"}
 

@@ -5,6 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from siyu.staff.models import Role
+from siyu.staff.permissions import Permission
 
 
 class StaffIn(BaseModel):
@@ -33,8 +34,8 @@ class StaffOut(BaseModel):
 class ApiKeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100)
-    permissions: list[str] = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=100, pattern=r"\S")
+    permissions: list[Permission] = Field(min_length=1)
     expires_at: datetime | None = None
 
 

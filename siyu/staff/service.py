@@ -72,8 +72,12 @@ async def add_staff(
     if user is None:
         if not password or len(password) < 8:
             raise InvalidInput("新员工需要设置至少 8 位的密码", code="password_required")
-        user = StaffUser(email=email, name=name.strip() or email.split("@")[0],
-                         password_hash=hash_password(password), active=True)
+        user = StaffUser(
+            email=email,
+            name=name.strip() or email.split("@")[0],
+            password_hash=hash_password(password),
+            active=True,
+        )
         repository.add(session, user)
         await session.flush()
     elif await repository.get_membership(session, tenant_id=tenant_id, staff_id=user.id):
@@ -82,8 +86,14 @@ async def add_staff(
     repository.add(session, membership)
     await session.flush()
     if actor is not None:
-        audit.record(session, actor=actor, action="staff.add", target_type="staff", target_id=user.id,
-                     after={"email": email, "role": role})
+        audit.record(
+            session,
+            actor=actor,
+            action="staff.add",
+            target_type="staff",
+            target_id=user.id,
+            after={"email": email, "role": role},
+        )
     return user, membership
 
 
@@ -107,31 +117,49 @@ async def get_staff(session: AsyncSession, *, tenant_id: int, staff_id: int) -> 
 
 
 async def change_role(session: AsyncSession, *, actor: Principal, staff_id: int, role: str) -> Membership:
-    _check_role(role)
     membership = await _membership(session, tenant_id=actor.tenant_id, staff_id=staff_id)
+    _check_role(role)
     before = membership.role
-    if before == Role.owner and role != Role.owner and await repository.count_owners(
-        session, tenant_id=actor.tenant_id
-    ) <= 1:
+    if (
+        before == Role.owner
+        and role != Role.owner
+        and await repository.count_owners(session, tenant_id=actor.tenant_id) <= 1
+    ):
         raise LastOwner()
     membership.role = role
     if before != role:
         # A role change takes effect at once: existing console sessions of that person end.
         await repository.delete_sessions_of(session, staff_id=staff_id, tenant_id=actor.tenant_id)
-        audit.record(session, actor=actor, action="staff.update", target_type="staff", target_id=staff_id,
-                     before={"role": before}, after={"role": role})
+        audit.record(
+            session,
+            actor=actor,
+            action="staff.update",
+            target_type="staff",
+            target_id=staff_id,
+            before={"role": before},
+            after={"role": role},
+        )
     await session.flush()
     return membership
 
 
 async def remove_staff(session: AsyncSession, *, actor: Principal, staff_id: int) -> None:
     membership = await _membership(session, tenant_id=actor.tenant_id, staff_id=staff_id)
-    if membership.role == Role.owner and await repository.count_owners(session, tenant_id=actor.tenant_id) <= 1:
+    if (
+        membership.role == Role.owner
+        and await repository.count_owners(session, tenant_id=actor.tenant_id) <= 1
+    ):
         raise LastOwner()
     await repository.delete_sessions_of(session, staff_id=staff_id, tenant_id=actor.tenant_id)
     await repository.delete_membership(session, membership)
-    audit.record(session, actor=actor, action="staff.remove", target_type="staff", target_id=staff_id,
-                 before={"role": membership.role})
+    audit.record(
+        session,
+        actor=actor,
+        action="staff.remove",
+        target_type="staff",
+        target_id=staff_id,
+        before={"role": membership.role},
+    )
     await session.flush()
 
 
@@ -165,18 +193,29 @@ async def log_in(
         raise LoginFailed()
     await limiter.clear(per_account_limit, "login", email)
     membership = min(memberships, key=lambda m: m.created_at)
-    signed_in = await _open_session(session, user=user, tenant_id=membership.tenant_id, ip=ip, hours=hours)
-    audit.record(session, actor=principal_for(user, membership, ip=ip, csrf_token=signed_in.session.csrf_token),
-                 action="auth.login", target_type="staff", target_id=user.id)
+    signed_in = await open_session(session, user=user, tenant_id=membership.tenant_id, ip=ip, hours=hours)
+    audit.record(
+        session,
+        actor=principal_for(user, membership, ip=ip, csrf_token=signed_in.session.csrf_token),
+        action="auth.login",
+        target_type="staff",
+        target_id=user.id,
+    )
     return signed_in
 
 
-async def _open_session(
+async def open_session(
     session: AsyncSession, *, user: StaffUser, tenant_id: int, ip: str | None, hours: int
 ) -> SignedIn:
     token = new_token()
-    row = StaffSession(token_hash=hash_token(token), staff_id=user.id, tenant_id=tenant_id,
-                       csrf_token=new_token(24), ip=ip, expires_at=utcnow() + timedelta(hours=hours))
+    row = StaffSession(
+        token_hash=hash_token(token),
+        staff_id=user.id,
+        tenant_id=tenant_id,
+        csrf_token=new_token(24),
+        ip=ip,
+        expires_at=utcnow() + timedelta(hours=hours),
+    )
     repository.add(session, row)
     await session.flush()
     return SignedIn(token=token, session=row, user=user)
@@ -227,7 +266,9 @@ async def switch_tenant(session: AsyncSession, *, token: str, tenant_id: int) ->
 async def log_out(session: AsyncSession, *, token: str, actor: Principal | None) -> None:
     await repository.delete_session(session, hash_token(token))
     if actor is not None:
-        audit.record(session, actor=actor, action="auth.logout", target_type="staff", target_id=actor.actor_id)
+        audit.record(
+            session, actor=actor, action="auth.logout", target_type="staff", target_id=actor.actor_id
+        )
 
 
 async def purge_expired_sessions(session: AsyncSession) -> int:
@@ -235,5 +276,10 @@ async def purge_expired_sessions(session: AsyncSession) -> int:
 
 
 def staff_view(user: StaffUser, membership: Membership) -> dict[str, Any]:
-    return {"id": user.id, "email": user.email, "name": user.name, "role": membership.role,
-            "active": user.active}
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "role": membership.role,
+        "active": user.active,
+    }

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
-from siyu.kit.web import DbSession, Principal, require
+from siyu.kit.web import DbSession, Principal, ResourceId, require
 from siyu.tenants import service
 from siyu.tenants.schemas import ChannelIn, ChannelOut, ChannelUpdate, TenantOut, TenantUpdate
 
@@ -12,7 +12,9 @@ router = APIRouter(tags=["店铺与渠道"])
 
 
 @router.get("/tenant", response_model=TenantOut, summary="当前店铺")
-async def get_tenant(session: DbSession, principal: Annotated[Principal, require("tenant.read")]) -> TenantOut:
+async def get_tenant(
+    session: DbSession, principal: Annotated[Principal, require("tenant.read")]
+) -> TenantOut:
     return TenantOut.model_validate(await service.get_tenant(session, principal.tenant_id))
 
 
@@ -40,7 +42,7 @@ async def create_channel(
 
 @router.get("/channels/{channel_id}", response_model=ChannelOut, summary="渠道详情")
 async def get_channel(
-    channel_id: int, session: DbSession, principal: Annotated[Principal, require("channels.read")]
+    channel_id: ResourceId, session: DbSession, principal: Annotated[Principal, require("channels.read")]
 ) -> ChannelOut:
     channel = await service.get_channel(session, tenant_id=principal.tenant_id, channel_id=channel_id)
     return ChannelOut.model_validate(channel)
@@ -48,7 +50,7 @@ async def get_channel(
 
 @router.patch("/channels/{channel_id}", response_model=ChannelOut, summary="修改渠道")
 async def update_channel(
-    channel_id: int,
+    channel_id: ResourceId,
     body: ChannelUpdate,
     session: DbSession,
     principal: Annotated[Principal, require("channels.write")],

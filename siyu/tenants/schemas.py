@@ -2,12 +2,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from siyu.tenants.models import Platform
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$"
+NOT_BLANK = r"\S"
+# The IANA zones this machine knows; published as an enum so clients see the valid values.
+TIMEZONES = sorted(available_timezones())
 
 
 class TenantOut(BaseModel):
@@ -24,8 +28,8 @@ class TenantOut(BaseModel):
 class TenantUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=100)
-    timezone: str | None = Field(default=None, min_length=1, max_length=64)
+    name: str | None = Field(default=None, min_length=1, max_length=100, pattern=NOT_BLANK)
+    timezone: str | None = Field(default=None, max_length=64, json_schema_extra={"enum": TIMEZONES})
     brand_color: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
     welcome_text: str | None = Field(default=None, max_length=200)
 
@@ -34,14 +38,14 @@ class ChannelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     platform: Platform
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100, pattern=NOT_BLANK)
     shop_id: str | None = Field(default=None, max_length=64)
 
 
 class ChannelUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=100)
+    name: str | None = Field(default=None, min_length=1, max_length=100, pattern=NOT_BLANK)
     shop_id: str | None = Field(default=None, max_length=64)
     active: bool | None = None
 

@@ -87,8 +87,15 @@ async def update_tenant(session: AsyncSession, *, actor: Principal, changes: Ten
     tenant.settings = settings
     after = _tenant_view(tenant)
     if after != before:
-        audit.record(session, actor=actor, action="tenant.update", target_type="tenant",
-                     target_id=tenant.id, before=before, after=after)
+        audit.record(
+            session,
+            actor=actor,
+            action="tenant.update",
+            target_type="tenant",
+            target_id=tenant.id,
+            before=before,
+            after=after,
+        )
     await session.flush()
     return tenant
 
@@ -105,20 +112,36 @@ async def get_channel(session: AsyncSession, *, tenant_id: int, channel_id: int)
 
 
 def _channel_view(channel: Channel) -> dict[str, Any]:
-    return {"platform": channel.platform, "name": channel.name, "shop_id": channel.shop_id,
-            "active": channel.active}
+    return {
+        "platform": channel.platform,
+        "name": channel.name,
+        "shop_id": channel.shop_id,
+        "active": channel.active,
+    }
 
 
 async def create_channel(session: AsyncSession, *, actor: Principal, data: ChannelIn) -> Channel:
     name = data.name.strip()
     if await repository.find_channel(session, tenant_id=actor.tenant_id, platform=data.platform, name=name):
         raise Conflict("同一平台下已有同名渠道", code="channel_exists")
-    channel = Channel(tenant_id=actor.tenant_id, id=new_id(), platform=data.platform.value, name=name,
-                      shop_id=(data.shop_id or "").strip() or None, active=True)
+    channel = Channel(
+        tenant_id=actor.tenant_id,
+        id=new_id(),
+        platform=data.platform.value,
+        name=name,
+        shop_id=(data.shop_id or "").strip() or None,
+        active=True,
+    )
     repository.add(session, channel)
     await session.flush()
-    audit.record(session, actor=actor, action="channel.create", target_type="channel",
-                 target_id=channel.id, after=_channel_view(channel))
+    audit.record(
+        session,
+        actor=actor,
+        action="channel.create",
+        target_type="channel",
+        target_id=channel.id,
+        after=_channel_view(channel),
+    )
     return channel
 
 
@@ -129,8 +152,9 @@ async def update_channel(
     before = _channel_view(channel)
     if changes.name is not None and changes.name.strip() != channel.name:
         name = changes.name.strip()
-        if await repository.find_channel(session, tenant_id=actor.tenant_id, platform=channel.platform,
-                                         name=name):
+        if await repository.find_channel(
+            session, tenant_id=actor.tenant_id, platform=channel.platform, name=name
+        ):
             raise Conflict("同一平台下已有同名渠道", code="channel_exists")
         channel.name = name
     if changes.shop_id is not None:
@@ -139,7 +163,14 @@ async def update_channel(
         channel.active = changes.active
     after = _channel_view(channel)
     if after != before:
-        audit.record(session, actor=actor, action="channel.update", target_type="channel",
-                     target_id=channel.id, before=before, after=after)
+        audit.record(
+            session,
+            actor=actor,
+            action="channel.update",
+            target_type="channel",
+            target_id=channel.id,
+            before=before,
+            after=after,
+        )
     await session.flush()
     return channel

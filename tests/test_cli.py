@@ -1,0 +1,59 @@
+"""The `siyu` command on a database of its own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from siyu.cli import app
+from siyu.config import get_settings
+from tests.support.databases import fresh_database
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    with fresh_database(tmp_path, "cli", migrate=False) as url:
+        monkeypatch.setenv("SIYU_DATABASE_URL", url)
+        get_settings.cache_clear()
+        yield url
+    get_settings.cache_clear()
+
+
+def test_upgrade_create_tenant_and_staff(cli_database: str) -> None:
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    created = runner.invoke(app, ["tenant", "create", "jiaoge", "--name", "交个朋友"])
+    assert created.exit_code == 0, created.output
+    assert "/h5/jiaoge/" in created.output
+    staff = runner.invoke(app, ["staff", "create", "--tenant", "jiaoge", "--email", "Ops@Example.com",
+                                "--role", "operator", "--password", "long-enough-1"])
+    assert staff.exit_code == 0, staff.output
+    assert "ops@example.com" in staff.output
+
+
+def test_bad_input_exits_non_zero_with_a_message(cli_database: str) -> None:
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    bad_slug = runner.invoke(app, ["tenant", "create", "Bad Slug!", "--name", "x"])
+    assert bad_slug.exit_code == 2 and "invalid_slug" in bad_slug.output
+    assert runner.invoke(app, ["tenant", "create", "dup-host", "--name", "一"]).exit_code == 0
+    duplicate = runner.invoke(app, ["tenant", "create", "dup-host", "--name", "二"])
+    assert duplicate.exit_code == 2 and "slug_taken" in duplicate.output
+    no_tenant = runner.invoke(app, ["staff", "create", "--tenant", "nope", "--email", "a@b.c", "--role", "owner",
+                                    "--password", "long-enough-1"])
+    assert no_tenant.exit_code == 2 and "tenant_not_found" in no_tenant.output
+    bad_role = runner.invoke(app, ["staff", "create", "--tenant", "dup-host", "--email", "a@b.c", "--role", "boss",
+                                   "--password", "long-enough-1"])
+    assert bad_role.exit_code == 2 and "invalid_role" in bad_role.output
+
+
+def test_demo_loads_once(cli_database: str) -> None:
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    first = runner.invoke(app, ["demo", "--members", "25"])
+    assert first.exit_code == 0, first.output
+    assert "已载入" in first.output and "owner@demo.siyu.local" in first.output and "/h5/xinghe/" in first.output
+    second = runner.invoke(app, ["demo", "--members", "25"])
+    assert second.exit_code == 0 and "已存在" in second.output and "会员 25 位" in second.output

@@ -1,0 +1,132 @@
+"""Tenant isolation, generated from the route table: every route that names a resource is covered.
+
+For every route with a path parameter, tenant A's staff session and API key ask for tenant B's
+resource and must get 404, whatever the method. A new route with a new kind of parameter fails this
+test until a tenant-B resource is registered for it below, so no future route escapes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from polyfactory.factories.pydantic_factory import ModelFactory
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from siyu.jobs import service as jobs
+from tests.support import factories
+from tests.support.routes import route_table
+
+# Routes addressed by something other than a tenant-owned id, with the reason.
+PUBLIC_ROUTES = {
+    "/h5/{slug}/": "public fan page, addressed by the tenant's own slug",
+}
+
+
+@dataclass
+class World:
+    params: dict[str, Any]
+    a_cookies: dict[str, str]
+    a_headers: dict[str, str]
+    a_key: str
+    b_key: str
+
+
+@pytest.fixture
+async def world(session: AsyncSession) -> World:
+    tenant_a = await factories.tenant(session)
+    tenant_b = await factories.tenant(session)
+    owner_a = await factories.staff_login(session, tenant_a.id)
+    owner_b = await factories.staff_login(session, tenant_b.id)
+    staff_b = await factories.staff_login(session, tenant_b.id, role="operator")
+    channel_b = await factories.channel(session, owner_b.principal)
+    member_b = await factories.member(session, tenant_b.id)
+    b_key = await factories.api_key(session, owner_b.principal)
+    from siyu.staff import api_keys
+
+    key_b = (await api_keys.list_keys(session, tenant_id=tenant_b.id))[0]
+    job_b = await jobs.enqueue(session, "staff.purge_sessions", tenant_id=tenant_b.id)
+    await session.flush()
+    return World(
+        params={
+            "channel_id": channel_b.id,
+            "staff_id": staff_b.user.id,
+            "api_key_id": key_b.id,
+            "member_id": member_b.id,
+            "job_id": job_b,
+        },
+        a_cookies=owner_a.cookies,
+        a_headers=owner_a.headers,
+        a_key=await factories.api_key(session, owner_a.principal),
+        b_key=b_key,
+    )
+
+
+def _routes(app: FastAPI) -> list[tuple[str, APIRoute, str]]:
+    out = []
+    for path, route in route_table(app):
+        if "{" not in path or path in PUBLIC_ROUTES:
+            continue
+        for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+            out.append((path, route, method))
+    return out
+
+
+def _body(route: APIRoute) -> Any:
+    field = route.body_field
+    if field is None:
+        return None
+    model = field.field_info.annotation
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        factory = ModelFactory.create_factory(model)
+        return factory.build().model_dump(mode="json")
+    return {}
+
+
+async def _call(
+    client: httpx.AsyncClient, route: APIRoute, method: str, path: str, *, cookies: dict[str, str],
+    headers: dict[str, str],
+) -> httpx.Response:
+    if path.startswith("/console"):
+        data = {"csrf_token": headers.get("X-CSRF-Token", "")} if method == "POST" else None
+        return await client.request(method, path, data=data, cookies=cookies, headers=headers)
+    body = _body(route)
+    return await client.request(method, path, json=body, cookies=cookies, headers=headers)
+
+
+async def test_every_route_hides_other_tenants_resources(
+    app: FastAPI, client: httpx.AsyncClient, world: World
+) -> None:
+    routes = _routes(app)
+    assert len(routes) >= 10, "the route table looks empty"
+    checked = 0
+    for template, route, method in routes:
+        names = re.findall(r"{(\w+)}", template)
+        missing = [n for n in names if n not in world.params]
+        assert not missing, f"{template}: register a tenant-B resource for path parameter(s) {missing}"
+        path = template.format(**world.params)
+        credentials = [("session", world.a_cookies, world.a_headers)]
+        if template.startswith("/api/"):
+            credentials.append(("api key", {}, {"Authorization": f"Bearer {world.a_key}"}))
+        for label, cookies, headers in credentials:
+            response = await _call(client, route, method, path, cookies=cookies, headers=headers)
+            assert response.status_code == 404, f"{method} {template} with A's {label}: {response.status_code}"
+            checked += 1
+    assert checked >= len(routes)
+
+
+async def test_the_same_requests_find_the_resources_for_their_own_tenant(
+    app: FastAPI, client: httpx.AsyncClient, world: World
+) -> None:
+    """Guards the test above: the ids it uses really exist, so its 404s mean isolation."""
+    for template, _route, method in _routes(app):
+        if method != "GET" or not template.startswith("/api/"):
+            continue
+        response = await client.get(template.format(**world.params), headers={"Authorization": f"Bearer {world.b_key}"})
+        assert response.status_code == 200, f"GET {template} with B's own key: {response.status_code}"
