@@ -34,6 +34,14 @@ STATIC_DIR = Path(__file__).parent / "static"
 log = structlog.get_logger("siyu.http")
 
 
+async def _carries_nul(request: Request) -> bool:
+    if "%00" in request.url.query:
+        return True
+    if request.headers.get("content-type", "").startswith("application/json"):
+        return b"\\u0000" in await request.body()
+    return False
+
+
 def api_router() -> APIRouter:
     api = APIRouter(prefix="/api/v1", responses=errors.ERROR_RESPONSES)
     for router in (tenants_api, staff_api, members_api, audit_api, jobs_api):
@@ -81,6 +89,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
+        if await _carries_nul(request):
+            # No text column anywhere can hold a NUL character: refuse it up front rather than fail in SQL.
+            return JSONResponse({"code": "invalid_request", "message": "请求中含有不允许的字符"}, status_code=422)
         response = await call_next(request)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")

@@ -59,3 +59,15 @@ async def test_h5_shell_shows_the_tenant(client: httpx.AsyncClient, session: Asy
     response = await client.get(f"/h5/{tenant.slug}/")
     assert response.status_code == 200 and "小Y星球" in response.text and "淘宝/天猫" in response.text
     assert 'lang="zh-CN"' in response.text and "width=device-width" in response.text
+
+
+async def test_nul_characters_are_refused_before_they_reach_the_database(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    tenant = await factories.tenant(session)
+    key = await factories.api_key(session, (await factories.staff_login(session, tenant.id)).principal)
+    auth = {"Authorization": f"Bearer {key}"}
+    query = await client.get("/api/v1/audit", params={"action": "a\x00b"}, headers=auth)
+    assert query.status_code == 422 and query.json()["code"] == "invalid_request"
+    body = await client.post("/api/v1/channels", json={"platform": "taobao", "name": "店\x00"}, headers=auth)
+    assert body.status_code == 422
