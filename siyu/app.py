@@ -25,6 +25,7 @@ from siyu.jobs.api import router as jobs_api
 from siyu.jobs.worker import Worker
 from siyu.kit.ratelimit import RateLimiter
 from siyu.members.api import router as members_api
+from siyu.orders.api import router as orders_api
 from siyu.staff.api import router as staff_api
 from siyu.staff.auth import authenticate
 from siyu.tasks import load_handlers
@@ -44,7 +45,7 @@ async def _carries_nul(request: Request) -> bool:
 
 def api_router() -> APIRouter:
     api = APIRouter(prefix="/api/v1", responses=errors.ERROR_RESPONSES)
-    for router in (tenants_api, staff_api, members_api, audit_api, jobs_api):
+    for router in (tenants_api, staff_api, members_api, orders_api, audit_api, jobs_api):
         api.include_router(router)
     return api
 
@@ -85,9 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=800)
 
     @app.middleware("http")
-    async def headers_and_log(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+    async def headers_and_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
         if await _carries_nul(request):
             # No text column anywhere can hold a NUL character: refuse it up front rather than fail in SQL.

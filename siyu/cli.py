@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -24,6 +25,8 @@ staff_app = typer.Typer(help="员工", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(staff_app, name="staff")
+orders_app = typer.Typer(help="订单导入与导出", no_args_is_help=True)
+app.add_typer(orders_app, name="orders")
 out = Console()
 err = Console(stderr=True)
 
@@ -97,6 +100,85 @@ def staff_create(
     out.print(f"已添加员工 {created}（{role}）到 {tenant}")
 
 
+@orders_app.command("import")
+def orders_import(
+    files: Annotated[list[Path], typer.Argument(help="平台导出的订单文件（CSV/XLSX）", exists=True, dir_okay=False)],
+    tenant: Annotated[str, typer.Option(help="店铺标识")],
+    platform: Annotated[str, typer.Option(help="auto|taobao|douyin|kuaishou|channels|jd|pdd")] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="最后一行输出每个文件的 JSON 摘要")] = False,
+    force: Annotated[bool, typer.Option(help="同一文件已导入过时仍然重新导入")] = False,
+) -> None:
+    """Import order exports. Exits non-zero when a file is refused."""
+    import json
+
+    from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+    from siyu import cli_orders
+
+    settings = _settings()
+    summaries: list[dict[str, object]] = []
+    show = not as_json and out.is_terminal
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f} 行"),
+        TimeElapsedColumn(),
+        console=out,
+        disable=not show,
+    ) as progress:
+        for path in files:
+            bar = progress.add_task(path.name, total=None)
+
+            def report(done: int, total: int, bar: TaskID = bar) -> None:
+                progress.update(bar, completed=done, total=total)
+
+            summary = asyncio.run(
+                cli_orders.import_path(
+                    settings,
+                    tenant_slug=tenant,
+                    path=path,
+                    platform=platform,
+                    force=force,
+                    on_progress=report,
+                )
+            )
+            summaries.append(summary)
+            if not as_json:
+                _print_summary(summary)
+    if as_json:
+        print(json.dumps(summaries, ensure_ascii=False))
+    if any(s.get("refused") for s in summaries):
+        raise typer.Exit(1)
+
+
+def _print_summary(summary: dict[str, object]) -> None:
+    if summary.get("refused"):
+        err.print(f"[red]拒绝[/red] {summary['file']}：{summary['message']} ({summary['refused']})")
+        return
+    if summary.get("duplicate_of"):
+        out.print(f"{summary['file']}：与导入 {summary['duplicate_of']} 是同一个文件，已跳过（加 --force 重新导入）")
+        return
+    out.print(
+        f"{summary['file']}（{summary['platform']}）：{summary['rows']} 行，新增 {summary['inserted']}，"
+        f"更新 {summary['updated']}，未变 {summary['unchanged']}，拒绝 {len(summary['rejected'])}"  # type: ignore[arg-type]
+    )
+    for item in list(summary["rejected"])[:10]:  # type: ignore[call-overload]
+        out.print(f"  第 {item['row']} 行：{item['reason']}")
+
+
+@orders_app.command("export")
+def orders_export(
+    tenant: Annotated[str, typer.Option(help="店铺标识")],
+    out_path: Annotated[Path, typer.Option("--out", help="输出 CSV 文件（UTF-8 BOM，Excel 可直接打开）")],
+) -> None:
+    """Export the canonical order table as CSV."""
+    from siyu import cli_orders
+
+    settings = _settings()
+    count = asyncio.run(cli_orders.export_csv(settings, tenant_slug=tenant, path=out_path))
+    out.print(f"已导出 {count} 个订单到 {out_path}")
+
+
 @app.command()
 def demo(members: Annotated[int, typer.Option(help="演示会员数")] = 240) -> None:
     """Load the demo tenant (idempotent)."""
@@ -105,9 +187,7 @@ def demo(members: Annotated[int, typer.Option(help="演示会员数")] = 240) ->
     summary = _in_transaction(lambda s: data.load(s, members_count=members))
     settings = get_settings()
     base = f"http://{settings.host}:{settings.port}"
-    out.print(
-        "[bold]演示数据" + ("已载入" if summary.created else "已存在") + f"[/bold]：会员 {summary.members} 位"
-    )
+    out.print("[bold]演示数据" + ("已载入" if summary.created else "已存在") + f"[/bold]：会员 {summary.members} 位")
     out.print(f"  运营后台  {base}/console/")
     out.print(f"  粉丝 H5   {base}/h5/{summary.tenant_slug}/")
     out.print(f"  接口文档  {base}/docs")

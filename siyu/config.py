@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -30,12 +31,18 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=1, ge=1)
     job_max_attempts: int = Field(default=8, ge=1)
     db_pool_size: int = Field(default=10, ge=1)
+    data_dir: Path = Path("var")
+    max_upload_mb: int = Field(default=512, ge=1)
     # Run the job worker inside `siyu serve`. Unset: yes on SQLite, no on PostgreSQL (run `siyu worker`).
     embedded_worker: bool | None = None
 
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
 
     @property
     def runs_embedded_worker(self) -> bool:

@@ -4,6 +4,7 @@ from siyu.audit.models import AuditEntry
 from siyu.jobs.models import Job
 from siyu.kit.db import Base
 from siyu.members.models import Identity, Member
+from siyu.orders.models import ColumnMapping, ImportRejection, Order, OrderChange, OrderImport, SubOrder
 from siyu.staff.models import ApiKey, Membership, StaffSession, StaffUser
 from siyu.tenants.models import Channel, Tenant
 
@@ -13,12 +14,18 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "Channel",
+    "ColumnMapping",
     "Identity",
+    "ImportRejection",
     "Job",
     "Member",
     "Membership",
+    "Order",
+    "OrderChange",
+    "OrderImport",
     "StaffSession",
     "StaffUser",
+    "SubOrder",
     "Tenant",
     "metadata",
 ]

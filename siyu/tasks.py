@@ -2,4 +2,5 @@
 
 
 def load_handlers() -> None:
+    import siyu.orders.tasks
     import siyu.staff.tasks  # noqa: F401

@@ -52,9 +52,7 @@ async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 @pytest.fixture
 def sessionmaker(connection: AsyncConnection) -> async_sessionmaker[AsyncSession]:
     """Sessions joined to the test's outer transaction: their commits are savepoints."""
-    return async_sessionmaker(
-        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
-    )
+    return async_sessionmaker(bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
 
 
 @pytest.fixture

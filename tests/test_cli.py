@@ -29,8 +29,21 @@ def test_upgrade_create_tenant_and_staff(cli_database: str) -> None:
     created = runner.invoke(app, ["tenant", "create", "jiaoge", "--name", "交个朋友"])
     assert created.exit_code == 0, created.output
     assert "/h5/jiaoge/" in created.output
-    staff = runner.invoke(app, ["staff", "create", "--tenant", "jiaoge", "--email", "Ops@Example.com",
-                                "--role", "operator", "--password", "long-enough-1"])
+    staff = runner.invoke(
+        app,
+        [
+            "staff",
+            "create",
+            "--tenant",
+            "jiaoge",
+            "--email",
+            "Ops@Example.com",
+            "--role",
+            "operator",
+            "--password",
+            "long-enough-1",
+        ],
+    )
     assert staff.exit_code == 0, staff.output
     assert "ops@example.com" in staff.output
 
@@ -42,11 +55,26 @@ def test_bad_input_exits_non_zero_with_a_message(cli_database: str) -> None:
     assert runner.invoke(app, ["tenant", "create", "dup-host", "--name", "一"]).exit_code == 0
     duplicate = runner.invoke(app, ["tenant", "create", "dup-host", "--name", "二"])
     assert duplicate.exit_code == 2 and "slug_taken" in duplicate.output
-    no_tenant = runner.invoke(app, ["staff", "create", "--tenant", "nope", "--email", "a@b.c", "--role", "owner",
-                                    "--password", "long-enough-1"])
+    no_tenant = runner.invoke(
+        app,
+        ["staff", "create", "--tenant", "nope", "--email", "a@b.c", "--role", "owner", "--password", "long-enough-1"],
+    )
     assert no_tenant.exit_code == 2 and "tenant_not_found" in no_tenant.output
-    bad_role = runner.invoke(app, ["staff", "create", "--tenant", "dup-host", "--email", "a@b.c", "--role", "boss",
-                                   "--password", "long-enough-1"])
+    bad_role = runner.invoke(
+        app,
+        [
+            "staff",
+            "create",
+            "--tenant",
+            "dup-host",
+            "--email",
+            "a@b.c",
+            "--role",
+            "boss",
+            "--password",
+            "long-enough-1",
+        ],
+    )
     assert bad_role.exit_code == 2 and "invalid_role" in bad_role.output
 
 

@@ -12,8 +12,9 @@ async def test_malformed_json_is_422_with_a_code(client: httpx.AsyncClient, sess
     tenant = await factories.tenant(session)
     key = await factories.api_key(session, (await factories.staff_login(session, tenant.id)).principal)
     response = await client.post(
-        "/api/v1/channels", content=b'{"platform": "taobao", "name": ', headers={
-            "Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        "/api/v1/channels",
+        content=b'{"platform": "taobao", "name": ',
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
     )
     assert response.status_code == 422
     assert response.json()["code"] == "malformed_json" and response.json()["message"]

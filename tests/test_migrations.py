@@ -35,8 +35,8 @@ def test_every_tenant_owned_table_is_keyed_by_tenant_first() -> None:
     for table in metadata.sorted_tables:
         if "tenant_id" not in table.c or table.name in {"jobs", "staff_sessions"}:
             continue
-        assert table.primary_key.columns.keys()[0] == "tenant_id", table.name
+        assert next(iter(table.primary_key.columns.keys())) == "tenant_id", table.name
         for constraint in table.constraints:
             columns = getattr(constraint, "columns", None)
             if constraint.__class__.__name__ == "UniqueConstraint" and columns is not None:
-                assert list(columns.keys())[0] == "tenant_id" or table.name == "api_keys", (table.name, constraint)
+                assert next(iter(columns.keys())) == "tenant_id" or table.name == "api_keys", (table.name, constraint)

@@ -52,6 +52,8 @@ async def world(session: AsyncSession) -> World:
 
     key_b = (await api_keys.list_keys(session, tenant_id=tenant_b.id))[0]
     job_b = await jobs.enqueue(session, "staff.purge_sessions", tenant_id=tenant_b.id)
+    order_b = await factories.order(session, tenant_b.id, platform="douyin")
+    import_b = await factories.order_import(session, tenant_b.id)
     await session.flush()
     return World(
         params={
@@ -60,6 +62,9 @@ async def world(session: AsyncSession) -> World:
             "api_key_id": key_b.id,
             "member_id": member_b.id,
             "job_id": job_b,
+            "platform": order_b.platform,
+            "order_id": order_b.order_id,
+            "import_id": import_b.id,
         },
         a_cookies=owner_a.cookies,
         a_headers=owner_a.headers,
@@ -90,7 +95,12 @@ def _body(route: APIRoute) -> Any:
 
 
 async def _call(
-    client: httpx.AsyncClient, route: APIRoute, method: str, path: str, *, cookies: dict[str, str],
+    client: httpx.AsyncClient,
+    route: APIRoute,
+    method: str,
+    path: str,
+    *,
+    cookies: dict[str, str],
     headers: dict[str, str],
 ) -> httpx.Response:
     if path.startswith("/console"):
@@ -100,9 +110,7 @@ async def _call(
     return await client.request(method, path, json=body, cookies=cookies, headers=headers)
 
 
-async def test_every_route_hides_other_tenants_resources(
-    app: FastAPI, client: httpx.AsyncClient, world: World
-) -> None:
+async def test_every_route_hides_other_tenants_resources(app: FastAPI, client: httpx.AsyncClient, world: World) -> None:
     routes = _routes(app)
     assert len(routes) >= 10, "the route table looks empty"
     checked = 0

@@ -19,8 +19,6 @@ async def list_entries(
         query = query.where(AuditEntry.action.startswith(action))
     total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = await session.scalars(
-        query.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
-        .offset(page.offset)
-        .limit(page.size)
+        query.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc()).offset(page.offset).limit(page.size)
     )
     return Page(items=list(rows), total=total, request=page)

@@ -68,9 +68,7 @@ async def login(request: Request, session: DbSession) -> Response:
     next_url = _safe_next(text(form, "next"))
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not same(cookie, text(form, "csrf_token")):
-        return _login_page(
-            request, error="页面已过期，请重新登录", email=email, status_code=403, next_url=next_url
-        )
+        return _login_page(request, error="页面已过期，请重新登录", email=email, status_code=403, next_url=next_url)
     settings = request.app.state.settings
     try:
         signed_in = await staff.log_in(
@@ -84,9 +82,7 @@ async def login(request: Request, session: DbSession) -> Response:
             per_ip_limit=settings.login_ip_limit,
         )
     except AppError as error:
-        return _login_page(
-            request, error=error.message, email=email, status_code=error.status, next_url=next_url
-        )
+        return _login_page(request, error=error.message, email=email, status_code=error.status, next_url=next_url)
     response = RedirectResponse(next_url, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,

@@ -25,9 +25,7 @@ async def dashboard(console: ConsoleContext, session: DbSession) -> HTMLResponse
         if console.can("audit.read")
         else None
     )
-    joined = await members.joined_by_day(
-        session, tenant_id=tenant_id, timezone=console.tenant.timezone, days=14
-    )
+    joined = await members.joined_by_day(session, tenant_id=tenant_id, timezone=console.tenant.timezone, days=14)
     return console.render(
         "console/dashboard.html",
         "dashboard",

@@ -64,16 +64,12 @@ async def add_staff(request: Request, console: ConsoleContext, session: DbSessio
 
 
 @router.post("/staff/{staff_id}/role")
-async def change_role(
-    staff_id: ResourceId, request: Request, console: ConsoleContext, session: DbSession
-) -> Response:
+async def change_role(staff_id: ResourceId, request: Request, console: ConsoleContext, session: DbSession) -> Response:
     console.require("staff.write")
     form = await request.form()
     try:
         async with session.begin_nested():
-            await staff.change_role(
-                session, actor=console.principal, staff_id=staff_id, role=text(form, "role")
-            )
+            await staff.change_role(session, actor=console.principal, staff_id=staff_id, role=text(form, "role"))
     except AppError as error:
         if error.status == 404:
             raise

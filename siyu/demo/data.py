@@ -49,20 +49,14 @@ class DemoSummary:
 def _nickname(rng: random.Random) -> str:
     if rng.random() < 0.4:
         return rng.choice(_SURNAMES) + rng.choice(["女士", "小姐", "同学", "姐"])
-    return (
-        rng.choice(_NICK_PARTS)
-        + rng.choice(_NICK_TAILS)
-        + (str(rng.randint(1, 999)) if rng.random() < 0.3 else "")
-    )
+    return rng.choice(_NICK_PARTS) + rng.choice(_NICK_TAILS) + (str(rng.randint(1, 999)) if rng.random() < 0.3 else "")
 
 
 async def load(session: AsyncSession, *, members_count: int = 240, seed: int = 11) -> DemoSummary:
     existing = await tenants.find_by_slug(session, DEMO_SLUG)
     staff_logins = [(email, role) for email, _name, role in DEMO_STAFF]
     if existing is not None:
-        return DemoSummary(
-            DEMO_SLUG, False, await members.count(session, tenant_id=existing.id), staff_logins
-        )
+        return DemoSummary(DEMO_SLUG, False, await members.count(session, tenant_id=existing.id), staff_logins)
     tenant = await tenants.create_tenant(session, slug=DEMO_SLUG, name="星河好物直播间")
     owner = None
     for email, name, role in DEMO_STAFF:
@@ -92,19 +86,13 @@ async def load(session: AsyncSession, *, members_count: int = 240, seed: int = 1
                 IdentityIn(kind=IdentityKind.wechat_openid, value=f"oXh8{n:06d}{rng.getrandbits(40):010x}")
             )
         if rng.random() < 0.35:
-            identities.append(
-                IdentityIn(kind=IdentityKind.taobao_nick, value=f"{_nickname(rng)}{rng.randint(10, 99)}")
-            )
+            identities.append(IdentityIn(kind=IdentityKind.taobao_nick, value=f"{_nickname(rng)}{rng.randint(10, 99)}"))
         if rng.random() < 0.3:
-            identities.append(
-                IdentityIn(kind=IdentityKind.douyin_open_id, value=f"dy_{rng.getrandbits(48):012x}")
-            )
+            identities.append(IdentityIn(kind=IdentityKind.douyin_open_id, value=f"dy_{rng.getrandbits(48):012x}"))
         member = await members.create_member(
             session, tenant_id=tenant.id, nickname=_nickname(rng), identities=identities
         )
         # Fans joined over the last two months, more of them after recent shows.
-        member.created_at = now - timedelta(
-            days=min(59, int(rng.expovariate(1 / 12))), hours=rng.randint(0, 23)
-        )
+        member.created_at = now - timedelta(days=min(59, int(rng.expovariate(1 / 12))), hours=rng.randint(0, 23))
     await session.flush()
     return DemoSummary(DEMO_SLUG, True, members_count, staff_logins)

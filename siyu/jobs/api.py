@@ -31,6 +31,4 @@ class JobOut(BaseModel):
 async def get_job(
     job_id: ResourceId, session: DbSession, principal: Annotated[Principal, require("jobs.read")]
 ) -> JobOut:
-    return JobOut.model_validate(
-        await service.get_for_tenant(session, tenant_id=principal.tenant_id, job_id=job_id)
-    )
+    return JobOut.model_validate(await service.get_for_tenant(session, tenant_id=principal.tenant_id, job_id=job_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from siyu.jobs.models import Job
 
@@ -30,3 +30,21 @@ def every(seconds: int, kind: str) -> None:
     """Ask the worker to enqueue `kind` once per `seconds` (deduplicated across workers)."""
     if (kind, seconds) not in PERIODIC:
         PERIODIC.append((kind, seconds))
+
+
+LongHandler = Callable[[async_sessionmaker[AsyncSession], Job], Awaitable[dict[str, Any] | None]]
+LONG_HANDLERS: dict[str, LongHandler] = {}
+
+
+def long_handler(kind: str) -> Callable[[LongHandler], LongHandler]:
+    """Register a handler that runs its own transactions (a long import committing batch by batch).
+
+    The job is marked done only after the handler returns; a crash re-runs the handler from the
+    start, so it must be idempotent as a whole.
+    """
+
+    def register(fn: LongHandler) -> LongHandler:
+        LONG_HANDLERS[kind] = fn
+        return fn
+
+    return register

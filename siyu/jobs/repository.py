@@ -26,9 +26,7 @@ async def insert(session: AsyncSession, values: dict[str, Any]) -> int | None:
     return result.scalar_one_or_none()
 
 
-async def claim(
-    session: AsyncSession, *, worker: str, now: datetime, lease_until: datetime, limit: int
-) -> list[Job]:
+async def claim(session: AsyncSession, *, worker: str, now: datetime, lease_until: datetime, limit: int) -> list[Job]:
     """Take up to `limit` due jobs (or jobs whose worker died: lease over) for this worker.
 
     PostgreSQL: FOR UPDATE SKIP LOCKED lets several workers claim side by side without waiting.
@@ -40,11 +38,7 @@ async def claim(
         and_(Job.status == JobStatus.running, Job.locked_until < now, Job.attempts < Job.max_attempts),
     )
     candidates = (
-        select(Job.id)
-        .where(due)
-        .order_by(Job.run_after, Job.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+        select(Job.id).where(due).order_by(Job.run_after, Job.id).limit(limit).with_for_update(skip_locked=True)
     )
     ids = list(await session.scalars(candidates))
     if not ids:
@@ -52,9 +46,7 @@ async def claim(
     await session.execute(
         update(Job)
         .where(Job.id.in_(ids), due)
-        .values(
-            status=JobStatus.running, locked_by=worker, locked_until=lease_until, attempts=Job.attempts + 1
-        )
+        .values(status=JobStatus.running, locked_by=worker, locked_until=lease_until, attempts=Job.attempts + 1)
         .execution_options(synchronize_session=False)
     )
     rows = await session.scalars(
@@ -71,9 +63,7 @@ async def _park_exhausted(session: AsyncSession, *, now: datetime) -> None:
 
     Such a job may be what kills its worker; without this it would be re-run forever, with no backoff.
     """
-    exhausted = and_(
-        Job.status == JobStatus.running, Job.locked_until < now, Job.attempts >= Job.max_attempts
-    )
+    exhausted = and_(Job.status == JobStatus.running, Job.locked_until < now, Job.attempts >= Job.max_attempts)
     ids = list(await session.scalars(select(Job.id).where(exhausted).with_for_update(skip_locked=True)))
     if not ids:
         return
@@ -101,9 +91,7 @@ async def get_for_tenant(session: AsyncSession, *, tenant_id: int, job_id: int) 
 
 async def finish(session: AsyncSession, *, job_id: int, worker: str, values: dict[str, Any]) -> bool:
     result = await session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.locked_by == worker, Job.status == JobStatus.running)
-        .values(**values)
+        update(Job).where(Job.id == job_id, Job.locked_by == worker, Job.status == JobStatus.running).values(**values)
     )
     return bool(getattr(result, "rowcount", 0))
 

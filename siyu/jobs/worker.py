@@ -7,6 +7,7 @@ of it; handlers are idempotent, so a job that ran but whose lease expired is saf
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import socket
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from siyu.jobs import repository
 from siyu.jobs.models import Job, JobStatus
-from siyu.jobs.registry import HANDLERS, PERIODIC
+from siyu.jobs.registry import HANDLERS, LONG_HANDLERS, PERIODIC
 from siyu.jobs.service import backoff, enqueue
 from siyu.kit.time import utcnow
 
@@ -57,9 +58,7 @@ class Worker:
         """Claim one batch and run it. Returns how many jobs were handled."""
         now = utcnow()
         async with self.sessionmaker() as session, session.begin():
-            jobs = await repository.claim(
-                session, worker=self.name, now=now, lease_until=now + LEASE, limit=self.batch
-            )
+            jobs = await repository.claim(session, worker=self.name, now=now, lease_until=now + LEASE, limit=self.batch)
         for job in jobs:
             await self._run(job)
         self.processed += len(jobs)
@@ -67,11 +66,14 @@ class Worker:
 
     async def _run(self, job: Job) -> None:
         handler = HANDLERS.get(job.kind)
+        long_running = LONG_HANDLERS.get(job.kind)
         try:
-            if handler is None:
+            if handler is None and long_running is None:
                 raise LookupError(f"no handler for job kind {job.kind!r}")
+            # A long handler commits its own batches first; the job is marked done afterwards.
+            early = await long_running(self.sessionmaker, job) if long_running is not None else None
             async with self.sessionmaker() as session, session.begin():
-                result = await handler(session, job)
+                result = await handler(session, job) if handler is not None else early
                 finished = await repository.finish(
                     session,
                     job_id=job.id,
@@ -139,8 +141,6 @@ class Worker:
                 log.exception("worker.claim_failed")
                 handled = 0
             if handled == 0:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self.idle_sleep)
-                except TimeoutError:
-                    pass
         log.info("worker.stop", worker=self.name, processed=self.processed)

@@ -16,9 +16,7 @@ def to_local(value: datetime, timezone: str = DEFAULT_TIMEZONE) -> datetime:
     return value.astimezone(ZoneInfo(timezone))
 
 
-def format_local(
-    value: datetime | None, timezone: str = DEFAULT_TIMEZONE, fmt: str = "%Y-%m-%d %H:%M"
-) -> str:
+def format_local(value: datetime | None, timezone: str = DEFAULT_TIMEZONE, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if value is None:
         return ""
     return to_local(value, timezone).strftime(fmt)

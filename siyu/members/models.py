@@ -53,9 +53,7 @@ class Identity(Base):
 
     __tablename__ = "member_identities"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "member_id"], ["members.tenant_id", "members.id"], ondelete="CASCADE"
-        ),
+        ForeignKeyConstraint(["tenant_id", "member_id"], ["members.tenant_id", "members.id"], ondelete="CASCADE"),
         Index(None, "tenant_id", "member_id"),
     )
 

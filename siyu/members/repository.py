@@ -34,9 +34,7 @@ async def identities_of(session: AsyncSession, *, tenant_id: int, member_id: int
     return list(rows)
 
 
-async def search(
-    session: AsyncSession, *, tenant_id: int, query: str | None, page: PageRequest
-) -> Page[Member]:
+async def search(session: AsyncSession, *, tenant_id: int, query: str | None, page: PageRequest) -> Page[Member]:
     statement = _members(tenant_id).where(Member.status == "active")
     if query:
         matching = select(Identity.member_id).where(
@@ -56,17 +54,13 @@ async def search(
 async def count(session: AsyncSession, *, tenant_id: int) -> int:
     return (
         await session.scalar(
-            select(func.count())
-            .select_from(Member)
-            .where(Member.tenant_id == tenant_id, Member.status == "active")
+            select(func.count()).select_from(Member).where(Member.tenant_id == tenant_id, Member.status == "active")
         )
         or 0
     )
 
 
-async def count_created_between(
-    session: AsyncSession, *, tenant_id: int, start: datetime, end: datetime
-) -> int:
+async def count_created_between(session: AsyncSession, *, tenant_id: int, start: datetime, end: datetime) -> int:
     return (
         await session.scalar(
             select(func.count())

@@ -60,9 +60,7 @@ async def create_member(
     repository.add(session, member)
     await session.flush()
     for identity in identities or []:
-        await bind_identity(
-            session, tenant_id=tenant_id, member=member, kind=identity.kind, value=identity.value
-        )
+        await bind_identity(session, tenant_id=tenant_id, member=member, kind=identity.kind, value=identity.value)
     if actor is not None:
         audit.record(
             session,
@@ -75,9 +73,7 @@ async def create_member(
     return member
 
 
-async def bind_identity(
-    session: AsyncSession, *, tenant_id: int, member: Member, kind: str, value: str
-) -> Identity:
+async def bind_identity(session: AsyncSession, *, tenant_id: int, member: Member, kind: str, value: str) -> Identity:
     value = normalise_identity(kind, value)
     existing = await repository.get_identity(session, tenant_id=tenant_id, kind=kind, value=value)
     if existing is not None:
@@ -110,21 +106,15 @@ async def identities_of(session: AsyncSession, *, tenant_id: int, member_id: int
     return await repository.identities_of(session, tenant_id=tenant_id, member_id=member_id)
 
 
-async def search(
-    session: AsyncSession, *, tenant_id: int, query: str | None, page: PageRequest
-) -> Page[Member]:
-    return await repository.search(
-        session, tenant_id=tenant_id, query=(query or "").strip() or None, page=page
-    )
+async def search(session: AsyncSession, *, tenant_id: int, query: str | None, page: PageRequest) -> Page[Member]:
+    return await repository.search(session, tenant_id=tenant_id, query=(query or "").strip() or None, page=page)
 
 
 async def count(session: AsyncSession, *, tenant_id: int) -> int:
     return await repository.count(session, tenant_id=tenant_id)
 
 
-async def joined_by_day(
-    session: AsyncSession, *, tenant_id: int, timezone: str, days: int
-) -> list[tuple[str, int]]:
+async def joined_by_day(session: AsyncSession, *, tenant_id: int, timezone: str, days: int) -> list[tuple[str, int]]:
     """New members per tenant-local day for the last `days` days, oldest first."""
     today = to_local(utcnow(), timezone).replace(hour=0, minute=0, second=0, microsecond=0)
     out: list[tuple[str, int]] = []

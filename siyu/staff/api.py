@@ -24,9 +24,7 @@ async def me(principal: CurrentPrincipal) -> Me:
 
 
 @router.get("/staff", response_model=list[StaffOut], summary="员工列表")
-async def list_staff(
-    session: DbSession, principal: Annotated[Principal, require("staff.read")]
-) -> list[StaffOut]:
+async def list_staff(session: DbSession, principal: Annotated[Principal, require("staff.read")]) -> list[StaffOut]:
     rows = await service.list_staff(session, tenant_id=principal.tenant_id)
     return [StaffOut(**service.staff_view(user, membership)) for user, membership in rows]
 
@@ -105,7 +103,11 @@ async def create_api_key(
     body: ApiKeyIn, session: DbSession, principal: Annotated[Principal, require("api_keys.manage")]
 ) -> ApiKeyCreated:
     key, secret = await api_keys.create(
-        session, actor=principal, name=body.name, permissions=[str(p) for p in body.permissions], expires_at=body.expires_at
+        session,
+        actor=principal,
+        name=body.name,
+        permissions=[str(p) for p in body.permissions],
+        expires_at=body.expires_at,
     )
     return ApiKeyCreated(**_key_out(key).model_dump(), secret=secret)
 

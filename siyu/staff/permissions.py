@@ -18,16 +18,18 @@ PERMISSION_LABELS: dict[str, str] = {
     "members.read": "查看会员",
     "members.write": "管理会员",
     "jobs.read": "查看后台任务",
+    "orders.read": "查看订单",
+    "orders.import": "导入订单",
 }
 
 # Permission names as a type, so the API schema lists them.
 Permission = StrEnum("Permission", {name.replace(".", "_"): name for name in PERMISSION_LABELS})  # type: ignore[misc]
 
-_READ = {"tenant.read", "channels.read", "members.read"}
+_READ = {"tenant.read", "channels.read", "members.read", "orders.read"}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.owner: frozenset(PERMISSION_LABELS),
-    Role.operator: frozenset(_READ | {"channels.write", "members.write", "audit.read", "jobs.read"}),
+    Role.operator: frozenset(_READ | {"channels.write", "members.write", "audit.read", "jobs.read", "orders.import"}),
     Role.fulfillment: frozenset(_READ),
     Role.analyst: frozenset(_READ | {"audit.read", "jobs.read"}),
 }

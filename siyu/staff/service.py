@@ -145,10 +145,7 @@ async def change_role(session: AsyncSession, *, actor: Principal, staff_id: int,
 
 async def remove_staff(session: AsyncSession, *, actor: Principal, staff_id: int) -> None:
     membership = await _membership(session, tenant_id=actor.tenant_id, staff_id=staff_id)
-    if (
-        membership.role == Role.owner
-        and await repository.count_owners(session, tenant_id=actor.tenant_id) <= 1
-    ):
+    if membership.role == Role.owner and await repository.count_owners(session, tenant_id=actor.tenant_id) <= 1:
         raise LastOwner()
     await repository.delete_sessions_of(session, staff_id=staff_id, tenant_id=actor.tenant_id)
     await repository.delete_membership(session, membership)
@@ -266,9 +263,7 @@ async def switch_tenant(session: AsyncSession, *, token: str, tenant_id: int) ->
 async def log_out(session: AsyncSession, *, token: str, actor: Principal | None) -> None:
     await repository.delete_session(session, hash_token(token))
     if actor is not None:
-        audit.record(
-            session, actor=actor, action="auth.logout", target_type="staff", target_id=actor.actor_id
-        )
+        audit.record(session, actor=actor, action="auth.logout", target_type="staff", target_id=actor.actor_id)
 
 
 async def purge_expired_sessions(session: AsyncSession) -> int:

@@ -12,9 +12,7 @@ router = APIRouter(tags=["店铺与渠道"])
 
 
 @router.get("/tenant", response_model=TenantOut, summary="当前店铺")
-async def get_tenant(
-    session: DbSession, principal: Annotated[Principal, require("tenant.read")]
-) -> TenantOut:
+async def get_tenant(session: DbSession, principal: Annotated[Principal, require("tenant.read")]) -> TenantOut:
     return TenantOut.model_validate(await service.get_tenant(session, principal.tenant_id))
 
 

@@ -37,6 +37,4 @@ async def get_channel(session: AsyncSession, *, tenant_id: int, channel_id: int)
 
 
 async def find_channel(session: AsyncSession, *, tenant_id: int, platform: str, name: str) -> Channel | None:
-    return await session.scalar(
-        _channels(tenant_id).where(Channel.platform == platform, Channel.name == name)
-    )
+    return await session.scalar(_channels(tenant_id).where(Channel.platform == platform, Channel.name == name))

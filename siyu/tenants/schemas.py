@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,7 +29,9 @@ class TenantUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=100, pattern=NOT_BLANK)
-    timezone: str | None = Field(default=None, max_length=64, json_schema_extra={"enum": TIMEZONES})
+    timezone: str | None = Field(
+        default=None, max_length=64, json_schema_extra=cast(dict[str, Any], {"enum": TIMEZONES})
+    )
     brand_color: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
     welcome_text: str | None = Field(default=None, max_length=200)
 

@@ -29,9 +29,7 @@ class ChannelNotFound(NotFound):
     message = "找不到这个渠道"
 
 
-async def create_tenant(
-    session: AsyncSession, *, slug: str, name: str, timezone: str = DEFAULT_TIMEZONE
-) -> Tenant:
+async def create_tenant(session: AsyncSession, *, slug: str, name: str, timezone: str = DEFAULT_TIMEZONE) -> Tenant:
     if not re.fullmatch(SLUG_PATTERN, slug):
         raise InvalidInput("店铺标识只能包含小写字母、数字和短横线，长度 3-40", code="invalid_slug")
     if not is_valid_timezone(timezone):
@@ -152,9 +150,7 @@ async def update_channel(
     before = _channel_view(channel)
     if changes.name is not None and changes.name.strip() != channel.name:
         name = changes.name.strip()
-        if await repository.find_channel(
-            session, tenant_id=actor.tenant_id, platform=channel.platform, name=name
-        ):
+        if await repository.find_channel(session, tenant_id=actor.tenant_id, platform=channel.platform, name=name):
             raise Conflict("同一平台下已有同名渠道", code="channel_exists")
         channel.name = name
     if changes.shop_id is not None:

@@ -113,7 +113,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "SIYU_ENV": "test",
             "PYTHONUNBUFFERED": "1",
         }
-        demo = subprocess.run(  # noqa: S603 - our own CLI
+        demo = subprocess.run(
             [siyu, "demo", "--members", str(DEMO_MEMBERS)],
             env=env,
             cwd=directory,
@@ -128,7 +128,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         base_url = f"http://127.0.0.1:{port}"
         log = directory / "serve.log"
         with log.open("wb") as output:
-            server = subprocess.Popen(  # noqa: S603 - our own CLI
+            server = subprocess.Popen(
                 [siyu, "serve", "--host", "127.0.0.1", "--port", str(port)],
                 env=env,
                 cwd=directory,

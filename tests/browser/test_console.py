@@ -178,9 +178,7 @@ def test_channel_added_by_owner_and_what_each_role_sees(page: Page, browser: Bro
             menu = nav(other)
             expect(menu.get_by_role("link", name="渠道", exact=True)).to_be_visible()
             for item in ("员工", "API 密钥"):
-                expect(menu.get_by_role("link", name=item, exact=True)).to_have_count(
-                    1 if sees_staff_pages else 0
-                )
+                expect(menu.get_by_role("link", name=item, exact=True)).to_have_count(1 if sees_staff_pages else 0)
             if email == OPERATOR:
                 menu.get_by_role("link", name="渠道", exact=True).click()
                 expect(heading(other, "销售渠道")).to_be_visible()

@@ -23,14 +23,18 @@ async def test_member_with_identities_is_found_by_any_of_them(client: httpx.Asyn
     _tenant_id, auth = await _owner_key(session)
     created = await client.post(
         "/api/v1/members",
-        json={"nickname": "爱吃桃子", "identities": [{"kind": "phone", "value": "+86 138-0013-8000"},
-                                                     {"kind": "taobao_nick", "value": "tb桃子"}]},
+        json={
+            "nickname": "爱吃桃子",
+            "identities": [{"kind": "phone", "value": "+86 138-0013-8000"}, {"kind": "taobao_nick", "value": "tb桃子"}],
+        },
         headers=auth,
     )
     assert created.status_code == 201, created.text
     detail = created.json()
-    assert {(i["kind"], i["value"]) for i in detail["identities"]} == {("phone", "13800138000"),
-                                                                       ("taobao_nick", "tb桃子")}
+    assert {(i["kind"], i["value"]) for i in detail["identities"]} == {
+        ("phone", "13800138000"),
+        ("taobao_nick", "tb桃子"),
+    }
     for query in ("13800138000", "桃子", str(detail["id"])):
         found = await client.get("/api/v1/members", params={"q": query}, headers=auth)
         assert [m["id"] for m in found.json()["items"]] == [detail["id"]], query
@@ -40,14 +44,17 @@ async def test_an_identity_belongs_to_one_member_and_a_failed_create_leaves_noth
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     tenant_id, auth = await _owner_key(session)
-    first = await client.post("/api/v1/members", json={"identities": [{"kind": "phone", "value": "13900001111"}]},
-                              headers=auth)
+    first = await client.post(
+        "/api/v1/members", json={"identities": [{"kind": "phone", "value": "13900001111"}]}, headers=auth
+    )
     assert first.status_code == 201
     before = await session.scalar(select(func.count()).select_from(Member).where(Member.tenant_id == tenant_id))
     second = await client.post(
         "/api/v1/members",
-        json={"nickname": "重复", "identities": [{"kind": "wechat_openid", "value": "oNEW"},
-                                                 {"kind": "phone", "value": "139 0000 1111"}]},
+        json={
+            "nickname": "重复",
+            "identities": [{"kind": "wechat_openid", "value": "oNEW"}, {"kind": "phone", "value": "139 0000 1111"}],
+        },
         headers=auth,
     )
     assert second.status_code == 409 and second.json()["code"] == "identity_taken"

@@ -61,8 +61,10 @@ async def test_a_key_is_shown_once_stored_hashed_and_limited_to_its_scopes(
     tenant = await factories.tenant(session)
     login = await factories.staff_login(session, tenant.id)
     created = await client.post(
-        "/api/v1/api-keys", json={"name": "ERP", "permissions": ["channels.read"]},
-        cookies=login.cookies, headers=login.headers,
+        "/api/v1/api-keys",
+        json={"name": "ERP", "permissions": ["channels.read"]},
+        cookies=login.cookies,
+        headers=login.headers,
     )
     assert created.status_code == 201
     secret = created.json()["secret"]
@@ -82,8 +84,9 @@ async def test_revoked_expired_and_forged_keys_get_401(client: httpx.AsyncClient
     revoked = await factories.api_key(session, owner)
     key_id = (await api_keys.list_keys(session, tenant_id=tenant.id))[0].id
     await api_keys.revoke(session, actor=owner, api_key_id=key_id)
-    _key, expiring = await api_keys.create(session, actor=owner, name="短期", permissions=["tenant.read"],
-                                           expires_at=utcnow() + timedelta(hours=1))
+    _key, expiring = await api_keys.create(
+        session, actor=owner, name="短期", permissions=["tenant.read"], expires_at=utcnow() + timedelta(hours=1)
+    )
     _key.expires_at = utcnow() - timedelta(seconds=1)
     await session.flush()
     good = await factories.api_key(session, owner)
@@ -101,7 +104,8 @@ async def test_a_key_cannot_grant_more_than_its_creator_holds(client: httpx.Asyn
     owner = (await factories.staff_login(session, tenant.id)).principal
     limited = await factories.api_key(session, owner, ["api_keys.manage"])
     response = await client.post(
-        "/api/v1/api-keys", json={"name": "escalate", "permissions": ["staff.write"]},
+        "/api/v1/api-keys",
+        json={"name": "escalate", "permissions": ["staff.write"]},
         headers={"Authorization": f"Bearer {limited}"},
     )
     assert response.status_code == 422 and response.json()["code"] == "permission_beyond_own"

@@ -72,7 +72,8 @@ def served(database_url: str, *, demo_members: int = 30, log_path: Path | None =
 def demo_owner_key(database_url: str, permissions: list[str] | None = None) -> str:
     """An API key of the demo tenant's owner, made through the service (its own event loop and engine)."""
     from siyu.db import create_engine, create_sessionmaker
-    from siyu.staff import api_keys, service as staff
+    from siyu.staff import api_keys
+    from siyu.staff import service as staff
     from siyu.staff.permissions import PERMISSION_LABELS
     from siyu.tenants import service as tenants
 
@@ -85,7 +86,10 @@ def demo_owner_key(database_url: str, permissions: list[str] | None = None) -> s
                 user, membership = next((u, m) for u, m in rows if m.role == "owner")
                 owner = staff.principal_for(user, membership)
                 _key, secret = await api_keys.create(
-                    session, actor=owner, name="tests", permissions=permissions or sorted(PERMISSION_LABELS),
+                    session,
+                    actor=owner,
+                    name="tests",
+                    permissions=permissions or sorted(PERMISSION_LABELS),
                     expires_at=None,
                 )
                 return secret

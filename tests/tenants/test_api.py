@@ -8,16 +8,12 @@ from siyu.audit.models import AuditEntry
 from tests.support import factories
 
 
-async def test_channels_created_listed_and_updated_with_audit(
-    client: httpx.AsyncClient, session: AsyncSession
-) -> None:
+async def test_channels_created_listed_and_updated_with_audit(client: httpx.AsyncClient, session: AsyncSession) -> None:
     tenant = await factories.tenant(session)
     key = await factories.api_key(session, (await factories.staff_login(session, tenant.id)).principal)
     auth = {"Authorization": f"Bearer {key}"}
 
-    created = await client.post(
-        "/api/v1/channels", json={"platform": "douyin", "name": " 抖音直播间 "}, headers=auth
-    )
+    created = await client.post("/api/v1/channels", json={"platform": "douyin", "name": " 抖音直播间 "}, headers=auth)
     assert created.status_code == 201, created.text
     body = created.json()
     assert body["name"] == "抖音直播间" and body["platform"] == "douyin" and body["active"] is True

@@ -22,9 +22,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "jobs",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("tenant_id", sa.BigInteger(), nullable=True),
         sa.Column("kind", sa.String(length=64), nullable=False),
         sa.Column(
@@ -63,9 +61,7 @@ def upgrade() -> None:
 
     op.create_table(
         "staff_users",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("email", sa.String(length=254), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("password_hash", sa.String(length=200), nullable=False),
@@ -76,9 +72,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "tenants",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("slug", sa.String(length=40), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("timezone", sa.String(length=64), nullable=False),
@@ -165,9 +159,7 @@ def upgrade() -> None:
             ["tenant_id"], ["tenants.id"], name=op.f("fk_channels_tenant_id_tenants"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_channels")),
-        sa.UniqueConstraint(
-            "tenant_id", "platform", "name", name=op.f("uq_channels_tenant_id_platform_name")
-        ),
+        sa.UniqueConstraint("tenant_id", "platform", "name", name=op.f("uq_channels_tenant_id_platform_name")),
     )
     op.create_table(
         "members",
@@ -183,9 +175,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_members")),
     )
     with op.batch_alter_table("members", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_members_tenant_id_created_at"), ["tenant_id", "created_at"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_members_tenant_id_created_at"), ["tenant_id", "created_at"], unique=False)
 
     op.create_table(
         "staff_memberships",

@@ -1,0 +1,1 @@
+"""Order ingest: platform exports turned into one canonical, trustworthy order table."""

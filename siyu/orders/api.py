@@ -1,0 +1,217 @@
+from __future__ import annotations
+
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import Path as PathParam
+
+from siyu.jobs import service as jobs
+from siyu.kit.errors import AppError
+from siyu.kit.pagination import PageRequest
+from siyu.kit.web import DbSession, Principal, ResourceId, require
+from siyu.orders import reading, service
+from siyu.orders.models import OrderImport, OrderStatus
+from siyu.orders.schemas import (
+    ChangeOut,
+    ImportOut,
+    ImportPage,
+    MappingIn,
+    MappingOut,
+    OrderDetailOut,
+    OrderOut,
+    OrderPage,
+    RejectedRow,
+    SubOrderOut,
+)
+
+router = APIRouter(tags=["订单"])
+
+PlatformParam = Annotated[str, PathParam(pattern=r"^(taobao|douyin|kuaishou|channels|jd|pdd)$")]
+OrderIdParam = Annotated[str, PathParam(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z-]+$")]
+
+
+class UploadTooLarge(AppError):
+    status = 413
+    code = "file_too_large"
+    message = "文件太大"
+
+
+async def save_upload(upload: UploadFile, directory: Path, limit_bytes: int) -> Path:
+    """Stream the upload to disk, refusing it once it passes the limit."""
+    target = directory / "upload"
+    written = 0
+    with open(target, "wb") as handle:
+        while chunk := await upload.read(1 << 20):
+            written += len(chunk)
+            if written > limit_bytes:
+                raise UploadTooLarge(f"文件超过 {limit_bytes // (1 << 20)} MB，请按时间分段导出")
+            handle.write(chunk)
+    return target
+
+
+async def start_import(
+    session: DbSession, request: Request, principal: Principal, upload: UploadFile, platform: str, force: bool
+) -> OrderImport:
+    """Check the file's header now (a refusal stores nothing), keep the file, queue the import job."""
+    settings = request.app.state.settings
+    with tempfile.TemporaryDirectory(prefix="siyu-upload-") as workdir:
+        path = await save_upload(upload, Path(workdir), settings.max_upload_mb << 20)
+        wanted = service.check_platform(platform)
+        headers = reading.peek_headers(path)
+        await service.choose_layout(session, tenant_id=principal.tenant_id, headers=headers, platform=wanted)
+        row = await service.create_import(
+            session,
+            tenant_id=principal.tenant_id,
+            source=path,
+            filename=upload.filename or "upload",
+            storage_dir=settings.uploads_dir,
+            requested_platform=platform,
+            created_by=principal.label,
+        )
+    previous = await service.previous_import(session, tenant_id=principal.tenant_id, sha256=row.sha256)
+    if previous is not None and not force:
+        row.status, row.platform, row.layout, row.finished_at = (
+            "done",
+            previous.platform,
+            previous.layout,
+            row.created_at,
+        )
+        row.unchanged = previous.inserted + previous.updated + previous.unchanged
+        row.error = f"与导入 {previous.id} 是同一个文件，已跳过"
+        return row
+    row.job_id = await jobs.enqueue(
+        session,
+        "orders.import",
+        {"import_id": row.id},
+        tenant_id=principal.tenant_id,
+        dedupe_key=f"orders.import:{principal.tenant_id}:{row.id}",
+        max_attempts=3,
+    )
+    return row
+
+
+def _import_out(row: OrderImport) -> ImportOut:
+    out = ImportOut.model_validate(row)
+    if row.error and row.error.startswith("与导入 "):
+        out.duplicate_of = int(row.error.split()[1])
+    return out
+
+
+@router.post(
+    "/order-imports",
+    response_model=ImportOut,
+    status_code=202,
+    summary="上传平台导出的订单文件（CSV/XLSX），后台导入",
+)
+async def upload_orders(
+    request: Request,
+    session: DbSession,
+    principal: Annotated[Principal, require("orders.import")],
+    file: Annotated[UploadFile, File(description="淘宝/天猫、抖店、快手、视频号、拼多多导出的订单文件")],
+    platform: Annotated[str, Form(pattern=r"^(auto|taobao|douyin|kuaishou|channels|jd|pdd)$")] = "auto",
+    force: Annotated[bool, Form(description="同一文件已导入过时仍重新导入")] = False,
+) -> ImportOut:
+    return _import_out(await start_import(session, request, principal, file, platform, force))
+
+
+@router.get("/order-imports", response_model=ImportPage, summary="导入记录")
+async def list_imports(
+    session: DbSession,
+    principal: Annotated[Principal, require("orders.read")],
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    size: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> ImportPage:
+    result = await service.list_imports(session, tenant_id=principal.tenant_id, page=PageRequest(page, size))
+    return ImportPage(items=[_import_out(r) for r in result.items], total=result.total, page=page, pages=result.pages)
+
+
+@router.get("/order-imports/{import_id}", response_model=ImportOut, summary="一次导入的进度与结果")
+async def get_import(
+    import_id: ResourceId, session: DbSession, principal: Annotated[Principal, require("orders.read")]
+) -> ImportOut:
+    return _import_out(await service.get_import(session, tenant_id=principal.tenant_id, import_id=import_id))
+
+
+@router.get("/order-imports/{import_id}/rejections", response_model=list[RejectedRow], summary="被拒绝的行")
+async def import_rejections(
+    import_id: ResourceId, session: DbSession, principal: Annotated[Principal, require("orders.read")]
+) -> list[RejectedRow]:
+    rows = await service.rejections(session, tenant_id=principal.tenant_id, import_id=import_id)
+    return [RejectedRow(**r) for r in rows]
+
+
+@router.get("/orders", response_model=OrderPage, summary="订单列表与搜索（订单号、买家、手机尾号）")
+async def list_orders(
+    session: DbSession,
+    principal: Annotated[Principal, require("orders.read")],
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    platform: Annotated[str | None, Query(pattern=r"^(taobao|douyin|kuaishou|channels|jd|pdd)$")] = None,
+    status: OrderStatus | None = None,
+    paid_from: datetime | None = None,
+    paid_to: datetime | None = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    size: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> OrderPage:
+    result = await service.search_orders(
+        session,
+        tenant_id=principal.tenant_id,
+        page=PageRequest(page, size),
+        query=q,
+        platform=platform,
+        status=status,
+        paid_from=paid_from,
+        paid_to=paid_to,
+    )
+    return OrderPage(
+        items=[OrderOut.model_validate(o) for o in result.items],
+        total=result.total,
+        page=page,
+        pages=result.pages,
+    )
+
+
+@router.get("/orders/{platform}/{order_id}", response_model=OrderDetailOut, summary="订单详情与状态变化历史")
+async def get_order(
+    platform: PlatformParam,
+    order_id: OrderIdParam,
+    session: DbSession,
+    principal: Annotated[Principal, require("orders.read")],
+) -> OrderDetailOut:
+    detail = await service.order_detail(session, tenant_id=principal.tenant_id, platform=platform, order_id=order_id)
+    return OrderDetailOut(
+        **OrderOut.model_validate(detail.order).model_dump(),
+        first_import_id=detail.order.first_import_id,
+        last_import_id=detail.order.last_import_id,
+        items=[SubOrderOut.model_validate(i) for i in detail.items],
+        changes=[ChangeOut.model_validate(c) for c in detail.changes],
+    )
+
+
+@router.get("/order-mappings", response_model=list[MappingOut], summary="已保存的列映射")
+async def list_mappings(
+    session: DbSession, principal: Annotated[Principal, require("orders.read")]
+) -> list[MappingOut]:
+    return [MappingOut.model_validate(m) for m in await service.list_mappings(session, tenant_id=principal.tenant_id)]
+
+
+@router.post(
+    "/order-mappings",
+    response_model=MappingOut,
+    status_code=201,
+    summary="为一种表头保存列映射，以后同样表头的文件自动使用",
+)
+async def save_mapping(
+    body: MappingIn, session: DbSession, principal: Annotated[Principal, require("orders.import")]
+) -> MappingOut:
+    mapping = await service.save_mapping(
+        session,
+        actor=principal,
+        headers=body.headers,
+        name=body.name,
+        platform=body.platform,
+        columns=body.columns,
+    )
+    return MappingOut.model_validate(mapping)

@@ -1,0 +1,19 @@
+"""Who wants to hear that orders changed (the ledger claws back, posts or voids; claims resolve).
+
+Lower domains cannot import higher ones, so listeners register here and the orders domain calls them
+from its outbox job, inside that job's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+# (session, tenant_id, import_id) -> number of orders acted on
+Listener = Callable[[AsyncSession, int, int], Awaitable[int]]
+LISTENERS: dict[str, Listener] = {}
+
+
+def listen(name: str, listener: Listener) -> None:
+    LISTENERS[name] = listener

@@ -1,0 +1,359 @@
+"""Every order query. Writes from files are set-wise: a batch is staged in a temporary table, then
+classified, recorded in the history and upserted with a handful of statements."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Select, func, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from siyu.kit import bulk
+from siyu.kit.pagination import Page, PageRequest
+from siyu.orders.models import ColumnMapping, ImportRejection, Order, OrderChange, OrderImport, SubOrder
+
+STAGE_ORDERS = "stage_orders"
+STAGE_ITEMS = "stage_items"
+ORDER_STAGE_COLUMNS: list[tuple[str, str]] = [
+    ("order_id", "text"),
+    ("status", "text"),
+    ("status_rank", "int"),
+    ("paid_fen", "int"),
+    ("refund_fen", "int"),
+    ("item_count", "int"),
+    ("title", "text"),
+    ("buyer_nick", "text"),
+    ("buyer_open_uid", "text"),
+    ("receiver_phone", "text"),
+    ("shop", "text"),
+    ("author", "text"),
+    ("live_room", "text"),
+    ("placed_at", "time"),
+    ("paid_at", "time"),
+    ("completed_at", "time"),
+]
+ITEM_STAGE_COLUMNS: list[tuple[str, str]] = [
+    ("order_id", "text"),
+    ("sub_id", "text"),
+    ("title", "text"),
+    ("quantity", "int"),
+    ("paid_fen", "int"),
+    ("refund_fen", "int"),
+    ("status", "text"),
+    ("status_rank", "int"),
+]
+# Fields that a newer file may leave empty (privacy): an empty cell never erases what we know.
+KEEP_WHEN_EMPTY = (
+    "title",
+    "buyer_nick",
+    "buyer_open_uid",
+    "receiver_phone",
+    "shop",
+    "author",
+    "live_room",
+    "placed_at",
+    "paid_at",
+    "completed_at",
+)
+ALWAYS = ("status", "status_rank", "paid_fen", "refund_fen", "item_count")
+# A row may only move an order forward: never to a lower status, never to a smaller refund.
+FORWARD = "s.status_rank >= o.status_rank AND s.refund_fen >= o.refund_fen"
+DIFFERS = " OR ".join(
+    [f"s.{c} IS DISTINCT FROM o.{c}" for c in ALWAYS]
+    + [f"COALESCE(s.{c}, o.{c}) IS DISTINCT FROM o.{c}" for c in KEEP_WHEN_EMPTY]
+)
+
+
+@dataclass
+class BatchCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+async def apply_orders(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    platform: str,
+    import_id: int,
+    now: datetime,
+    orders: pl.DataFrame,
+) -> BatchCounts:
+    """Stage one batch of folded orders and upsert it. Returns what happened to its orders."""
+    if orders.height == 0:
+        return BatchCounts()
+    await bulk.create_temp_table(session, STAGE_ORDERS, ORDER_STAGE_COLUMNS)
+    await bulk.load(session, STAGE_ORDERS, ORDER_STAGE_COLUMNS, orders)
+    stage = bulk.temp_name(session, STAGE_ORDERS)
+    params = {"tenant": tenant_id, "platform": platform, "import_id": import_id, "now": now}
+    join = "o.tenant_id = :tenant AND o.platform = :platform AND o.order_id = s.order_id"
+    # Lock the orders this batch touches, in key order, so overlapping imports wait instead of racing.
+    await session.execute(
+        text(
+            f"SELECT o.order_id FROM orders o JOIN {stage} s ON {join} ORDER BY o.order_id"
+            + bulk.lock_rows_clause(session, "o")
+        ),
+        params,
+    )
+    row = (
+        await session.execute(
+            text(f"""SELECT count(*) FILTER (WHERE o.order_id IS NULL),
+                        count(*) FILTER (WHERE o.order_id IS NOT NULL AND {FORWARD} AND ({DIFFERS}))
+                 FROM {stage} s LEFT JOIN orders o ON {join}"""),
+            params,
+        )
+    ).one()
+    inserted, updated = int(row[0] or 0), int(row[1] or 0)
+    await session.execute(
+        text(f"""INSERT INTO order_changes (tenant_id, import_id, platform, order_id, from_status, to_status,
+                                            from_refund_fen, to_refund_fen, created_at)
+                 SELECT :tenant, :import_id, :platform, s.order_id, o.status, s.status, o.refund_fen, s.refund_fen,
+                        :now
+                 FROM {stage} s JOIN orders o ON {join}
+                 WHERE {FORWARD} AND (s.status <> o.status OR s.refund_fen <> o.refund_fen)
+                 ON CONFLICT DO NOTHING"""),
+        params,
+    )
+    columns = [c for c, _ in ORDER_STAGE_COLUMNS]
+    updates = ", ".join(
+        [f"{c} = excluded.{c}" for c in ALWAYS]
+        + [f"{c} = COALESCE(excluded.{c}, orders.{c})" for c in KEEP_WHEN_EMPTY]
+        + ["last_import_id = excluded.last_import_id", "last_changed_at = excluded.last_changed_at"]
+    )
+    forward = FORWARD.replace("s.", "excluded.").replace("o.", "orders.")
+    differs = DIFFERS.replace("s.", "excluded.").replace("o.", "orders.")
+    await session.execute(
+        text(f"""INSERT INTO orders (tenant_id, platform, {", ".join(columns)}, first_import_id, last_import_id,
+                                     first_seen_at, last_changed_at)
+                 SELECT :tenant, :platform, {", ".join("s." + c for c in columns)}, :import_id, :import_id, :now, :now
+                 FROM {stage} s WHERE true
+                 ON CONFLICT (tenant_id, platform, order_id) DO UPDATE SET {updates}
+                 WHERE {forward} AND ({differs})"""),
+        params,
+    )
+    await bulk.drop_temp_table(session, STAGE_ORDERS)
+    return BatchCounts(inserted=inserted, updated=updated, unchanged=orders.height - inserted - updated)
+
+
+async def apply_items(
+    session: AsyncSession, *, tenant_id: int, platform: str, items: pl.DataFrame, sum_amounts: bool
+) -> None:
+    """Upsert the lines of the batch's orders, then make each order's totals agree with all its lines."""
+    if items.height == 0:
+        return
+    await bulk.create_temp_table(session, STAGE_ITEMS, ITEM_STAGE_COLUMNS)
+    await bulk.load(session, STAGE_ITEMS, ITEM_STAGE_COLUMNS, items)
+    stage = bulk.temp_name(session, STAGE_ITEMS)
+    params = {"tenant": tenant_id, "platform": platform}
+    await session.execute(
+        text(f"""INSERT INTO order_items (tenant_id, platform, order_id, sub_id, title, quantity, paid_fen,
+                                          refund_fen, status)
+                 SELECT :tenant, :platform, s.order_id, s.sub_id, s.title, s.quantity, s.paid_fen, s.refund_fen,
+                        s.status
+                 FROM {stage} s WHERE true
+                 ON CONFLICT (tenant_id, platform, order_id, sub_id) DO UPDATE SET
+                    title = COALESCE(excluded.title, order_items.title), quantity = excluded.quantity,
+                    paid_fen = excluded.paid_fen, refund_fen = excluded.refund_fen, status = excluded.status
+                 WHERE excluded.refund_fen >= order_items.refund_fen
+                   AND (excluded.status, excluded.paid_fen, excluded.refund_fen, excluded.quantity)
+                       IS DISTINCT FROM (order_items.status, order_items.paid_fen, order_items.refund_fen,
+                                         order_items.quantity)"""),
+        params,
+    )
+    if sum_amounts:
+        # Lines of one order can arrive in different batches: the order's totals come from all of them.
+        await session.execute(
+            text(f"""UPDATE orders SET paid_fen = t.paid, refund_fen = t.refund, item_count = t.quantity
+                     FROM (SELECT i.order_id, sum(i.paid_fen) AS paid, sum(i.refund_fen) AS refund,
+                                  sum(i.quantity) AS quantity
+                           FROM order_items i
+                           WHERE i.tenant_id = :tenant AND i.platform = :platform
+                             AND i.order_id IN (SELECT order_id FROM {stage})
+                           GROUP BY i.order_id) AS t
+                     WHERE orders.tenant_id = :tenant AND orders.platform = :platform
+                       AND orders.order_id = t.order_id
+                       AND (orders.paid_fen, orders.refund_fen, orders.item_count)
+                           IS DISTINCT FROM (t.paid, t.refund, t.quantity)
+                       AND t.refund >= orders.refund_fen"""),
+            params,
+        )
+    await bulk.drop_temp_table(session, STAGE_ITEMS)
+
+
+async def add_rejections(session: AsyncSession, *, tenant_id: int, import_id: int, rejected: pl.DataFrame) -> None:
+    if rejected.height == 0:
+        return
+    rows = [
+        {"tenant_id": tenant_id, "import_id": import_id, "row": row, "order_id": order_id, "reason": reason}
+        for row, order_id, reason in rejected.select("row", "order_id", "reason").iter_rows()
+    ]
+    await bulk.insert_ignoring_duplicates(session, ImportRejection, rows)
+
+
+# Imports -------------------------------------------------------------------------------------------
+
+
+def add(session: AsyncSession, row: OrderImport | ColumnMapping) -> None:
+    session.add(row)
+
+
+async def get_import(session: AsyncSession, *, tenant_id: int, import_id: int) -> OrderImport | None:
+    return await session.scalar(
+        select(OrderImport).where(OrderImport.tenant_id == tenant_id, OrderImport.id == import_id)
+    )
+
+
+async def find_import_by_hash(session: AsyncSession, *, tenant_id: int, sha256: str) -> OrderImport | None:
+    return await session.scalar(
+        select(OrderImport)
+        .where(OrderImport.tenant_id == tenant_id, OrderImport.sha256 == sha256, OrderImport.status == "done")
+        .order_by(OrderImport.created_at)
+        .limit(1)
+    )
+
+
+async def list_imports(session: AsyncSession, *, tenant_id: int, page: PageRequest) -> Page[OrderImport]:
+    statement = select(OrderImport).where(OrderImport.tenant_id == tenant_id)
+    total = await session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    rows = await session.scalars(
+        statement.order_by(OrderImport.created_at.desc(), OrderImport.id.desc()).offset(page.offset).limit(page.size)
+    )
+    return Page(items=list(rows), total=total, request=page)
+
+
+async def rejections(session: AsyncSession, *, tenant_id: int, import_id: int) -> list[ImportRejection]:
+    rows = await session.scalars(
+        select(ImportRejection)
+        .where(ImportRejection.tenant_id == tenant_id, ImportRejection.import_id == import_id)
+        .order_by(ImportRejection.row)
+    )
+    return list(rows)
+
+
+async def count_changes(session: AsyncSession, *, tenant_id: int, import_id: int) -> int:
+    return (
+        await session.scalar(
+            select(func.count())
+            .select_from(OrderChange)
+            .where(OrderChange.tenant_id == tenant_id, OrderChange.import_id == import_id)
+        )
+        or 0
+    )
+
+
+# Orders ---------------------------------------------------------------------------------------------
+
+
+async def get_order(session: AsyncSession, *, tenant_id: int, platform: str, order_id: str) -> Order | None:
+    return await session.get(Order, (tenant_id, platform, order_id))
+
+
+async def items_of(session: AsyncSession, *, tenant_id: int, platform: str, order_id: str) -> list[SubOrder]:
+    rows = await session.scalars(
+        select(SubOrder)
+        .where(SubOrder.tenant_id == tenant_id, SubOrder.platform == platform, SubOrder.order_id == order_id)
+        .order_by(SubOrder.sub_id)
+    )
+    return list(rows)
+
+
+async def changes_of(session: AsyncSession, *, tenant_id: int, platform: str, order_id: str) -> list[OrderChange]:
+    rows = await session.scalars(
+        select(OrderChange)
+        .where(
+            OrderChange.tenant_id == tenant_id,
+            OrderChange.platform == platform,
+            OrderChange.order_id == order_id,
+        )
+        .order_by(OrderChange.created_at, OrderChange.import_id)
+    )
+    return list(rows)
+
+
+def _search(
+    tenant_id: int,
+    *,
+    query: str | None,
+    platform: str | None,
+    status: str | None,
+    paid_from: datetime | None,
+    paid_to: datetime | None,
+) -> Select[Any]:
+    statement = select(Order).where(Order.tenant_id == tenant_id)
+    if platform:
+        statement = statement.where(Order.platform == platform)
+    if status:
+        statement = statement.where(Order.status == status)
+    if paid_from:
+        statement = statement.where(Order.paid_at >= paid_from)
+    if paid_to:
+        statement = statement.where(Order.paid_at < paid_to)
+    if query:
+        statement = statement.where(
+            or_(
+                Order.order_id == query,
+                Order.order_id.startswith(query, autoescape=True),
+                Order.buyer_nick == query,
+                Order.buyer_open_uid == query,
+                Order.receiver_phone.endswith(query[-4:], autoescape=True)
+                if query.isdigit() and len(query) >= 4
+                else Order.buyer_nick.contains(query, autoescape=True),
+            )
+        )
+    return statement
+
+
+async def search_orders(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    page: PageRequest,
+    query: str | None = None,
+    platform: str | None = None,
+    status: str | None = None,
+    paid_from: datetime | None = None,
+    paid_to: datetime | None = None,
+) -> Page[Order]:
+    statement = _search(tenant_id, query=query, platform=platform, status=status, paid_from=paid_from, paid_to=paid_to)
+    total = await session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    rows = await session.scalars(
+        statement.order_by(Order.paid_at.desc().nulls_last(), Order.order_id.desc())
+        .offset(page.offset)
+        .limit(page.size)
+    )
+    return Page(items=list(rows), total=total, request=page)
+
+
+async def stream_orders(session: AsyncSession, *, tenant_id: int, chunk: int = 5000) -> AsyncIterator[list[Order]]:
+    """All orders of a tenant in key order, a chunk at a time (keyset pagination)."""
+    last: tuple[str, str] = ("", "")
+    while True:
+        rows = list(
+            await session.scalars(
+                select(Order)
+                .where(Order.tenant_id == tenant_id)
+                .where((Order.platform > last[0]) | ((Order.platform == last[0]) & (Order.order_id > last[1])))
+                .order_by(Order.platform, Order.order_id)
+                .limit(chunk)
+            )
+        )
+        if not rows:
+            return
+        yield rows
+        last = (rows[-1].platform, rows[-1].order_id)
+
+
+async def get_mapping(session: AsyncSession, *, tenant_id: int, header_key: str) -> ColumnMapping | None:
+    return await session.get(ColumnMapping, (tenant_id, header_key))
+
+
+async def list_mappings(session: AsyncSession, *, tenant_id: int) -> list[ColumnMapping]:
+    rows = await session.scalars(
+        select(ColumnMapping).where(ColumnMapping.tenant_id == tenant_id).order_by(ColumnMapping.name)
+    )
+    return list(rows)

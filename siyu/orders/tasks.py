@@ -1,0 +1,160 @@
+"""Background work of the orders domain: running an import batch by batch, announcing changes."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from siyu.jobs import service as jobs
+from siyu.jobs.models import Job
+from siyu.jobs.registry import handler, long_handler
+from siyu.kit.errors import AppError
+from siyu.kit.time import utcnow
+from siyu.orders import events, service
+from siyu.orders.service import Totals
+
+log = structlog.get_logger("siyu.orders")
+
+Progress = Callable[[int, int], None]  # (rows done, estimated total)
+REJECTIONS_IN_SUMMARY = 1000
+
+
+async def _set(sessionmaker: async_sessionmaker[AsyncSession], tenant_id: int, import_id: int, **values: Any) -> None:
+    async with sessionmaker() as session, session.begin():
+        row = await service.get_import(session, tenant_id=tenant_id, import_id=import_id)
+        for key, value in values.items():
+            setattr(row, key, value)
+
+
+async def run_import(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    tenant_id: int,
+    import_id: int,
+    storage_dir: Path,
+    on_progress: Progress | None = None,
+) -> Totals:
+    """Import a stored file. Refusals (not an order export, corrupt, empty) store nothing but the refusal;
+    otherwise every batch commits on its own, and running the same import again changes nothing more."""
+    async with sessionmaker() as session, session.begin():
+        row = await service.get_import(session, tenant_id=tenant_id, import_id=import_id)
+        path = service.stored_file(storage_dir, row)
+        platform = None if row.requested_platform == "auto" else row.requested_platform
+        row.status = "running"
+    totals = Totals()
+    with tempfile.TemporaryDirectory(prefix="siyu-import-") as workdir:
+        try:
+            opened = service.open_file(path, Path(workdir))
+            async with sessionmaker() as session, session.begin():
+                layout = await service.choose_layout(
+                    session, tenant_id=tenant_id, headers=opened.headers, platform=platform
+                )
+        except AppError as refusal:
+            await _set(
+                sessionmaker,
+                tenant_id,
+                import_id,
+                status="refused",
+                error=refusal.message,
+                finished_at=utcnow(),
+            )
+            raise
+        await _set(
+            sessionmaker,
+            tenant_id,
+            import_id,
+            platform=layout.platform,
+            layout=layout.mapping_name or layout.key,
+        )
+        batcher = service.Batcher(layout, opened.headers)
+        try:
+            for raw in opened.frames:
+                await _apply(sessionmaker, tenant_id, import_id, layout, batcher.feed(raw), totals)
+                if on_progress:
+                    on_progress(totals.rows, max(opened.estimated_rows, totals.rows))
+            await _apply(sessionmaker, tenant_id, import_id, layout, batcher.flush(), totals)
+        except Exception as error:
+            await _set(
+                sessionmaker,
+                tenant_id,
+                import_id,
+                status="failed",
+                error=str(error)[:2000],
+                finished_at=utcnow(),
+            )
+            raise
+    async with sessionmaker() as session, session.begin():
+        row = await service.get_import(session, tenant_id=tenant_id, import_id=import_id)
+        row.status, row.finished_at = "done", utcnow()
+        if await service.changes_in_import(session, tenant_id=tenant_id, import_id=import_id):
+            await jobs.enqueue(
+                session,
+                "orders.changed",
+                {"import_id": import_id},
+                tenant_id=tenant_id,
+                dedupe_key=f"orders.changed:{tenant_id}:{import_id}",
+            )
+    log.info(
+        "orders.imported",
+        tenant_id=tenant_id,
+        import_id=import_id,
+        **{k: v for k, v in asdict(totals).items() if k != "rejections"},
+    )
+    return totals
+
+
+async def _apply(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    tenant_id: int,
+    import_id: int,
+    layout: Any,
+    batch: service.Batch | None,
+    totals: Totals,
+) -> None:
+    if batch is None:
+        return
+    async with sessionmaker() as session, session.begin():
+        row = await service.get_import(session, tenant_id=tenant_id, import_id=import_id)
+        counts = await service.apply_batch(session, tenant_id=tenant_id, import_row=row, layout=layout, batch=batch)
+        totals.rows += batch.rows
+        totals.inserted += counts.inserted
+        totals.updated += counts.updated
+        totals.unchanged += counts.unchanged
+        totals.rejected += batch.rejected.height
+        totals.skipped += batch.skipped
+        room = REJECTIONS_IN_SUMMARY - len(totals.rejections)
+        if room > 0:
+            totals.rejections.extend(batch.rejected.head(room).select("row", "reason").to_dicts())
+        row.rows, row.inserted, row.updated = totals.rows, totals.inserted, totals.updated
+        row.unchanged, row.rejected, row.skipped = totals.unchanged, totals.rejected, totals.skipped
+
+
+def storage_dir() -> Path:
+    from siyu.config import get_settings
+
+    return get_settings().uploads_dir
+
+
+@long_handler("orders.import")
+async def import_job(sessionmaker: async_sessionmaker[AsyncSession], job: Job) -> dict[str, Any]:
+    tenant_id, import_id = int(job.tenant_id or 0), int(job.payload["import_id"])
+    try:
+        totals = await run_import(sessionmaker, tenant_id=tenant_id, import_id=import_id, storage_dir=storage_dir())
+    except AppError as refusal:
+        # A refused file is an answer, not a failure to retry.
+        return {"refused": refusal.code, "message": refusal.message}
+    return {k: v for k, v in asdict(totals).items() if k != "rejections"}
+
+
+@handler("orders.changed")
+async def announce_changes(session: AsyncSession, job: Job) -> dict[str, Any]:
+    """Hand an import's changes to every listener (ledger, claims) in this job's transaction."""
+    tenant_id, import_id = int(job.tenant_id or 0), int(job.payload["import_id"])
+    acted = {name: await listener(session, tenant_id, import_id) for name, listener in events.LISTENERS.items()}
+    return {"import_id": import_id, "listeners": acted}
