@@ -77,23 +77,48 @@ async def member(session: AsyncSession, tenant_id: int, nickname: str = "小鱼"
     return await members.create_member(session, tenant_id=tenant_id, nickname=nickname)
 
 
-async def order(session: AsyncSession, tenant_id: int, *, platform: str = "taobao", order_id: str | None = None,
-                status: str = "paid", paid_fen: int = 12900) -> Order:
+async def order(
+    session: AsyncSession,
+    tenant_id: int,
+    *,
+    platform: str = "taobao",
+    order_id: str | None = None,
+    status: str = "paid",
+    paid_fen: int = 12900,
+) -> Order:
     from siyu.kit.time import utcnow
     from siyu.orders.models import STATUS_RANK
 
     now = utcnow()
-    row = Order(tenant_id=tenant_id, platform=platform, order_id=order_id or f"19306798581{next(_seq):06d}",
-                status=status, status_rank=STATUS_RANK[status], paid_fen=paid_fen, refund_fen=0, item_count=1,
-                title="珀莱雅双抗精华液", first_seen_at=now, last_changed_at=now, paid_at=now)
+    row = Order(
+        tenant_id=tenant_id,
+        platform=platform,
+        order_id=order_id or f"19306798581{next(_seq):06d}",
+        status=status,
+        status_rank=STATUS_RANK[status],
+        paid_fen=paid_fen,
+        refund_fen=0,
+        item_count=1,
+        title="珀莱雅双抗精华液",
+        first_seen_at=now,
+        last_changed_at=now,
+        paid_at=now,
+    )
     session.add(row)
     await session.flush()
     return row
 
 
 async def order_import(session: AsyncSession, tenant_id: int) -> OrderImport:
-    row = OrderImport(tenant_id=tenant_id, id=next(_seq) + 1000, sha256="0" * 64, filename="x.csv", size=1,
-                      requested_platform="auto", status="done")
+    row = OrderImport(
+        tenant_id=tenant_id,
+        id=next(_seq) + 1000,
+        sha256="0" * 64,
+        filename="x.csv",
+        size=1,
+        requested_platform="auto",
+        status="done",
+    )
     session.add(row)
     await session.flush()
     return row
