@@ -186,6 +186,17 @@ def demo(members: Annotated[int, typer.Option(help="演示会员数")] = 240) ->
 
     summary = _in_transaction(lambda s: data.load(s, members_count=members))
     settings = get_settings()
+    if summary.created:
+        import tempfile
+
+        from siyu import cli_orders
+        from siyu.demo import exports
+        from siyu.kit.time import utcnow
+
+        with tempfile.TemporaryDirectory(prefix="siyu-demo-") as workdir:
+            for path in exports.write_all(Path(workdir), now=utcnow()):
+                result = asyncio.run(cli_orders.import_path(settings, tenant_slug=summary.tenant_slug, path=path))
+                out.print(f"  导入 {path.name}：新增订单 {result.get('inserted', 0)}")
     base = f"http://{settings.host}:{settings.port}"
     out.print("[bold]演示数据" + ("已载入" if summary.created else "已存在") + f"[/bold]：会员 {summary.members} 位")
     out.print(f"  运营后台  {base}/console/")

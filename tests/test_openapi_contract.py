@@ -27,7 +27,7 @@ RULES_BEYOND_SCHEMA = {
 @pytest.fixture(scope="module")
 def contract_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, str]]:
     directory = tmp_path_factory.mktemp("contract")
-    with fresh_database(directory, "contract") as url, served(url, log_path=directory / "serve.log") as server:
+    with fresh_database(directory, "contract") as url, served(url, directory) as server:
         yield server, demo_owner_key(url)
 
 

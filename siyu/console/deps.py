@@ -27,6 +27,7 @@ class NavItem:
 
 NAV: list[NavItem] = [
     NavItem("dashboard", "概览", "/console/", "tenant.read"),
+    NavItem("orders", "订单", "/console/orders", "orders.read"),
     NavItem("members", "会员", "/console/members", "members.read"),
     NavItem("channels", "渠道", "/console/channels", "channels.read"),
     NavItem("staff", "员工", "/console/staff", "staff.read"),

@@ -319,6 +319,7 @@ PDD = Layout(
         "status": ("订单状态",),
         "refund_status": ("售后状态",),
         "placed_at": ("订单成交时间",),
+        "paid_at": ("订单成交时间",),
         "completed_at": ("确认收货时间",),
     },
     statuses=PDD_STATUS,

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Response, sync_playwright
 
 from tests.support.databases import fresh_database
+from tests.support.server import served
 
 CHROMIUM = os.environ.get("SIYU_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -33,7 +29,6 @@ FULFILLMENT = "ship@demo.siyu.local"
 ANALYST = "data@demo.siyu.local"
 DEMO_SLUG = "xinghe"
 DEMO_MEMBERS = 30
-STARTUP_SECONDS = 30
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
@@ -51,95 +46,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         items[:] = others + browser_items
 
 
-def _siyu_command() -> str:
-    """The `siyu` console script of the interpreter running the tests (the venv's)."""
-    script = Path(sys.executable).parent / "siyu"
-    if not script.exists():
-        pytest.fail(f"找不到 siyu 命令：{script}（请先 pip install -e '.[test]'）")
-    return str(script)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def _wait_until_healthy(base_url: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"siyu serve exited with {server.returncode}:\n{_tail(log)}")
-        try:
-            response = httpx.get(f"{base_url}/healthz", timeout=2)
-            if response.status_code == 200:
-                return
-            last = f"HTTP {response.status_code}: {response.text[:200]}"
-        except httpx.HTTPError as error:
-            last = repr(error)
-        time.sleep(0.2)
-    pytest.fail(f"siyu serve not healthy after {STARTUP_SECONDS}s ({last}):\n{_tail(log)}")
-
-
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    if server.poll() is not None:
-        return
-    server.terminate()
-    try:
-        server.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait(timeout=5)
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of `siyu serve` on a migrated database loaded by `siyu demo`."""
     directory = tmp_path_factory.mktemp("browser")
-    siyu = _siyu_command()
     with fresh_database(directory, "browser") as url:
-        env = {
-            **{key: value for key, value in os.environ.items() if not key.startswith("SIYU_")},
-            "SIYU_DATABASE_URL": url,
-            "SIYU_DEMO": "true",
-            "SIYU_ENV": "test",
-            "PYTHONUNBUFFERED": "1",
-        }
-        demo = subprocess.run(
-            [siyu, "demo", "--members", str(DEMO_MEMBERS)],
-            env=env,
-            cwd=directory,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        if demo.returncode != 0:
-            pytest.fail(f"siyu demo failed ({demo.returncode}):\n{demo.stdout}\n{demo.stderr}")
-        port = _free_port()
-        base_url = f"http://127.0.0.1:{port}"
-        log = directory / "serve.log"
-        with log.open("wb") as output:
-            server = subprocess.Popen(
-                [siyu, "serve", "--host", "127.0.0.1", "--port", str(port)],
-                env=env,
-                cwd=directory,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-            try:
-                _wait_until_healthy(base_url, server, log)
-                yield base_url
-            finally:
-                _stop(server)
+        try:
+            with served(url, directory, demo_members=DEMO_MEMBERS) as running:
+                yield running.base_url
+        except RuntimeError as error:
+            pytest.fail(str(error))
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-SIYU = str(Path(sys.executable).parent / "siyu")
+STARTUP_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,15 @@ class Served:
     base_url: str
     database_url: str
     env: dict[str, str]
+    workdir: Path
+
+
+def siyu_command() -> str:
+    """The `siyu` script of the interpreter running the tests."""
+    script = Path(sys.executable).parent / "siyu"
+    if not script.exists():
+        raise RuntimeError(f"{script} not found: install the project into this environment")
+    return str(script)
 
 
 def free_port() -> int:
@@ -31,42 +40,84 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def server_env(database_url: str) -> dict[str, str]:
+def tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def server_env(database_url: str, workdir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIYU_")}
-    env.update(SIYU_DATABASE_URL=database_url, SIYU_DEMO="true", SIYU_ENV="test", SIYU_LOG_LEVEL="WARNING")
+    env.update(
+        SIYU_DATABASE_URL=database_url,
+        SIYU_DEMO="true",
+        SIYU_ENV="test",
+        SIYU_LOG_LEVEL="WARNING",
+        SIYU_DATA_DIR=str(workdir / "var"),
+        PYTHONUNBUFFERED="1",
+    )
     return env
 
 
-@contextmanager
-def served(database_url: str, *, demo_members: int = 30, log_path: Path | None = None) -> Iterator[Served]:
-    env = server_env(database_url)
-    subprocess.run([SIYU, "demo", "--members", str(demo_members)], env=env, check=True, capture_output=True)
-    port = free_port()
-    log = open(log_path or os.devnull, "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen([SIYU, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"siyu serve exited with {process.returncode}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("siyu serve did not become healthy within 30 s")
-            time.sleep(0.2)
-        yield Served(base_url=base, database_url=database_url, env=env)
-    finally:
-        process.terminate()
+def _wait_until_healthy(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"siyu serve exited with {process.returncode}:\n{tail(log)}")
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+            response = httpx.get(f"{base_url}/healthz", timeout=2)
+            if response.status_code == 200:
+                return
+            last = f"HTTP {response.status_code}: {response.text[:200]}"
+        except httpx.HTTPError as error:
+            last = repr(error)
+        time.sleep(0.2)
+    raise RuntimeError(f"siyu serve not healthy after {STARTUP_SECONDS} s ({last}):\n{tail(log)}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
+@contextmanager
+def served(database_url: str, workdir: Path, *, demo_members: int = 30) -> Iterator[Served]:
+    """`siyu demo` then `siyu serve` on `database_url`, run from `workdir` (uploads and logs go there)."""
+    siyu = siyu_command()
+    env = server_env(database_url, workdir)
+    demo = subprocess.run(
+        [siyu, "demo", "--members", str(demo_members)],
+        env=env,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    if demo.returncode != 0:
+        raise RuntimeError(f"siyu demo failed ({demo.returncode}):\n{demo.stdout}\n{demo.stderr}")
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    log = workdir / "serve.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [siyu, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            cwd=workdir,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_until_healthy(base_url, process, log)
+            yield Served(base_url=base_url, database_url=database_url, env=env, workdir=workdir)
+        finally:
+            _stop(process)
 
 
 def demo_owner_key(database_url: str, permissions: list[str] | None = None) -> str:
