@@ -32,6 +32,7 @@ async def _page(
         error=error,
         permissions=grantable,
         permissions_of=api_keys.permissions_of,
+        permission_labels=PERMISSION_LABELS,
         status_code=status_code,
     )
 

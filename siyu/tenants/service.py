@@ -13,7 +13,7 @@ from siyu.kit.ids import new_id
 from siyu.kit.time import DEFAULT_TIMEZONE, is_valid_timezone
 from siyu.kit.web import Principal
 from siyu.tenants import repository
-from siyu.tenants.models import Channel, Tenant
+from siyu.tenants.models import PLATFORM_LABELS, Channel, Tenant
 from siyu.tenants.schemas import SLUG_PATTERN, ChannelIn, ChannelUpdate, TenantUpdate
 
 SETTING_KEYS = ("brand_color", "welcome_text")
@@ -99,7 +99,10 @@ async def update_tenant(session: AsyncSession, *, actor: Principal, changes: Ten
 
 
 async def list_channels(session: AsyncSession, *, tenant_id: int) -> list[Channel]:
-    return await repository.list_channels(session, tenant_id=tenant_id)
+    """Channels in the platform order people expect (淘宝/天猫, 抖音, 快手, 视频号, ...), then by name."""
+    order = list(PLATFORM_LABELS)
+    channels = await repository.list_channels(session, tenant_id=tenant_id)
+    return sorted(channels, key=lambda c: (order.index(c.platform) if c.platform in order else 99, c.name))
 
 
 async def get_channel(session: AsyncSession, *, tenant_id: int, channel_id: int) -> Channel:

@@ -27,7 +27,7 @@ def test_fan_opens_the_member_center(mobile_page: Page, screenshot: Callable[[Pa
     assert tenant_name
     expect(page).to_have_title(f"{tenant_name} · 会员中心")
     expect(page.get_by_role("contentinfo")).to_have_text(f"{tenant_name} 会员中心")
-    expect(page.get_by_text("我的积分")).to_be_visible()
+    expect(page.get_by_text("下单就能攒积分")).to_be_visible()
 
     expect(page.get_by_text("在这些平台下单都算数")).to_be_visible()
     chips = {text.strip() for text in page.locator(".h5-platforms span").all_inner_texts()}
