@@ -24,8 +24,8 @@ browser:
 	bash scripts/ensure-browser.sh
 
 lint: $(INSTALLED)
-	$(BIN)/ruff check siyu tests benchmarks
-	$(BIN)/ruff format --check siyu tests benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 check-types: $(INSTALLED)
 	$(BIN)/mypy

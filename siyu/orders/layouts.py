@@ -55,8 +55,8 @@ FIELD_LABELS: dict[str, str] = {
 }
 REQUIRED = ("order_id", "paid", "status")
 
-DIGITS_ID = r"^\d{15,20}$"
-PDD_ID = r"^\d{6}-\d{6,20}$"
+DIGITS_ID = r"^[0-9]{15,20}$"  # ASCII: the regex \d also matches full-width digits
+PDD_ID = r"^[0-9]{6}-[0-9]{6,20}$"
 
 # Text seen in exports, by platform. Anything not listed falls back to KEYWORDS, then is rejected.
 TAOBAO_STATUS = {
@@ -169,6 +169,8 @@ KEYWORDS: list[tuple[str, OrderStatus]] = [
     ("退款中", S.refunding),
     ("关闭", S.closed),
     ("取消", S.closed),
+    ("待发货", S.paid),
+    ("已付款", S.paid),
     ("付款", S.unpaid),
     ("发货", S.shipped),
     ("成功", S.completed),
@@ -337,7 +339,7 @@ PLATFORM_STATUSES: dict[str, dict[str, OrderStatus]] = {
     "pdd": PDD_STATUS,
     "jd": JD_STATUS,
 }
-PLATFORM_ID_PATTERNS: dict[str, str] = {"pdd": PDD_ID, "jd": r"^\d{8,20}$"}
+PLATFORM_ID_PATTERNS: dict[str, str] = {"pdd": PDD_ID, "jd": r"^[0-9]{8,20}$"}
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,11 @@ TIME_FORMATS = (
     "%Y/%m/%d",
 )
 SCIENTIFIC = r"^\d(\.\d+)?[eE]\+?\d+$"
-AMOUNT = r"^-?\d+(\.\d{1,2})?$"
+# ASCII digits only (the regex engine's \d also matches full-width and other Unicode digits, which the
+# Int64 cast then turns into null); thousands separators only between groups of three digits.
+AMOUNT = r"^-?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.[0-9]{1,2})?$"
+MAX_QUANTITY = 1_000_000
+MAX_WHOLE_DIGITS = 15  # 10^15 yuan: far beyond any order, and whole * 100 stays inside Int64
 
 ORDER_COLUMNS = [
     "row",
@@ -58,14 +62,23 @@ def clean(expr: pl.Expr) -> pl.Expr:
 
 def fen(expr: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """(fen as Int64, is-invalid) from a yuan string such as ¥1,299.00 (no float on the way)."""
-    text = expr.str.replace_all(r"[¥￥,，\s元]", "")
-    valid = text.str.contains(AMOUNT)
-    negative = text.str.starts_with("-")
-    whole = text.str.extract(r"^-?(\d+)", 1).cast(pl.Int64, strict=False)
-    cents = text.str.extract(r"\.(\d{1,2})$", 1).str.pad_end(2, "0").cast(pl.Int64, strict=False).fill_null(0)
+    text = expr.str.replace_all(r"[¥￥\s元]", "").str.replace_all("，", ",")
+    digits = text.str.replace_all(",", "")
+    negative = digits.str.starts_with("-")
+    whole_text = digits.str.extract(r"^-?([0-9]+)", 1)
+    valid = text.str.contains(AMOUNT) & (whole_text.str.len_chars() <= MAX_WHOLE_DIGITS)
+    whole = whole_text.cast(pl.Int64, strict=False)
+    cents = digits.str.extract(r"\.([0-9]{1,2})$", 1).str.pad_end(2, "0").cast(pl.Int64, strict=False).fill_null(0)
     amount = whole * 100 + cents
     value = pl.when(valid).then(pl.when(negative).then(-amount).otherwise(amount)).otherwise(None)
     return value, expr.is_not_null() & ~valid
+
+
+def quantity(expr: pl.Expr) -> pl.Expr:
+    """Leading ASCII digits ("2", "2件"); 1 when absent or absurd (the column is a 32-bit integer)."""
+    digits = expr.str.extract(r"^([0-9]+)", 1)
+    count = pl.when(digits.str.len_chars() <= 9).then(digits.cast(pl.Int64, strict=False))
+    return pl.when(count <= MAX_QUANTITY).then(count).otherwise(None).fill_null(1)
 
 
 def china_time(expr: pl.Expr, timezone: str) -> pl.Expr:
@@ -114,7 +127,7 @@ def normalise(
         raw_id.alias("order_id"),
         column("sub_id").alias("sub_id"),
         column("title").str.slice(0, 200).alias("title"),
-        column("quantity").str.extract(r"^(\d+)", 1).cast(pl.Int64, strict=False).fill_null(1).alias("quantity"),
+        quantity(column("quantity")).alias("quantity"),
         paid.fill_null(0).alias("paid_fen"),
         paid_bad.alias("paid_bad"),
         column("paid").alias("paid_text"),
@@ -146,7 +159,7 @@ def normalise(
         | (pl.col("order_id").is_not_null() & pl.col("order_id").str.contains(SUMMARY))
         | (pl.col("order_id") == (order_header or ""))
         | (pl.col("order_id").is_null() & (pl.col("filled") <= 1))
-    )
+    ).fill_null(False)  # `null == "订单编号"` is null, and filtering on null would drop a row missing its id
     frame = frame.filter(~skip)
     skipped = raw.height - frame.height
     reason = (
