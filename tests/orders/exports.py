@@ -769,6 +769,24 @@ CHANNELS_ROWS: list[dict[str, object]] = [
         line_total="1,200.00",
         order_paid="1,200.00",
     ),
+    # Three products, two of them refunded: the refunds add up, the order is not refunded whole.
+    *(
+        channels_row(
+            "3720000000000000003",
+            status="已完成",
+            title=title,
+            quantity="1",
+            line_total="50.00",
+            order_paid="150.00",
+            refunded=refunded,
+            after_sale=after_sale,
+        )
+        for title, refunded, after_sale in (
+            ("面膜", "30.00", "退款完成"),
+            ("眼霜", "20.00", "退款完成"),
+            ("精华", "0.00", ""),
+        )
+    ),
 ]
 
 

@@ -55,6 +55,7 @@ def server_env(database_url: str, workdir: Path) -> dict[str, str]:
         SIYU_ENV="test",
         SIYU_LOG_LEVEL="WARNING",
         SIYU_DATA_DIR=str(workdir / "var"),
+        SIYU_EMBEDDED_WORKER="true",  # the browser drives imports end to end, also on PostgreSQL
         PYTHONUNBUFFERED="1",
     )
     return env
