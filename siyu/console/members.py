@@ -25,7 +25,18 @@ async def members_page(
 ) -> HTMLResponse:
     console.require("members.read")
     result = await members.search(session, tenant_id=console.tenant.id, query=q, page=PageRequest(page=page))
-    return console.render("console/members.html", "members", result=result, q=q or "")
+    identities = await members.identities_by_member(
+        session, tenant_id=console.tenant.id, member_ids=[m.id for m in result.items]
+    )
+    return console.render(
+        "console/members.html",
+        "members",
+        result=result,
+        q=q or "",
+        identities=identities,
+        identity_labels=IDENTITY_LABELS,
+        mask=members.mask,
+    )
 
 
 @router.get("/members/{member_id}", response_class=HTMLResponse)
@@ -39,4 +50,5 @@ async def member_page(member_id: ResourceId, console: ConsoleContext, session: D
         member=member,
         identities=identities,
         identity_labels=IDENTITY_LABELS,
+        mask=members.mask,
     )

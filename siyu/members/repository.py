@@ -34,6 +34,17 @@ async def identities_of(session: AsyncSession, *, tenant_id: int, member_id: int
     return list(rows)
 
 
+async def identities_of_many(session: AsyncSession, *, tenant_id: int, member_ids: list[int]) -> list[Identity]:
+    if not member_ids:
+        return []
+    rows = await session.scalars(
+        select(Identity)
+        .where(Identity.tenant_id == tenant_id, Identity.member_id.in_(member_ids))
+        .order_by(Identity.member_id, Identity.kind)
+    )
+    return list(rows)
+
+
 async def search(session: AsyncSession, *, tenant_id: int, query: str | None, page: PageRequest) -> Page[Member]:
     statement = _members(tenant_id).where(Member.status == "active")
     if query:

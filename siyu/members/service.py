@@ -106,6 +106,22 @@ async def identities_of(session: AsyncSession, *, tenant_id: int, member_id: int
     return await repository.identities_of(session, tenant_id=tenant_id, member_id=member_id)
 
 
+async def identities_by_member(
+    session: AsyncSession, *, tenant_id: int, member_ids: list[int]
+) -> dict[int, list[Identity]]:
+    grouped: dict[int, list[Identity]] = {member_id: [] for member_id in member_ids}
+    for identity in await repository.identities_of_many(session, tenant_id=tenant_id, member_ids=member_ids):
+        grouped.setdefault(identity.member_id, []).append(identity)
+    return grouped
+
+
+def mask(kind: str, value: str) -> str:
+    """How staff see an identity in lists: phone numbers masked, others as they are."""
+    if kind == IdentityKind.phone and len(value) == 11:
+        return f"{value[:3]}****{value[-4:]}"
+    return value
+
+
 async def search(session: AsyncSession, *, tenant_id: int, query: str | None, page: PageRequest) -> Page[Member]:
     return await repository.search(session, tenant_id=tenant_id, query=(query or "").strip() or None, page=page)
 
