@@ -3,6 +3,7 @@
 from siyu.audit.models import AuditEntry
 from siyu.jobs.models import Job
 from siyu.kit.db import Base
+from siyu.ledger.models import Allocation, Balance, Entry, Lot
 from siyu.members.models import Identity, Member
 from siyu.orders.models import ColumnMapping, ImportRejection, Order, OrderChange, OrderImport, SubOrder
 from siyu.staff.models import ApiKey, Membership, StaffSession, StaffUser
@@ -11,13 +12,17 @@ from siyu.tenants.models import Channel, Tenant
 metadata = Base.metadata
 
 __all__ = [
+    "Allocation",
     "ApiKey",
     "AuditEntry",
+    "Balance",
     "Channel",
     "ColumnMapping",
+    "Entry",
     "Identity",
     "ImportRejection",
     "Job",
+    "Lot",
     "Member",
     "Membership",
     "Order",

@@ -1,6 +1,11 @@
-"""Import every domain's background handlers (wiring only)."""
+"""Import every domain's background handlers and connect domains that do not know each other (wiring only)."""
 
 
 def load_handlers() -> None:
+    import siyu.ledger.tasks
     import siyu.orders.tasks
     import siyu.staff.tasks  # noqa: F401
+    from siyu.ledger.tasks import on_orders_changed
+    from siyu.orders import events
+
+    events.listen("ledger", on_orders_changed)

@@ -22,6 +22,7 @@ ACTION_LABELS: dict[str, str] = {
     "api_key.create": "创建 API 密钥",
     "api_key.revoke": "吊销 API 密钥",
     "member.create": "新建会员",
+    "points.adjust": "手工调整积分",
     "auth.login": "登录后台",
     "auth.logout": "退出登录",
 }
