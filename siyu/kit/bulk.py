@@ -6,10 +6,16 @@ Everything that differs between the two databases lives here.
 
 from __future__ import annotations
 
+import asyncio
 import io
-from collections.abc import Sequence
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
+import asyncpg
 import polars as pl
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +26,13 @@ SQL_TYPES = {
     "sqlite": {"text": "TEXT", "int": "INTEGER", "time": "TEXT"},
 }
 SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%6f"  # how SQLAlchemy stores DateTime on SQLite: comparable as text
+PG_TIME = "%Y-%m-%dT%H:%M:%S%.6f%:z"
+COPY_PIECE_ROWS = 10_000
+# Page cache for a bulk transaction on SQLite (KiB): index pages of a large table stay in memory while a batch
+# lands. The connection's own setting is restored when the transaction's work is done.
+SQLITE_BULK_CACHE_KIB = 64 * 1024
+# What a plain INSERT/COPY raises when a key is already there (or an overlapping writer got there first).
+KEY_TAKEN = (asyncpg.exceptions.UniqueViolationError, asyncpg.exceptions.DeadlockDetectedError, sqlite3.IntegrityError)
 
 
 def dialect(session: AsyncSession) -> str:
@@ -59,7 +72,7 @@ async def load(session: AsyncSession, name: str, columns: Sequence[tuple[str, st
     driver = await _driver_connection(session)
     if dialect(session) == "postgresql":
         buffer = io.BytesIO()
-        frame.write_csv(buffer, include_header=False, null_value="", datetime_format="%Y-%m-%dT%H:%M:%S%.6f%:z")
+        frame.write_csv(buffer, include_header=False, null_value="", datetime_format=PG_TIME)
         buffer.seek(0)
         await driver.copy_to_table(name, source=buffer, columns=names, format="csv", null="")
         return
@@ -68,6 +81,119 @@ async def load(session: AsyncSession, name: str, columns: Sequence[tuple[str, st
         frame = frame.with_columns(pl.col(c).dt.convert_time_zone("UTC").dt.strftime(SQLITE_TIME) for c in times)
     placeholders = ", ".join("?" for _ in names)
     await driver.executemany(f"INSERT INTO temp.{name} ({', '.join(names)}) VALUES ({placeholders})", frame.iter_rows())
+
+
+async def existing_keys(
+    session: AsyncSession, table: str, *, fixed: Mapping[str, Any], key: str, values: Sequence[str], lock: bool
+) -> set[str]:
+    """Which of `values` are keys of rows of `table` that match `fixed` (column = value), by index lookups.
+
+    With `lock`, PostgreSQL locks those rows FOR UPDATE in key order (SQLite has one writer and needs none)."""
+    if not values:
+        return set()
+    where = " AND ".join(f"{column} = :fixed_{column}" for column in fixed)
+    params: dict[str, Any] = {f"fixed_{column}": value for column, value in fixed.items()}
+    if dialect(session) == "postgresql":
+        # One index probe per key, in the keys' order (so rows are locked in that order), whatever the planner
+        # believes about the table: a freshly loaded table has no statistics, and `key = ANY(array)` is then
+        # planned as a filter over all the tenant's rows.
+        statement = (
+            f"SELECT t.{key} FROM unnest(CAST(:keys AS TEXT[])) AS k(value) CROSS JOIN LATERAL "
+            f"(SELECT {key} FROM {table} WHERE {where} AND {key} = k.value{' FOR UPDATE' if lock else ' OFFSET 0'}) t"
+        )
+        params["keys"] = sorted(values)
+    else:
+        statement = f"SELECT {key} FROM {table} WHERE {where} AND {key} IN (SELECT value FROM json_each(:keys))"
+        params["keys"] = json.dumps(list(values))
+    result = await session.execute(text(statement), params)
+    return {row[0] for row in result}
+
+
+async def _csv_pieces(frame: pl.DataFrame) -> AsyncIterator[bytes]:
+    """`frame` as CSV for COPY, a piece at a time, each written in a worker thread: the server parses and inserts
+    one piece while the next is being written."""
+
+    def write(piece: pl.DataFrame) -> bytes:
+        buffer = io.BytesIO()
+        piece.write_csv(buffer, include_header=False, null_value="", datetime_format=PG_TIME)
+        return buffer.getvalue()
+
+    for start in range(0, frame.height, COPY_PIECE_ROWS):
+        yield await asyncio.to_thread(write, frame.slice(start, COPY_PIECE_ROWS))
+
+
+def _sqlite_literal(value: int | str | datetime) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | str | datetime):
+        raise TypeError(f"not a constant for SQL: {value!r}")
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, datetime):
+        value = pl.Series([value]).dt.convert_time_zone("UTC").dt.strftime(SQLITE_TIME)[0]
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+async def insert_new(
+    session: AsyncSession,
+    table: str,
+    columns: Sequence[tuple[str, str]],
+    frame: pl.DataFrame,
+    constants: Mapping[str, int | str | datetime],
+) -> bool:
+    """Plain INSERT of rows whose keys are new (COPY on PostgreSQL, one executemany on SQLite), in a SAVEPOINT.
+
+    Every row gets `constants` too; columns that are empty in the whole frame are left to their default (NULL).
+    Returns False, having written nothing, when a key turned out to exist (a concurrent writer inserted it since
+    the caller looked): the caller then takes its upsert path."""
+    if frame.height == 0:
+        return True
+    names = [column for column, _ in columns if frame[column].null_count() < frame.height]
+    frame = frame.select(names)
+    try:
+        async with session.begin_nested():
+            driver = await _driver_connection(session)
+            if dialect(session) == "postgresql":
+                frame = frame.with_columns(pl.lit(value).alias(column) for column, value in constants.items())
+                await driver.copy_to_table(
+                    table, source=_csv_pieces(frame), columns=frame.columns, format="csv", null=""
+                )
+            else:
+                times = [column for column, logical in columns if logical == "time" and column in names]
+                if times:
+                    frame = frame.with_columns(
+                        pl.col(c).dt.convert_time_zone("UTC").dt.strftime(SQLITE_TIME) for c in times
+                    )
+                # Constants go into the statement as literals: one value fewer to bind per row and column.
+                values = ["?"] * len(names) + [_sqlite_literal(value) for value in constants.values()]
+                statement = f"INSERT INTO {table} ({', '.join([*names, *constants])}) VALUES ({', '.join(values)})"
+                await driver.executemany(statement, frame.iter_rows())
+    except KEY_TAKEN:
+        return False
+    return True
+
+
+@asynccontextmanager
+async def bulk_work(session: AsyncSession) -> AsyncIterator[None]:
+    """Settings for a bulk transaction, undone afterwards: a large page cache on SQLite; nothing on PostgreSQL."""
+    if dialect(session) != "sqlite":
+        yield
+        return
+    previous = int((await session.execute(text("PRAGMA cache_size"))).scalar_one())
+    await session.execute(text(f"PRAGMA cache_size = -{SQLITE_BULK_CACHE_KIB}"))
+    try:
+        yield
+    finally:
+        await session.execute(text(f"PRAGMA cache_size = {previous}"))
+
+
+def lookup_join(session: AsyncSession, table: str, alias: str, condition: str, *, outer: bool = False) -> str:
+    """A join to `table` AS `alias` on `condition` (its whole key), done as one index probe per outer row.
+
+    PostgreSQL gets a LATERAL subquery with an optimisation fence, so a table without statistics yet (a large
+    first import) is not planned as a scan of all the tenant's rows per row; SQLite's planner probes anyway."""
+    kind = "LEFT JOIN" if outer else "JOIN"
+    if dialect(session) == "postgresql":
+        return f"{kind} LATERAL (SELECT * FROM {table} {alias} WHERE {condition} OFFSET 0) {alias} ON true"
+    return f"{kind} {table} {alias} ON {condition}"
 
 
 def lock_rows_clause(session: AsyncSession, alias: str) -> str:

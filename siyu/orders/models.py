@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKeyConstraint, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKeyConstraint, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from siyu.kit.db import Base, Json, created_at_column
@@ -49,8 +49,15 @@ class Order(Base):
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
         Index(None, "tenant_id", "paid_at"),
-        Index(None, "tenant_id", "buyer_nick"),
-        Index(None, "tenant_id", "buyer_open_uid"),
+        # Only orders that carry an open uid (most exports have none); no index on the nickname: nothing can
+        # use one (migration 0004).
+        Index(
+            None,
+            "tenant_id",
+            "buyer_open_uid",
+            postgresql_where=text("buyer_open_uid IS NOT NULL"),
+            sqlite_where=text("buyer_open_uid IS NOT NULL"),
+        ),
     )
 
     tenant_id: Mapped[int] = mapped_column(primary_key=True)

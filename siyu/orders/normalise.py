@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import polars as pl
 
-from siyu.orders.layouts import KEYWORDS, NO_REFUND, REFUND_STATUS, Layout
+from siyu.orders.layouts import FIELDS, KEYWORDS, NO_REFUND, REFUND_STATUS, Layout
 from siyu.orders.models import STATUS_RANK, OrderStatus
 
 ROW = "__row"
+FILLED = "__filled"  # optional: a reader that parsed only the layout's columns counts non-blank cells (see _filled)
 EMPTY = ["", "-", "--", "null", "NULL", "None", "无"]
 SUMMARY = r"^(合计|总计|汇总|小计|共\d*)"
 TIME_FORMATS = (
@@ -57,7 +58,79 @@ def clean(expr: pl.Expr) -> pl.Expr:
     value = expr.cast(pl.String).str.strip_chars()
     value = value.str.replace(r'^="(.*)"$', "${1}").str.replace(r"^=(.*)$", "${1}")
     value = value.str.replace(r"^'", "").str.strip_chars().str.strip_chars('"').str.strip_chars()
-    return pl.when(value.is_in(EMPTY) | value.is_null()).then(None).otherwise(value)
+    return value.replace(EMPTY, None)
+
+
+PROTECTED = r"""^[='"]|"$"""  # after stripping spaces, a value `clean` can change beyond blanks starts/ends so
+
+
+def clean_column(values: pl.Series) -> pl.Series:
+    """`clean` of a whole column, doing its protection-stripping steps only for the values that can need them
+    (usually an id column; elsewhere a few values): most of a large file's cells are stripped and compared only."""
+    stripped = values.cast(pl.String).str.strip_chars()
+    protected = stripped.str.contains(PROTECTED).fill_null(False)
+    if protected.any():
+        rows = protected.arg_true()
+        stripped = stripped.scatter(rows, _clean_protected(stripped.gather(rows)))
+    return stripped.replace(EMPTY, None)
+
+
+def _clean_protected(values: pl.Series) -> pl.Series:
+    """`clean` of stripped values that carry protection. The usual forms, ="123456" and '13800001234, are
+    unwrapped directly; anything else goes through every step of `clean`."""
+    v = pl.col("v")
+    inner, tail = v.str.strip_prefix('="').str.strip_suffix('"'), v.str.strip_prefix("'")
+    quoted_number = v.str.starts_with('="') & v.str.ends_with('"') & inner.str.contains("^[0-9]+$")
+    apostrophe = v.str.starts_with("'") & ~tail.str.contains(r'^[\s"]|[\s"]$')
+    fast = values.to_frame("v").select(
+        pl.when(quoted_number).then(inner).otherwise(tail).alias("value"),
+        (quoted_number | apostrophe).fill_null(False).alias("done"),
+    )
+    if fast["done"].all():
+        return fast["value"]
+    rest = (~fast["done"]).arg_true()
+    return fast["value"].scatter(rest, values.gather(rest).to_frame().select(clean(pl.first())).to_series())
+
+
+def by_distinct(values: pl.Series, outputs: dict[str, pl.Expr]) -> list[pl.Series]:
+    """Each output (an expression of pl.col("value")) for every row of `values`, computed once per distinct value
+    and looked up: amounts, statuses and counts repeat a lot in a large file."""
+    distinct = values.unique() if len(values) else pl.Series([None], dtype=values.dtype)  # (typed even if empty)
+    table = distinct.to_frame("value").select(**outputs)
+    return [
+        values.replace_strict(distinct, table[name], return_dtype=table[name].dtype).alias(name) for name in outputs
+    ]
+
+
+def china_time_column(values: pl.Series, timezone: str) -> pl.Series:
+    """`china_time` of a whole column: the other formats are tried only where the first one does not parse."""
+    parsed = values.str.to_datetime(TIME_FORMATS[0], strict=False, time_unit="us")
+    unparsed = parsed.is_null() & values.is_not_null()
+    if unparsed.any():
+        rows = unparsed.arg_true()
+        others = pl.coalesce([pl.first().str.to_datetime(f, strict=False, time_unit="us") for f in TIME_FORMATS[1:]])
+        parsed = parsed.scatter(rows, values.gather(rows).to_frame().select(others).to_series())
+    return parsed.to_frame().select(china_time(pl.first(), timezone, formats=())).to_series()
+
+
+def _filled(raw: pl.DataFrame, order_id: pl.Series) -> pl.Series:
+    """How many non-blank cells each row has, counted where it matters: rows without an order id (blank,
+    summary or stray lines). A row with an order id has at least that one (1 stands for "some"). A reader that
+    parsed only the layout's columns gives the counts over all the file's columns in FILLED."""
+    if FILLED in raw.columns:
+        return raw[FILLED].cast(pl.Int64).alias("filled")
+    missing = order_id.is_null()
+    filled = pl.Series("filled", [1] * raw.height, dtype=pl.Int64) if raw.height else pl.Series("filled", [], pl.Int64)
+    if missing.any():
+        rows = missing.arg_true()
+        cells = [
+            pl.col(c).is_not_null() & (pl.col(c).cast(pl.String).str.strip_chars() != "")
+            for c in raw.columns
+            if c != ROW
+        ]
+        counts = raw[rows].select(pl.sum_horizontal(cells).cast(pl.Int64)).to_series()
+        filled = filled.scatter(rows, counts)
+    return filled
 
 
 def fen(expr: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
@@ -81,8 +154,11 @@ def quantity(expr: pl.Expr) -> pl.Expr:
     return pl.when(count <= MAX_QUANTITY).then(count).otherwise(None).fill_null(1)
 
 
-def china_time(expr: pl.Expr, timezone: str) -> pl.Expr:
-    parsed = pl.coalesce([expr.str.to_datetime(fmt, strict=False, time_unit="us") for fmt in TIME_FORMATS])
+def china_time(expr: pl.Expr, timezone: str, formats: tuple[str, ...] = TIME_FORMATS) -> pl.Expr:
+    """China-time text (or, with no `formats`, naive datetimes) as UTC datetimes."""
+    parsed = (
+        pl.coalesce([expr.str.to_datetime(fmt, strict=False, time_unit="us") for fmt in formats]) if formats else expr
+    )
     return parsed.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
 
 
@@ -112,13 +188,35 @@ def normalise(
     raw: pl.DataFrame, layout: Layout, headers: list[str], timezone: str
 ) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     """(canonical rows, rejected rows [row, order_id, reason], skipped count) for one batch."""
+    # Each column the layout uses is cleaned once (expressions below read it many times); others are not touched.
+    used = {fieldname: header for fieldname in FIELDS if (header := layout.header_for(fieldname, headers))}
+    cleaned = {fieldname: clean_column(raw[header]).alias(fieldname) for fieldname, header in used.items()}
+    no_id = pl.Series("order_id", [None] * raw.height, dtype=pl.String)
+    # What is a function of one cell is computed column-wise here, the cheap way for a large file (see the
+    # helpers); a field the layout lacks keeps the plain expression below (of an empty column).
+    derived: list[pl.Series] = []
+    for fieldname, outputs in {
+        "paid": {"__paid_fen": fen(pl.col("value"))[0].fill_null(0), "__paid_bad": fen(pl.col("value"))[1]},
+        "refund": {"__refund_fen": fen(pl.col("value"))[0].fill_null(0), "__refund_bad": fen(pl.col("value"))[1]},
+        "status": {"__status": status_of(pl.col("value"), layout.statuses)},
+        "refund_status": {"__refund_state": refund_state(pl.col("value"))},
+        "quantity": {"__quantity": quantity(pl.col("value"))},
+    }.items():
+        if fieldname in cleaned:
+            derived += by_distinct(cleaned[fieldname], outputs)
+    for fieldname in ("placed_at", "paid_at", "completed_at"):
+        if fieldname in cleaned:
+            derived.append(china_time_column(cleaned[fieldname], timezone).alias(f"__{fieldname}"))
+    raw = pl.DataFrame([raw[ROW], *cleaned.values(), *derived, _filled(raw, cleaned.get("order_id", no_id))])
+
+    def computed(name: str, otherwise: pl.Expr) -> pl.Expr:
+        return pl.col(f"__{name}") if f"__{name}" in raw.columns else otherwise
 
     def column(fieldname: str) -> pl.Expr:
-        header = layout.header_for(fieldname, headers)
-        return clean(pl.col(header)) if header else pl.lit(None, dtype=pl.String)
+        return pl.col(fieldname) if fieldname in used else pl.lit(None, dtype=pl.String)
 
-    order_header = layout.header_for("order_id", headers)
-    raw_id = clean(pl.col(order_header)) if order_header else pl.lit(None, dtype=pl.String)
+    order_header = used.get("order_id")
+    raw_id = column("order_id")
     paid, paid_bad = fen(column("paid"))
     refund, refund_bad = fen(column("refund"))
     status_text = column("status")
@@ -127,31 +225,25 @@ def normalise(
         raw_id.alias("order_id"),
         column("sub_id").alias("sub_id"),
         column("title").str.slice(0, 200).alias("title"),
-        quantity(column("quantity")).alias("quantity"),
-        paid.fill_null(0).alias("paid_fen"),
-        paid_bad.alias("paid_bad"),
+        computed("quantity", quantity(column("quantity"))).alias("quantity"),
+        computed("paid_fen", paid.fill_null(0)).alias("paid_fen"),
+        computed("paid_bad", paid_bad).alias("paid_bad"),
         column("paid").alias("paid_text"),
-        refund.fill_null(0).alias("refund_fen"),
-        refund_bad.alias("refund_bad"),
+        computed("refund_fen", refund.fill_null(0)).alias("refund_fen"),
+        computed("refund_bad", refund_bad).alias("refund_bad"),
         status_text.alias("status_text"),
-        status_of(status_text, layout.statuses).alias("status"),
-        refund_state(column("refund_status")).alias("refund_state"),
-        china_time(column("placed_at"), timezone).alias("placed_at"),
-        china_time(column("paid_at"), timezone).alias("paid_at"),
-        china_time(column("completed_at"), timezone).alias("completed_at"),
+        computed("status", status_of(status_text, layout.statuses)).alias("status"),
+        computed("refund_state", refund_state(column("refund_status"))).alias("refund_state"),
+        computed("placed_at", china_time(column("placed_at"), timezone)).alias("placed_at"),
+        computed("paid_at", china_time(column("paid_at"), timezone)).alias("paid_at"),
+        computed("completed_at", china_time(column("completed_at"), timezone)).alias("completed_at"),
         column("buyer_nick").str.slice(0, 100).alias("buyer_nick"),
         column("buyer_open_uid").str.slice(0, 100).alias("buyer_open_uid"),
         column("receiver_phone").str.slice(0, 20).alias("receiver_phone"),
         column("shop").str.slice(0, 100).alias("shop"),
         column("author").str.slice(0, 100).alias("author"),
         column("live_room").str.slice(0, 64).alias("live_room"),
-        pl.sum_horizontal(
-            [
-                pl.col(c).is_not_null() & (pl.col(c).cast(pl.String).str.strip_chars() != "")
-                for c in raw.columns
-                if c != ROW
-            ]
-        ).alias("filled"),
+        pl.col("filled"),
     )
     # Blank lines, summary lines and a header row repeated by concatenated files are not data.
     skip = (

@@ -3,7 +3,7 @@ classified, recorded in the history and upserted with a handful of statements.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -68,6 +68,10 @@ DIFFERS = " OR ".join(
 )
 
 
+INSERT_ATTEMPTS = 3  # looks for a batch's new orders when concurrent imports keep inserting some of them first
+PROBE_SAMPLE = 256  # keys of a batch looked up before inserting it outright
+
+
 @dataclass
 class BatchCounts:
     inserted: int = 0
@@ -83,8 +87,78 @@ async def apply_orders(
     import_id: int,
     now: datetime,
     orders: pl.DataFrame,
+    stored: Sequence[str] = (),
 ) -> BatchCounts:
-    """Stage one batch of folded orders and upsert it. Returns what happened to its orders."""
+    """Store one batch of folded orders. Returns what happened to its orders.
+
+    The orders the caller knows are `stored` (an earlier batch of the same file had them) are upserted. When the
+    others look all new (none of a sample of their keys is known), they are written straight into `orders` as
+    a plain INSERT (COPY / one executemany, no staging). Otherwise, or when that INSERT fails on a known key (it
+    fails as a whole, in a SAVEPOINT), the batch's orders we already have are looked up and locked (PostgreSQL,
+    in key order) and the others are inserted the same way: if a concurrent import inserted one of them since
+    we looked, we look again. The known orders then go through the staged upsert that only moves an order
+    forward and records its history; with all of them locked, its counts and history are exact."""
+    if orders.height == 0:
+        return BatchCounts()
+    orders = orders.sort("order_id")
+    constants: dict[str, int | str | datetime] = {
+        "tenant_id": tenant_id,
+        "platform": platform,
+        "first_import_id": import_id,
+        "last_import_id": import_id,
+        "first_seen_at": now,
+        "last_changed_at": now,
+    }
+    async with bulk.bulk_work(session):
+        # Most batches of a large import are all new: when none of a sample of their keys is known, insert the
+        # batch outright (no probe per key); the INSERT fails as a whole if one of them is known after all.
+        is_stored = pl.col("order_id").is_in(list(stored))
+        rest = orders.filter(~is_stored) if stored else orders
+        sample = rest["order_id"].gather_every(max(1, rest.height // PROBE_SAMPLE)).to_list()
+        fixed = {"tenant_id": tenant_id, "platform": platform}
+        if not await bulk.existing_keys(
+            session, "orders", fixed=fixed, key="order_id", values=sample, lock=False
+        ) and await bulk.insert_new(session, "orders", ORDER_STAGE_COLUMNS, rest, constants):
+            counts = await _upsert_orders(
+                session,
+                tenant_id=tenant_id,
+                platform=platform,
+                import_id=import_id,
+                now=now,
+                orders=orders.filter(is_stored) if stored else orders.clear(),
+                lock=True,
+            )
+            return BatchCounts(
+                inserted=rest.height + counts.inserted, updated=counts.updated, unchanged=counts.unchanged
+            )
+        inserted, known, relock = 0, orders, True
+        for _attempt in range(INSERT_ATTEMPTS):
+            existing = await bulk.existing_keys(
+                session, "orders", fixed=fixed, key="order_id", values=orders["order_id"].to_list(), lock=True
+            )
+            is_known = pl.col("order_id").is_in(list(existing))
+            fresh = orders.filter(~is_known) if existing else orders
+            if await bulk.insert_new(session, "orders", ORDER_STAGE_COLUMNS, fresh, constants):
+                inserted, known, relock = fresh.height, orders.filter(is_known) if existing else orders.clear(), False
+                break
+        # (After repeated collisions the whole batch takes the upsert, which locks what exists by then.)
+        counts = await _upsert_orders(
+            session, tenant_id=tenant_id, platform=platform, import_id=import_id, now=now, orders=known, lock=relock
+        )
+    return BatchCounts(inserted=inserted + counts.inserted, updated=counts.updated, unchanged=counts.unchanged)
+
+
+async def _upsert_orders(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    platform: str,
+    import_id: int,
+    now: datetime,
+    orders: pl.DataFrame,
+    lock: bool,
+) -> BatchCounts:
+    """Stage orders (most of them known) and upsert them forward-only, recording status/refund changes."""
     if orders.height == 0:
         return BatchCounts()
     await bulk.create_temp_table(session, STAGE_ORDERS, ORDER_STAGE_COLUMNS)
@@ -92,19 +166,22 @@ async def apply_orders(
     stage = bulk.temp_name(session, STAGE_ORDERS)
     params = {"tenant": tenant_id, "platform": platform, "import_id": import_id, "now": now}
     join = "o.tenant_id = :tenant AND o.platform = :platform AND o.order_id = s.order_id"
-    # Lock the orders this batch touches, in key order, so overlapping imports wait instead of racing.
-    await session.execute(
-        text(
-            f"SELECT o.order_id FROM orders o JOIN {stage} s ON {join} ORDER BY o.order_id"
-            + bulk.lock_rows_clause(session, "o")
-        ),
-        params,
-    )
+    if lock:
+        # Lock the orders this batch touches, in key order, so overlapping imports wait instead of racing.
+        await bulk.existing_keys(
+            session,
+            "orders",
+            fixed={"tenant_id": tenant_id, "platform": platform},
+            key="order_id",
+            values=orders["order_id"].to_list(),
+            lock=True,
+        )
+    known = bulk.lookup_join(session, "orders", "o", join)
     row = (
         await session.execute(
             text(f"""SELECT count(*) FILTER (WHERE o.order_id IS NULL),
                         count(*) FILTER (WHERE o.order_id IS NOT NULL AND {FORWARD} AND ({DIFFERS}))
-                 FROM {stage} s LEFT JOIN orders o ON {join}"""),
+                 FROM {stage} s {bulk.lookup_join(session, "orders", "o", join, outer=True)}"""),
             params,
         )
     ).one()
@@ -114,7 +191,7 @@ async def apply_orders(
                                             from_refund_fen, to_refund_fen, created_at)
                  SELECT :tenant, :import_id, :platform, s.order_id, o.status, s.status, o.refund_fen, s.refund_fen,
                         :now
-                 FROM {stage} s JOIN orders o ON {join}
+                 FROM {stage} s {known}
                  WHERE {FORWARD} AND (s.status <> o.status OR s.refund_fen <> o.refund_fen)
                  ON CONFLICT DO NOTHING"""),
         params,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +24,7 @@ from siyu.kit.web import Principal
 from siyu.orders import layouts, reading, repository
 from siyu.orders.layouts import Layout
 from siyu.orders.models import ColumnMapping, Order, OrderChange, OrderImport, SubOrder
-from siyu.orders.normalise import ROW, fold_orders, normalise, rank_expr
+from siyu.orders.normalise import FILLED, ROW, fold_orders, normalise, rank_expr
 from siyu.orders.reading import FileRefused
 
 EXPORT_TIMEZONE = "Asia/Shanghai"  # platforms write China time in their exports
@@ -60,6 +60,7 @@ class Batch:
     rejected: pl.DataFrame
     rows: int
     skipped: int
+    repeats: list[str] = field(default_factory=list)  # order ids also in an earlier batch (so stored by now)
 
 
 def header_key(headers: list[str]) -> str:
@@ -103,27 +104,78 @@ async def choose_layout(session: AsyncSession, *, tenant_id: int, headers: list[
     )
 
 
-def _frames(path: Path, workdir: Path, text_or_xlsx: reading.TextFile | None) -> Iterator[pl.DataFrame]:
-    if text_or_xlsx is None:
-        frame = reading.read_xlsx(path)
+def _frames(
+    path: Path,
+    workdir: Path,
+    text_or_xlsx: reading.TextFile | pl.DataFrame | None,
+    columns: Sequence[str] | None = None,
+    id_column: str | None = None,
+) -> Iterator[pl.DataFrame]:
+    """The file's rows as all-text frames of BATCH_ROWS rows (the last one shorter), row numbers in ROW.
+
+    With `columns` (and the `id_column` among them), a CSV is parsed for those columns only, and each frame
+    carries FILLED: the number of non-blank cells of a row over all the file's columns, counted (from a full
+    parse of that piece) only for rows whose id cell has no digit (blank, summary and stray lines; the only
+    rows normalise needs it for); 1 elsewhere."""
+    if not isinstance(text_or_xlsx, reading.TextFile):
+        frame = reading.read_xlsx(path) if text_or_xlsx is None else text_or_xlsx
         frame = frame.rename({c: layouts.clean_header(c) for c in frame.columns}).with_row_index(ROW, offset=2)
         for start in range(0, frame.height, BATCH_ROWS):
             yield frame.slice(start, BATCH_ROWS).with_columns(pl.col(ROW).cast(pl.Int64))
         return
-    scan = pl.scan_csv(
-        text_or_xlsx.path,
-        infer_schema=False,
-        separator=text_or_xlsx.separator,
-        has_header=True,
-        row_index_name=ROW,
-        row_index_offset=2,
-        truncate_ragged_lines=True,
-        encoding="utf8-lossy",
-        with_column_names=lambda names: [layouts.clean_header(n) for n in names],
-        quote_char='"',
-        raise_if_empty=False,
-    )
-    yield from (batch.with_columns(pl.col(ROW).cast(pl.Int64)) for batch in scan.collect_batches(chunk_size=BATCH_ROWS))
+    # The text is parsed a piece at a time (memory stays bounded whatever the file's size); Polars' own
+    # streaming reader reads the whole file ahead of a slower consumer.
+    options: dict[str, Any] = {
+        "infer_schema": False,
+        "separator": text_or_xlsx.separator,
+        "quote_char": '"',
+        "truncate_ragged_lines": True,
+        "encoding": "utf8-lossy",
+        "raise_if_empty": False,
+    }
+    schema: dict[str, Any] | None = None
+    wanted: list[int] | None = None
+    pending: pl.DataFrame | None = None
+    row = 2
+    for piece in reading.record_chunks(text_or_xlsx.files):
+        full: pl.DataFrame | None = None
+        if schema is None:
+            full = pl.read_csv(piece, has_header=True, **options)
+            full = full.rename({c: layouts.clean_header(c) for c in full.columns})
+            schema = dict.fromkeys(full.columns, pl.String)
+            if columns is not None and id_column in schema and len(schema) == full.width:
+                wanted = [n for n, name in enumerate(full.columns) if name in set(columns)]
+            frame = full if wanted is None else full.select(full.columns[n] for n in wanted)
+        elif wanted is None:
+            frame = pl.read_csv(piece, has_header=False, schema=schema, **options)
+        else:
+            frame = pl.read_csv(piece, has_header=False, schema=schema, columns=wanted, **options)
+        if wanted is not None:
+            assert id_column is not None
+            frame = frame.with_columns(_filled(frame[id_column], full, piece, schema, options))
+        frame = frame.with_row_index(ROW, offset=row).with_columns(pl.col(ROW).cast(pl.Int64))
+        row += frame.height
+        pending = frame if pending is None else pl.concat([pending, frame], rechunk=False)
+        while pending.height >= BATCH_ROWS:
+            yield pending.slice(0, BATCH_ROWS).rechunk()
+            pending = pending.slice(BATCH_ROWS)
+    if pending is not None and (pending.height or row == 2):
+        yield pending.rechunk()
+
+
+def _filled(
+    ids: pl.Series, full: pl.DataFrame | None, piece: bytes, schema: dict[str, Any], options: dict[str, Any]
+) -> pl.Series:
+    """FILLED for one parsed piece (see `_frames`): the full parse of the piece is done only when needed."""
+    filled = pl.Series(FILLED, [1] * len(ids), dtype=pl.Int64)
+    digitless = ~ids.str.contains(r"\d").fill_null(False)
+    if not digitless.any():
+        return filled
+    if full is None:
+        full = pl.read_csv(piece, has_header=False, schema=schema, **options)
+    rows = digitless.arg_true()
+    cells = [pl.col(c).is_not_null() & (pl.col(c).str.strip_chars() != "") for c in full.columns]
+    return filled.scatter(rows, full[rows].select(pl.sum_horizontal(cells).cast(pl.Int64)).to_series())
 
 
 @dataclass
@@ -131,6 +183,18 @@ class OpenedFile:
     headers: list[str]
     frames: Iterator[pl.DataFrame]
     estimated_rows: int
+    source: reading.TextFile | pl.DataFrame | None = None
+    path: Path | None = None
+
+    def frames_for(self, layout: Layout) -> Iterator[pl.DataFrame]:
+        """The file's frames with only the columns `layout` reads (plus FILLED): less to parse and to hold."""
+        if self.path is None or not isinstance(self.source, reading.TextFile):
+            return self.frames
+        columns = [h for f in layouts.FIELDS if (h := layout.header_for(f, self.headers))]
+        id_column = layout.header_for("order_id", self.headers)
+        if id_column is None:
+            return self.frames
+        return _frames(self.path, self.path.parent, self.source, columns, id_column)
 
 
 def open_file(path: Path, workdir: Path) -> OpenedFile:
@@ -141,16 +205,19 @@ def open_file(path: Path, workdir: Path) -> OpenedFile:
     if reading.is_xlsx(head):
         frame = reading.read_xlsx(path)
         headers = [layouts.clean_header(str(c)) for c in frame.columns]
-        return OpenedFile(headers=headers, frames=_frames(path, workdir, None), estimated_rows=frame.height)
+        # The sheet is read once (fastexcel reads it whole): the batches are slices of it.
+        return OpenedFile(headers=headers, frames=_frames(path, workdir, frame), estimated_rows=frame.height)
     text = reading.open_text(path, workdir)
     with open(text.path, "rb") as handle:
         sample = handle.read(reading.SNIFF_BYTES)
     lines = max(1, sample.count(b"\n"))
-    estimated = int(text.path.stat().st_size / max(1, len(sample) / lines))
+    estimated = int(sum(f.stat().st_size for f in text.files) / max(1, len(sample) / lines))
     return OpenedFile(
         headers=[layouts.clean_header(h) for h in text.headers],
         frames=_frames(path, workdir, text),
         estimated_rows=estimated,
+        source=text,
+        path=path,
     )
 
 
@@ -161,6 +228,7 @@ class Batcher:
         self.layout = layout
         self.headers = headers
         self.carry: pl.DataFrame | None = None
+        self.seen = pl.Series("seen", [], dtype=pl.UInt64)  # hashes of the order ids of earlier batches
 
     def _finish(self, good: pl.DataFrame, rejected: pl.DataFrame, rows: int, skipped: int) -> Batch:
         layout = self.layout
@@ -187,7 +255,10 @@ class Batcher:
         orders = fold_orders(good, layout).with_columns(
             rank_expr(pl.col("status")).alias("status_rank"), pl.col("quantity").alias("item_count")
         )
-        return Batch(orders=orders, items=items, rejected=rejected, rows=rows, skipped=skipped)
+        hashes = orders["order_id"].hash()
+        repeats = orders.filter(hashes.is_in(self.seen))["order_id"].to_list() if self.seen.len() else []
+        self.seen = pl.concat([self.seen, hashes.rename("seen")])
+        return Batch(orders=orders, items=items, rejected=rejected, rows=rows, skipped=skipped, repeats=repeats)
 
     def feed(self, raw: pl.DataFrame) -> Batch | None:
         good, rejected, skipped = normalise(raw, self.layout, self.headers, EXPORT_TIMEZONE)
@@ -221,6 +292,7 @@ async def apply_batch(
         import_id=import_row.id,
         now=now,
         orders=batch.orders,
+        stored=batch.repeats,
     )
     if batch.items is not None:
         await repository.apply_items(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import tempfile
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import polars as pl
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -74,11 +77,13 @@ async def run_import(
         )
         batcher = service.Batcher(layout, opened.headers)
         try:
-            for raw in opened.frames:
-                await _apply(sessionmaker, tenant_id, import_id, layout, batcher.feed(raw), totals)
-                if on_progress:
-                    on_progress(totals.rows, max(opened.estimated_rows, totals.rows))
-            await _apply(sessionmaker, tenant_id, import_id, layout, batcher.flush(), totals)
+            # The next batch is read and normalised (in a thread; Polars releases the GIL) while the database
+            # applies this one.
+            async with contextlib.aclosing(_read_ahead(_batches(opened.frames_for(layout), batcher))) as batches:
+                async for batch in batches:
+                    await _apply(sessionmaker, tenant_id, import_id, layout, batch, totals)
+                    if on_progress:
+                        on_progress(totals.rows, max(opened.estimated_rows, totals.rows))
         except Exception as error:
             await _set(
                 sessionmaker,
@@ -107,6 +112,38 @@ async def run_import(
         **{k: v for k, v in asdict(totals).items() if k != "rejections"},
     )
     return totals
+
+
+def _batches(frames: Iterator[pl.DataFrame], batcher: service.Batcher) -> Iterator[service.Batch]:
+    for raw in frames:
+        batch = batcher.feed(raw)
+        if batch is not None:
+            yield batch
+    last = batcher.flush()
+    if last is not None:
+        yield last
+
+
+async def _read_ahead(batches: Iterator[service.Batch]) -> AsyncGenerator[service.Batch, None]:
+    """Yield `batches`, computing each next one in a worker thread while the caller works on the current one."""
+    done = object()
+
+    def step() -> Any:
+        return next(batches, done)
+
+    pending = asyncio.ensure_future(asyncio.to_thread(step))
+    try:
+        while True:
+            batch = await pending
+            if batch is done:
+                return
+            pending = asyncio.ensure_future(asyncio.to_thread(step))
+            yield cast(service.Batch, batch)
+    finally:
+        # Never leave a thread reading the file after we return (the work directory is about to go).
+        if not pending.done():
+            with contextlib.suppress(Exception):
+                await asyncio.shield(pending)
 
 
 async def _apply(

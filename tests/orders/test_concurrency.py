@@ -72,12 +72,6 @@ async def test_overlapping_imports_at_once_keep_the_forward_most_state_of_every_
     assert all(orders[oid(n)].first_import_id == first.import_id for n in range(200))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="repository.apply_orders counts and records history before its upsert; rows that do not exist yet "
-    "are not locked, so two imports inserting the same new orders both count them as inserted and the "
-    "one that then updates them records no order_changes row (a refund nobody hears about)",
-)
 async def test_two_imports_inserting_the_same_new_orders_count_and_record_them_once(
     shop: Shop, orders_engine: AsyncEngine
 ) -> None:
