@@ -1,5 +1,7 @@
 """Set-wise loading for hot paths: a temporary table filled by COPY (PostgreSQL) or one executemany
-(SQLite), so the rest of the work is a few INSERT ... SELECT statements, never a row at a time.
+(SQLite), so the rest of the work is a few INSERT ... SELECT statements, never a row at a time; rows that
+are certainly new go straight into their table the same way (`insert_new`), and keys are looked up with
+one index probe each (`existing_keys`, `lookup_join`) whatever the planner thinks of a freshly filled table.
 
 Everything that differs between the two databases lives here.
 """
@@ -7,12 +9,13 @@ Everything that differs between the two databases lives here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -27,12 +30,13 @@ SQL_TYPES = {
 }
 SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%6f"  # how SQLAlchemy stores DateTime on SQLite: comparable as text
 PG_TIME = "%Y-%m-%dT%H:%M:%S%.6f%:z"
-COPY_PIECE_ROWS = 10_000
+COPY_PIECE_ROWS = 5_000
 # Page cache for a bulk transaction on SQLite (KiB): index pages of a large table stay in memory while a batch
 # lands. The connection's own setting is restored when the transaction's work is done.
 SQLITE_BULK_CACHE_KIB = 64 * 1024
 # What a plain INSERT/COPY raises when a key is already there (or an overlapping writer got there first).
 KEY_TAKEN = (asyncpg.exceptions.UniqueViolationError, asyncpg.exceptions.DeadlockDetectedError, sqlite3.IntegrityError)
+SQLITE_KEY_TAKEN = {1555, 2067}  # SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE (other constraints raise)
 
 
 def dialect(session: AsyncSession) -> str:
@@ -128,7 +132,7 @@ def _sqlite_literal(value: int | str | datetime) -> str:
     if isinstance(value, int):
         return str(int(value))
     if isinstance(value, datetime):
-        value = pl.Series([value]).dt.convert_time_zone("UTC").dt.strftime(SQLITE_TIME)[0]
+        value = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLITE_TIME
     return "'" + str(value).replace("'", "''") + "'"
 
 
@@ -166,7 +170,9 @@ async def insert_new(
                 values = ["?"] * len(names) + [_sqlite_literal(value) for value in constants.values()]
                 statement = f"INSERT INTO {table} ({', '.join([*names, *constants])}) VALUES ({', '.join(values)})"
                 await driver.executemany(statement, frame.iter_rows())
-    except KEY_TAKEN:
+    except KEY_TAKEN as error:
+        if isinstance(error, sqlite3.IntegrityError) and error.sqlite_errorcode not in SQLITE_KEY_TAKEN:
+            raise
         return False
     return True
 
@@ -182,7 +188,8 @@ async def bulk_work(session: AsyncSession) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await session.execute(text(f"PRAGMA cache_size = {previous}"))
+        with contextlib.suppress(Exception):  # (a failed transaction's own error is the one to report)
+            await session.execute(text(f"PRAGMA cache_size = {previous}"))
 
 
 def lookup_join(session: AsyncSession, table: str, alias: str, condition: str, *, outer: bool = False) -> str:
@@ -194,11 +201,6 @@ def lookup_join(session: AsyncSession, table: str, alias: str, condition: str, *
     if dialect(session) == "postgresql":
         return f"{kind} LATERAL (SELECT * FROM {table} {alias} WHERE {condition} OFFSET 0) {alias} ON true"
     return f"{kind} {table} {alias} ON {condition}"
-
-
-def lock_rows_clause(session: AsyncSession, alias: str) -> str:
-    """Row locks for a SELECT (PostgreSQL); SQLite has one writer at a time and needs none."""
-    return f" FOR UPDATE OF {alias}" if dialect(session) == "postgresql" else ""
 
 
 def temp_name(session: AsyncSession, name: str) -> str:

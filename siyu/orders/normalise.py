@@ -61,7 +61,8 @@ def clean(expr: pl.Expr) -> pl.Expr:
     return value.replace(EMPTY, None)
 
 
-PROTECTED = r"""^[='"]|"$"""  # after stripping spaces, a value `clean` can change beyond blanks starts/ends so
+# Once spaces are stripped, `clean`'s other steps can only change a value that starts with = ' or " or ends with ".
+PROTECTED = r"""^[='"]|"$"""
 
 
 def clean_column(values: pl.Series) -> pl.Series:

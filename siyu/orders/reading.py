@@ -116,10 +116,12 @@ def _line_starts(source: Path, parts: int) -> list[int]:
 
 
 def _iconv_part(iconv: str, source: Path, start: int, end: int, target: Path) -> bool:
+    argv = [iconv, "-f", "GB18030", "-t", "UTF-8"]
     with open(source, "rb") as src, open(target, "wb") as dst:
-        process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            [iconv, "-f", "GB18030", "-t", "UTF-8"], stdin=subprocess.PIPE, stdout=dst, stderr=subprocess.DEVNULL
-        )
+        if end >= source.stat().st_size:  # to the end of the file: iconv reads it directly
+            src.seek(start)
+            return subprocess.run(argv, stdin=src, stdout=dst, stderr=subprocess.DEVNULL, check=False).returncode == 0  # noqa: S603
+        process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=dst, stderr=subprocess.DEVNULL)  # noqa: S603
         assert process.stdin is not None
         try:
             _feed(src, process.stdin, start, end)

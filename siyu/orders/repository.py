@@ -1,5 +1,6 @@
-"""Every order query. Writes from files are set-wise: a batch is staged in a temporary table, then
-classified, recorded in the history and upserted with a handful of statements."""
+"""Every order query. Writes from files are set-wise: a batch's new orders are written straight into `orders`
+(COPY / one executemany); the others are staged in a temporary table, then classified, recorded in the history
+and upserted with a handful of statements. Never a row at a time."""
 
 from __future__ import annotations
 
@@ -244,8 +245,25 @@ async def apply_items(
     )
     if sum_amounts:
         # Lines of one order can arrive in different batches: the order's totals come from all of them.
-        await session.execute(
-            text(f"""UPDATE orders SET paid_fen = t.paid, refund_fen = t.refund, item_count = t.quantity
+        if bulk.dialect(session) == "postgresql":
+            # One index probe per order of the batch (lines, then the order), whatever the planner believes
+            # about tables a large first import has just filled (no statistics yet: it would scan them per row).
+            statement = f"""UPDATE orders SET paid_fen = t.paid, refund_fen = t.refund, item_count = t.quantity
+                 FROM (SELECT o.ctid AS row_id, x.paid, x.refund, x.quantity
+                       FROM (SELECT DISTINCT order_id FROM {stage}) s
+                       CROSS JOIN LATERAL (SELECT sum(i.paid_fen) AS paid, sum(i.refund_fen) AS refund,
+                                                  sum(i.quantity) AS quantity
+                                           FROM order_items i
+                                           WHERE i.tenant_id = :tenant AND i.platform = :platform
+                                             AND i.order_id = s.order_id OFFSET 0) x
+                       CROSS JOIN LATERAL (SELECT ctid, paid_fen, refund_fen, item_count FROM orders o
+                                           WHERE o.tenant_id = :tenant AND o.platform = :platform
+                                             AND o.order_id = s.order_id OFFSET 0) o
+                       WHERE (o.paid_fen, o.refund_fen, o.item_count) IS DISTINCT FROM (x.paid, x.refund, x.quantity)
+                         AND x.refund >= o.refund_fen) t
+                 WHERE orders.ctid = t.row_id"""
+        else:
+            statement = f"""UPDATE orders SET paid_fen = t.paid, refund_fen = t.refund, item_count = t.quantity
                      FROM (SELECT i.order_id, sum(i.paid_fen) AS paid, sum(i.refund_fen) AS refund,
                                   sum(i.quantity) AS quantity
                            FROM order_items i
@@ -256,9 +274,8 @@ async def apply_items(
                        AND orders.order_id = t.order_id
                        AND (orders.paid_fen, orders.refund_fen, orders.item_count)
                            IS DISTINCT FROM (t.paid, t.refund, t.quantity)
-                       AND t.refund >= orders.refund_fen"""),
-            params,
-        )
+                       AND t.refund >= orders.refund_fen"""
+        await session.execute(text(statement), params)
     await bulk.drop_temp_table(session, STAGE_ITEMS)
 
 
