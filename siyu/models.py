@@ -4,6 +4,7 @@ from siyu.audit.models import AuditEntry
 from siyu.jobs.models import Job
 from siyu.kit.db import Base
 from siyu.ledger.models import Allocation, Balance, Entry, Lot
+from siyu.loyalty.models import Campaign, CampaignAward, ExpiryWarning, MemberTier, Tier, TierChange
 from siyu.members.models import Identity, Member
 from siyu.orders.models import ColumnMapping, ImportRejection, Order, OrderChange, OrderImport, SubOrder
 from siyu.staff.models import ApiKey, Membership, StaffSession, StaffUser
@@ -16,14 +17,18 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "Balance",
+    "Campaign",
+    "CampaignAward",
     "Channel",
     "ColumnMapping",
     "Entry",
+    "ExpiryWarning",
     "Identity",
     "ImportRejection",
     "Job",
     "Lot",
     "Member",
+    "MemberTier",
     "Membership",
     "Order",
     "OrderChange",
@@ -32,5 +37,7 @@ __all__ = [
     "StaffUser",
     "SubOrder",
     "Tenant",
+    "Tier",
+    "TierChange",
     "metadata",
 ]

@@ -3,9 +3,10 @@
 
 def load_handlers() -> None:
     import siyu.ledger.tasks
+    import siyu.loyalty.tasks
     import siyu.orders.tasks
     import siyu.staff.tasks  # noqa: F401
-    from siyu.ledger.tasks import on_orders_changed
+    from siyu.loyalty.tasks import on_orders_changed
     from siyu.orders import events
 
-    events.listen("ledger", on_orders_changed)
+    events.listen("points", on_orders_changed)

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.kit.bulk import insert_ignoring_duplicates
+from siyu.kit.types import UTCDateTime
 from siyu.ledger.models import Allocation, Balance, Entry, Lot, LotStatus
 from siyu.tenants.models import Tenant
 
@@ -193,6 +194,49 @@ async def due_lots(
     return list(await session.scalars(statement))
 
 
+async def held_lots_due(session: AsyncSession, *, tenant_id: int, now: datetime, limit: int) -> list[Lot]:
+    """Held lots whose hold has ended, by member then id."""
+    rows = await session.scalars(
+        select(Lot)
+        .where(Lot.tenant_id == tenant_id, Lot.status == LotStatus.pending, Lot.post_after <= now)
+        .order_by(Lot.member_id, Lot.id)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def set_post_after(session: AsyncSession, *, tenant_id: int, lot_id: int, post_after: datetime) -> None:
+    await session.execute(
+        update(Lot)
+        .where(Lot.tenant_id == tenant_id, Lot.id == lot_id, Lot.status == LotStatus.pending)
+        .values(post_after=post_after)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def lots_of(session: AsyncSession, *, tenant_id: int, member_id: int, limit: int) -> list[Lot]:
+    """The member's lots, newest first."""
+    rows = await session.scalars(
+        select(Lot)
+        .where(Lot.tenant_id == tenant_id, Lot.member_id == member_id)
+        .order_by(Lot.created_at.desc(), Lot.id.desc())
+        .limit(limit)
+        .execution_options(populate_existing=True)
+    )
+    return list(rows)
+
+
+async def has_credit_like(session: AsyncSession, *, tenant_id: int, member_id: int, prefix: str) -> bool:
+    found = await session.scalar(
+        select(Lot.id)
+        .where(
+            Lot.tenant_id == tenant_id, Lot.member_id == member_id, Lot.source_ref.startswith(prefix, autoescape=True)
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 async def move_lots(session: AsyncSession, *, tenant_id: int, from_member_id: int, into_member_id: int) -> None:
     await session.execute(
         update(Lot)
@@ -226,6 +270,7 @@ class OrderChangeRow:
     from_refund_fen: int
     to_refund_fen: int
     paid_fen: int
+    completed_at: datetime | None = None
 
     @property
     def source_ref(self) -> str:
@@ -238,7 +283,8 @@ def order_ref(platform: str, order_id: str) -> str:
 
 _CREDITED_CHANGES = text(
     """
-    SELECT c.platform, c.order_id, c.from_status, c.to_status, c.from_refund_fen, c.to_refund_fen, o.paid_fen
+    SELECT c.platform, c.order_id, c.from_status, c.to_status, c.from_refund_fen, c.to_refund_fen, o.paid_fen,
+           o.completed_at
     FROM order_changes c
     JOIN orders o ON o.tenant_id = c.tenant_id AND o.platform = c.platform AND o.order_id = c.order_id
     JOIN ledger_lots l ON l.tenant_id = c.tenant_id AND l.source_ref = 'order:' || c.platform || ':' || c.order_id
@@ -250,7 +296,8 @@ _CREDITED_CHANGES = text(
 
 async def credited_order_changes(session: AsyncSession, *, tenant_id: int, import_id: int) -> list[OrderChangeRow]:
     """The changes of one import to orders that earned points (an earn_pending or earn lot)."""
-    rows = await session.execute(_CREDITED_CHANGES, {"tenant_id": tenant_id, "import_id": import_id})
+    statement = _CREDITED_CHANGES.columns(completed_at=UTCDateTime())
+    rows = await session.execute(statement, {"tenant_id": tenant_id, "import_id": import_id})
     return [OrderChangeRow(*row) for row in rows]
 
 

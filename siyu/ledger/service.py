@@ -34,6 +34,7 @@ from siyu.kit.web import Principal
 from siyu.ledger import repository
 from siyu.ledger.models import Allocation, Entry, EntryKind, Lot, LotStatus
 from siyu.ledger.repository import Account, OrderChangeRow
+from siyu.ledger.repository import credited_order_changes as credited_order_changes
 from siyu.ledger.repository import order_ref as order_ref  # how an order is named as a source
 from siyu.members import service as members
 
@@ -476,6 +477,53 @@ async def post(
     await _settle_debt(session, tenant_id=tenant_id, account=account, entry=entry, moves=moves, now=now)
     await moves.write(session)
     return entry
+
+
+async def schedule_post(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    source_ref: str,
+    post_after: datetime,
+    created_by: str | None = None,
+    now: datetime | None = None,
+) -> Entry | None:
+    """The hold of a source's held points ends at `post_after` (its order was completed): posted at once when
+    that moment has passed, else by the post sweep. Returns the post entry when posted now.
+    Nothing happens to points already posted or voided."""
+    now = now or utcnow()
+    lot, _account = await _open_lot(session, tenant_id=tenant_id, source_ref=source_ref, now=now)
+    if lot.status != LotStatus.pending:
+        return None
+    if post_after <= now:
+        return await post(session, tenant_id=tenant_id, source_ref=source_ref, created_by=created_by, now=now)
+    if lot.post_after != post_after:
+        await repository.set_post_after(session, tenant_id=tenant_id, lot_id=lot.id, post_after=post_after)
+        lot.post_after = post_after
+    return None
+
+
+async def post_due(
+    session: AsyncSession, *, tenant_id: int, now: datetime | None = None, limit: int = 5000
+) -> tuple[int, list[int]]:
+    """Post held points whose hold has ended (at most `limit` lots; run again for the rest). Idempotent.
+    Returns the number of lots posted and the members they belong to, in id order."""
+    now = now or utcnow()
+    posted: set[int] = set()
+    count = 0
+    for lot in await repository.held_lots_due(session, tenant_id=tenant_id, now=now, limit=limit):
+        entry = await post(session, tenant_id=tenant_id, source_ref=lot.source_ref, created_by="system:hold", now=now)
+        if entry is not None:
+            posted.add(entry.member_id)
+            count += 1
+    return count, sorted(posted)
+
+
+async def lock_member(session: AsyncSession, *, tenant_id: int, member_id: int, now: datetime | None = None) -> Points:
+    """Lock the member's points for the rest of the transaction (for decisions taken before an operation,
+    e.g. a campaign's daily cap) and return her balance after expiring her due lots."""
+    account = await _open(session, tenant_id=tenant_id, member_id=member_id, now=now or utcnow())
+    return Points(account.available, account.pending, account.debt)
 
 
 async def void(
@@ -934,3 +982,19 @@ async def balance(session: AsyncSession, *, tenant_id: int, member_id: int) -> P
 async def recent_entries(session: AsyncSession, *, tenant_id: int, member_id: int, limit: int = 20) -> list[Entry]:
     await members.get_member(session, tenant_id=tenant_id, member_id=member_id)
     return await repository.recent_entries(session, tenant_id=tenant_id, member_id=member_id, limit=limit)
+
+
+async def lots(session: AsyncSession, *, tenant_id: int, member_id: int, limit: int = 100) -> list[Lot]:
+    """The member's credits (held, posted or voided), newest first."""
+    await members.get_member(session, tenant_id=tenant_id, member_id=member_id)
+    return await repository.lots_of(session, tenant_id=tenant_id, member_id=member_id, limit=limit)
+
+
+async def find_credit(session: AsyncSession, *, tenant_id: int, source_ref: str) -> Lot | None:
+    """The credit of a source (one per source), whoever holds it."""
+    return await repository.find_lot(session, tenant_id=tenant_id, source_ref=source_ref)
+
+
+async def has_credit_from(session: AsyncSession, *, tenant_id: int, member_id: int, prefix: str) -> bool:
+    """Whether the member holds a credit whose source starts with `prefix` (e.g. "order:": she claimed before)."""
+    return await repository.has_credit_like(session, tenant_id=tenant_id, member_id=member_id, prefix=prefix)

@@ -1,7 +1,7 @@
-"""Background work of the ledger: reacting to order changes, and the expiry sweep.
+"""Background work of the ledger: voiding and clawing back for order changes, and expiry on demand.
 
-`on_orders_changed` is registered with the orders domain's listeners by the wiring (siyu.tasks): the
-ledger and the orders domain do not import each other.
+The periodic sweep (post, expire, warn, review tiers) and the listener for order changes that the wiring
+registers live in siyu.loyalty.tasks, which knows the tenant's policy; these stay usable on their own.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.jobs import service as jobs
 from siyu.jobs.models import Job
-from siyu.jobs.registry import every, handler
+from siyu.jobs.registry import handler
 from siyu.kit.time import utcnow
 from siyu.ledger import service
 
@@ -46,6 +46,3 @@ async def expire_points(session: AsyncSession, job: Job) -> dict[str, Any]:
                 dedupe_key=f"ledger.expire:{job.id}:{tenant_id}",
             )
     return {"expired": expired}
-
-
-every(3600, "ledger.expire")

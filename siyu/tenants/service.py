@@ -98,6 +98,18 @@ async def update_tenant(session: AsyncSession, *, actor: Principal, changes: Ten
     return tenant
 
 
+async def put_setting(session: AsyncSession, *, tenant_id: int, key: str, value: Any) -> Any:
+    """Store one section of the tenant's settings owned by another domain (e.g. "points"); returns what it was.
+    The caller validates the value and records the change in the audit log."""
+    tenant = await get_tenant(session, tenant_id)
+    settings = dict(tenant.settings or {})
+    before = settings.get(key)
+    settings[key] = value
+    tenant.settings = settings
+    await session.flush()
+    return before
+
+
 async def list_channels(session: AsyncSession, *, tenant_id: int) -> list[Channel]:
     """Channels in the platform order people expect (淘宝/天猫, 抖音, 快手, 视频号, ...), then by name."""
     order = list(PLATFORM_LABELS)

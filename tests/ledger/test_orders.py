@@ -10,6 +10,7 @@ from siyu.jobs.service import enqueue
 from siyu.jobs.worker import Worker
 from siyu.ledger import service
 from siyu.ledger.tasks import on_orders_changed
+from siyu.loyalty import tasks as loyalty_tasks
 from siyu.orders import events
 from siyu.orders.models import OrderChange
 from siyu.tasks import load_handlers
@@ -116,7 +117,7 @@ async def test_the_orders_changed_job_calls_the_ledger_in_its_transaction(
     book: Book, session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     load_handlers()
-    assert events.LISTENERS["ledger"] is on_orders_changed
+    assert events.LISTENERS["points"] is loyalty_tasks.on_orders_changed
     fan = await book.member()
     order_id, ref = await credited_order(book, fan)
     import_id = await changes(book, (order_id, "paid", "closed", 0, 0))
@@ -127,6 +128,6 @@ async def test_the_orders_changed_job_calls_the_ledger_in_its_transaction(
     await Worker(sessionmaker).drain()
     job = await session.scalar(select(Job).where(Job.id == job_id).execution_options(populate_existing=True))
     assert job is not None and job.status == JobStatus.done, job and job.last_error
-    assert job.result == {"import_id": import_id, "listeners": {"ledger": 1}}
+    assert job.result == {"import_id": import_id, "listeners": {"points": 1}}
     assert (await book.lot(ref)).status == "voided"
     await book.check()

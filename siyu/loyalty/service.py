@@ -1,0 +1,601 @@
+"""The loyalty programme: the tenant's points policy, campaigns and tiers, and crediting an order by them.
+
+The ledger keeps the books; this domain decides how many points an order earns (siyu.loyalty.rules), when
+they post (the hold) and expire (the policy), and what a member's tier is. Nothing here commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from siyu.audit import service as audit
+from siyu.jobs import service as jobs
+from siyu.kit.errors import Conflict, InvalidInput, NotFound
+from siyu.kit.ids import new_id
+from siyu.kit.time import to_local, utcnow
+from siyu.kit.web import Principal
+from siyu.ledger import service as ledger
+from siyu.ledger.models import Entry
+from siyu.loyalty import repository, rules
+from siyu.loyalty.models import Campaign, CampaignAward, MemberTier, Tier, TierChange
+from siyu.loyalty.rules import Calculation, CampaignFacts, OrderFacts, TierFacts
+from siyu.loyalty.schemas import CampaignIn, PointsPolicy, PreviewIn, TierIn
+from siyu.members import service as members
+from siyu.tenants import service as tenants
+
+
+class CampaignNotFound(NotFound):
+    code = "campaign_not_found"
+    message = "找不到这个活动"
+
+
+class TierNotFound(NotFound):
+    code = "tier_not_found"
+    message = "找不到这个会员等级"
+
+
+class TierThresholdTaken(Conflict):
+    code = "tier_threshold_taken"
+    message = "已有等级使用这个成长值门槛"
+
+
+class NotEligible(Conflict):
+    code = "order_not_eligible"
+    message = "这笔订单未付款、已关闭或已全额退款，不能获得积分"
+
+
+class NothingToEarn(Conflict):
+    code = "nothing_to_earn"
+    message = "这笔订单的金额不足以获得积分"
+
+
+class CampaignInUse(Conflict):
+    code = "campaign_in_use"
+    message = "这个活动已经发放过积分，不能删除，可以停用"
+
+
+INELIGIBLE = frozenset({"unpaid", "closed", "refunded"})  # siyu.orders.models.OrderStatus values
+POLICY_KEY = "points"
+
+
+# Policy
+
+
+async def policy_of(session: AsyncSession, tenant_id: int) -> tuple[PointsPolicy, str]:
+    """The tenant's points policy (defaults for what was never set) and timezone."""
+    tenant = await tenants.get_tenant(session, tenant_id)
+    stored = (tenant.settings or {}).get(POLICY_KEY) or {}
+    try:
+        return PointsPolicy.model_validate(stored), tenant.timezone
+    except ValidationError:  # written by an older version: keep what still reads
+        return PointsPolicy(), tenant.timezone
+
+
+async def save_policy(session: AsyncSession, *, actor: Principal, policy: PointsPolicy) -> PointsPolicy:
+    channels = {str(c.id) for c in await tenants.list_channels(session, tenant_id=actor.tenant_id)}
+    unknown = sorted(set(policy.channel_fen_per_point) - channels)
+    if unknown:
+        raise InvalidInput("渠道不存在：" + "、".join(unknown), code="channel_not_found")
+    after = policy.model_dump(mode="json")
+    before = await tenants.put_setting(session, tenant_id=actor.tenant_id, key=POLICY_KEY, value=after)
+    if before != after:
+        audit.record(
+            session,
+            actor=actor,
+            action="points.policy",
+            target_type="tenant",
+            target_id=actor.tenant_id,
+            before=before or {},
+            after=after,
+        )
+    return policy
+
+
+# Campaigns
+
+
+def _campaign_view(campaign: Campaign) -> dict[str, Any]:
+    return {
+        "name": campaign.name,
+        "priority": campaign.priority,
+        "starts_at": campaign.starts_at.isoformat(),
+        "ends_at": campaign.ends_at.isoformat(),
+        "multiplier_pct": campaign.multiplier_pct,
+        "bonus_points": campaign.bonus_points,
+        "first_claim_bonus": campaign.first_claim_bonus,
+        "cap_per_member_day": campaign.cap_per_member_day,
+        "cap_total": campaign.cap_total,
+        "channel_ids": list(campaign.channel_ids or []),
+        "tier_ids": list(campaign.tier_ids or []),
+        "live_room": campaign.live_room,
+        "exclusive": campaign.exclusive,
+        "active": campaign.active,
+    }
+
+
+async def list_campaigns(session: AsyncSession, *, tenant_id: int) -> list[Campaign]:
+    return await repository.campaigns(session, tenant_id=tenant_id)
+
+
+async def get_campaign(session: AsyncSession, *, tenant_id: int, campaign_id: int) -> Campaign:
+    campaign = await repository.get_campaign(session, tenant_id=tenant_id, campaign_id=campaign_id)
+    if campaign is None:
+        raise CampaignNotFound()
+    return campaign
+
+
+async def _check_references(session: AsyncSession, tenant_id: int, data: CampaignIn) -> None:
+    channels = {c.id for c in await tenants.list_channels(session, tenant_id=tenant_id)}
+    if set(data.channel_ids) - channels:
+        raise InvalidInput("活动里选的渠道不存在", code="channel_not_found")
+    tier_ids = {t.id for t in await repository.tiers(session, tenant_id=tenant_id)}
+    if set(data.tier_ids) - tier_ids:
+        raise TierNotFound()
+
+
+async def create_campaign(session: AsyncSession, *, actor: Principal, data: CampaignIn) -> Campaign:
+    await _check_references(session, actor.tenant_id, data)
+    campaign = Campaign(tenant_id=actor.tenant_id, id=new_id(), awarded_total=0, **data.model_dump())
+    repository.add(session, campaign)
+    await session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="campaign.create",
+        target_type="campaign",
+        target_id=campaign.id,
+        after=_campaign_view(campaign),
+    )
+    return campaign
+
+
+async def update_campaign(session: AsyncSession, *, actor: Principal, campaign_id: int, data: CampaignIn) -> Campaign:
+    campaign = await get_campaign(session, tenant_id=actor.tenant_id, campaign_id=campaign_id)
+    await _check_references(session, actor.tenant_id, data)
+    before = _campaign_view(campaign)
+    for key, value in data.model_dump().items():
+        setattr(campaign, key, value)
+    await session.flush()
+    after = _campaign_view(campaign)
+    if after != before:
+        audit.record(
+            session,
+            actor=actor,
+            action="campaign.update",
+            target_type="campaign",
+            target_id=campaign.id,
+            before=before,
+            after=after,
+        )
+    return campaign
+
+
+async def delete_campaign(session: AsyncSession, *, actor: Principal, campaign_id: int) -> None:
+    campaign = await get_campaign(session, tenant_id=actor.tenant_id, campaign_id=campaign_id)
+    if campaign.awarded_total > 0:
+        raise CampaignInUse()
+    before = _campaign_view(campaign)
+    await repository.delete_row(session, campaign)
+    await session.flush()
+    audit.record(
+        session, actor=actor, action="campaign.delete", target_type="campaign", target_id=campaign_id, before=before
+    )
+
+
+# Tiers
+
+
+async def list_tiers(session: AsyncSession, *, tenant_id: int) -> list[Tier]:
+    return await repository.tiers(session, tenant_id=tenant_id)
+
+
+async def get_tier(session: AsyncSession, *, tenant_id: int, tier_id: int) -> Tier:
+    tier = await repository.get_tier(session, tenant_id=tenant_id, tier_id=tier_id)
+    if tier is None:
+        raise TierNotFound()
+    return tier
+
+
+async def _check_threshold(session: AsyncSession, tenant_id: int, threshold: int, tier_id: int | None) -> None:
+    for tier in await repository.tiers(session, tenant_id=tenant_id):
+        if tier.threshold == threshold and tier.id != tier_id:
+            raise TierThresholdTaken()
+
+
+def _tier_view(tier: Tier) -> dict[str, Any]:
+    return {"name": tier.name, "threshold": tier.threshold, "multiplier_pct": tier.multiplier_pct}
+
+
+async def create_tier(session: AsyncSession, *, actor: Principal, data: TierIn) -> Tier:
+    await _check_threshold(session, actor.tenant_id, data.threshold, None)
+    tier = Tier(tenant_id=actor.tenant_id, id=new_id(), **data.model_dump())
+    repository.add(session, tier)
+    await session.flush()
+    await repository.forget_reviews(session, tenant_id=actor.tenant_id)
+    audit.record(
+        session, actor=actor, action="tier.create", target_type="tier", target_id=tier.id, after=_tier_view(tier)
+    )
+    return tier
+
+
+async def update_tier(session: AsyncSession, *, actor: Principal, tier_id: int, data: TierIn) -> Tier:
+    tier = await get_tier(session, tenant_id=actor.tenant_id, tier_id=tier_id)
+    await _check_threshold(session, actor.tenant_id, data.threshold, tier.id)
+    before = _tier_view(tier)
+    for key, value in data.model_dump().items():
+        setattr(tier, key, value)
+    await session.flush()
+    if _tier_view(tier) != before:
+        await repository.forget_reviews(session, tenant_id=actor.tenant_id)
+        audit.record(
+            session,
+            actor=actor,
+            action="tier.update",
+            target_type="tier",
+            target_id=tier.id,
+            before=before,
+            after=_tier_view(tier),
+        )
+    return tier
+
+
+async def delete_tier(session: AsyncSession, *, actor: Principal, tier_id: int) -> None:
+    """Members in the tier drop to the one their growth reaches at the next review (base level meanwhile)."""
+    tier = await get_tier(session, tenant_id=actor.tenant_id, tier_id=tier_id)
+    before = _tier_view(tier)
+    await repository.clear_tier(session, tenant_id=actor.tenant_id, tier_id=tier_id)
+    await repository.delete_row(session, tier)
+    await repository.forget_reviews(session, tenant_id=actor.tenant_id)
+    await session.flush()
+    audit.record(session, actor=actor, action="tier.delete", target_type="tier", target_id=tier_id, before=before)
+
+
+@dataclass(frozen=True)
+class TierStanding:
+    tier: Tier | None
+    growth: int
+    next_tier: Tier | None  # the next one up, if any
+
+
+async def standing(
+    session: AsyncSession, *, tenant_id: int, member_id: int, now: datetime | None = None
+) -> TierStanding:
+    """A member's tier and growth now (growth counted fresh over the policy's window)."""
+    now = now or utcnow()
+    policy, _tz = await policy_of(session, tenant_id)
+    tiers = await repository.tiers(session, tenant_id=tenant_id)
+    row = await repository.member_tier(session, tenant_id=tenant_id, member_id=member_id)
+    grown = await repository.growth(
+        session, tenant_id=tenant_id, member_ids=[member_id], since=now - timedelta(days=policy.tier_window_days)
+    )
+    current = next((t for t in tiers if row is not None and t.id == row.tier_id), None)
+    above = [t for t in tiers if current is None or t.threshold > current.threshold]
+    return TierStanding(current, grown[member_id], above[0] if above else None)
+
+
+async def tier_history(session: AsyncSession, *, tenant_id: int, member_id: int, limit: int = 50) -> list[TierChange]:
+    await members.get_member(session, tenant_id=tenant_id, member_id=member_id)
+    return await repository.tier_changes(session, tenant_id=tenant_id, member_id=member_id, limit=limit)
+
+
+def _reached(tiers: list[Tier], growth: int) -> Tier | None:
+    reached = [t for t in tiers if t.threshold <= growth]
+    return reached[-1] if reached else None
+
+
+async def refresh_tiers(
+    session: AsyncSession, *, tenant_id: int, member_ids: list[int], now: datetime, review_period: str | None = None
+) -> int:
+    """Recount the members' growth. Without `review_period` a member only moves up (upgrades happen at once);
+    in a review she gets the tier her growth reaches, up or down, and is marked reviewed for that period.
+    Returns the number of members whose tier changed."""
+    if not member_ids:
+        return 0
+    policy, _tz = await policy_of(session, tenant_id)
+    tiers = await repository.tiers(session, tenant_id=tenant_id)
+    names = {t.id: t.name for t in tiers}
+    grown = await repository.growth(
+        session, tenant_id=tenant_id, member_ids=member_ids, since=now - timedelta(days=policy.tier_window_days)
+    )
+    await repository.ensure_member_tiers(session, tenant_id=tenant_id, member_ids=member_ids)
+    rows = await repository.member_tiers(session, tenant_id=tenant_id, member_ids=member_ids)
+    changed = 0
+    for member_id in member_ids:
+        row: MemberTier = rows[member_id]
+        growth = grown[member_id]
+        current = next((t for t in tiers if t.id == row.tier_id), None)
+        target = _reached(tiers, growth)
+        if review_period is None and current is not None and (target is None or target.threshold < current.threshold):
+            target = current  # between reviews a member never goes down
+        row.growth = growth
+        if review_period is not None:
+            row.reviewed_period = review_period
+        new_id_ = target.id if target else None
+        if new_id_ != row.tier_id:
+            repository.add(
+                session,
+                TierChange(
+                    tenant_id=tenant_id,
+                    id=new_id(),
+                    member_id=member_id,
+                    from_tier=names.get(row.tier_id) if row.tier_id else None,
+                    to_tier=target.name if target else None,
+                    growth=growth,
+                    reason="review" if review_period else "upgrade",
+                    created_at=now,
+                ),
+            )
+            row.tier_id = new_id_
+            row.changed_at = now
+            changed += 1
+    await session.flush()
+    return changed
+
+
+def review_period(now: datetime, timezone: str) -> str:
+    """Tiers are reviewed once a month (the tenant's local month)."""
+    return to_local(now, timezone).strftime("%Y-%m")
+
+
+# Crediting an order
+
+
+@dataclass(frozen=True)
+class Credited:
+    entry: Entry
+    calculation: Calculation
+    pending: bool
+    post_after: datetime | None
+    expires_at: datetime | None
+
+
+async def _tier_facts(session: AsyncSession, tenant_id: int, member_id: int) -> TierFacts | None:
+    row = await repository.member_tier(session, tenant_id=tenant_id, member_id=member_id)
+    if row is None or row.tier_id is None:
+        return None
+    tier = await repository.get_tier(session, tenant_id=tenant_id, tier_id=row.tier_id)
+    return None if tier is None else TierFacts(tier.id, tier.name, tier.multiplier_pct)
+
+
+def _facts(campaign: Campaign, room_left: int | None) -> CampaignFacts:
+    return CampaignFacts(
+        id=campaign.id,
+        name=campaign.name,
+        priority=campaign.priority,
+        starts_at=campaign.starts_at,
+        ends_at=campaign.ends_at,
+        channel_ids=tuple(int(c) for c in campaign.channel_ids or ()),
+        tier_ids=tuple(int(t) for t in campaign.tier_ids or ()),
+        live_room=campaign.live_room,
+        multiplier_pct=campaign.multiplier_pct,
+        bonus_points=campaign.bonus_points,
+        first_claim_bonus=campaign.first_claim_bonus,
+        exclusive=campaign.exclusive,
+        room_left=room_left,
+    )
+
+
+async def credit_order(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    member_id: int,
+    order: OrderFacts,
+    created_by: str | None = None,
+    now: datetime | None = None,
+) -> Credited:
+    """Credit an order's points to a member by the tenant's rules: held until the hold ends (or available at
+    once), expiring as the policy says, with the explanation the fan sees. An order is credited once."""
+    now = now or utcnow()
+    if order.status in INELIGIBLE:
+        raise NotEligible(status=order.status)
+    policy, timezone = await policy_of(session, tenant_id)
+    await ledger.lock_member(session, tenant_id=tenant_id, member_id=member_id, now=now)  # caps and first claim
+    source_ref = ledger.order_ref(order.platform, order.order_id)
+    existing = await ledger.find_credit(session, tenant_id=tenant_id, source_ref=source_ref)
+    if existing is not None:
+        raise ledger.AlreadyCredited(by_this_member=existing.member_id == member_id)
+    tier = await _tier_facts(session, tenant_id, member_id)
+    first = not await ledger.has_credit_from(session, tenant_id=tenant_id, member_id=member_id, prefix="order:")
+    at = order.placed_at or now
+    day = to_local(now, timezone).date()
+    running = await repository.running_campaigns(session, tenant_id=tenant_id, at=at)
+    today = await repository.awarded_today(
+        session, tenant_id=tenant_id, member_id=member_id, campaign_ids=[c.id for c in running], day=day
+    )
+    campaigns = []
+    for campaign in running:
+        if campaign.cap_total is not None:  # serialise the campaign's total between members
+            locked = await repository.get_campaign(
+                session, tenant_id=tenant_id, campaign_id=campaign.id, for_update=True
+            )
+            campaign = locked or campaign
+        rooms = []
+        if campaign.cap_per_member_day is not None:
+            rooms.append(campaign.cap_per_member_day - today.get(campaign.id, 0))
+        if campaign.cap_total is not None:
+            rooms.append(campaign.cap_total - campaign.awarded_total)
+        campaigns.append(_facts(campaign, max(min(rooms), 0) if rooms else None))
+    calculation = rules.calculate(policy, order, campaigns=campaigns, tier=tier, first_claim=first, now=now)
+    if calculation.total <= 0:
+        raise NothingToEarn()
+    hold_ends = rules.post_after(policy, order.completed_at)
+    pending = rules.holds(policy) and (hold_ends is None or hold_ends > now)
+    expires = rules.expires_at(policy, now, timezone)
+    entry = await ledger.earn(
+        session,
+        tenant_id=tenant_id,
+        member_id=member_id,
+        amount=calculation.total,
+        source_ref=source_ref,
+        explanation=calculation.explanation(order.order_id),
+        pending=pending,
+        post_after=hold_ends if pending else None,
+        expires_at=expires,
+        created_by=created_by,
+        now=now,
+    )
+    for campaign_id, points in calculation.awards().items():
+        repository.add(
+            session,
+            CampaignAward(
+                tenant_id=tenant_id,
+                campaign_id=campaign_id,
+                source_ref=source_ref,
+                member_id=member_id,
+                day=day,
+                points=points,
+                created_at=now,
+            ),
+        )
+        await repository.add_awarded(session, tenant_id=tenant_id, campaign_id=campaign_id, points=points)
+    await session.flush()
+    if not pending:
+        await refresh_tiers(session, tenant_id=tenant_id, member_ids=[member_id], now=now)
+    return Credited(entry, calculation, pending, hold_ends if pending else None, expires)
+
+
+async def preview(
+    session: AsyncSession, *, tenant_id: int, data: PreviewIn, now: datetime | None = None
+) -> Calculation:
+    """What an order like this would earn now (caps not counted: they depend on the member)."""
+    now = now or utcnow()
+    policy, _tz = await policy_of(session, tenant_id)
+    tier = None
+    if data.tier_id is not None:
+        found = await get_tier(session, tenant_id=tenant_id, tier_id=data.tier_id)
+        tier = TierFacts(found.id, found.name, found.multiplier_pct)
+    if data.channel_id is not None:
+        await tenants.get_channel(session, tenant_id=tenant_id, channel_id=data.channel_id)
+    order = OrderFacts(
+        platform=data.platform,
+        order_id="",
+        paid_fen=data.paid_fen,
+        refund_fen=min(data.refund_fen, data.paid_fen),
+        channel_id=data.channel_id,
+        rooms=(data.live_room,) if data.live_room else (),
+        placed_at=data.at,
+    )
+    running = await repository.running_campaigns(session, tenant_id=tenant_id, at=data.at or now)
+    campaigns = [_facts(c, None) for c in running]
+    return rules.calculate(policy, order, campaigns=campaigns, tier=tier, first_claim=data.first_claim, now=now)
+
+
+# Reacting to order changes
+
+
+async def apply_order_changes(
+    session: AsyncSession, *, tenant_id: int, import_id: int, now: datetime | None = None
+) -> int:
+    """What an import's changes mean for the points of orders that earned some: completed -> the hold ends
+    (posted now or by the post sweep), closed or refunded -> voided or clawed back (see the ledger).
+    Safe to run again. Returns the orders acted on."""
+    now = now or utcnow()
+    policy, _tz = await policy_of(session, tenant_id)
+    acted = 0
+    posted: list[int] = []
+    for change in await ledger.credited_order_changes(session, tenant_id=tenant_id, import_id=import_id):
+        who = f"import:{import_id}"
+        if change.to_status == "completed" and rules.holds(policy):
+            hold_ends = rules.post_after(policy, change.completed_at or now)
+            assert hold_ends is not None
+            entry = await ledger.schedule_post(
+                session,
+                tenant_id=tenant_id,
+                source_ref=change.source_ref,
+                post_after=hold_ends,
+                created_by=who,
+                now=now,
+            )
+            if entry is not None:
+                posted.append(entry.member_id)
+                acted += 1
+        if await ledger.apply_order_change(session, tenant_id=tenant_id, change=change, created_by=who, now=now):
+            acted += 1
+    await refresh_tiers(session, tenant_id=tenant_id, member_ids=sorted(set(posted)), now=now)
+    return acted
+
+
+# Sweeps
+
+
+@dataclass
+class SweepResult:
+    posted: int = 0  # held lots posted
+    expired: int = 0  # lots expired
+    warned: int = 0  # lots whose coming expiry was announced
+    reviewed: int = 0  # members whose tier was reviewed
+    tier_changes: int = 0
+    more: bool = False  # a step filled its batch: run again for the rest
+
+    def add(self, other: SweepResult) -> None:
+        for name in ("posted", "expired", "warned", "reviewed", "tier_changes"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+WARNING_JOB = "loyalty.expiry_warning"
+
+
+async def sweep(
+    session: AsyncSession, *, tenant_id: int, now: datetime | None = None, batch: int = 2000
+) -> SweepResult:
+    """One batch of each periodic step for a tenant: post held points whose hold ended (and upgrade tiers),
+    expire lots, warn members of points expiring within the policy's warning days (one outbox job per member),
+    review tiers once a month. Idempotent; `more` says a step has work left."""
+    now = now or utcnow()
+    policy, timezone = await policy_of(session, tenant_id)
+    result = SweepResult()
+    lots_posted, posted = await ledger.post_due(session, tenant_id=tenant_id, now=now, limit=batch)
+    result.posted = lots_posted
+    result.tier_changes += await refresh_tiers(session, tenant_id=tenant_id, member_ids=posted, now=now)
+    result.expired = await ledger.expire(session, tenant_id=tenant_id, now=now, limit=batch)
+    if policy.warn_days > 0:
+        lots_warned, warned = await repository.warn_expiring(
+            session, tenant_id=tenant_id, now=now, until=now + timedelta(days=policy.warn_days), limit=batch
+        )
+        for member_id, points, soonest in warned:
+            await jobs.enqueue(
+                session,
+                WARNING_JOB,
+                {"member_id": member_id, "points": points, "expires_at": soonest.isoformat()},
+                tenant_id=tenant_id,
+                dedupe_key=f"{WARNING_JOB}:{tenant_id}:{member_id}:{soonest.date().isoformat()}:{points}",
+            )
+        result.warned = lots_warned
+        await repository.drop_warnings(session, tenant_id=tenant_id, before=now - timedelta(days=1))
+    period = review_period(now, timezone)
+    due = await repository.members_to_review(session, tenant_id=tenant_id, period=period, limit=batch)
+    result.reviewed = len(due)
+    result.tier_changes += await refresh_tiers(
+        session, tenant_id=tenant_id, member_ids=due, now=now, review_period=period
+    )
+    result.more = max(result.posted, result.expired, result.warned, result.reviewed) >= batch
+    return result
+
+
+async def tenants_to_sweep(session: AsyncSession) -> list[int]:
+    return await ledger.tenants_to_sweep(session)
+
+
+@dataclass(frozen=True)
+class ExpiringSoon:
+    points: int
+    soonest: datetime | None
+
+
+async def expiring_soon(
+    session: AsyncSession, *, tenant_id: int, member_id: int, now: datetime | None = None
+) -> ExpiringSoon:
+    """Points of the member expiring within the policy's warning days (30 days when warnings are off)."""
+    now = now or utcnow()
+    policy, _tz = await policy_of(session, tenant_id)
+    days = policy.warn_days or 30
+    lots = await repository.expiring_soon(
+        session, tenant_id=tenant_id, member_id=member_id, now=now, until=now + timedelta(days=days)
+    )
+    return ExpiringSoon(sum(lot.remaining for lot in lots), lots[0].expires_at if lots else None)
