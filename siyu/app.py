@@ -25,6 +25,7 @@ from siyu.jobs.api import router as jobs_api
 from siyu.jobs.worker import Worker
 from siyu.kit.ratelimit import RateLimiter
 from siyu.ledger.api import router as ledger_api
+from siyu.loyalty.api import router as loyalty_api
 from siyu.members.api import router as members_api
 from siyu.orders.api import router as orders_api
 from siyu.staff.api import router as staff_api
@@ -46,7 +47,7 @@ async def _carries_nul(request: Request) -> bool:
 
 def api_router() -> APIRouter:
     api = APIRouter(prefix="/api/v1", responses=errors.ERROR_RESPONSES)
-    for router in (tenants_api, staff_api, members_api, ledger_api, orders_api, audit_api, jobs_api):
+    for router in (tenants_api, staff_api, members_api, ledger_api, loyalty_api, orders_api, audit_api, jobs_api):
         api.include_router(router)
     return api
 

@@ -27,6 +27,8 @@ app.add_typer(tenant_app, name="tenant")
 app.add_typer(staff_app, name="staff")
 orders_app = typer.Typer(help="订单导入与导出", no_args_is_help=True)
 app.add_typer(orders_app, name="orders")
+ledger_app = typer.Typer(help="积分账本", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
 out = Console()
 err = Console(stderr=True)
 
@@ -164,6 +166,60 @@ def _print_summary(summary: dict[str, object]) -> None:
     )
     for item in list(summary["rejected"])[:10]:  # type: ignore[call-overload]
         out.print(f"  第 {item['row']} 行：{item['reason']}")
+
+
+@ledger_app.command("sweep")
+def ledger_sweep(
+    tenant: Annotated[str | None, typer.Option(help="只处理这个店铺；不填则处理所有店铺")] = None,
+    batch: Annotated[int, typer.Option(min=1, max=100_000, help="每批处理的行数（每批一个事务）")] = 2000,
+) -> None:
+    """Post held points whose hold ended, expire points, warn of coming expiry and review tiers, now.
+    The worker does the same on schedule; running it again changes nothing."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from siyu.loyalty import service as loyalty
+    from siyu.tenants import service as tenants
+
+    settings = _settings()
+
+    async def run() -> dict[str, loyalty.SweepResult]:
+        engine = db.create_engine(settings.database_url)
+        makesession = db.create_sessionmaker(engine)
+        results: dict[str, loyalty.SweepResult] = {}
+        try:
+            async with makesession() as session:
+                if tenant is None:
+                    chosen = await tenants.tenants_by_id(session, await loyalty.tenants_to_sweep(session))
+                else:
+                    chosen = [await tenants.get_by_slug(session, tenant)]
+            with Progress(
+                SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True
+            ) as progress:
+                for row in chosen:
+                    total = loyalty.SweepResult()
+                    task = progress.add_task(f"{row.slug}", total=None)
+                    while True:
+                        async with makesession() as session, session.begin():
+                            step = await loyalty.sweep(session, tenant_id=row.id, batch=batch)
+                        total.add(step)
+                        progress.update(task, description=f"{row.slug}: 入账 {total.posted} 过期 {total.expired}")
+                        if not step.more:
+                            break
+                    results[row.slug] = total
+        finally:
+            await engine.dispose()
+        return results
+
+    try:
+        results = asyncio.run(run())
+    except AppError as error:
+        err.print(f"[red]错误[/red] {error.message} ({error.code})")
+        raise typer.Exit(2) from error
+    for slug, result in results.items():
+        out.print(
+            f"{slug}: 入账 {result.posted} 笔，过期 {result.expired} 笔，过期提醒 {result.warned} 笔，"
+            f"评估等级 {result.reviewed} 人，等级变化 {result.tier_changes} 人"
+        )
 
 
 @orders_app.command("export")

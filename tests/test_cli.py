@@ -85,3 +85,43 @@ def test_demo_loads_once(cli_database: str) -> None:
     assert "已载入" in first.output and "owner@demo.siyu.local" in first.output and "/h5/xinghe/" in first.output
     second = runner.invoke(app, ["demo", "--members", "25"])
     assert second.exit_code == 0 and "已存在" in second.output and "会员 25 位" in second.output
+
+
+def test_ledger_sweep_expires_by_hand_and_a_second_run_changes_nothing(cli_database: str) -> None:
+    import asyncio
+    from datetime import timedelta
+
+    from siyu import db
+    from siyu.kit.time import utcnow
+    from siyu.ledger import service as ledger
+    from siyu.members import service as members
+    from siyu.tenants import service as tenants
+
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(app, ["tenant", "create", "sweep-host", "--name", "扫描"]).exit_code == 0
+
+    async def points_that_expired_yesterday() -> None:
+        engine = db.create_engine(cli_database)
+        async with db.create_sessionmaker(engine)() as session, session.begin():
+            tenant = await tenants.get_by_slug(session, "sweep-host")
+            fan = await members.create_member(session, tenant_id=tenant.id, nickname="小鱼")
+            earned = utcnow() - timedelta(days=3)
+            await ledger.earn(
+                session,
+                tenant_id=tenant.id,
+                member_id=fan.id,
+                amount=30,
+                source_ref="order:taobao:1",
+                expires_at=earned + timedelta(days=2),
+                now=earned,
+            )
+        await engine.dispose()
+
+    asyncio.run(points_that_expired_yesterday())
+    first = runner.invoke(app, ["ledger", "sweep", "--tenant", "sweep-host"])
+    assert first.exit_code == 0, first.output
+    assert "sweep-host: 入账 0 笔，过期 1 笔" in first.output
+    again = runner.invoke(app, ["ledger", "sweep"])
+    assert again.exit_code == 0 and "过期 0 笔" in again.output
+    unknown = runner.invoke(app, ["ledger", "sweep", "--tenant", "nope"])
+    assert unknown.exit_code == 2 and "tenant_not_found" in unknown.output

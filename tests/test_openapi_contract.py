@@ -21,6 +21,8 @@ RULES_BEYOND_SCHEMA = {
     ("POST", "/api/v1/order-imports"): "the file must be an order export the importer recognises",
     ("POST", "/api/v1/order-mappings"): "the mapped columns must be headers of the file, the required ones present",
     ("POST", "/api/v1/members"): "an identity's value is checked by its kind (a phone is a mainland mobile number)",
+    ("POST", "/api/v1/points/campaigns"): "a campaign ends after it starts and gives something (times, bonus)",
+    ("PUT", "/api/v1/points/campaigns/{campaign_id}"): "a campaign ends after it starts and gives something",
 }
 
 

@@ -20,6 +20,8 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.jobs import service as jobs
+from siyu.loyalty import service as loyalty
+from siyu.loyalty.schemas import CampaignIn, TierIn
 from tests.support import factories
 from tests.support.routes import route_table
 
@@ -27,6 +29,15 @@ from tests.support.routes import route_table
 PUBLIC_ROUTES = {
     "/h5/{slug}/": "public fan page, addressed by the tenant's own slug",
 }
+
+
+CAMPAIGN = {
+    "name": "双11",
+    "starts_at": "2030-11-10T16:00:00+00:00",
+    "ends_at": "2030-11-11T16:00:00+00:00",
+    "multiplier_pct": 200,
+}
+EXAMPLES: dict[Any, Any] = {CampaignIn: CAMPAIGN}
 
 
 @dataclass
@@ -54,6 +65,8 @@ async def world(session: AsyncSession) -> World:
     job_b = await jobs.enqueue(session, "staff.purge_sessions", tenant_id=tenant_b.id)
     order_b = await factories.order(session, tenant_b.id, platform="douyin")
     import_b = await factories.order_import(session, tenant_b.id)
+    campaign_b = await loyalty.create_campaign(session, actor=owner_b.principal, data=CampaignIn(**CAMPAIGN))
+    tier_b = await loyalty.create_tier(session, actor=owner_b.principal, data=TierIn(name="金卡", threshold=100))
     await session.flush()
     return World(
         params={
@@ -65,6 +78,8 @@ async def world(session: AsyncSession) -> World:
             "platform": order_b.platform,
             "order_id": order_b.order_id,
             "import_id": import_b.id,
+            "campaign_id": campaign_b.id,
+            "tier_id": tier_b.id,
         },
         a_cookies=owner_a.cookies,
         a_headers=owner_a.headers,
@@ -88,6 +103,8 @@ def _body(route: APIRoute) -> Any:
     if field is None:
         return None
     model = field.field_info.annotation
+    if model in EXAMPLES:  # rules across fields that a generated body would rarely meet
+        return EXAMPLES[model]
     if isinstance(model, type) and issubclass(model, BaseModel):
         factory = ModelFactory.create_factory(model)
         return factory.build().model_dump(mode="json")

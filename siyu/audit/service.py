@@ -23,6 +23,13 @@ ACTION_LABELS: dict[str, str] = {
     "api_key.revoke": "吊销 API 密钥",
     "member.create": "新建会员",
     "points.adjust": "手工调整积分",
+    "points.policy": "修改积分规则",
+    "campaign.create": "新建积分活动",
+    "campaign.update": "修改积分活动",
+    "campaign.delete": "删除积分活动",
+    "tier.create": "新建会员等级",
+    "tier.update": "修改会员等级",
+    "tier.delete": "删除会员等级",
     "auth.login": "登录后台",
     "auth.logout": "退出登录",
 }

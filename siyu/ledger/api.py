@@ -54,7 +54,7 @@ async def adjust_points(
     member_id: ResourceId,
     body: AdjustmentIn,
     session: DbSession,
-    principal: Annotated[Principal, require("members.write")],
+    principal: Annotated[Principal, require("points.adjust")],
 ) -> AdjustmentOut:
     entry = await service.adjust(
         session,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -40,16 +41,23 @@ EXPIRY_LABELS = {
 }
 
 
+Rate = Annotated[int, Field(ge=1, le=10_000_000)]
+ChannelKey = Annotated[str, Field(pattern=r"^[1-9][0-9]{0,18}$")]
+
+
 class PointsPolicy(BaseModel):
     """How a tenant's orders turn into points. Stored in the tenant's settings; defaults: 10 yuan = 1 point,
     rounded down, held until 7 days after the order is completed, expiring at the end of next year."""
 
     model_config = ConfigDict(extra="forbid")
 
-    fen_per_point: int = Field(default=1000, ge=1, le=10_000_000, description="多少分钱换 1 积分（1000 = 10 元）")
+    fen_per_point: Rate = Field(default=1000, description="多少分钱换 1 积分（1000 = 10 元）")
     rounding: Rounding = Rounding.down
-    channel_fen_per_point: dict[str, int] = Field(
-        default_factory=dict, description="按渠道覆盖的兑换比例：渠道 id -> 多少分钱换 1 积分"
+    channel_fen_per_point: dict[ChannelKey, Rate] = Field(
+        default_factory=dict,
+        max_length=200,
+        description="按渠道覆盖的兑换比例：渠道 id -> 多少分钱换 1 积分",
+        json_schema_extra={"additionalProperties": False},
     )
     hold_mode: HoldMode = HoldMode.after_completion
     hold_days: int = Field(default=7, ge=0, le=90, description="确认收货后再等几天入账（退货期）")
@@ -59,13 +67,6 @@ class PointsPolicy(BaseModel):
     expiry_years: int = Field(default=1, ge=0, le=10)
     warn_days: int = Field(default=7, ge=0, le=90, description="过期前几天提醒会员；0 不提醒")
     tier_window_days: int = Field(default=365, ge=30, le=1095, description="成长值统计最近多少天")
-
-    @model_validator(mode="after")
-    def channel_rates_valid(self) -> PointsPolicy:
-        for channel_id, rate in self.channel_fen_per_point.items():
-            if not channel_id.isdigit() or not 1 <= rate <= 10_000_000:
-                raise ValueError("渠道兑换比例必须是 1 到 10000000 之间的整数")
-        return self
 
 
 class CampaignIn(BaseModel):
@@ -141,3 +142,19 @@ class PreviewOut(BaseModel):
     base: int
     parts: list[PartOut] = Field(description="基础积分之后的每一项：活动倍数、等级倍数、奖励")
     explanation: str
+
+
+class TierChangeOut(BaseModel):
+    from_tier: str | None
+    to_tier: str | None
+    growth: int
+    reason: str = Field(description="upgrade（成长值达到立即升级）/ review（定期评估）")
+    created_at: datetime
+
+
+class TierStandingOut(BaseModel):
+    member_id: int
+    tier: TierOut | None = Field(description="当前等级；null 为普通会员")
+    growth: int = Field(description="统计窗口内已入账的订单积分")
+    next_tier: TierOut | None
+    history: list[TierChangeOut]

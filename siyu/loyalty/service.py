@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.audit import service as audit
 from siyu.jobs import service as jobs
-from siyu.kit.errors import Conflict, InvalidInput, NotFound
+from siyu.kit.errors import Conflict, NotFound
 from siyu.kit.ids import new_id
 from siyu.kit.time import to_local, utcnow
 from siyu.kit.web import Principal
@@ -80,7 +80,7 @@ async def save_policy(session: AsyncSession, *, actor: Principal, policy: Points
     channels = {str(c.id) for c in await tenants.list_channels(session, tenant_id=actor.tenant_id)}
     unknown = sorted(set(policy.channel_fen_per_point) - channels)
     if unknown:
-        raise InvalidInput("渠道不存在：" + "、".join(unknown), code="channel_not_found")
+        raise tenants.ChannelNotFound("渠道不存在：" + "、".join(unknown))
     after = policy.model_dump(mode="json")
     before = await tenants.put_setting(session, tenant_id=actor.tenant_id, key=POLICY_KEY, value=after)
     if before != after:
@@ -132,7 +132,7 @@ async def get_campaign(session: AsyncSession, *, tenant_id: int, campaign_id: in
 async def _check_references(session: AsyncSession, tenant_id: int, data: CampaignIn) -> None:
     channels = {c.id for c in await tenants.list_channels(session, tenant_id=tenant_id)}
     if set(data.channel_ids) - channels:
-        raise InvalidInput("活动里选的渠道不存在", code="channel_not_found")
+        raise tenants.ChannelNotFound("活动里选的渠道不存在")
     tier_ids = {t.id for t in await repository.tiers(session, tenant_id=tenant_id)}
     if set(data.tier_ids) - tier_ids:
         raise TierNotFound()

@@ -20,6 +20,8 @@ PERMISSION_LABELS: dict[str, str] = {
     "jobs.read": "查看后台任务",
     "orders.read": "查看订单",
     "orders.import": "导入订单",
+    "points.adjust": "人工调整会员积分",
+    "points.rules": "配置积分规则、活动与会员等级",
 }
 
 # Permission names as a type, so the API schema lists them.
@@ -29,7 +31,18 @@ _READ = {"tenant.read", "channels.read", "members.read", "orders.read"}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.owner: frozenset(PERMISSION_LABELS),
-    Role.operator: frozenset(_READ | {"channels.write", "members.write", "audit.read", "jobs.read", "orders.import"}),
+    Role.operator: frozenset(
+        _READ
+        | {
+            "channels.write",
+            "members.write",
+            "audit.read",
+            "jobs.read",
+            "orders.import",
+            "points.adjust",
+            "points.rules",
+        }
+    ),
     Role.fulfillment: frozenset(_READ),
     Role.analyst: frozenset(_READ | {"audit.read", "jobs.read"}),
 }
