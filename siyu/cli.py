@@ -253,6 +253,10 @@ def demo(members: Annotated[int, typer.Option(help="演示会员数")] = 240) ->
             for path in exports.write_all(Path(workdir), now=utcnow()):
                 result = asyncio.run(cli_orders.import_path(settings, tenant_slug=summary.tenant_slug, path=path))
                 out.print(f"  导入 {path.name}：新增订单 {result.get('inserted', 0)}")
+        from siyu.demo import points
+
+        credited = _in_transaction(lambda s: points.load(s, slug=summary.tenant_slug))
+        out.print(f"  积分：{credited} 笔订单已由会员领取积分")
     base = f"http://{settings.host}:{settings.port}"
     out.print("[bold]演示数据" + ("已载入" if summary.created else "已存在") + f"[/bold]：会员 {summary.members} 位")
     out.print(f"  运营后台  {base}/console/")

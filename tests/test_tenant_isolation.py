@@ -28,6 +28,10 @@ from tests.support.routes import route_table
 # Routes addressed by something other than a tenant-owned id, with the reason.
 PUBLIC_ROUTES = {
     "/h5/{slug}/": "public fan page, addressed by the tenant's own slug",
+    "/h5/{slug}/points": "the signed-in fan's own points; her cookie names tenant and member (tests/test_h5_fans.py)",
+    "/h5/{slug}/login": "public sign-in page of the tenant",
+    "/h5/{slug}/demo-login": "only on a demo server",
+    "/h5/{slug}/logout": "clears the fan's cookie of that tenant",
 }
 
 

@@ -2,7 +2,8 @@
 
 from fastapi import APIRouter
 
-from siyu.h5 import home
+from siyu.h5 import home, points
 
 router = APIRouter(prefix="/h5")
 router.include_router(home.router)
+router.include_router(points.router)

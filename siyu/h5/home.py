@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from siyu.h5.fans import Fan
 from siyu.kit.web import DbSession
+from siyu.ledger import service as ledger
 from siyu.templating import templates
 from siyu.tenants import service as tenants
 from siyu.tenants.models import PLATFORM_LABELS
@@ -14,8 +16,8 @@ router = APIRouter()
 
 
 @router.get("/{slug}/", response_class=HTMLResponse)
-async def home(slug: str, request: Request, session: DbSession) -> HTMLResponse:
-    tenant = await tenants.get_by_slug(session, slug)
+async def home(fan: Fan, request: Request, session: DbSession) -> HTMLResponse:
+    tenant = fan.tenant
     channels = [c for c in await tenants.list_channels(session, tenant_id=tenant.id) if c.active]
     platforms = sorted({c.platform for c in channels}, key=list(PLATFORM_LABELS).index)
     return templates.TemplateResponse(
@@ -26,5 +28,8 @@ async def home(slug: str, request: Request, session: DbSession) -> HTMLResponse:
             "brand_color": (tenant.settings or {}).get("brand_color", "#e8336d"),
             "welcome": (tenant.settings or {}).get("welcome_text") or f"欢迎来到{tenant.name}会员中心",
             "platforms": [PLATFORM_LABELS[p] for p in platforms],
+            "fan_points": None
+            if fan.member is None
+            else await ledger.balance(session, tenant_id=tenant.id, member_id=fan.member.id),
         },
     )

@@ -303,3 +303,12 @@ async def credited_order_changes(session: AsyncSession, *, tenant_id: int, impor
 
 async def tenant_ids(session: AsyncSession) -> list[int]:
     return list(await session.scalars(select(Tenant.id).order_by(Tenant.id)))
+
+
+async def richest_member(session: AsyncSession, *, tenant_id: int) -> int | None:
+    return await session.scalar(
+        select(Balance.member_id)
+        .where(Balance.tenant_id == tenant_id, Balance.merged_into.is_(None))
+        .order_by((Balance.available + Balance.pending).desc(), Balance.member_id)
+        .limit(1)
+    )

@@ -331,6 +331,12 @@ async def _settle_debt(
     return paid
 
 
+def _posted_note(source_ref: str, points: int) -> str:
+    if source_ref.startswith("order:"):
+        return f"订单 {source_ref.rsplit(':', 1)[-1]} 的 {points} 积分已入账"
+    return f"{points} 积分已入账"
+
+
 def _repay_note(account: Account, points: int) -> str:
     repaid = min(account.debt, points)
     return f"（其中 {repaid} 积分抵扣了之前退款扣回的欠分）" if repaid > 0 else ""
@@ -462,7 +468,7 @@ async def post(
         amount=points,
         pending_amount=-points,
         lot_id=lot.id,
-        explanation=f"{points} 积分已入账" + _repay_note(account, points),
+        explanation=_posted_note(source_ref, points) + _repay_note(account, points),
         created_by=created_by,
         now=now,
     )
@@ -998,3 +1004,8 @@ async def find_credit(session: AsyncSession, *, tenant_id: int, source_ref: str)
 async def has_credit_from(session: AsyncSession, *, tenant_id: int, member_id: int, prefix: str) -> bool:
     """Whether the member holds a credit whose source starts with `prefix` (e.g. "order:": she claimed before)."""
     return await repository.has_credit_like(session, tenant_id=tenant_id, member_id=member_id, prefix=prefix)
+
+
+async def richest_member(session: AsyncSession, *, tenant_id: int) -> int | None:
+    """The member with the most points (available and pending): the demo's sample fan."""
+    return await repository.richest_member(session, tenant_id=tenant_id)

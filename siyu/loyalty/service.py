@@ -26,7 +26,10 @@ from siyu.loyalty.models import Campaign, CampaignAward, MemberTier, Tier, TierC
 from siyu.loyalty.rules import Calculation, CampaignFacts, OrderFacts, TierFacts
 from siyu.loyalty.schemas import CampaignIn, PointsPolicy, PreviewIn, TierIn
 from siyu.members import service as members
+from siyu.orders import service as orders
+from siyu.orders.models import Order
 from siyu.tenants import service as tenants
+from siyu.tenants.models import Channel
 
 
 class CampaignNotFound(NotFound):
@@ -345,6 +348,33 @@ def review_period(now: datetime, timezone: str) -> str:
 # Crediting an order
 
 
+def _channel_of(order: Order, channels: list[Channel]) -> int | None:
+    """The tenant's channel an order came through: by shop name or id, else the only channel on its platform."""
+    same = [c for c in channels if c.platform == order.platform]
+    shop = (order.shop or "").strip()
+    named = [c for c in same if shop and shop in (c.name, c.shop_id)]
+    if named:
+        return named[0].id
+    return same[0].id if len(same) == 1 else None
+
+
+async def order_facts(session: AsyncSession, *, tenant_id: int, platform: str, order_id: str) -> OrderFacts:
+    """What the rules need of a stored order (orders.OrderNotFound when it is not there)."""
+    order = (await orders.order_detail(session, tenant_id=tenant_id, platform=platform, order_id=order_id)).order
+    channels = await tenants.list_channels(session, tenant_id=tenant_id)
+    return OrderFacts(
+        platform=order.platform,
+        order_id=order.order_id,
+        paid_fen=order.paid_fen,
+        refund_fen=order.refund_fen,
+        status=order.status,
+        channel_id=_channel_of(order, channels),
+        rooms=tuple(room for room in (order.live_room, order.author) if room),
+        placed_at=order.paid_at or order.placed_at,
+        completed_at=order.completed_at,
+    )
+
+
 @dataclass(frozen=True)
 class Credited:
     entry: Entry
@@ -424,7 +454,8 @@ async def credit_order(
     calculation = rules.calculate(policy, order, campaigns=campaigns, tier=tier, first_claim=first, now=now)
     if calculation.total <= 0:
         raise NothingToEarn()
-    hold_ends = rules.post_after(policy, order.completed_at)
+    completed_at = order.completed_at or (now if order.status == "completed" else None)  # the export had no time
+    hold_ends = rules.post_after(policy, completed_at)
     pending = rules.holds(policy) and (hold_ends is None or hold_ends > now)
     expires = rules.expires_at(policy, now, timezone)
     entry = await ledger.earn(
