@@ -1,6 +1,7 @@
 """Every table of every domain, for migrations and tests (wiring only)."""
 
 from siyu.audit.models import AuditEntry
+from siyu.claims.models import Claim
 from siyu.jobs.models import Job
 from siyu.kit.db import Base
 from siyu.ledger.models import Allocation, Balance, Entry, Lot
@@ -20,6 +21,7 @@ __all__ = [
     "Campaign",
     "CampaignAward",
     "Channel",
+    "Claim",
     "ColumnMapping",
     "Entry",
     "ExpiryWarning",

@@ -2,11 +2,14 @@
 
 
 def load_handlers() -> None:
+    import siyu.claims.tasks
     import siyu.ledger.tasks
     import siyu.loyalty.tasks
     import siyu.orders.tasks
     import siyu.staff.tasks  # noqa: F401
+    from siyu.claims import tasks as claims
     from siyu.loyalty.tasks import on_orders_changed
     from siyu.orders import events
 
     events.listen("points", on_orders_changed)
+    events.listen("claims", claims.on_orders_changed)

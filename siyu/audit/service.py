@@ -30,6 +30,7 @@ ACTION_LABELS: dict[str, str] = {
     "tier.create": "新建会员等级",
     "tier.update": "修改会员等级",
     "tier.delete": "删除会员等级",
+    "claims.policy": "修改订单换积分设置",
     "auth.login": "登录后台",
     "auth.logout": "退出登录",
 }

@@ -1,4 +1,4 @@
-"""Who wants to hear that orders changed (the ledger claws back, posts or voids; claims resolve).
+"""Who wants to hear that orders changed or arrived (points post, void or claw back; waiting claims resolve).
 
 Lower domains cannot import higher ones, so listeners register here and the orders domain calls them
 from its outbox job, inside that job's transaction.

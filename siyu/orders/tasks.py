@@ -97,7 +97,8 @@ async def run_import(
     async with sessionmaker() as session, session.begin():
         row = await service.get_import(session, tenant_id=tenant_id, import_id=import_id)
         row.status, row.finished_at = "done", utcnow()
-        if await service.changes_in_import(session, tenant_id=tenant_id, import_id=import_id):
+        # New orders matter too: a fan may be waiting for hers (a pending claim).
+        if totals.inserted or await service.changes_in_import(session, tenant_id=tenant_id, import_id=import_id):
             await jobs.enqueue(
                 session,
                 "orders.changed",

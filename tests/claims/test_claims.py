@@ -1,0 +1,126 @@
+"""Every outcome of a claim, waiting claims settled by a later import, and the lock after repeated failures."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from siyu.claims import service
+from siyu.claims.models import Claim, Outcome
+from siyu.claims.schemas import Check, ClaimPolicy
+from siyu.kit.ratelimit import RateLimiter
+from siyu.kit.time import utcnow
+from siyu.kit.web import Principal
+from siyu.ledger import service as ledger
+from tests.support import factories
+
+
+def owner(tenant_id: int) -> Principal:
+    return Principal(tenant_id=tenant_id, kind="staff", actor_id=1, label="店主", permissions=frozenset())
+
+
+@pytest.fixture
+async def shop(session: AsyncSession) -> int:
+    return (await factories.tenant(session)).id
+
+
+async def claim(session: AsyncSession, tenant_id: int, member_id: int, text: str, **kw: object) -> Claim:
+    return await service.claim(
+        session,
+        tenant_id=tenant_id,
+        member_id=member_id,
+        platform=str(kw.pop("platform", "taobao")),
+        text=text,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+async def test_a_fan_claims_an_order_and_gets_an_honest_answer_every_time(session: AsyncSession, shop: int) -> None:
+    fan, other = await factories.member(session, shop), await factories.member(session, shop, "小桃")
+    order = await factories.order(session, shop, status="shipped", paid_fen=13990)
+
+    first = await claim(session, shop, fan.id, f"订单编号：{order.order_id} 复制")
+    assert (first.outcome, first.points, first.order_id) == (Outcome.credited, 13, order.order_id)
+    assert first.message.startswith("已获得 13 积分（待入账，确认收货后入账）")
+    assert f"订单 {order.order_id} 获得 13 积分" in first.message
+    assert (await ledger.balance(session, tenant_id=shop, member_id=fan.id)).pending == 13
+
+    again = await claim(session, shop, fan.id, order.order_id)
+    assert again.outcome == Outcome.claimed_by_you
+    taken = await claim(session, shop, other.id, order.order_id)
+    assert taken.outcome == Outcome.claimed_by_other
+    assert (await ledger.balance(session, tenant_id=shop, member_id=other.id)).pending == 0
+
+    closed = await factories.order(session, shop, status="closed")
+    assert (await claim(session, shop, fan.id, closed.order_id)).reason == "closed"
+    tiny = await factories.order(session, shop, paid_fen=500)
+    assert (await claim(session, shop, fan.id, tiny.order_id)).reason == "too_small"
+    unread = await claim(session, shop, fan.id, "我找不到订单号")
+    assert (unread.outcome, unread.order_id) == (Outcome.invalid, "")
+    history = await service.claims_of(session, tenant_id=shop, member_id=fan.id)
+    assert len(history) == 5
+
+
+async def test_an_old_order_and_a_failed_check(session: AsyncSession, shop: int) -> None:
+    await service.save_policy(session, actor=owner(shop), policy=ClaimPolicy(check=Check.amount, window_days=30))
+    fan = await factories.member(session, shop)
+    order = await factories.order(session, shop, paid_fen=13990)
+    wrong = await claim(session, shop, fan.id, order.order_id, check_value="100")
+    assert wrong.outcome == Outcome.check_failed
+    right = await claim(session, shop, fan.id, order.order_id, check_value="139.90")
+    assert right.outcome == Outcome.credited
+    old = await factories.order(session, shop)
+    old.paid_at = utcnow() - timedelta(days=31)
+    await session.flush()
+    late = await claim(session, shop, fan.id, old.order_id, check_value=str(old.paid_fen / 100))
+    assert (late.outcome, late.reason) == (Outcome.not_eligible, "too_old")
+
+
+async def test_a_claim_waits_for_its_order_and_is_credited_when_it_arrives(session: AsyncSession, shop: int) -> None:
+    fan = await factories.member(session, shop)
+    waiting = await claim(session, shop, fan.id, "6938472013455026992", platform="douyin")
+    assert waiting.outcome == Outcome.pending and "最多等待 15 天" in waiting.message
+    assert await service.resolve_pending(session, tenant_id=shop) == (0, 0)
+
+    await factories.order(session, shop, platform="douyin", order_id="6938472013455026992", paid_fen=5000)
+    assert await service.resolve_pending(session, tenant_id=shop) == (1, 0)
+    await session.refresh(waiting)
+    assert (waiting.outcome, waiting.points) == (Outcome.credited, 5)
+    assert waiting.resolved_at is not None
+    assert (await ledger.balance(session, tenant_id=shop, member_id=fan.id)).pending == 5
+    assert await service.resolve_pending(session, tenant_id=shop) == (0, 0)
+
+
+async def test_a_waiting_claim_expires(session: AsyncSession, shop: int) -> None:
+    fan = await factories.member(session, shop)
+    waiting = await claim(session, shop, fan.id, "1930679858170600000")
+    later = utcnow() + timedelta(days=16)
+    assert await service.resolve_pending(session, tenant_id=shop, now=later) == (0, 1)
+    await session.refresh(waiting)
+    assert waiting.outcome == Outcome.expired
+
+
+async def test_guessing_order_numbers_is_locked_out_before_it_finds_one(session: AsyncSession, shop: int) -> None:
+    limiter = RateLimiter()
+    fan = await factories.member(session, shop)
+    real = await factories.order(session, shop)
+    outcomes = []
+    for guess in range(8):
+        row = await claim(session, shop, fan.id, f"19306798581{guess:06d}99", limiter=limiter, ip_hash="ab")
+        outcomes.append(row.outcome)
+    assert outcomes[:5] == [Outcome.pending] * 5 and outcomes[5:] == [Outcome.locked] * 3
+    found = await claim(session, shop, fan.id, real.order_id, limiter=limiter, ip_hash="ab")
+    assert found.outcome == Outcome.locked
+    assert (await ledger.balance(session, tenant_id=shop, member_id=fan.id)).pending == 0
+    # Another fan on another network is not affected.
+    other = await factories.member(session, shop, "小桃")
+    ok = await claim(session, shop, other.id, real.order_id, limiter=limiter, ip_hash="cd")
+    assert ok.outcome == Outcome.credited
+
+
+async def test_an_unknown_platform_is_refused(session: AsyncSession, shop: int) -> None:
+    fan = await factories.member(session, shop)
+    with pytest.raises(service.UnknownPlatform):
+        await claim(session, shop, fan.id, "1930679858170647", platform="amazon")
