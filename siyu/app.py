@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from siyu import __version__, errors
 from siyu.audit.api import router as audit_api
+from siyu.claims.api import router as claims_api
 from siyu.config import Settings, get_settings
 from siyu.console import router as console_router
 from siyu.db import READ_ONLY, create_engine, create_sessionmaker
@@ -47,7 +48,17 @@ async def _carries_nul(request: Request) -> bool:
 
 def api_router() -> APIRouter:
     api = APIRouter(prefix="/api/v1", responses=errors.ERROR_RESPONSES)
-    for router in (tenants_api, staff_api, members_api, ledger_api, loyalty_api, orders_api, audit_api, jobs_api):
+    for router in (
+        tenants_api,
+        staff_api,
+        members_api,
+        ledger_api,
+        loyalty_api,
+        claims_api,
+        orders_api,
+        audit_api,
+        jobs_api,
+    ):
         api.include_router(router)
     return api
 

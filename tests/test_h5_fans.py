@@ -50,3 +50,34 @@ async def test_without_demo_there_is_no_demo_sign_in(client: httpx.AsyncClient, 
     assert refused.status_code == 303 and cookie_name(tenant.slug) not in refused.cookies
     login = await client.get(f"/h5/{tenant.slug}/login")
     assert login.status_code == 200 and "以演示会员身份体验" not in login.text
+
+
+async def test_a_fan_claims_on_the_h5_and_sees_her_claims(
+    demo_app: FastAPI, client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    tenant = await factories.tenant(session)
+    fan = await factories.member(session, tenant.id)
+    await ledger.earn(session, tenant_id=tenant.id, member_id=fan.id, amount=1, source_ref="adjust:seed")
+    order = await factories.order(session, tenant.id, platform="douyin", order_id="6938472013455026992")
+    signed = await client.post(f"/h5/{tenant.slug}/demo-login")
+    cookies = {cookie_name(tenant.slug): signed.cookies[cookie_name(tenant.slug)]}
+
+    form = await client.get(f"/h5/{tenant.slug}/claim", cookies=cookies)
+    assert form.status_code == 200 and 'name="order"' in form.text
+    result = await client.post(
+        f"/h5/{tenant.slug}/claim",
+        data={"platform": "douyin", "order": f"订单编号：{order.order_id} 复制"},
+        cookies=cookies,
+    )
+    assert result.status_code == 200 and 'data-outcome="credited"' in result.text and "+12" in result.text
+    again = await client.post(
+        f"/h5/{tenant.slug}/claim", data={"platform": "douyin", "order": order.order_id}, cookies=cookies
+    )
+    assert 'data-outcome="claimed_by_you"' in again.text
+    no_platform = await client.post(f"/h5/{tenant.slug}/claim", data={"order": order.order_id}, cookies=cookies)
+    assert no_platform.status_code == 422 and "请选择下单的平台" in no_platform.text
+    mine = await client.get(f"/h5/{tenant.slug}/claims", cookies=cookies)
+    assert mine.text.count('data-outcome="') == 2
+    client.cookies.clear()
+    anonymous = await client.post(f"/h5/{tenant.slug}/claim", data={"platform": "douyin", "order": "1"})
+    assert anonymous.status_code == 303

@@ -32,6 +32,8 @@ PUBLIC_ROUTES = {
     "/h5/{slug}/login": "public sign-in page of the tenant",
     "/h5/{slug}/demo-login": "only on a demo server",
     "/h5/{slug}/logout": "clears the fan's cookie of that tenant",
+    "/h5/{slug}/claim": "the signed-in fan claims an order of that tenant (tests/test_h5_fans.py)",
+    "/h5/{slug}/claims": "the signed-in fan's own claims",
 }
 
 

@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from siyu.console import api_keys, audit, auth, channels, dashboard, members, orders, points, settings, staff
+from siyu.console import api_keys, audit, auth, channels, claims, dashboard, members, orders, points, settings, staff
 
 router = APIRouter(prefix="/console")
-for module in (auth, dashboard, orders, members, points, channels, staff, api_keys, audit, settings):
+for module in (auth, dashboard, orders, members, claims, points, channels, staff, api_keys, audit, settings):
     router.include_router(module.router)

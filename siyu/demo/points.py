@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from siyu.claims import service as claims
 from siyu.kit.pagination import PageRequest
 from siyu.kit.time import utcnow
 from siyu.kit.web import Principal
@@ -83,21 +84,22 @@ async def load(session: AsyncSession, *, slug: str, seed: int = 11, now: datetim
                 continue
             placed = order.paid_at or order.placed_at or now - timedelta(days=10)
             claimed_at = min(placed + timedelta(hours=rng.randint(1, 72)), now - timedelta(minutes=5))
-            facts = await loyalty.order_facts(
-                session, tenant_id=tenant.id, platform=order.platform, order_id=order.order_id
+            row = await claims.claim(
+                session,
+                tenant_id=tenant.id,
+                member_id=rng.choice(fans),
+                platform=order.platform,
+                text=f"订单编号：{order.order_id} 复制",
+                now=claimed_at,
             )
-            try:
-                await loyalty.credit_order(
-                    session,
-                    tenant_id=tenant.id,
-                    member_id=rng.choice(fans),
-                    order=facts,
-                    created_by="demo",
-                    now=claimed_at,
-                )
-            except (loyalty.NothingToEarn, ledger.AlreadyCredited):
+            if row.outcome != "credited":
                 continue
             credited += 1
+    # Some fans were quicker than the exports: their claims wait for the next import.
+    for n in range(3):
+        await claims.claim(
+            session, tenant_id=tenant.id, member_id=fans[n], platform="douyin", text=f"69384720134{n:08d}", now=now
+        )
     # Holds that ended by now post, tiers follow; two fans got a goodwill adjustment from ops.
     while (await loyalty.sweep(session, tenant_id=tenant.id, now=now)).more:
         pass

@@ -2,8 +2,9 @@
 
 from fastapi import APIRouter
 
-from siyu.h5 import home, points
+from siyu.h5 import claims, home, points
 
 router = APIRouter(prefix="/h5")
 router.include_router(home.router)
 router.include_router(points.router)
+router.include_router(claims.router)

@@ -21,6 +21,12 @@ async def get(session: AsyncSession, *, tenant_id: int, member_id: int) -> Membe
     return await session.scalar(_members(tenant_id).where(Member.id == member_id))
 
 
+async def get_many(session: AsyncSession, *, tenant_id: int, member_ids: list[int]) -> list[Member]:
+    if not member_ids:
+        return []
+    return list(await session.scalars(select(Member).where(Member.tenant_id == tenant_id, Member.id.in_(member_ids))))
+
+
 async def get_identity(session: AsyncSession, *, tenant_id: int, kind: str, value: str) -> Identity | None:
     return await session.get(Identity, (tenant_id, kind, value))
 

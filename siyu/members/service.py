@@ -93,6 +93,12 @@ async def get_member(session: AsyncSession, *, tenant_id: int, member_id: int) -
     return member
 
 
+async def nicknames(session: AsyncSession, *, tenant_id: int, member_ids: list[int]) -> dict[int, str]:
+    """Nicknames of these members (those of another tenant are not found)."""
+    rows = await repository.get_many(session, tenant_id=tenant_id, member_ids=sorted(set(member_ids)))
+    return {m.id: m.nickname for m in rows}
+
+
 async def find_by_identity(session: AsyncSession, *, tenant_id: int, kind: str, value: str) -> Member | None:
     identity = await repository.get_identity(
         session, tenant_id=tenant_id, kind=kind, value=normalise_identity(kind, value)

@@ -1,0 +1,91 @@
+"""订单换积分 in the console: look up claims by order or member, outcomes of the last 7 days, the claim policy."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from siyu.claims import service as claims
+from siyu.claims.models import OUTCOME_LABELS
+from siyu.claims.schemas import CHECK_LABELS, ClaimPolicy
+from siyu.console.deps import Console, ConsoleContext, text
+from siyu.kit.pagination import PageRequest
+from siyu.kit.time import utcnow
+from siyu.kit.web import DbSession
+from siyu.members import service as members
+from siyu.tenants.models import PLATFORM_LABELS
+
+router = APIRouter()
+POLICY_FIELDS = ("check", "window_days", "pending_days", "max_failures", "lock_minutes")
+
+
+async def _page(
+    console: Console,
+    session: DbSession,
+    *,
+    q: str = "",
+    outcome: str = "",
+    page: int = 1,
+    error: str | None = None,
+    policy_values: dict[str, Any] | None = None,
+    saved: bool = False,
+    status_code: int = 200,
+) -> HTMLResponse:
+    tenant_id = console.tenant.id
+    member_id = int(q) if q.isdigit() and len(q) < 19 else None  # member numbers are shorter than order ids
+    result = await claims.search(
+        session,
+        tenant_id=tenant_id,
+        order_id=None if member_id is not None else q,
+        member_id=member_id,
+        outcome=outcome or None,
+        page=PageRequest(page=page, size=50),
+    )
+    policy = await claims.policy_of(session, tenant_id)
+    return console.render(
+        "console/claims.html",
+        "claims",
+        result=result,
+        nicknames=await members.nicknames(session, tenant_id=tenant_id, member_ids=[c.member_id for c in result.items]),
+        q=q,
+        outcome=outcome,
+        stats=await claims.outcomes_since(session, tenant_id=tenant_id, since=utcnow() - timedelta(days=7)),
+        outcome_labels=OUTCOME_LABELS,
+        platforms=PLATFORM_LABELS,
+        policy=policy_values or policy.model_dump(mode="json"),
+        check_labels=CHECK_LABELS,
+        error=error,
+        saved=saved,
+        status_code=status_code,
+    )
+
+
+@router.get("/claims", response_class=HTMLResponse)
+async def claims_page(
+    console: ConsoleContext,
+    session: DbSession,
+    q: Annotated[str, Query(max_length=40)] = "",
+    outcome: Annotated[str, Query(max_length=20)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    saved: int = 0,
+) -> HTMLResponse:
+    console.require("members.read")
+    if outcome and outcome not in OUTCOME_LABELS:
+        outcome = ""
+    return await _page(console, session, q=q.strip(), outcome=outcome, page=page, saved=bool(saved))
+
+
+@router.post("/claims/policy")
+async def save_policy(request: Request, console: ConsoleContext, session: DbSession) -> Response:
+    console.require("points.rules")
+    form = await request.form()
+    values: dict[str, Any] = {key: text(form, key) for key in POLICY_FIELDS}
+    try:
+        await claims.save_policy(session, actor=console.principal, policy=ClaimPolicy.model_validate(values))
+    except ValidationError:
+        return await _page(console, session, error="请检查填写的天数和次数", policy_values=values, status_code=422)
+    return RedirectResponse("/console/claims?saved=1", status_code=303)

@@ -1,0 +1,107 @@
+"""订单换积分 on the H5: pick the platform, paste the order number, see what happened; the fan's claims."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from siyu.claims import service as claims
+from siyu.claims.models import OUTCOME_LABELS
+from siyu.claims.schemas import CHECK_PROMPTS, Check
+from siyu.h5.fans import Fan, FanPage, to_sign_in
+from siyu.kit.security import sign
+from siyu.kit.web import DbSession, client_ip
+from siyu.templating import templates
+from siyu.tenants import service as tenants
+from siyu.tenants.models import PLATFORM_LABELS
+
+router = APIRouter()
+
+
+async def _platforms(session: DbSession, fan: FanPage) -> list[tuple[str, str]]:
+    """The tenant's platforms first (those it sells on), then the others it can read."""
+    channels = await tenants.list_channels(session, tenant_id=fan.tenant.id)
+    used = {c.platform for c in channels if c.active}
+    ordered = [p for p in claims.PLATFORMS if p in used] or list(claims.PLATFORMS)
+    return [(p, PLATFORM_LABELS[p]) for p in ordered]
+
+
+@router.get("/{slug}/claim", response_class=HTMLResponse)
+async def claim_page(fan: Fan, request: Request, session: DbSession) -> Response:
+    if fan.member is None:
+        return to_sign_in(fan, f"/h5/{fan.tenant.slug}/claim")
+    policy = await claims.policy_of(session, fan.tenant.id)
+    return templates.TemplateResponse(
+        request,
+        "h5/claim.html",
+        {
+            "tenant": fan.tenant,
+            "brand_color": fan.brand_color,
+            "platforms": await _platforms(session, fan),
+            "check_prompt": CHECK_PROMPTS.get(policy.check) if policy.check != Check.none else None,
+            "values": {},
+        },
+    )
+
+
+@router.post("/{slug}/claim", response_class=HTMLResponse)
+async def claim(fan: Fan, request: Request, session: DbSession) -> Response:
+    if fan.member is None:
+        return to_sign_in(fan, f"/h5/{fan.tenant.slug}/claim")
+    form = await request.form()
+    platform, text, check_value = (str(form.get(k) or "") for k in ("platform", "order", "check"))
+    if platform not in claims.PLATFORMS:
+        policy = await claims.policy_of(session, fan.tenant.id)
+        return templates.TemplateResponse(
+            request,
+            "h5/claim.html",
+            {
+                "tenant": fan.tenant,
+                "brand_color": fan.brand_color,
+                "platforms": await _platforms(session, fan),
+                "check_prompt": CHECK_PROMPTS.get(policy.check) if policy.check != Check.none else None,
+                "values": {"order": text, "check": check_value},
+                "error": "请选择下单的平台",
+            },
+            status_code=422,
+        )
+    settings = request.app.state.settings
+    row = await claims.claim(
+        session,
+        tenant_id=fan.tenant.id,
+        member_id=fan.member.id,
+        platform=platform,
+        text=text,
+        check_value=check_value,
+        ip_hash=sign(settings.secret_key, client_ip(request))[:16],
+        limiter=request.app.state.limiter,
+    )
+    return templates.TemplateResponse(
+        request,
+        "h5/claim_result.html",
+        {
+            "tenant": fan.tenant,
+            "brand_color": fan.brand_color,
+            "claim": row,
+            "platform_label": PLATFORM_LABELS.get(row.platform, row.platform),
+            "outcome_label": OUTCOME_LABELS.get(row.outcome, row.outcome),
+        },
+    )
+
+
+@router.get("/{slug}/claims", response_class=HTMLResponse)
+async def my_claims(fan: Fan, request: Request, session: DbSession) -> Response:
+    if fan.member is None:
+        return to_sign_in(fan, f"/h5/{fan.tenant.slug}/claims")
+    rows = await claims.claims_of(session, tenant_id=fan.tenant.id, member_id=fan.member.id, limit=50)
+    return templates.TemplateResponse(
+        request,
+        "h5/claims.html",
+        {
+            "tenant": fan.tenant,
+            "brand_color": fan.brand_color,
+            "claims": rows,
+            "platforms": PLATFORM_LABELS,
+            "outcome_labels": OUTCOME_LABELS,
+        },
+    )

@@ -1,0 +1,38 @@
+"""Claims for staff: lookup by order, member and outcome; the claim policy."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from siyu.claims import service
+from tests.support import factories
+
+
+async def _key(session: AsyncSession, tenant_id: int, role: str = "owner") -> dict[str, str]:
+    login = await factories.staff_login(session, tenant_id, role=role)
+    permissions = sorted(login.principal.permissions)
+    return {"Authorization": f"Bearer {await factories.api_key(session, login.principal, permissions)}"}
+
+
+async def test_staff_look_claims_up_and_set_the_policy(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    tenant = await factories.tenant(session)
+    fan = await factories.member(session, tenant.id)
+    order = await factories.order(session, tenant.id)
+    await service.claim(session, tenant_id=tenant.id, member_id=fan.id, platform="taobao", text=order.order_id)
+    await service.claim(session, tenant_id=tenant.id, member_id=fan.id, platform="taobao", text="1930679858179999999")
+    auth = await _key(session, tenant.id)
+
+    found = (await client.get("/api/v1/claims", params={"order_id": order.order_id}, headers=auth)).json()
+    assert [(c["outcome"], c["outcome_label"], c["points"]) for c in found] == [("credited", "已获得积分", 12)]
+    waiting = (await client.get("/api/v1/claims", params={"outcome": "pending"}, headers=auth)).json()
+    assert [c["order_id"] for c in waiting] == ["1930679858179999999"]
+    bad = await client.get("/api/v1/claims", params={"outcome": "nope"}, headers=auth)
+    assert bad.status_code == 422
+
+    policy = (await client.get("/api/v1/claims/policy", headers=auth)).json()
+    assert policy["check"] == "none" and policy["pending_days"] == 15
+    saved = await client.put("/api/v1/claims/policy", json={**policy, "check": "phone_last4"}, headers=auth)
+    assert saved.status_code == 200 and saved.json()["check"] == "phone_last4"
+    analyst = await _key(session, tenant.id, role="analyst")
+    assert (await client.put("/api/v1/claims/policy", json=policy, headers=analyst)).status_code == 403
