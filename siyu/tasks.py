@@ -12,4 +12,4 @@ def load_handlers() -> None:
     from siyu.orders import events
 
     events.listen("points", on_orders_changed)
-    events.listen("claims", claims.on_orders_changed)
+    events.listen_for_arrivals("claims", claims.on_orders_arrived)

@@ -15,8 +15,8 @@ from siyu.loyalty import service as loyalty
 RESOLVE_JOB = "claims.resolve"
 
 
-async def on_orders_changed(session: AsyncSession, tenant_id: int, _import_id: int) -> int:
-    """Orders arrived or changed: settle the claims waiting for them."""
+async def on_orders_arrived(session: AsyncSession, tenant_id: int, _import_id: int) -> int:
+    """An import brought new orders: settle the claims waiting for them."""
     settled, _expired = await service.resolve_pending(session, tenant_id=tenant_id)
     return settled
 

@@ -97,14 +97,21 @@ async def run_import(
     async with sessionmaker() as session, session.begin():
         row = await service.get_import(session, tenant_id=tenant_id, import_id=import_id)
         row.status, row.finished_at = "done", utcnow()
-        # New orders matter too: a fan may be waiting for hers (a pending claim).
-        if totals.inserted or await service.changes_in_import(session, tenant_id=tenant_id, import_id=import_id):
+        if await service.changes_in_import(session, tenant_id=tenant_id, import_id=import_id):
             await jobs.enqueue(
                 session,
                 "orders.changed",
                 {"import_id": import_id},
                 tenant_id=tenant_id,
                 dedupe_key=f"orders.changed:{tenant_id}:{import_id}",
+            )
+        if totals.inserted:  # a fan may be waiting for one of them (a pending claim)
+            await jobs.enqueue(
+                session,
+                "orders.arrived",
+                {"import_id": import_id},
+                tenant_id=tenant_id,
+                dedupe_key=f"orders.arrived:{tenant_id}:{import_id}",
             )
     log.info(
         "orders.imported",
@@ -195,4 +202,12 @@ async def announce_changes(session: AsyncSession, job: Job) -> dict[str, Any]:
     """Hand an import's changes to every listener (ledger, claims) in this job's transaction."""
     tenant_id, import_id = int(job.tenant_id or 0), int(job.payload["import_id"])
     acted = {name: await listener(session, tenant_id, import_id) for name, listener in events.LISTENERS.items()}
+    return {"import_id": import_id, "listeners": acted}
+
+
+@handler("orders.arrived")
+async def announce_arrivals(session: AsyncSession, job: Job) -> dict[str, Any]:
+    """Tell every arrivals listener (waiting claims) that an import brought new orders, in this job's transaction."""
+    tenant_id, import_id = int(job.tenant_id or 0), int(job.payload["import_id"])
+    acted = {name: await listener(session, tenant_id, import_id) for name, listener in events.ARRIVALS.items()}
     return {"import_id": import_id, "listeners": acted}

@@ -27,7 +27,7 @@ def _taobao_file(directory: Path, name: str, rows: list[str]) -> Path:
 
 def test_orders_list_filters_and_detail(page: Page, screenshot: Screenshot) -> None:
     log_in(page, OWNER)
-    page.get_by_role("navigation", name="主导航").get_by_role("link", name="订单").click()
+    page.get_by_role("navigation", name="主导航").get_by_role("link", name="订单", exact=True).click()
     expect(page.get_by_role("heading", level=1, name="订单")).to_be_visible()
     screenshot(page, "orders")
     for key, label in (

@@ -5,15 +5,20 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from siyu.claims import service
+from siyu.claims import tasks as claims_tasks
 from siyu.claims.models import Claim, Outcome
 from siyu.claims.schemas import Check, ClaimPolicy
+from siyu.jobs.service import enqueue
+from siyu.jobs.worker import Worker
 from siyu.kit.ratelimit import RateLimiter
 from siyu.kit.time import utcnow
 from siyu.kit.web import Principal
 from siyu.ledger import service as ledger
+from siyu.orders import events
+from siyu.tasks import load_handlers
 from tests.support import factories
 
 
@@ -124,3 +129,20 @@ async def test_an_unknown_platform_is_refused(session: AsyncSession, shop: int) 
     fan = await factories.member(session, shop)
     with pytest.raises(service.UnknownPlatform):
         await claim(session, shop, fan.id, "1930679858170647", platform="amazon")
+
+
+async def test_an_import_that_brings_the_order_settles_the_waiting_claim(
+    session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession], shop: int
+) -> None:
+    load_handlers()
+    assert events.ARRIVALS["claims"] is claims_tasks.on_orders_arrived
+    fan = await factories.member(session, shop)
+    waiting = await claim(session, shop, fan.id, "快手订单 2411093358212345", platform="kuaishou")
+    assert waiting.outcome == Outcome.pending
+    await factories.order(session, shop, platform="kuaishou", order_id="2411093358212345", paid_fen=8800)
+    imported = await factories.order_import(session, shop)
+    await enqueue(session, "orders.arrived", {"import_id": imported.id}, tenant_id=shop)
+    await session.flush()
+    await Worker(sessionmaker).drain()
+    await session.refresh(waiting)
+    assert (waiting.outcome, waiting.points) == (Outcome.credited, 8)
