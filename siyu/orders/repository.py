@@ -15,7 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.kit import bulk
 from siyu.kit.pagination import Page, PageRequest
-from siyu.orders.models import ColumnMapping, ImportRejection, Order, OrderChange, OrderImport, SubOrder
+from siyu.orders.models import (
+    STATUS_RANK,
+    ColumnMapping,
+    ImportRejection,
+    Order,
+    OrderChange,
+    OrderImport,
+    SubOrder,
+)
 
 STAGE_ORDERS = "stage_orders"
 STAGE_ITEMS = "stage_items"
@@ -67,6 +75,14 @@ DIFFERS = " OR ".join(
     [f"s.{c} IS DISTINCT FROM o.{c}" for c in ALWAYS]
     + [f"COALESCE(s.{c}, o.{c}) IS DISTINCT FROM o.{c}" for c in KEEP_WHEN_EMPTY]
 )
+
+
+
+
+def rank_sql(column: str) -> str:
+    """The rank of a status column (STATUS_RANK), in SQL: for tables that do not store it (order_items)."""
+    cases = " ".join(f"WHEN '{status}' THEN {rank}" for status, rank in STATUS_RANK.items())
+    return f"(CASE {column} {cases} ELSE 0 END)"
 
 
 INSERT_ATTEMPTS = 3  # looks for a batch's new orders when concurrent imports keep inserting some of them first
@@ -228,6 +244,7 @@ async def apply_items(
     await bulk.load(session, STAGE_ITEMS, ITEM_STAGE_COLUMNS, items)
     stage = bulk.temp_name(session, STAGE_ITEMS)
     params = {"tenant": tenant_id, "platform": platform}
+    # A line moves forward only, like an order: never to a lower status, never to a smaller refund.
     await session.execute(
         text(f"""INSERT INTO order_items (tenant_id, platform, order_id, sub_id, title, quantity, paid_fen,
                                           refund_fen, status)
@@ -238,6 +255,7 @@ async def apply_items(
                     title = COALESCE(excluded.title, order_items.title), quantity = excluded.quantity,
                     paid_fen = excluded.paid_fen, refund_fen = excluded.refund_fen, status = excluded.status
                  WHERE excluded.refund_fen >= order_items.refund_fen
+                   AND {rank_sql("excluded.status")} >= {rank_sql("order_items.status")}
                    AND (excluded.status, excluded.paid_fen, excluded.refund_fen, excluded.quantity)
                        IS DISTINCT FROM (order_items.status, order_items.paid_fen, order_items.refund_fen,
                                          order_items.quantity)"""),

@@ -148,11 +148,6 @@ async def test_a_partial_refund_on_douyin_then_the_whole_order(shop: Shop) -> No
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="repository.apply_items: the sub-order upsert only checks the refund (excluded.refund_fen >= "
-    "order_items.refund_fen), never the status rank, so an older file moves a line back (completed -> shipped)",
-)
 async def test_an_older_file_does_not_move_a_sub_order_back(shop: Shop) -> None:
     def line(status: str) -> dict[str, object]:
         return exports.douyin_row(
