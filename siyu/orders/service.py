@@ -222,7 +222,10 @@ def open_file(path: Path, workdir: Path) -> OpenedFile:
 
 
 class Batcher:
-    """Normalises raw frames into batches, keeping all lines of an order in one batch when they are adjacent."""
+    """Normalises raw frames into batches, keeping all lines of an order in one batch when they are adjacent.
+
+    The last order of a frame may go on in the next one, so its lines wait for the next frame (all of them, even
+    when they are the whole frame: an order with more lines than a batch is still folded once, whole)."""
 
     def __init__(self, layout: Layout, headers: list[str]) -> None:
         self.layout = layout
@@ -266,11 +269,10 @@ class Batcher:
             good = pl.concat([self.carry, good])
             self.carry = None
         if self.layout.line_items and good.height:
-            last = good["order_id"][-1]
-            tail = good.filter(pl.col("order_id") == last)
-            if tail.height < good.height:
-                self.carry = tail
-                good = good.filter(pl.col("order_id") != last)
+            last = pl.col("order_id") == good["order_id"][-1]
+            self.carry = good.filter(last)
+            good = good.filter(~last)
+        # (A batch may then have no order at all: its rows, rejections and skipped lines still count.)
         return self._finish(good, rejected, raw.height, skipped)
 
     def flush(self) -> Batch | None:

@@ -160,11 +160,6 @@ async def test_an_older_file_does_not_move_a_sub_order_back(shop: Shop) -> None:
     assert (await shop.items())[("6931234567890600000", "6931234567890600001")].status == "completed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="service.Batcher.feed only carries the last order to the next batch when the batch also holds "
-    "other orders (tail.height < good.height): an order with more lines than a batch is folded piecewise",
-)
 async def test_an_order_longer_than_a_batch_is_folded_whole(shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(service, "BATCH_ROWS", 2)
     main = "6931234567890700000"
