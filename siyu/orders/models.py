@@ -40,6 +40,12 @@ STATUS_RANK: dict[str, int] = {
     OrderStatus.refunded: 5,
     OrderStatus.closed: 5,
 }
+# The status of an order listed line by line is its lowest line's, unless every line is refunded (refunded) or one
+# is being refunded (refunding). Lowest by rank, a closed line before a refunded one: an order is refunded only
+# when all its lines are, so one refunded line of an otherwise closed order leaves it closed.
+LINE_ORDER: dict[str, int] = {
+    status: 2 * rank + (status == OrderStatus.refunded) for status, rank in STATUS_RANK.items()
+}
 
 
 class Order(Base):

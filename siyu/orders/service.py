@@ -243,7 +243,10 @@ class Batcher:
                     pl.format("{}#{}", pl.col("order_id"), pl.col("order_id").cum_count().over("order_id")),
                 ]
             )
-            good = good.with_columns(sub.alias("sub_id"))
+            # A line listed twice (overlapping exports) counts once, as it is stored: the last one wins.
+            good = good.with_columns(sub.alias("sub_id")).unique(
+                subset=["order_id", "sub_id"], keep="last", maintain_order=True
+            )
             items = good.select(
                 "order_id",
                 "sub_id",
@@ -254,7 +257,6 @@ class Batcher:
                 "status",
                 rank_expr(pl.col("status")).alias("status_rank"),
             )
-            items = items.unique(subset=["order_id", "sub_id"], keep="last", maintain_order=True)
         orders = fold_orders(good, layout).with_columns(
             rank_expr(pl.col("status")).alias("status_rank"), pl.col("quantity").alias("item_count")
         )
@@ -295,15 +297,9 @@ async def apply_batch(
         now=now,
         orders=batch.orders,
         stored=batch.repeats,
+        items=batch.items,
+        order_level_amount=layout.order_level_amount,
     )
-    if batch.items is not None:
-        await repository.apply_items(
-            session,
-            tenant_id=tenant_id,
-            platform=layout.platform,
-            items=batch.items,
-            sum_amounts=not layout.order_level_amount,
-        )
     await repository.add_rejections(session, tenant_id=tenant_id, import_id=import_row.id, rejected=batch.rejected)
     return counts
 
