@@ -119,7 +119,8 @@ class OrderChange(Base):
     __tablename__ = "order_changes"
     __table_args__ = (Index(None, "tenant_id", "platform", "order_id"),)
 
-    # One change per order per import: re-running an import records nothing twice.
+    # One change per order per import (from its state before the import to its state after it): re-running an
+    # import records nothing twice.
     tenant_id: Mapped[int] = mapped_column(primary_key=True)
     import_id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(16), primary_key=True)

@@ -78,8 +78,6 @@ DIFFERS = " OR ".join(
 )
 
 
-
-
 def rank_sql(column: str) -> str:
     """The rank of a status column (STATUS_RANK), in SQL: for tables that do not store it (order_items)."""
     cases = " ".join(f"WHEN '{status}' THEN {rank}" for status, rank in STATUS_RANK.items())
@@ -254,6 +252,8 @@ async def _upsert_orders(
         await _settle(session, stage=stage, params=params, order_level_amount=lines.order_level_amount)
         row = (await session.execute(text(classify), params)).one()
         updated = int(row[1] or 0)
+    # One change per order per import: an order listed again in a later batch of the same file changes again, and
+    # its change then goes from what it was before the import to what it is now.
     await session.execute(
         text(f"""INSERT INTO order_changes (tenant_id, import_id, platform, order_id, from_status, to_status,
                                             from_refund_fen, to_refund_fen, created_at)
@@ -261,7 +261,8 @@ async def _upsert_orders(
                         :now
                  FROM {stage} s {known}
                  WHERE {FORWARD} AND (s.status <> o.status OR s.refund_fen <> o.refund_fen)
-                 ON CONFLICT DO NOTHING"""),
+                 ON CONFLICT (tenant_id, import_id, platform, order_id) DO UPDATE SET
+                    to_status = excluded.to_status, to_refund_fen = excluded.to_refund_fen"""),
         params,
     )
     updates = ", ".join(

@@ -319,3 +319,26 @@ async def test_lines_of_new_orders_taking_the_upsert_path(shop: Shop, monkeypatc
     assert [(c.order_id, c.from_status, c.to_status) for c in await shop.changes()] == [
         (known, "completed", "refunded")
     ]
+
+
+async def test_an_order_changed_twice_in_one_import_has_one_change_to_its_last_state(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two exports concatenated list an order twice, far apart (in different batches): the import's change of
+    it goes from what it was before the import to what it is after, which is what the ledger acts on."""
+    order_id = "1930679858170649001"
+
+    def row(n: int, status: str = "买家已付款，等待卖家发货", refund: str = "0") -> dict[str, object]:
+        return exports.taobao_new_row(f"19306798581706490{n:02d}", paid="100.00", status=status, refund=refund)
+
+    await shop.load("before.csv", exports.taobao_new_csv([row(1)]))
+    monkeypatch.setattr(service, "BATCH_ROWS", 2)
+    rows = [row(1, "卖家已发货，等待买家确认"), row(2), row(3), row(1, "交易关闭", "100.00")]
+
+    done = await shop.load("two-exports.csv", exports.taobao_new_csv(rows))
+
+    assert (await shop.order(order_id)).status == "refunded"
+    assert [
+        (c.import_id, c.order_id, c.from_status, c.to_status, c.from_refund_fen, c.to_refund_fen)
+        for c in await shop.changes()
+    ] == [(done.import_id, order_id, "paid", "refunded", 0, 10000)]
