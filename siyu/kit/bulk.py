@@ -196,11 +196,13 @@ def lookup_join(session: AsyncSession, table: str, alias: str, condition: str, *
     """A join to `table` AS `alias` on `condition` (its whole key), done as one index probe per outer row.
 
     PostgreSQL gets a LATERAL subquery with an optimisation fence, so a table without statistics yet (a large
-    first import) is not planned as a scan of all the tenant's rows per row; SQLite's planner probes anyway."""
-    kind = "LEFT JOIN" if outer else "JOIN"
+    first import) is not planned as a scan of all the tenant's rows per row. SQLite gets a CROSS JOIN, which its
+    planner never reorders: left to itself, it may loop over every row of the tenant in `table` (an index range
+    on tenant and platform) and scan the outer rows for each."""
     if dialect(session) == "postgresql":
+        kind = "LEFT JOIN" if outer else "JOIN"
         return f"{kind} LATERAL (SELECT * FROM {table} {alias} WHERE {condition} OFFSET 0) {alias} ON true"
-    return f"{kind} {table} {alias} ON {condition}"
+    return f"{'LEFT JOIN' if outer else 'CROSS JOIN'} {table} {alias} ON {condition}"
 
 
 def temp_name(session: AsyncSession, name: str) -> str:

@@ -331,6 +331,8 @@ PDD = Layout(
 )
 
 LAYOUTS: list[Layout] = [TAOBAO_ITEM, TAOBAO_ORDER, DOUYIN, KUAISHOU, CHANNELS, PDD]
+# Every header a known layout reads (an XLSX is read for these columns, see siyu.orders.service.open_file).
+KNOWN_HEADERS = frozenset(h for layout in LAYOUTS for candidates in layout.columns.values() for h in candidates)
 PLATFORM_STATUSES: dict[str, dict[str, OrderStatus]] = {
     "taobao": TAOBAO_STATUS,
     "douyin": DOUYIN_STATUS,

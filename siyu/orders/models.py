@@ -40,6 +40,12 @@ STATUS_RANK: dict[str, int] = {
     OrderStatus.refunded: 5,
     OrderStatus.closed: 5,
 }
+# The status of an order listed line by line is its lowest line's, unless every line is refunded (refunded) or one
+# is being refunded (refunding). Lowest by rank, a closed line before a refunded one: an order is refunded only
+# when all its lines are, so one refunded line of an otherwise closed order leaves it closed.
+LINE_ORDER: dict[str, int] = {
+    status: 2 * rank + (status == OrderStatus.refunded) for status, rank in STATUS_RANK.items()
+}
 
 
 class Order(Base):
@@ -113,7 +119,8 @@ class OrderChange(Base):
     __tablename__ = "order_changes"
     __table_args__ = (Index(None, "tenant_id", "platform", "order_id"),)
 
-    # One change per order per import: re-running an import records nothing twice.
+    # One change per order per import (from its state before the import to its state after it): re-running an
+    # import records nothing twice.
     tenant_id: Mapped[int] = mapped_column(primary_key=True)
     import_id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(16), primary_key=True)

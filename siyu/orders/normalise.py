@@ -11,7 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from siyu.orders.layouts import FIELDS, KEYWORDS, NO_REFUND, REFUND_STATUS, Layout
-from siyu.orders.models import STATUS_RANK, OrderStatus
+from siyu.orders.models import LINE_ORDER, STATUS_RANK, OrderStatus
 
 ROW = "__row"
 FILLED = "__filled"  # optional: a reader that parsed only the layout's columns counts non-blank cells (see _filled)
@@ -307,13 +307,16 @@ def rank_expr(expr: pl.Expr) -> pl.Expr:
 
 
 def fold_orders(items: pl.DataFrame, layout: Layout) -> pl.DataFrame:
-    """One row per order from its lines: amounts summed (or the order-level amount), status combined."""
+    """One row per order from its lines: amounts summed (or the order-level amount), status combined.
+
+    The same rules as `siyu.orders.repository._settle`, which decides an order from all its stored lines."""
     if not layout.line_items:
         return items.unique(subset=["order_id"], keep="last", maintain_order=True)
     paid = pl.col("paid_fen").max() if layout.order_level_amount else pl.col("paid_fen").sum()
     all_refunded = (pl.col("status") == OrderStatus.refunded.value).all()
     any_refunding = (pl.col("status") == OrderStatus.refunding.value).any()
-    main_status = pl.col("status").sort_by(rank_expr(pl.col("status"))).first()
+    line_order = pl.col("status").replace_strict(dict(LINE_ORDER), default=0, return_dtype=pl.Int32)
+    main_status = pl.col("status").sort_by(line_order).first()
     return items.group_by("order_id", maintain_order=True).agg(
         pl.col("row").first(),
         pl.col("title").drop_nulls().first(),

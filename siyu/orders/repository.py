@@ -15,7 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.kit import bulk
 from siyu.kit.pagination import Page, PageRequest
-from siyu.orders.models import ColumnMapping, ImportRejection, Order, OrderChange, OrderImport, SubOrder
+from siyu.orders.models import (
+    LINE_ORDER,
+    STATUS_RANK,
+    ColumnMapping,
+    ImportRejection,
+    Order,
+    OrderChange,
+    OrderImport,
+    SubOrder,
+)
 
 STAGE_ORDERS = "stage_orders"
 STAGE_ITEMS = "stage_items"
@@ -69,6 +78,22 @@ DIFFERS = " OR ".join(
 )
 
 
+def rank_sql(column: str) -> str:
+    """The rank of a status column (STATUS_RANK), in SQL: for tables that do not store it (order_items)."""
+    cases = " ".join(f"WHEN '{status}' THEN {rank}" for status, rank in STATUS_RANK.items())
+    return f"(CASE {column} {cases} ELSE 0 END)"
+
+
+def _line_order_sql(column: str) -> str:
+    cases = " ".join(f"WHEN '{status}' THEN {order}" for status, order in LINE_ORDER.items())
+    return f"(CASE {column} {cases} ELSE 0 END)"
+
+
+def _status_of_line_order_sql(column: str) -> str:
+    cases = " ".join(f"WHEN {order} THEN '{status}'" for status, order in LINE_ORDER.items())
+    return f"(CASE {column} {cases} END)"
+
+
 INSERT_ATTEMPTS = 3  # looks for a batch's new orders when concurrent imports keep inserting some of them first
 PROBE_SAMPLE = 256  # keys of a batch looked up before inserting it outright
 
@@ -89,8 +114,11 @@ async def apply_orders(
     now: datetime,
     orders: pl.DataFrame,
     stored: Sequence[str] = (),
+    items: pl.DataFrame | None = None,
+    order_level_amount: bool = False,
 ) -> BatchCounts:
-    """Store one batch of folded orders. Returns what happened to its orders.
+    """Store one batch of folded orders, and their lines (`items`) when the file lists them. Returns what happened
+    to its orders.
 
     The orders the caller knows are `stored` (an earlier batch of the same file had them) are upserted. When the
     others look all new (none of a sample of their keys is known), they are written straight into `orders` as
@@ -98,7 +126,11 @@ async def apply_orders(
     fails as a whole, in a SAVEPOINT), the batch's orders we already have are looked up and locked (PostgreSQL,
     in key order) and the others are inserted the same way: if a concurrent import inserted one of them since
     we looked, we look again. The known orders then go through the staged upsert that only moves an order
-    forward and records its history; with all of them locked, its counts and history are exact."""
+    forward and records its history; with all of them locked, its counts and history are exact.
+
+    With `items`, the lines are upserted (forward only, each on its own) before the known orders, whose status,
+    refund, paid amount and item count are then decided from all their stored lines, not only the lines of this
+    file (see `_settle`). A new order's lines are all in the batch, so its folded row already says the same."""
     if orders.height == 0:
         return BatchCounts()
     orders = orders.sort("order_id")
@@ -110,6 +142,7 @@ async def apply_orders(
         "first_seen_at": now,
         "last_changed_at": now,
     }
+    lines = None if items is None else Lines(items, order_level_amount)
     async with bulk.bulk_work(session):
         # Most batches of a large import are all new: when none of a sample of their keys is known, insert the
         # batch outright (no probe per key); the INSERT fails as a whole if one of them is known after all.
@@ -128,6 +161,7 @@ async def apply_orders(
                 now=now,
                 orders=orders.filter(is_stored) if stored else orders.clear(),
                 lock=True,
+                lines=lines,
             )
             return BatchCounts(
                 inserted=rest.height + counts.inserted, updated=counts.updated, unchanged=counts.unchanged
@@ -144,9 +178,24 @@ async def apply_orders(
                 break
         # (After repeated collisions the whole batch takes the upsert, which locks what exists by then.)
         counts = await _upsert_orders(
-            session, tenant_id=tenant_id, platform=platform, import_id=import_id, now=now, orders=known, lock=relock
+            session,
+            tenant_id=tenant_id,
+            platform=platform,
+            import_id=import_id,
+            now=now,
+            orders=known,
+            lock=relock,
+            lines=lines,
         )
     return BatchCounts(inserted=inserted + counts.inserted, updated=counts.updated, unchanged=counts.unchanged)
+
+
+@dataclass(frozen=True)
+class Lines:
+    """The lines of a batch's orders, for a layout that lists them (one row per sub-order)."""
+
+    items: pl.DataFrame
+    order_level_amount: bool  # each line repeats the whole order's paid amount: the order's is their max
 
 
 async def _upsert_orders(
@@ -158,9 +207,15 @@ async def _upsert_orders(
     now: datetime,
     orders: pl.DataFrame,
     lock: bool,
+    lines: Lines | None = None,
 ) -> BatchCounts:
-    """Stage orders (most of them known) and upsert them forward-only, recording status/refund changes."""
+    """Stage orders (most of them known) and upsert them forward-only, recording status/refund changes.
+
+    With `lines`, the batch's lines are upserted too (all of them: new orders' as well), once every staged order
+    exists, and the staged orders are settled from their stored lines before they are compared and written."""
     if orders.height == 0:
+        if lines is not None:
+            await _upsert_items(session, tenant_id=tenant_id, platform=platform, items=lines.items)
         return BatchCounts()
     await bulk.create_temp_table(session, STAGE_ORDERS, ORDER_STAGE_COLUMNS)
     await bulk.load(session, STAGE_ORDERS, ORDER_STAGE_COLUMNS, orders)
@@ -178,15 +233,27 @@ async def _upsert_orders(
             lock=True,
         )
     known = bulk.lookup_join(session, "orders", "o", join)
-    row = (
-        await session.execute(
-            text(f"""SELECT count(*) FILTER (WHERE o.order_id IS NULL),
-                        count(*) FILTER (WHERE o.order_id IS NOT NULL AND {FORWARD} AND ({DIFFERS}))
-                 FROM {stage} s {bulk.lookup_join(session, "orders", "o", join, outer=True)}"""),
-            params,
-        )
-    ).one()
+    classify = f"""SELECT count(*) FILTER (WHERE o.order_id IS NULL),
+                          count(*) FILTER (WHERE o.order_id IS NOT NULL AND {FORWARD} AND ({DIFFERS}))
+                   FROM {stage} s {bulk.lookup_join(session, "orders", "o", join, outer=True)}"""
+    row = (await session.execute(text(classify), params)).one()
     inserted, updated = int(row[0] or 0), int(row[1] or 0)
+    columns = [c for c, _ in ORDER_STAGE_COLUMNS]
+    insert = f"""INSERT INTO orders (tenant_id, platform, {", ".join(columns)}, first_import_id, last_import_id,
+                                     first_seen_at, last_changed_at)
+                 SELECT :tenant, :platform, {", ".join("s." + c for c in columns)}, :import_id, :import_id, :now, :now
+                 FROM {stage} s WHERE true
+                 ON CONFLICT (tenant_id, platform, order_id) DO"""
+    if lines is not None:
+        if inserted:
+            # Lines need their order: the few staged orders that do not exist yet (see apply_orders) first.
+            await session.execute(text(insert + " NOTHING"), params)
+        await _upsert_items(session, tenant_id=tenant_id, platform=platform, items=lines.items)
+        await _settle(session, stage=stage, params=params, order_level_amount=lines.order_level_amount)
+        row = (await session.execute(text(classify), params)).one()
+        updated = int(row[1] or 0)
+    # One change per order per import: an order listed again in a later batch of the same file changes again, and
+    # its change then goes from what it was before the import to what it is now.
     await session.execute(
         text(f"""INSERT INTO order_changes (tenant_id, import_id, platform, order_id, from_status, to_status,
                                             from_refund_fen, to_refund_fen, created_at)
@@ -194,10 +261,10 @@ async def _upsert_orders(
                         :now
                  FROM {stage} s {known}
                  WHERE {FORWARD} AND (s.status <> o.status OR s.refund_fen <> o.refund_fen)
-                 ON CONFLICT DO NOTHING"""),
+                 ON CONFLICT (tenant_id, import_id, platform, order_id) DO UPDATE SET
+                    to_status = excluded.to_status, to_refund_fen = excluded.to_refund_fen"""),
         params,
     )
-    columns = [c for c, _ in ORDER_STAGE_COLUMNS]
     updates = ", ".join(
         [f"{c} = excluded.{c}" for c in ALWAYS]
         + [f"{c} = COALESCE(excluded.{c}, orders.{c})" for c in KEEP_WHEN_EMPTY]
@@ -205,29 +272,20 @@ async def _upsert_orders(
     )
     forward = FORWARD.replace("s.", "excluded.").replace("o.", "orders.")
     differs = DIFFERS.replace("s.", "excluded.").replace("o.", "orders.")
-    await session.execute(
-        text(f"""INSERT INTO orders (tenant_id, platform, {", ".join(columns)}, first_import_id, last_import_id,
-                                     first_seen_at, last_changed_at)
-                 SELECT :tenant, :platform, {", ".join("s." + c for c in columns)}, :import_id, :import_id, :now, :now
-                 FROM {stage} s WHERE true
-                 ON CONFLICT (tenant_id, platform, order_id) DO UPDATE SET {updates}
-                 WHERE {forward} AND ({differs})"""),
-        params,
-    )
+    await session.execute(text(f"{insert} UPDATE SET {updates} WHERE {forward} AND ({differs})"), params)
     await bulk.drop_temp_table(session, STAGE_ORDERS)
     return BatchCounts(inserted=inserted, updated=updated, unchanged=orders.height - inserted - updated)
 
 
-async def apply_items(
-    session: AsyncSession, *, tenant_id: int, platform: str, items: pl.DataFrame, sum_amounts: bool
-) -> None:
-    """Upsert the lines of the batch's orders, then make each order's totals agree with all its lines."""
+async def _upsert_items(session: AsyncSession, *, tenant_id: int, platform: str, items: pl.DataFrame) -> None:
+    """Upsert the lines of the batch's orders (whose rows exist by now), each line forward only."""
     if items.height == 0:
         return
     await bulk.create_temp_table(session, STAGE_ITEMS, ITEM_STAGE_COLUMNS)
     await bulk.load(session, STAGE_ITEMS, ITEM_STAGE_COLUMNS, items)
     stage = bulk.temp_name(session, STAGE_ITEMS)
     params = {"tenant": tenant_id, "platform": platform}
+    # A line moves forward only, like an order: never to a lower status, never to a smaller refund.
     await session.execute(
         text(f"""INSERT INTO order_items (tenant_id, platform, order_id, sub_id, title, quantity, paid_fen,
                                           refund_fen, status)
@@ -238,45 +296,52 @@ async def apply_items(
                     title = COALESCE(excluded.title, order_items.title), quantity = excluded.quantity,
                     paid_fen = excluded.paid_fen, refund_fen = excluded.refund_fen, status = excluded.status
                  WHERE excluded.refund_fen >= order_items.refund_fen
+                   AND {rank_sql("excluded.status")} >= {rank_sql("order_items.status")}
                    AND (excluded.status, excluded.paid_fen, excluded.refund_fen, excluded.quantity)
                        IS DISTINCT FROM (order_items.status, order_items.paid_fen, order_items.refund_fen,
                                          order_items.quantity)"""),
         params,
     )
-    if sum_amounts:
-        # Lines of one order can arrive in different batches: the order's totals come from all of them.
-        if bulk.dialect(session) == "postgresql":
-            # One index probe per order of the batch (lines, then the order), whatever the planner believes
-            # about tables a large first import has just filled (no statistics yet: it would scan them per row).
-            statement = f"""UPDATE orders SET paid_fen = t.paid, refund_fen = t.refund, item_count = t.quantity
-                 FROM (SELECT o.ctid AS row_id, x.paid, x.refund, x.quantity
-                       FROM (SELECT DISTINCT order_id FROM {stage}) s
-                       CROSS JOIN LATERAL (SELECT sum(i.paid_fen) AS paid, sum(i.refund_fen) AS refund,
-                                                  sum(i.quantity) AS quantity
-                                           FROM order_items i
-                                           WHERE i.tenant_id = :tenant AND i.platform = :platform
-                                             AND i.order_id = s.order_id OFFSET 0) x
-                       CROSS JOIN LATERAL (SELECT ctid, paid_fen, refund_fen, item_count FROM orders o
-                                           WHERE o.tenant_id = :tenant AND o.platform = :platform
-                                             AND o.order_id = s.order_id OFFSET 0) o
-                       WHERE (o.paid_fen, o.refund_fen, o.item_count) IS DISTINCT FROM (x.paid, x.refund, x.quantity)
-                         AND x.refund >= o.refund_fen) t
-                 WHERE orders.ctid = t.row_id"""
-        else:
-            statement = f"""UPDATE orders SET paid_fen = t.paid, refund_fen = t.refund, item_count = t.quantity
-                     FROM (SELECT i.order_id, sum(i.paid_fen) AS paid, sum(i.refund_fen) AS refund,
-                                  sum(i.quantity) AS quantity
-                           FROM order_items i
-                           WHERE i.tenant_id = :tenant AND i.platform = :platform
-                             AND i.order_id IN (SELECT order_id FROM {stage})
-                           GROUP BY i.order_id) AS t
-                     WHERE orders.tenant_id = :tenant AND orders.platform = :platform
-                       AND orders.order_id = t.order_id
-                       AND (orders.paid_fen, orders.refund_fen, orders.item_count)
-                           IS DISTINCT FROM (t.paid, t.refund, t.quantity)
-                       AND t.refund >= orders.refund_fen"""
-        await session.execute(text(statement), params)
     await bulk.drop_temp_table(session, STAGE_ITEMS)
+
+
+async def _settle(session: AsyncSession, *, stage: str, params: dict[str, Any], order_level_amount: bool) -> None:
+    """Make each staged (known, locked) order what all its stored lines say, in one statement for the batch.
+
+    From the lines (`fold_orders`' rules): the paid amount (their sum, or the order-level amount), the refund (their
+    sum), the item count, the status (every line refunded: refunded; one being refunded: refunding; otherwise the
+    lowest line's, see LINE_ORDER). Still forward only: a status lower in rank than the stored one keeps the
+    stored one, a smaller refund the stored refund. The file's other fields (title, buyer, times, ...) are kept
+    only when the file is not behind: its own folded status is not lower than the stored one; otherwise they are
+    emptied, and an empty staged field leaves the stored value as it is."""
+    paid = "max(i.paid_fen)" if order_level_amount else "sum(i.paid_fen)"
+    order_of = "o.tenant_id = :tenant AND o.platform = :platform AND o.order_id = l.order_id"
+    line_of = "i.tenant_id = :tenant AND i.platform = :platform AND i.order_id = l.order_id"
+    totals = f"""SELECT l.order_id, o.status AS stored_status, o.status_rank AS stored_rank,
+                        o.refund_fen AS stored_refund, {paid} AS paid, sum(i.refund_fen) AS refund,
+                        sum(i.quantity) AS quantity, count(*) AS line_count,
+                        sum(CASE WHEN i.status = 'refunded' THEN 1 ELSE 0 END) AS refunded,
+                        sum(CASE WHEN i.status = 'refunding' THEN 1 ELSE 0 END) AS refunding,
+                        min({_line_order_sql("i.status")}) AS lowest
+                 FROM {stage} l {bulk.lookup_join(session, "orders", "o", order_of)}
+                      {bulk.lookup_join(session, "order_items", "i", line_of)}
+                 GROUP BY l.order_id, o.status, o.status_rank, o.refund_fen"""
+    decided = f"""SELECT t.*, CASE WHEN t.refunded = t.line_count THEN 'refunded' WHEN t.refunding > 0 THEN 'refunding'
+                                   ELSE {_status_of_line_order_sql("t.lowest")} END AS status
+                  FROM ({totals}) t"""
+    moves = "d.rank >= d.stored_rank"
+    behind = "s.status_rank < d.stored_rank"
+    kept = ", ".join(f"{c} = CASE WHEN {behind} THEN NULL ELSE s.{c} END" for c in KEEP_WHEN_EMPTY)
+    await session.execute(
+        text(f"""UPDATE {stage} AS s SET
+                    status = CASE WHEN {moves} THEN d.status ELSE d.stored_status END,
+                    status_rank = CASE WHEN {moves} THEN d.rank ELSE d.stored_rank END,
+                    refund_fen = CASE WHEN d.refund >= d.stored_refund THEN d.refund ELSE d.stored_refund END,
+                    paid_fen = d.paid, item_count = d.quantity, {kept}
+                 FROM (SELECT x.*, {rank_sql("x.status")} AS rank FROM ({decided}) x) d
+                 WHERE s.order_id = d.order_id"""),
+        params,
+    )
 
 
 async def add_rejections(session: AsyncSession, *, tenant_id: int, import_id: int, rejected: pl.DataFrame) -> None:

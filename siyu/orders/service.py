@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +24,7 @@ from siyu.kit.web import Principal
 from siyu.orders import layouts, reading, repository
 from siyu.orders.layouts import Layout
 from siyu.orders.models import ColumnMapping, Order, OrderChange, OrderImport, SubOrder
-from siyu.orders.normalise import FILLED, ROW, fold_orders, normalise, rank_expr
+from siyu.orders.normalise import FILLED, ROW, clean_column, fold_orders, normalise, rank_expr
 from siyu.orders.reading import FileRefused
 
 EXPORT_TIMEZONE = "Asia/Shanghai"  # platforms write China time in their exports
@@ -107,7 +107,7 @@ async def choose_layout(session: AsyncSession, *, tenant_id: int, headers: list[
 def _frames(
     path: Path,
     workdir: Path,
-    text_or_xlsx: reading.TextFile | pl.DataFrame | None,
+    text: reading.TextFile,
     columns: Sequence[str] | None = None,
     id_column: str | None = None,
 ) -> Iterator[pl.DataFrame]:
@@ -117,17 +117,11 @@ def _frames(
     carries FILLED: the number of non-blank cells of a row over all the file's columns, counted (from a full
     parse of that piece) only for rows whose id cell has no digit (blank, summary and stray lines; the only
     rows normalise needs it for); 1 elsewhere."""
-    if not isinstance(text_or_xlsx, reading.TextFile):
-        frame = reading.read_xlsx(path) if text_or_xlsx is None else text_or_xlsx
-        frame = frame.rename({c: layouts.clean_header(c) for c in frame.columns}).with_row_index(ROW, offset=2)
-        for start in range(0, frame.height, BATCH_ROWS):
-            yield frame.slice(start, BATCH_ROWS).with_columns(pl.col(ROW).cast(pl.Int64))
-        return
     # The text is parsed a piece at a time (memory stays bounded whatever the file's size); Polars' own
     # streaming reader reads the whole file ahead of a slower consumer.
     options: dict[str, Any] = {
         "infer_schema": False,
-        "separator": text_or_xlsx.separator,
+        "separator": text.separator,
         "quote_char": '"',
         "truncate_ragged_lines": True,
         "encoding": "utf8-lossy",
@@ -137,7 +131,7 @@ def _frames(
     wanted: list[int] | None = None
     pending: pl.DataFrame | None = None
     row = 2
-    for piece in reading.record_chunks(text_or_xlsx.files):
+    for piece in reading.record_chunks(text.files):
         full: pl.DataFrame | None = None
         if schema is None:
             full = pl.read_csv(piece, has_header=True, **options)
@@ -178,35 +172,73 @@ def _filled(
     return filled.scatter(rows, full[rows].select(pl.sum_horizontal(cells).cast(pl.Int64)).to_series())
 
 
+def _sheet_frames(frame: pl.DataFrame) -> Iterator[pl.DataFrame]:
+    """A sheet's rows as frames of BATCH_ROWS rows, row numbers in ROW: slices of the sheet, which is read whole."""
+    frame = frame.with_row_index(ROW, offset=2)
+    for start in range(0, frame.height, BATCH_ROWS):
+        yield frame.slice(start, BATCH_ROWS).with_columns(pl.col(ROW).cast(pl.Int64))
+
+
+def _sheet_filled(path: Path, headers: list[str], frame: pl.DataFrame, id_column: str) -> pl.Series:
+    """FILLED (see `_frames`) for a sheet read for some of its columns: the non-blank cells of each row among them,
+    and, for the rows that have no order id and at most one such cell (whether one is skipped or rejected depends
+    on the others), among the other columns too: the sheet is read again for those rows only, when there are some.
+    """
+    cells = [pl.col(c).is_not_null() & (pl.col(c).str.strip_chars() != "") for c in frame.columns]
+    filled = frame.select(pl.sum_horizontal(cells).cast(pl.Int64).alias(FILLED)).to_series()
+    unsure = (clean_column(frame[id_column]).is_null() & (filled <= 1)).arg_true()
+    if unsure.len() == 0 or set(headers) <= set(frame.columns):
+        return filled
+    rest = reading.read_xlsx(path, columns=lambda h: h not in frame.columns, rows=unsure.to_list()).frame
+    rest_cells = [pl.col(c).is_not_null() & (pl.col(c).str.strip_chars() != "") for c in rest.columns]
+    more = rest.select(pl.sum_horizontal(rest_cells).cast(pl.Int64)).to_series() if rest.width else 0
+    return filled.scatter(unsure, filled.gather(unsure) + more)
+
+
 @dataclass
 class OpenedFile:
     headers: list[str]
     frames: Iterator[pl.DataFrame]
     estimated_rows: int
-    source: reading.TextFile | pl.DataFrame | None = None
+    source: reading.TextFile | reading.Sheet | None = None
     path: Path | None = None
 
     def frames_for(self, layout: Layout) -> Iterator[pl.DataFrame]:
         """The file's frames with only the columns `layout` reads (plus FILLED): less to parse and to hold."""
-        if self.path is None or not isinstance(self.source, reading.TextFile):
+        if self.path is None or self.source is None:
             return self.frames
-        columns = [h for f in layouts.FIELDS if (h := layout.header_for(f, self.headers))]
+        columns = list(dict.fromkeys(h for f in layouts.FIELDS if (h := layout.header_for(f, self.headers))))
         id_column = layout.header_for("order_id", self.headers)
         if id_column is None:
             return self.frames
-        return _frames(self.path, self.path.parent, self.source, columns, id_column)
+        if isinstance(self.source, reading.TextFile):
+            return _frames(self.path, self.path.parent, self.source, columns, id_column)
+        frame = self.source.frame
+        if not set(columns) <= set(frame.columns):
+            # A saved mapping reading a column the sheet was not read for (see open_file): read it again.
+            frame = reading.read_xlsx(self.path, columns=set(columns).__contains__).frame
+        filled = _sheet_filled(self.path, self.headers, frame, id_column)
+        return _sheet_frames(frame.select(columns).with_columns(filled))
 
 
-def open_file(path: Path, workdir: Path) -> OpenedFile:
+def open_file(path: Path, workdir: Path, also_read: Collection[str] = ()) -> OpenedFile:
+    """The file's headers and rows. An XLSX is read here, once (fastexcel parses the whole sheet at every read),
+    for the columns some known layout reads and those in `also_read` (the tenant's saved mappings'): converting
+    only those is most of what there is to save in time and memory."""
     with open(path, "rb") as handle:
         head = handle.read(reading.SNIFF_BYTES)
     if not head:
         raise FileRefused("文件是空的", code="empty_file")
     if reading.is_xlsx(head):
-        frame = reading.read_xlsx(path)
-        headers = [layouts.clean_header(str(c)) for c in frame.columns]
-        # The sheet is read once (fastexcel reads it whole): the batches are slices of it.
-        return OpenedFile(headers=headers, frames=_frames(path, workdir, frame), estimated_rows=frame.height)
+        wanted = layouts.KNOWN_HEADERS | set(also_read)
+        sheet = reading.read_xlsx(path, columns=wanted.__contains__)
+        return OpenedFile(
+            headers=sheet.headers,
+            frames=_sheet_frames(sheet.frame),
+            estimated_rows=sheet.frame.height,
+            source=sheet,
+            path=path,
+        )
     text = reading.open_text(path, workdir)
     with open(text.path, "rb") as handle:
         sample = handle.read(reading.SNIFF_BYTES)
@@ -221,8 +253,16 @@ def open_file(path: Path, workdir: Path) -> OpenedFile:
     )
 
 
+async def mapped_headers(session: AsyncSession, *, tenant_id: int) -> set[str]:
+    """The headers the tenant's saved column mappings read."""
+    return {h for m in await repository.list_mappings(session, tenant_id=tenant_id) for h in m.columns.values() if h}
+
+
 class Batcher:
-    """Normalises raw frames into batches, keeping all lines of an order in one batch when they are adjacent."""
+    """Normalises raw frames into batches, keeping all lines of an order in one batch when they are adjacent.
+
+    The last order of a frame may go on in the next one, so its lines wait for the next frame (all of them, even
+    when they are the whole frame: an order with more lines than a batch is still folded once, whole)."""
 
     def __init__(self, layout: Layout, headers: list[str]) -> None:
         self.layout = layout
@@ -240,7 +280,10 @@ class Batcher:
                     pl.format("{}#{}", pl.col("order_id"), pl.col("order_id").cum_count().over("order_id")),
                 ]
             )
-            good = good.with_columns(sub.alias("sub_id"))
+            # A line listed twice (overlapping exports) counts once, as it is stored: the last one wins.
+            good = good.with_columns(sub.alias("sub_id")).unique(
+                subset=["order_id", "sub_id"], keep="last", maintain_order=True
+            )
             items = good.select(
                 "order_id",
                 "sub_id",
@@ -251,7 +294,6 @@ class Batcher:
                 "status",
                 rank_expr(pl.col("status")).alias("status_rank"),
             )
-            items = items.unique(subset=["order_id", "sub_id"], keep="last", maintain_order=True)
         orders = fold_orders(good, layout).with_columns(
             rank_expr(pl.col("status")).alias("status_rank"), pl.col("quantity").alias("item_count")
         )
@@ -266,11 +308,10 @@ class Batcher:
             good = pl.concat([self.carry, good])
             self.carry = None
         if self.layout.line_items and good.height:
-            last = good["order_id"][-1]
-            tail = good.filter(pl.col("order_id") == last)
-            if tail.height < good.height:
-                self.carry = tail
-                good = good.filter(pl.col("order_id") != last)
+            last = pl.col("order_id") == good["order_id"][-1]
+            self.carry = good.filter(last)
+            good = good.filter(~last)
+        # (A batch may then have no order at all: its rows, rejections and skipped lines still count.)
         return self._finish(good, rejected, raw.height, skipped)
 
     def flush(self) -> Batch | None:
@@ -293,15 +334,9 @@ async def apply_batch(
         now=now,
         orders=batch.orders,
         stored=batch.repeats,
+        items=batch.items,
+        order_level_amount=layout.order_level_amount,
     )
-    if batch.items is not None:
-        await repository.apply_items(
-            session,
-            tenant_id=tenant_id,
-            platform=layout.platform,
-            items=batch.items,
-            sum_amounts=not layout.order_level_amount,
-        )
     await repository.add_rejections(session, tenant_id=tenant_id, import_id=import_row.id, rejected=batch.rejected)
     return counts
 

@@ -50,10 +50,11 @@ async def run_import(
         path = service.stored_file(storage_dir, row)
         platform = None if row.requested_platform == "auto" else row.requested_platform
         row.status = "running"
+        mapped = await service.mapped_headers(session, tenant_id=tenant_id)
     totals = Totals()
     with tempfile.TemporaryDirectory(prefix="siyu-import-") as workdir:
         try:
-            opened = service.open_file(path, Path(workdir))
+            opened = service.open_file(path, Path(workdir), also_read=mapped)
             async with sessionmaker() as session, session.begin():
                 layout = await service.choose_layout(
                     session, tenant_id=tenant_id, headers=opened.headers, platform=platform

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from siyu.orders import service
+from siyu.orders import repository, service
 from tests.orders import exports
 from tests.orders.conftest import Shop, canonical
 from tests.orders.test_layouts import SAMPLES, Sample
@@ -148,11 +148,6 @@ async def test_a_partial_refund_on_douyin_then_the_whole_order(shop: Shop) -> No
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="repository.apply_items: the sub-order upsert only checks the refund (excluded.refund_fen >= "
-    "order_items.refund_fen), never the status rank, so an older file moves a line back (completed -> shipped)",
-)
 async def test_an_older_file_does_not_move_a_sub_order_back(shop: Shop) -> None:
     def line(status: str) -> dict[str, object]:
         return exports.douyin_row(
@@ -165,11 +160,6 @@ async def test_an_older_file_does_not_move_a_sub_order_back(shop: Shop) -> None:
     assert (await shop.items())[("6931234567890600000", "6931234567890600001")].status == "completed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="service.Batcher.feed only carries the last order to the next batch when the batch also holds "
-    "other orders (tail.height < good.height): an order with more lines than a batch is folded piecewise",
-)
 async def test_an_order_longer_than_a_batch_is_folded_whole(shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(service, "BATCH_ROWS", 2)
     main = "6931234567890700000"
@@ -192,12 +182,6 @@ async def test_an_order_longer_than_a_batch_is_folded_whole(shop: Shop, monkeypa
     assert (done.totals.inserted, done.totals.updated) == (1, 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="normalise.fold_orders decides an order's status from the lines in the file only and "
-    "repository.apply_orders stores it; a file listing one refunded line of a two-line order marks the whole "
-    "order refunded although apply_items then sums the refund from both lines (half of it)",
-)
 async def test_a_file_with_some_lines_of_an_order_does_not_decide_for_the_others(shop: Shop) -> None:
     main = "6931234567890800000"
 
@@ -211,3 +195,150 @@ async def test_a_file_with_some_lines_of_an_order_does_not_decide_for_the_others
     order = await shop.order(main)
     assert (order.paid_fen, order.refund_fen) == (10000, 5000)
     assert order.status == "completed"
+
+
+def douyin_line(main: str, sub: str, *, status: str = "已完成", after_sale: str = "-", **fields: str) -> dict:
+    return exports.douyin_row(
+        main, sub, title=sub, quantity="1", paid="50.00", status=status, after_sale=after_sale, **fields
+    )
+
+
+async def test_an_older_file_leaves_an_order_listed_line_by_line_as_it_was(shop: Shop) -> None:
+    main, subs = "6931234567890900000", ("6931234567890900001", "6931234567890900002")
+    newer = [douyin_line(main, s, completed="2026-11-20 09:00:00", author="新主播") for s in subs]
+    older = [douyin_line(main, s, status="已发货", author="旧主播") for s in subs]
+    await shop.load("newer.csv", exports.douyin(newer))
+    before = await snapshot(shop)
+
+    done = await shop.load("older.csv", exports.douyin(older))
+
+    assert (done.totals.inserted, done.totals.updated, done.totals.unchanged) == (0, 0, 1)
+    assert await snapshot(shop) == before  # the older file's author does not replace the newer one's either
+    assert (await shop.order(main)).author == "新主播"
+    assert await shop.changes() == []
+    assert await shop.jobs("orders.changed") == []
+
+
+async def test_a_refund_after_a_refund_request_is_recorded_though_the_status_stays(shop: Shop) -> None:
+    """Lines completed, then one line's refund requested (the order is refunding), then that line refunded: the
+    lines say completed with a partial refund, which ranks below refunding. The order keeps its status (it never
+    moves back) but its refund is recorded, with its change, so the ledger claws that share back."""
+    main, subs = "6931234567891000000", ("6931234567891000001", "6931234567891000002")
+    steps = [("-", "-"), ("-", "售后待处理"), ("-", "退款成功")]
+    imports = [
+        await shop.load(
+            f"{n}.csv", exports.douyin([douyin_line(main, s, after_sale=a) for s, a in zip(subs, step, strict=True)])
+        )
+        for n, step in enumerate(steps)
+    ]
+    order = await shop.order(main)
+    assert (order.status, order.paid_fen, order.refund_fen) == ("refunding", 10000, 5000)
+    assert (await shop.items())[(main, subs[1])].status == "refunded"
+    history = [
+        (c.import_id, c.from_status, c.to_status, c.from_refund_fen, c.to_refund_fen) for c in await shop.changes()
+    ]
+    assert history == [
+        (imports[1].import_id, "completed", "refunding", 0, 0),
+        (imports[2].import_id, "refunding", "refunding", 0, 5000),
+    ]
+    assert [j.payload for j in await shop.jobs("orders.changed")] == [
+        {"import_id": imports[1].import_id},
+        {"import_id": imports[2].import_id},
+    ]
+
+
+async def test_an_order_is_refunded_only_when_every_line_is(shop: Shop) -> None:
+    """A closed order with one line refunded: closed (refunded would say every line was)."""
+    main, subs = "6931234567891100000", ("6931234567891100001", "6931234567891100002")
+    await shop.load("1.csv", exports.douyin([douyin_line(main, s, status="已关闭") for s in subs]))
+    await shop.load("2.csv", exports.douyin([douyin_line(main, subs[0], status="已关闭", after_sale="退款成功")]))
+    order = await shop.order(main)
+    assert (order.status, order.paid_fen, order.refund_fen) == ("closed", 10000, 5000)
+    await shop.load("3.csv", exports.douyin([douyin_line(main, subs[1], status="已关闭", after_sale="退款成功")]))
+    order = await shop.order(main)
+    assert (order.status, order.paid_fen, order.refund_fen) == ("refunded", 10000, 10000)
+
+
+async def test_a_channels_order_settled_from_its_lines_keeps_the_order_level_amount(shop: Shop) -> None:
+    """视频号 lines repeat the order's paid amount (not added up); each line has its own refund."""
+    main = "3712345678901234567"
+
+    def lines(refunds: tuple[str, str, str]) -> bytes:
+        return exports.channels(
+            [
+                exports.channels_row(
+                    main,
+                    status="已完成",
+                    title=title,
+                    quantity="1",
+                    line_total="50.00",
+                    order_paid="150.00",
+                    refunded=refund,
+                    after_sale="退款完成" if refund != "0.00" else "",
+                )
+                for title, refund in zip(("面膜", "眼霜", "精华"), refunds, strict=True)
+            ]
+        )
+
+    await shop.load("1.csv", lines(("0.00", "0.00", "0.00")))
+    second = await shop.load("2.csv", lines(("30.00", "0.00", "0.00")))
+    order = await shop.order(main)
+    assert (order.status, order.paid_fen, order.refund_fen, order.item_count) == ("completed", 15000, 3000, 3)
+    assert [(c.import_id, c.to_status, c.to_refund_fen) for c in await shop.changes()] == [
+        (second.import_id, "completed", 3000)
+    ]
+
+
+async def test_lines_of_new_orders_taking_the_upsert_path(shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After repeated key collisions (concurrent imports) a whole batch, new orders too, takes the staged upsert:
+    the new orders are stored before their lines, and are counted as inserted, not updated."""
+    known, new = "6931234567891200000", "6931234567891300000"
+    await shop.load("1.csv", exports.douyin([douyin_line(known, known[:-1] + "1")]))
+    monkeypatch.setattr(repository, "INSERT_ATTEMPTS", 0)
+
+    done = await shop.load(
+        "2.csv",
+        exports.douyin(
+            [
+                douyin_line(known, known[:-1] + "1", after_sale="退款成功"),
+                douyin_line(new, new[:-1] + "1"),
+                douyin_line(new, new[:-1] + "2", after_sale="退款成功"),
+            ]
+        ),
+    )
+
+    assert (done.totals.inserted, done.totals.updated, done.totals.unchanged) == (1, 1, 0)
+    orders = await shop.orders()
+    assert (orders[known].status, orders[known].refund_fen) == ("refunded", 5000)
+    assert (orders[new].status, orders[new].paid_fen, orders[new].refund_fen, orders[new].item_count) == (
+        "completed",
+        10000,
+        5000,
+        2,
+    )
+    assert [(c.order_id, c.from_status, c.to_status) for c in await shop.changes()] == [
+        (known, "completed", "refunded")
+    ]
+
+
+async def test_an_order_changed_twice_in_one_import_has_one_change_to_its_last_state(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two exports concatenated list an order twice, far apart (in different batches): the import's change of
+    it goes from what it was before the import to what it is after, which is what the ledger acts on."""
+    order_id = "1930679858170649001"
+
+    def row(n: int, status: str = "买家已付款，等待卖家发货", refund: str = "0") -> dict[str, object]:
+        return exports.taobao_new_row(f"19306798581706490{n:02d}", paid="100.00", status=status, refund=refund)
+
+    await shop.load("before.csv", exports.taobao_new_csv([row(1)]))
+    monkeypatch.setattr(service, "BATCH_ROWS", 2)
+    rows = [row(1, "卖家已发货，等待买家确认"), row(2), row(3), row(1, "交易关闭", "100.00")]
+
+    done = await shop.load("two-exports.csv", exports.taobao_new_csv(rows))
+
+    assert (await shop.order(order_id)).status == "refunded"
+    assert [
+        (c.import_id, c.order_id, c.from_status, c.to_status, c.from_refund_fen, c.to_refund_fen)
+        for c in await shop.changes()
+    ] == [(done.import_id, order_id, "paid", "refunded", 0, 10000)]

@@ -387,6 +387,52 @@ async def test_csv_and_xlsx_of_the_same_export_store_the_same_orders(shop: Shop)
     assert {k: canonical(v) for k, v in (await shop.orders()).items()} == before
 
 
+def _sheet_reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[bool, bool]]:
+    """(all columns?, all rows?) of every XLSX read: fastexcel parses the whole sheet at each one."""
+    reads: list[tuple[bool, bool]] = []
+    read = reading.read_xlsx
+
+    def counted(path: Any, columns: Any = None, rows: Any = None) -> reading.Sheet:
+        reads.append((columns is None, rows is None))
+        return read(path, columns, rows)
+
+    monkeypatch.setattr(reading, "read_xlsx", counted)
+    return reads
+
+
+async def test_an_xlsx_is_read_once_for_the_columns_a_layout_reads(shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
+    reads = _sheet_reads(monkeypatch)
+    done = await shop.load("new.xlsx", exports.taobao_new_xlsx())
+    assert done.totals.inserted == 3
+    assert reads == [(False, True)]
+
+
+async def test_stray_lines_of_an_xlsx_are_skipped_or_rejected_as_in_the_csv(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows without an order id: a blank row and a row with one cell are skipped, a row with more is rejected,
+    whether its cells are in columns the import reads or not (the sheet is read again for the other columns of
+    such rows only), as in the CSV of the same export."""
+    rows = [
+        exports.taobao_new_row("1930679858170640101", paid="10.00", status="交易成功"),
+        {},
+        {"买家留言": "下面是第二次导出"},  # one cell, in a column no layout reads: skipped
+        {"买家留言": "第二次导出", "订单备注": "11月"},  # two such cells: rejected
+        {"商品标题": "赠品", "店铺名称": "星河旗舰店"},  # two cells the import reads: rejected
+        exports.taobao_new_row("1930679858170640102", paid="20.00", status="交易成功"),
+        {"订单编号": "合计", "买家实付金额": "30.00"},
+    ]
+    csv = await shop.load("stray.csv", exports.taobao_new_csv(rows))
+    reads = _sheet_reads(monkeypatch)
+    xlsx = await shop.load("stray.xlsx", exports.taobao_new_xlsx(rows))
+
+    assert (csv.totals.rows, csv.totals.inserted, csv.totals.rejected, csv.totals.skipped) == (7, 2, 2, 3)
+    assert (xlsx.totals.rows, xlsx.totals.unchanged, xlsx.totals.rejected, xlsx.totals.skipped) == (7, 2, 2, 3)
+    assert await shop.rejections(xlsx.import_id) == await shop.rejections(csv.import_id)
+    assert [r["row"] for r in await shop.rejections(xlsx.import_id)] == [5, 6]
+    assert reads == [(False, True), (False, False)]  # the second read: the unsure rows' other columns
+
+
 async def test_a_twenty_digit_id_and_trailing_space_headers_survive(shop: Shop) -> None:
     """Ids are never numbers: 20 digits and leading zeros come back as written."""
     rows = [

@@ -6,7 +6,7 @@ import pytest
 
 from siyu.kit.errors import InvalidInput
 from siyu.kit.web import Principal
-from siyu.orders import service
+from siyu.orders import reading, service
 from siyu.orders.reading import FileRefused
 from tests.orders import exports
 from tests.orders.conftest import Shop, utc
@@ -108,3 +108,23 @@ async def test_saving_again_replaces_the_mapping(shop: Shop) -> None:
     async with shop.db() as session:
         mappings = await service.list_mappings(session, tenant_id=shop.id)
     assert [(m.name, m.platform, m.columns["title"]) for m in mappings] == [("京东订单", "jd", "订单状态")]
+
+
+async def test_a_saved_mapping_of_an_xlsx_reads_its_columns_in_one_read(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """应付金额 is read by no known layout: the tenant's mapping has the sheet read for it too, in the one read."""
+    await save(shop, JD_COLUMNS)
+    reads: list[object] = []
+    read = reading.read_xlsx
+    monkeypatch.setattr(reading, "read_xlsx", lambda *args, **kwargs: reads.append(args) or read(*args, **kwargs))
+
+    done = await shop.load("jd.xlsx", exports.xlsx_bytes(exports.JD_HEADERS, exports.JD_ROWS))
+
+    assert (await shop.import_row(done.import_id)).layout == "京东订单"
+    orders = await shop.orders()
+    assert {k: (o.status, o.paid_fen) for k, o in orders.items()} == {
+        "301234567890": ("paid", 19900),
+        "301234567891": ("completed", 239900),
+    }
+    assert len(reads) == 1
