@@ -1,7 +1,7 @@
 """The queries of the ledger's batch path (siyu.ledger.batch), set-wise: keys are staged in a temporary table
 (COPY on PostgreSQL, one executemany on SQLite, by siyu.kit.bulk) and every statement works on the whole set,
-probing the ledger's tables by index one staged row at a time (`bulk.lookup_join`), whatever the planner
-believes about a temporary table that has no statistics.
+probing the ledger's tables by index one staged row at a time, whatever the planner believes about a
+temporary table that has no statistics.
 
 Each query is scoped to a tenant."""
 
@@ -58,6 +58,17 @@ def frame(columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]) -> 
     """Rows (tuples in the order of `columns`) as a frame with the columns' types (times: aware, UTC)."""
     schema = {name: _POLARS_TYPES[logical] for name, logical in columns}
     return pl.DataFrame(list(rows), schema=schema, orient="row")
+
+
+def _probe(session: AsyncSession, table: str, alias: str, condition: str, *, index: str | None = None) -> str:
+    """An inner join from the staged table `s` to `table` by index, one probe per staged row. SQLite's planner
+    may otherwise drive from the ledger table (through an index matching a constant filter) and scan the
+    staged table, which has no index, for each of its rows: CROSS JOIN keeps the staged table outside. Without
+    statistics (the app does not ANALYZE) it may also probe through the wrong index: `index` names the one."""
+    if bulk.dialect(session) == "postgresql":
+        return bulk.lookup_join(session, table, alias, condition)
+    indexed = f" INDEXED BY {index}" if index else ""
+    return f"CROSS JOIN {table} {alias}{indexed} ON {condition}"
 
 
 def _statement(sql: str) -> Any:
@@ -126,7 +137,7 @@ class Special:
 
 async def special_accounts(session: AsyncSession, *, tenant_id: int, members: str) -> dict[int, Special]:
     """The staged members (balance rows locked) with debt or merged away."""
-    join = bulk.lookup_join(session, "ledger_balances", "b", "b.tenant_id = :t AND b.member_id = s.member_id")
+    join = _probe(session, "ledger_balances", "b", "b.tenant_id = :t AND b.member_id = s.member_id")
     statement = f"""SELECT b.member_id, b.debt, b.merged_into FROM {members} s {join}
                     WHERE b.debt > 0 OR b.merged_into IS NOT NULL"""
     rows = await session.execute(text(statement), {"t": tenant_id})
@@ -157,12 +168,14 @@ async def update_balances(session: AsyncSession, *, tenant_id: int, deltas: pl.D
 async def due_lots(session: AsyncSession, *, tenant_id: int, members: str, now: datetime) -> list[Any]:
     """The staged members' posted lots past their expiry that still hold points (id, member_id, remaining),
     by member then id."""
-    join = bulk.lookup_join(
+    join = _probe(
         session,
         "ledger_lots",
         "l",
         "l.tenant_id = :t AND l.member_id = s.member_id AND l.status = 'posted' AND l.expires_at <= :now"
         " AND l.remaining > 0",
+        # (not the tenant's expired lots by (tenant_id, status, expires_at), once per member)
+        index="ix_ledger_lots_tenant_id_member_id_status",
     )
     statement = f"SELECT l.id, l.member_id, l.remaining FROM {members} s {join} ORDER BY l.member_id, l.id"
     return list(await session.execute(_statement(statement), {"t": tenant_id, "now": now}))
@@ -179,7 +192,7 @@ async def pending_due(session: AsyncSession, *, tenant_id: int, now: datetime, l
 async def pending_lots(session: AsyncSession, *, tenant_id: int, lots: str, now: datetime) -> list[Any]:
     """The staged lots that are (still) held, read again now that their owners are locked, in the staged order:
     id, member_id, source_ref, remaining, and whether the lot has expired by `now`."""
-    join = bulk.lookup_join(session, "ledger_lots", "l", "l.tenant_id = :t AND l.id = s.id")
+    join = _probe(session, "ledger_lots", "l", "l.tenant_id = :t AND l.id = s.id")
     statement = f"""SELECT l.id, l.member_id, l.source_ref, l.remaining,
                            CASE WHEN l.expires_at <= :now THEN 1 ELSE 0 END AS expired
                     FROM {lots} s {join} WHERE l.status = 'pending' ORDER BY s.position"""
