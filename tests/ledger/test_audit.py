@@ -4,6 +4,7 @@ balance, pending or debt, a lot's remaining outside 0..amount, an allocation of 
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
 
 from siyu.kit.ids import new_id
@@ -11,6 +12,7 @@ from siyu.ledger import service
 from siyu.ledger.audit import check_invariants
 from siyu.ledger.models import Entry
 from tests.ledger.conftest import Book
+from tests.support.databases import backend
 
 
 async def damage(book: Book, statement: str, **params: object) -> list[str]:
@@ -23,11 +25,12 @@ def says(problems: list[str], *fragments: str) -> bool:
     return any(all(fragment in problem for fragment in fragments) for problem in problems)
 
 
-async def add_entry(book: Book, member_id: int, kind: str, source_ref: str, **values: object) -> None:
+async def add_entry(book: Book, member_id: int, kind: str, source_ref: str, **values: object) -> int:
+    entry_id = new_id()
     book.session.add(
         Entry(
             tenant_id=book.tenant_id,
-            id=new_id(),
+            id=entry_id,
             member_id=member_id,
             kind=kind,
             amount=values.get("amount", 0),
@@ -39,6 +42,7 @@ async def add_entry(book: Book, member_id: int, kind: str, source_ref: str, **va
         )
     )
     await book.session.flush()
+    return entry_id
 
 
 async def test_a_balance_row_missing(book: Book) -> None:
@@ -170,3 +174,48 @@ async def test_other_tenants_books_are_not_looked_at(book: Book) -> None:
     await service.expire(book.session, tenant_id=book.tenant_id, now=book.now)
     await book.check()
     assert await check_invariants(book.session, book.tenant_id + 1) == []
+
+
+async def test_a_lot_resolved_twice_or_by_an_entry_of_another_source(book: Book) -> None:
+    fan = await book.member()
+    both, twice = await book.earn(fan, 10, pending=True), await book.earn(fan, 20, pending=True)
+    for ref in (both, twice):
+        await service.post(book.session, tenant_id=book.tenant_id, source_ref=ref, now=book.now)
+    await book.check()
+    ids = {ref: (await book.lot(ref)).id for ref in (both, twice)}
+    await add_entry(book, fan, "void", both, lot_id=ids[both])
+    await add_entry(book, fan, "post", "order:taobao:another", lot_id=ids[twice])
+    problems = await check_invariants(book.session, book.tenant_id)
+    assert says(problems, f"lot {ids[both]} ({both}, posted, credited by earn_pending): 1 post and 1 void")
+    assert says(problems, f"lot {ids[twice]} ({twice}, posted, credited by earn_pending): 2 post and 0 void")
+
+
+@pytest.mark.skipif(backend() != "postgres", reason="needs transactional DDL to stage what the constraints refuse")
+async def test_what_the_constraints_would_refuse(book: Book) -> None:
+    fan = await book.member()
+    ref = await book.earn(fan, 10, pending=True)
+    lot = await book.lot(ref)
+    for table, constraint in (
+        ("ledger_entries", "uq_ledger_entries_tenant_id_kind_source_ref"),
+        ("ledger_lots", "uq_ledger_lots_tenant_id_source_ref"),
+        ("ledger_allocations", "fk_ledger_allocations_tenant_id_lot_id_ledger_lots"),
+    ):  # (rolled back with the test's transaction)
+        await book.session.execute(text(f"ALTER TABLE {table} DROP CONSTRAINT {constraint}"))
+    entry_id = await add_entry(book, fan, "earn_pending", ref, pending_amount=10, lot_id=lot.id)
+    await book.session.execute(
+        text(
+            "INSERT INTO ledger_lots (tenant_id, id, member_id, entry_id, source_ref, amount, remaining, status,"
+            " created_at) SELECT tenant_id, :id, member_id, :entry, source_ref, amount, remaining, status,"
+            " created_at FROM ledger_lots WHERE tenant_id = :t AND id = :lot"
+        ),
+        {"t": book.tenant_id, "id": new_id(), "entry": entry_id, "lot": lot.id},
+    )
+    await book.session.execute(
+        text("INSERT INTO ledger_allocations (tenant_id, entry_id, lot_id, amount) VALUES (:t, :entry, 4242, 3)"),
+        {"t": book.tenant_id, "entry": entry_id},
+    )
+    problems = await check_invariants(book.session, book.tenant_id)
+    assert says(problems, f"allocation of entry {entry_id} on lot 4242: 3 (zero or unknown lot)")
+    assert says(problems, f"earn_pending {ref}: 2 times (at most once)")
+    assert says(problems, f"credit {ref}: 2 times (at most once)")
+    assert says(problems, f"lot {ref}: 2 times (at most once)")
