@@ -293,12 +293,25 @@ async def post_due(
     """Post every held lot whose hold has ended (post_after <= now), each exactly as service.post would.
     At most `limit` lots per call, the longest due first: run again until it returns less than `limit`.
     Idempotent: a lot posted (or voided) meanwhile is left alone. Returns the number of lots posted."""
+    posted, _members = await post_due_for(session, tenant_id=tenant_id, now=now, limit=limit, created_by=created_by)
+    return posted
+
+
+async def post_due_for(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    now: datetime | None = None,
+    limit: int = 50_000,
+    created_by: str | None = None,
+) -> tuple[int, list[int]]:
+    """`post_due`, also saying whose points posted (members in id order), e.g. to look at their tiers."""
     now = now or utcnow()
     await session.flush()
     async with bulk.bulk_work(session):
         candidates = await queries.pending_due(session, tenant_id=tenant_id, now=now, limit=limit)
         if not candidates:
-            return 0
+            return 0, []
         owners = sorted({row.member_id for row in candidates})
         staged = await queries.stage_ids(session, queries.MEMBERS, "member_id", owners)
         await queries.lock_balances(session, tenant_id=tenant_id, members=staged, now=now)
@@ -317,13 +330,16 @@ async def post_due(
         posted = await _post_set(
             session, tenant_id=tenant_id, members=staged, lots=fast, now=now, created_by=created_by
         )
+        owners_posted = {lot.member_id for lot in fast} if posted else set()
         for lot in slow:  # in debt (posted points repay it), or expired while held (expires as it posts)
             entry = await service.post(
                 session, tenant_id=tenant_id, source_ref=lot.source_ref, created_by=created_by, now=now
             )
-            posted += entry is not None
+            if entry is not None:
+                posted += 1
+                owners_posted.add(lot.member_id)
         await queries.drop(session, queries.MEMBERS)
-    return posted
+    return posted, sorted(owners_posted)
 
 
 async def _post_set(
@@ -351,7 +367,7 @@ async def _post_set(
             -lot.remaining,
             lot.source_ref,
             lot.id,
-            f"{lot.remaining} 积分已入账",  # no debt to repay: nothing to add to it
+            service.posted_note(lot.source_ref, lot.remaining),  # no debt to repay: nothing to add to it
         )
         for lot in lots
     ]

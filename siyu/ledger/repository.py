@@ -194,17 +194,6 @@ async def due_lots(
     return list(await session.scalars(statement))
 
 
-async def held_lots_due(session: AsyncSession, *, tenant_id: int, now: datetime, limit: int) -> list[Lot]:
-    """Held lots whose hold has ended, by member then id."""
-    rows = await session.scalars(
-        select(Lot)
-        .where(Lot.tenant_id == tenant_id, Lot.status == LotStatus.pending, Lot.post_after <= now)
-        .order_by(Lot.member_id, Lot.id)
-        .limit(limit)
-    )
-    return list(rows)
-
-
 async def set_post_after(session: AsyncSession, *, tenant_id: int, lot_id: int, post_after: datetime) -> None:
     await session.execute(
         update(Lot)

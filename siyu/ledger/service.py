@@ -331,7 +331,8 @@ async def _settle_debt(
     return paid
 
 
-def _posted_note(source_ref: str, points: int) -> str:
+def posted_note(source_ref: str, points: int) -> str:
+    """How a post entry reads for the fan."""
     if source_ref.startswith("order:"):
         return f"订单 {source_ref.rsplit(':', 1)[-1]} 的 {points} 积分已入账"
     return f"{points} 积分已入账"
@@ -468,7 +469,7 @@ async def post(
         amount=points,
         pending_amount=-points,
         lot_id=lot.id,
-        explanation=_posted_note(source_ref, points) + _repay_note(account, points),
+        explanation=posted_note(source_ref, points) + _repay_note(account, points),
         created_by=created_by,
         now=now,
     )
@@ -507,22 +508,6 @@ async def schedule_post(
         await repository.set_post_after(session, tenant_id=tenant_id, lot_id=lot.id, post_after=post_after)
         lot.post_after = post_after
     return None
-
-
-async def post_due(
-    session: AsyncSession, *, tenant_id: int, now: datetime | None = None, limit: int = 5000
-) -> tuple[int, list[int]]:
-    """Post held points whose hold has ended (at most `limit` lots; run again for the rest). Idempotent.
-    Returns the number of lots posted and the members they belong to, in id order."""
-    now = now or utcnow()
-    posted: set[int] = set()
-    count = 0
-    for lot in await repository.held_lots_due(session, tenant_id=tenant_id, now=now, limit=limit):
-        entry = await post(session, tenant_id=tenant_id, source_ref=lot.source_ref, created_by="system:hold", now=now)
-        if entry is not None:
-            posted.add(entry.member_id)
-            count += 1
-    return count, sorted(posted)
 
 
 async def lock_member(session: AsyncSession, *, tenant_id: int, member_id: int, now: datetime | None = None) -> Points:

@@ -19,6 +19,7 @@ from siyu.kit.errors import Conflict, NotFound
 from siyu.kit.ids import new_id
 from siyu.kit.time import to_local, utcnow
 from siyu.kit.web import Principal
+from siyu.ledger import batch as ledger_batch
 from siyu.ledger import service as ledger
 from siyu.ledger.models import Entry
 from siyu.loyalty import repository, rules
@@ -581,7 +582,9 @@ async def sweep(
     now = now or utcnow()
     policy, timezone = await policy_of(session, tenant_id)
     result = SweepResult()
-    lots_posted, posted = await ledger.post_due(session, tenant_id=tenant_id, now=now, limit=batch)
+    lots_posted, posted = await ledger_batch.post_due_for(
+        session, tenant_id=tenant_id, now=now, limit=batch, created_by="system:hold"
+    )
     result.posted = lots_posted
     result.tier_changes += await refresh_tiers(session, tenant_id=tenant_id, member_ids=posted, now=now)
     result.expired = await ledger.expire(session, tenant_id=tenant_id, now=now, limit=batch)
