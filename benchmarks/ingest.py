@@ -35,13 +35,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+from benchdb import asyncpg_dsn, backend_name, bench_database, say
 
 GENERATOR_VERSION = 6
 CACHE_DIR = Path(tempfile.gettempdir()) / "siyu-bench"
@@ -112,10 +112,6 @@ SPAN_SECONDS = 90 * 86400
 DUP_EVERY, DUP_BACK = 400, 250  # every 400th row repeats the order 250 rows earlier (overlapping exports)
 BAD_EVERY, BAD_AT = 50_000, 17  # ids that Excel turned into scientific notation: rejected
 ID_MULTIPLIER, ID_OFFSET = 9_876_543_217, 358_203_654_123  # odd, not a multiple of 5: a bijection mod 10**12
-
-
-def say(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 # Generation ------------------------------------------------------------------------------------------
@@ -481,57 +477,8 @@ def newer_xlsx(rows: int) -> tuple[Path, pl.DataFrame, dict[str, Any]]:
 # Databases -------------------------------------------------------------------------------------------
 
 
-def _backend(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return "postgresql" if make_url(url).get_backend_name() == "postgresql" else "sqlite"
-
-
-def _asyncpg_dsn(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-async def _pg_admin(url: str, statement: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(_asyncpg_dsn(url))
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
-@contextmanager
-def bench_database(url: str, workdir: Path, tag: str) -> Iterator[str]:
-    """A new, migrated database with the bench tenant; dropped (PostgreSQL) or deleted (SQLite) afterwards."""
-    from sqlalchemy.engine import make_url
-
-    from siyu.db import upgrade
-
-    if _backend(url) == "postgresql":
-        name = f"siyu_bench_{secrets.token_hex(4)}"
-        asyncio.run(_pg_admin(url, f'CREATE DATABASE "{name}"'))
-        bench_url = make_url(url).set(database=name).render_as_string(hide_password=False)
-        say(f"created database {name}")
-        try:
-            upgrade(bench_url)
-            asyncio.run(_create_tenant(bench_url))
-            yield bench_url
-        finally:
-            asyncio.run(_pg_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            say(f"dropped database {name}")
-    else:
-        path = workdir / f"siyu-bench-{tag}-{secrets.token_hex(3)}.db"
-        bench_url = f"sqlite+aiosqlite:///{path}"
-        try:
-            upgrade(bench_url)
-            asyncio.run(_create_tenant(bench_url))
-            yield bench_url
-        finally:
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
+def _with_tenant(url: str) -> None:
+    asyncio.run(_create_tenant(url))
 
 
 async def _create_tenant(url: str) -> None:
@@ -709,7 +656,7 @@ async def raw_copy_postgresql(database_url: str, truth: pl.DataFrame) -> float:
     frame = _raw_frame(truth, await _tenant_of(database_url))
     buffer = io.BytesIO()
     frame.write_csv(buffer, include_header=False, null_value="", datetime_format="%Y-%m-%dT%H:%M:%S%.6f%:z")
-    connection = await asyncpg.connect(_asyncpg_dsn(database_url))
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         await connection.execute(_raw_table_ddl("postgresql"))
         buffer.seek(0)
@@ -797,7 +744,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.child_import:
         child_import(args.database_url, args.child_import, args.data_dir)
         return
-    backend = _backend(args.database_url)
+    backend = backend_name(args.database_url)
     csv = classic_csv(args.rows) if args.rows > 0 else None
     xlsx: tuple[Path, pl.DataFrame, dict[str, Any]] | None = None
     if backend == "sqlite" and args.xlsx_rows > 0:
@@ -808,7 +755,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         workdir = Path(temp)
         if csv is not None:
             csv_path, truth, meta = csv
-            with bench_database(args.database_url, workdir, "csv") as database_url:
+            with bench_database(args.database_url, workdir, "csv", _with_tenant) as database_url:
                 result = import_and_check(database_url, csv_path, truth, meta, workdir)
                 say(f"measuring the raw limit on the same {truth.height:,} canonical rows ...")
                 if backend == "postgresql":
@@ -841,7 +788,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 targets["rows_per_s_at_least_100k"] = report["rows_per_s"] >= 100_000
         if xlsx is not None:
             xlsx_path, xlsx_truth, xlsx_meta = xlsx
-            with bench_database(args.database_url, workdir, "xlsx") as database_url:
+            with bench_database(args.database_url, workdir, "xlsx", _with_tenant) as database_url:
                 xlsx_result = import_and_check(database_url, xlsx_path, xlsx_truth, xlsx_meta, workdir)
             report.update(
                 xlsx_rows=xlsx_meta["rows"],

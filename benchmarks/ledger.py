@@ -26,18 +26,18 @@ import argparse
 import asyncio
 import json
 import random
-import secrets
 import signal
 import sqlite3
 import statistics
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from benchdb import asyncpg_dsn, backend_name, bench_database, say
 
 TENANT_SLUG = "bench-ledger"
 DAY0 = datetime(2026, 11, 11, 20, 0, tzinfo=UTC)  # Double 11, a show's end: orders credited, held
@@ -48,64 +48,6 @@ BALANCE_READS = 1_000
 AUDIT_RUNS = 3
 RAW_SCAN = "SELECT member_id, SUM(amount) FROM ledger_entries WHERE tenant_id = {t} GROUP BY member_id"
 RAW_READ = "SELECT available, pending, debt FROM ledger_balances WHERE tenant_id = {t} AND member_id = {m}"
-
-
-def say(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-# Databases -------------------------------------------------------------------------------------------
-
-
-def _backend(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return "postgresql" if make_url(url).get_backend_name() == "postgresql" else "sqlite"
-
-
-def _asyncpg_dsn(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-async def _pg_admin(url: str, statement: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(_asyncpg_dsn(url))
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
-@contextmanager
-def bench_database(url: str, workdir: Path) -> Iterator[str]:
-    """A new, migrated database; dropped (PostgreSQL) or deleted (SQLite) afterwards."""
-    from sqlalchemy.engine import make_url
-
-    from siyu.db import upgrade
-
-    if _backend(url) == "postgresql":
-        name = f"siyu_bench_{secrets.token_hex(4)}"
-        asyncio.run(_pg_admin(url, f'CREATE DATABASE "{name}"'))
-        bench_url = make_url(url).set(database=name).render_as_string(hide_password=False)
-        say(f"created database {name}")
-        try:
-            upgrade(bench_url)
-            yield bench_url
-        finally:
-            asyncio.run(_pg_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            say(f"dropped database {name}")
-    else:
-        path = workdir / f"siyu-bench-ledger-{secrets.token_hex(3)}.db"
-        bench_url = f"sqlite+aiosqlite:///{path}"
-        try:
-            upgrade(bench_url)
-            yield bench_url
-        finally:
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 # Building the books --------------------------------------------------------------------------------------
@@ -319,10 +261,10 @@ class Builder:
 
 async def analyze(database_url: str) -> None:
     """Statistics (and, on PostgreSQL, the visibility map) as autovacuum would have them after the build."""
-    if _backend(database_url) == "postgresql":
+    if backend_name(database_url) == "postgresql":
         import asyncpg
 
-        connection = await asyncpg.connect(_asyncpg_dsn(database_url))
+        connection = await asyncpg.connect(asyncpg_dsn(database_url))
         try:
             for table in ("ledger_entries", "ledger_lots", "ledger_allocations", "ledger_balances", "members"):
                 await connection.execute(f"VACUUM ANALYZE {table}")
@@ -382,7 +324,7 @@ async def raw_postgresql(database_url: str, tenant_id: int, members: Sequence[in
     """(median seconds of the raw aggregate scan, median milliseconds of a raw primary-key read), via asyncpg."""
     import asyncpg
 
-    connection = await asyncpg.connect(_asyncpg_dsn(database_url))
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         scans = []
         for _ in range(AUDIT_RUNS):
@@ -430,7 +372,7 @@ def raw_sqlite(database_url: str, tenant_id: int, members: Sequence[int]) -> tup
 
 
 async def run(database_url: str, args: argparse.Namespace) -> dict[str, Any]:
-    backend = _backend(database_url)
+    backend = backend_name(database_url)
     builder = Builder(database_url, entries=args.entries, members=args.members, batch=args.batch, seed=args.seed)
     try:
         started = time.perf_counter()
@@ -495,7 +437,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error(f"--members must be at least {max(needed * 2, BALANCE_READS):,}")
     with (
         tempfile.TemporaryDirectory(prefix="siyu-bench-") as temp,
-        bench_database(args.database_url, Path(temp)) as database_url,
+        bench_database(args.database_url, Path(temp), "ledger") as database_url,
     ):
         report = asyncio.run(run(database_url, args))
     targets = {"balance_read_under_1ms": report["balance_read_ms"] < 1, "invariants_ok": report["invariants_ok"]}

@@ -26,10 +26,15 @@ async def _platforms(session: DbSession, fan: FanPage) -> list[tuple[str, str]]:
     return [(p, PLATFORM_LABELS[p]) for p in ordered]
 
 
-@router.get("/{slug}/claim", response_class=HTMLResponse)
-async def claim_page(fan: Fan, request: Request, session: DbSession) -> Response:
-    if fan.member is None:
-        return to_sign_in(fan, f"/h5/{fan.tenant.slug}/claim")
+async def _claim_form(
+    fan: FanPage,
+    request: Request,
+    session: DbSession,
+    *,
+    values: dict[str, str] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
     policy = await claims.policy_of(session, fan.tenant.id)
     return templates.TemplateResponse(
         request,
@@ -39,9 +44,18 @@ async def claim_page(fan: Fan, request: Request, session: DbSession) -> Response
             "brand_color": fan.brand_color,
             "platforms": await _platforms(session, fan),
             "check_prompt": CHECK_PROMPTS.get(policy.check) if policy.check != Check.none else None,
-            "values": {},
+            "values": values or {},
+            "error": error,
         },
+        status_code=status_code,
     )
+
+
+@router.get("/{slug}/claim", response_class=HTMLResponse)
+async def claim_page(fan: Fan, request: Request, session: DbSession) -> Response:
+    if fan.member is None:
+        return to_sign_in(fan, f"/h5/{fan.tenant.slug}/claim")
+    return await _claim_form(fan, request, session)
 
 
 @router.post("/{slug}/claim", response_class=HTMLResponse)
@@ -51,20 +65,8 @@ async def claim(fan: Fan, request: Request, session: DbSession) -> Response:
     form = await request.form()
     platform, text, check_value = (str(form.get(k) or "") for k in ("platform", "order", "check"))
     if platform not in claims.PLATFORMS:
-        policy = await claims.policy_of(session, fan.tenant.id)
-        return templates.TemplateResponse(
-            request,
-            "h5/claim.html",
-            {
-                "tenant": fan.tenant,
-                "brand_color": fan.brand_color,
-                "platforms": await _platforms(session, fan),
-                "check_prompt": CHECK_PROMPTS.get(policy.check) if policy.check != Check.none else None,
-                "values": {"order": text, "check": check_value},
-                "error": "请选择下单的平台",
-            },
-            status_code=422,
-        )
+        values = {"order": text, "check": check_value}
+        return await _claim_form(fan, request, session, values=values, error="请选择下单的平台", status_code=422)
     settings = request.app.state.settings
     row = await claims.claim(
         session,

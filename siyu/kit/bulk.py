@@ -221,3 +221,21 @@ async def insert_ignoring_duplicates(session: AsyncSession, model: Any, rows: li
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         await session.execute(sqlite_insert(model).on_conflict_do_nothing(), rows)
+
+
+@asynccontextmanager
+async def bulk_reads(session: AsyncSession, *, work_mem: str) -> AsyncIterator[None]:
+    """Statements that read a whole tenant: on PostgreSQL `work_mem` for their sorts and hashes (the default 4MB
+    would spill them to disk or push the planner onto random index reads) and no JIT (compiling costs more than it
+    saves here), for this transaction's statements inside the block; the previous settings afterwards."""
+    if dialect(session) != "postgresql":
+        yield
+        return
+    previous = (await session.execute(text("SELECT current_setting('work_mem'), current_setting('jit')"))).one()
+    set_both = text("SELECT set_config('work_mem', :work_mem, true), set_config('jit', :jit, true)")
+    await session.execute(set_both, {"work_mem": work_mem, "jit": "off"})
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):  # (a failed transaction's own error is the one to report)
+            await session.execute(set_both, {"work_mem": previous[0], "jit": previous[1]})

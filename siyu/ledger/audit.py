@@ -24,15 +24,12 @@ are then looked up in detail, so the messages stay as exact as they are for a te
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from siyu.kit.bulk import dialect
+from siyu.kit.bulk import bulk_reads
 
 # PostgreSQL: the audit reads a whole tenant. Its aggregates and joins hold a row per member or per lot (tens of
 # MB for a million entries), far more than the default work_mem (4MB): they would spill to disk, or the planner
@@ -228,7 +225,7 @@ _ALLOCATIONS_OF = text(
 async def check_invariants(session: AsyncSession, tenant_id: int) -> list[str]:
     """Every violation of the ledger's invariants in this tenant, in words; [] when the books balance."""
     await session.flush()
-    async with _audit_settings(session):
+    async with bulk_reads(session, work_mem=AUDIT_WORK_MEM):
         params = {"t": tenant_id}
         return [
             *await _members(session, params),
@@ -236,22 +233,6 @@ async def check_invariants(session: AsyncSession, tenant_id: int) -> list[str]:
             *await _duplicates(session, params),
             *await _entries(session, params),
         ]
-
-
-@asynccontextmanager
-async def _audit_settings(session: AsyncSession) -> AsyncIterator[None]:
-    """AUDIT_WORK_MEM and no JIT on PostgreSQL for the audit's statements; the previous settings afterwards."""
-    if dialect(session) != "postgresql":
-        yield
-        return
-    previous = (await session.execute(text("SELECT current_setting('work_mem'), current_setting('jit')"))).one()
-    set_both = text("SELECT set_config('work_mem', :work_mem, true), set_config('jit', :jit, true)")
-    await session.execute(set_both, {"work_mem": AUDIT_WORK_MEM, "jit": "off"})
-    try:
-        yield
-    finally:
-        with contextlib.suppress(Exception):  # (a failed transaction's own error is the one to report)
-            await session.execute(set_both, {"work_mem": previous[0], "jit": previous[1]})
 
 
 async def _members(session: AsyncSession, params: dict[str, Any]) -> list[str]:
