@@ -21,6 +21,9 @@ from siyu.claims.api import router as claims_api
 from siyu.config import Settings, get_settings
 from siyu.console import router as console_router
 from siyu.db import READ_ONLY, create_engine, create_sessionmaker
+from siyu.fans.api import router as fans_api
+from siyu.fans.sms import provider_for
+from siyu.fans.wechat import WechatClient
 from siyu.h5 import router as h5_router
 from siyu.jobs.api import router as jobs_api
 from siyu.jobs.worker import Worker
@@ -58,6 +61,7 @@ def api_router() -> APIRouter:
         orders_api,
         audit_api,
         jobs_api,
+        fans_api,
     ):
         api.include_router(router)
     return api
@@ -95,6 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.authenticate = authenticate
+    app.state.sms = provider_for(settings.sms_provider)
+    app.state.wechat = WechatClient(settings.wechat_api_base)
     errors.install(app)
     app.add_middleware(GZipMiddleware, minimum_size=800)
 

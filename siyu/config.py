@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     data_dir: Path = Path("var")
     max_upload_mb: int = Field(default=512, ge=1)
+    # Fan sign-in: WeChat's endpoints (point them at a fake in tests or staging) and who sends SMS codes.
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_open_base: str = "https://open.weixin.qq.com"
+    sms_provider: str = "log"
     # Run the job worker inside `siyu serve`. Unset: yes on SQLite, no on PostgreSQL (run `siyu worker`).
     embedded_worker: bool | None = None
 

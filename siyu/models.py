@@ -2,6 +2,7 @@
 
 from siyu.audit.models import AuditEntry
 from siyu.claims.models import Claim
+from siyu.fans.models import RefreshToken, SmsCode
 from siyu.jobs.models import Job
 from siyu.kit.db import Base
 from siyu.ledger.models import Allocation, Balance, Entry, Lot
@@ -35,6 +36,8 @@ __all__ = [
     "Order",
     "OrderChange",
     "OrderImport",
+    "RefreshToken",
+    "SmsCode",
     "StaffSession",
     "StaffUser",
     "SubOrder",

@@ -3,6 +3,7 @@
 
 def load_handlers() -> None:
     import siyu.claims.tasks
+    import siyu.fans.tasks
     import siyu.ledger.tasks
     import siyu.loyalty.tasks
     import siyu.orders.tasks
@@ -11,5 +12,6 @@ def load_handlers() -> None:
     from siyu.loyalty.tasks import on_orders_changed
     from siyu.orders import events
 
-    events.listen("points", on_orders_changed)
+    events.listen("points", on_orders_changed)  # first: the ledger applies the changes
+    events.listen("bound", claims.on_orders_changed)
     events.listen_for_arrivals("claims", claims.on_orders_arrived)

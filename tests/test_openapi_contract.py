@@ -23,6 +23,11 @@ RULES_BEYOND_SCHEMA = {
     ("POST", "/api/v1/members"): "an identity's value is checked by its kind (a phone is a mainland mobile number)",
     ("POST", "/api/v1/points/campaigns"): "a campaign ends after it starts and gives something (times, bonus)",
     ("PUT", "/api/v1/points/campaigns/{campaign_id}"): "a campaign ends after it starts and gives something",
+    ("POST", "/api/v1/claims/review"): "a rejection needs a reason; ids just above 2**62 round to it as JSON floats",
+    ("POST", "/api/v1/members/{member_id}/merge"): "ids just above 2**62 round to the bound as JSON floats",
+    ("POST", "/api/v1/members/{member_id}/identities"): "an identity's value is checked by its kind",
+    ("POST", "/api/v1/fan/{slug}/auth/sms-code"): "the phone must be a mainland mobile number",
+    ("POST", "/api/v1/fan/{slug}/auth/sms"): "the phone must be a mainland mobile number",
 }
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from siyu.jobs import service as jobs
 from siyu.loyalty import service as loyalty
 from siyu.loyalty.schemas import CampaignIn, TierIn
+from siyu.members import service as members
 from tests.support import factories
 from tests.support.routes import route_table
 
@@ -35,6 +36,8 @@ PUBLIC_ROUTES = {
     "/h5/{slug}/claim": "the signed-in fan claims an order of that tenant (tests/test_h5_fans.py)",
     "/h5/{slug}/claims": "the signed-in fan's own claims",
 }
+# The fan API: addressed by the tenant's slug; a fan token of another tenant is refused (tests/fans/test_api.py).
+FAN_API = "/api/v1/fan/{slug}/"
 
 
 CAMPAIGN = {
@@ -64,6 +67,7 @@ async def world(session: AsyncSession) -> World:
     staff_b = await factories.staff_login(session, tenant_b.id, role="operator")
     channel_b = await factories.channel(session, owner_b.principal)
     member_b = await factories.member(session, tenant_b.id)
+    await members.bind_identity(session, tenant_id=tenant_b.id, member=member_b, kind="taobao_nick", value="nick-b")
     b_key = await factories.api_key(session, owner_b.principal)
     from siyu.staff import api_keys
 
@@ -80,6 +84,8 @@ async def world(session: AsyncSession) -> World:
             "staff_id": staff_b.user.id,
             "api_key_id": key_b.id,
             "member_id": member_b.id,
+            "kind": "taobao_nick",
+            "value": "nick-b",
             "job_id": job_b,
             "platform": order_b.platform,
             "order_id": order_b.order_id,
@@ -97,7 +103,7 @@ async def world(session: AsyncSession) -> World:
 def _routes(app: FastAPI) -> list[tuple[str, APIRoute, str]]:
     out = []
     for path, route in route_table(app):
-        if "{" not in path or path in PUBLIC_ROUTES:
+        if "{" not in path or path in PUBLIC_ROUTES or path.startswith(FAN_API):
             continue
         for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
             out.append((path, route, method))

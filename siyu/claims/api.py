@@ -1,4 +1,5 @@
-"""HTTP API of claims for staff and systems: look claims up; read and set the claim policy."""
+"""HTTP API of claims for staff and systems: look claims up, approve or reject those in review; read and set
+the claim policy."""
 
 from __future__ import annotations
 
@@ -7,21 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from siyu.claims import service
-from siyu.claims.models import OUTCOME_LABELS, Claim, Outcome
-from siyu.claims.schemas import ClaimOut, ClaimPolicy
+from siyu.claims.models import Outcome
+from siyu.claims.schemas import ClaimOut, ClaimPolicy, ReviewIn
 from siyu.kit.pagination import PageRequest
 from siyu.kit.web import DbSession, Principal, require
 
 router = APIRouter(tags=["订单换积分"])
-
-
-def _claim(row: Claim) -> ClaimOut:
-    return ClaimOut.model_validate(
-        {
-            **{c: getattr(row, c) for c in ClaimOut.model_fields if c != "outcome_label"},
-            "outcome_label": OUTCOME_LABELS.get(row.outcome, row.outcome),
-        }
-    )
 
 
 @router.get("/claims", response_model=list[ClaimOut], summary="查找领取记录（按订单号、会员、结果）")
@@ -42,7 +34,7 @@ async def list_claims(
         outcome=outcome,
         page=PageRequest(page=page, size=size),
     )
-    return [_claim(row) for row in result.items]
+    return [ClaimOut.of(row) for row in result.items]
 
 
 @router.get("/claims/policy", response_model=ClaimPolicy, summary="领取规则：核对方式、期限、等待天数、锁定")
@@ -55,3 +47,17 @@ async def put_policy(
     body: ClaimPolicy, session: DbSession, principal: Annotated[Principal, require("points.rules")]
 ) -> ClaimPolicy:
     return await service.save_policy(session, actor=principal, policy=body)
+
+
+@router.post(
+    "/claims/review",
+    response_model=list[ClaimOut],
+    summary="审核：通过（照常结算积分）或拒绝（原因会告诉会员），可批量；记入操作日志",
+)
+async def review(
+    body: ReviewIn, session: DbSession, principal: Annotated[Principal, require("claims.review")]
+) -> list[ClaimOut]:
+    rows = await service.review(
+        session, actor=principal, claim_ids=body.claim_ids, approve=body.approve, note=body.note
+    )
+    return [ClaimOut.of(row) for row in rows]

@@ -21,6 +21,8 @@ class Outcome(StrEnum):
     check_failed = "check_failed"  # the tenant's secondary check did not match
     locked = "locked"  # too many failed attempts: claiming is paused for a while
     invalid = "invalid"  # no order number could be read from what she typed
+    review = "review"  # a velocity rule fired: ops approve (then it is settled as usual) or reject
+    rejected = "rejected"  # ops rejected it after review, with a reason she is told
 
 
 OUTCOME_LABELS: dict[str, str] = {
@@ -33,7 +35,24 @@ OUTCOME_LABELS: dict[str, str] = {
     Outcome.check_failed: "信息核对不一致",
     Outcome.locked: "暂时锁定",
     Outcome.invalid: "订单号无法识别",
+    Outcome.review: "人工审核中",
+    Outcome.rejected: "审核未通过",
 }
+
+# Why a claim went to review (velocity rules of the claim policy).
+REVIEW_REASONS: dict[str, str] = {
+    "large_order": "大额订单",
+    "many_claims": "24 小时内领取次数多",
+    "shared_ip": "同一网络多个会员领取",
+    "shared_device": "同一设备多个会员领取",
+    "order_in_review": "订单已有其他领取在审核",
+}
+
+
+class Via(StrEnum):
+    claim = "claim"  # she typed the order number
+    bound = "bound"  # the order carries an account bound to her: credited without asking
+
 
 FAILURES = frozenset({Outcome.claimed_by_other, Outcome.pending, Outcome.check_failed, Outcome.invalid})
 
@@ -45,6 +64,8 @@ class Claim(Base):
         Index(None, "tenant_id", "member_id", "created_at"),
         Index(None, "tenant_id", "platform", "order_id"),
         Index(None, "tenant_id", "outcome", "created_at"),
+        Index(None, "tenant_id", "ip_hash", "created_at"),
+        Index(None, "tenant_id", "device_hash", "created_at"),
     )
 
     tenant_id: Mapped[int] = mapped_column(primary_key=True)
@@ -58,6 +79,10 @@ class Claim(Base):
     points: Mapped[int | None]
     check_value: Mapped[str | None] = mapped_column(String(64))  # her answer to the tenant's secondary check
     ip_hash: Mapped[str | None] = mapped_column(String(16))  # a keyed hash: attempts per IP without the IP
+    device_hash: Mapped[str | None] = mapped_column(String(16))  # a keyed hash of the device id she sent
+    via: Mapped[str] = mapped_column(String(8), default=Via.claim, server_default=Via.claim)
+    reviewed_by: Mapped[str | None] = mapped_column(String(100))  # the staff member who approved or rejected
+    review_note: Mapped[str | None] = mapped_column(String(200))
     expires_at: Mapped[datetime | None]  # a pending claim gives up then
     resolved_at: Mapped[datetime | None]  # a pending claim credited or expired
     created_at: Mapped[datetime] = created_at_column()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, exists, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from siyu.claims.models import Claim, Outcome
+from siyu.claims.models import Claim, Outcome, Via
 from siyu.kit.pagination import Page, PageRequest
+from siyu.ledger.models import Lot
+from siyu.members.models import Identity
 from siyu.orders.models import Order
 
 
@@ -96,3 +98,146 @@ async def pending_with_orders(session: AsyncSession, *, tenant_id: int, limit: i
         .execution_options(populate_existing=True)
     )
     return list(rows)
+
+
+async def get_many(session: AsyncSession, *, tenant_id: int, claim_ids: list[int]) -> list[Claim]:
+    if not claim_ids:
+        return []
+    rows = await session.scalars(
+        select(Claim).where(Claim.tenant_id == tenant_id, Claim.id.in_(claim_ids)).order_by(Claim.created_at)
+    )
+    return list(rows)
+
+
+async def in_review_by_other(
+    session: AsyncSession, *, tenant_id: int, platform: str, order_id: str, member_id: int
+) -> bool:
+    found = await session.scalar(
+        select(Claim.id)
+        .where(
+            Claim.tenant_id == tenant_id,
+            Claim.platform == platform,
+            Claim.order_id == order_id,
+            Claim.outcome == Outcome.review,
+            Claim.member_id != member_id,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+async def credited_since(session: AsyncSession, *, tenant_id: int, member_id: int, since: datetime) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Claim)
+        .where(
+            Claim.tenant_id == tenant_id,
+            Claim.member_id == member_id,
+            Claim.created_at >= since,
+            Claim.outcome == Outcome.credited,
+            Claim.via == Via.claim,
+        )
+    )
+    return int(count or 0)
+
+
+async def other_members_since(
+    session: AsyncSession, *, tenant_id: int, column: str, value: str, member_id: int, since: datetime
+) -> int:
+    """How many other members claimed from this IP or device (by its keyed hash) since then."""
+    field = {"ip_hash": Claim.ip_hash, "device_hash": Claim.device_hash}[column]
+    count = await session.scalar(
+        select(func.count(func.distinct(Claim.member_id))).where(
+            Claim.tenant_id == tenant_id, field == value, Claim.created_at >= since, Claim.member_id != member_id
+        )
+    )
+    return int(count or 0)
+
+
+async def credited_orders_with_account(
+    session: AsyncSession, *, tenant_id: int, member_id: int, field: str, value: str
+) -> int:
+    """Orders carrying this buyer account that she has already claimed with success."""
+    column = {"buyer_nick": Order.buyer_nick, "buyer_open_uid": Order.buyer_open_uid}[field]
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Claim)
+        .join(
+            Order,
+            and_(
+                Order.tenant_id == Claim.tenant_id, Order.platform == Claim.platform, Order.order_id == Claim.order_id
+            ),
+        )
+        .where(
+            Claim.tenant_id == tenant_id,
+            Claim.member_id == member_id,
+            Claim.outcome == Outcome.credited,
+            column == value,
+        )
+    )
+    return int(count or 0)
+
+
+EARNING_STATUSES = ("paid", "shipped", "completed")
+
+
+async def bound_orders(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    accounts: dict[str, tuple[tuple[str, str], ...]],
+    member_id: int | None,
+    import_id: int | None,
+    since: datetime,
+    limit: int,
+) -> list[tuple[int, str, str]]:
+    """(member, platform, order id) of earning orders carrying an account bound to a member, paid since
+    `since`, with no credit yet and no claim of hers in review or rejected. One query per (platform, field)."""
+    found: list[tuple[int, str, str]] = []
+    for platform, fields in accounts.items():
+        for field, kind in fields:
+            column = {"buyer_nick": Order.buyer_nick, "buyer_open_uid": Order.buyer_open_uid}[field]
+            credited = select(Lot.id).where(
+                Lot.tenant_id == Order.tenant_id,
+                Lot.source_ref == literal("order:") + Order.platform + literal(":") + Order.order_id,
+            )
+            held = select(Claim.id).where(
+                Claim.tenant_id == Order.tenant_id,
+                Claim.platform == Order.platform,
+                Claim.order_id == Order.order_id,
+                Claim.member_id == Identity.member_id,
+                Claim.outcome.in_((Outcome.review, Outcome.rejected)),
+            )
+            statement = (
+                select(Identity.member_id, Order.platform, Order.order_id)
+                .join(
+                    Identity,
+                    and_(Identity.tenant_id == Order.tenant_id, Identity.kind == kind, Identity.value == column),
+                )
+                .where(
+                    Order.tenant_id == tenant_id,
+                    Order.platform == platform,
+                    Order.status.in_(EARNING_STATUSES),
+                    func.coalesce(Order.paid_at, Order.placed_at) >= since,
+                    ~exists(credited),
+                    ~exists(held),
+                )
+                .order_by(Order.paid_at)
+                .limit(limit)
+            )
+            if member_id is not None:
+                statement = statement.where(Identity.member_id == member_id)
+            if import_id is not None:
+                statement = statement.where(Order.last_import_id == import_id)
+            found.extend((int(m), str(p), str(o)) for m, p, o in await session.execute(statement))
+    return found[:limit]
+
+
+async def move_member(session: AsyncSession, *, tenant_id: int, from_member_id: int, into_member_id: int) -> int:
+    result = await session.execute(
+        update(Claim)
+        .where(Claim.tenant_id == tenant_id, Claim.member_id == from_member_id)
+        .values(member_id=into_member_id)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from siyu.claims.models import OUTCOME_LABELS, Claim
 
 
 class Check(StrEnum):
@@ -41,6 +44,14 @@ class ClaimPolicy(BaseModel):
     pending_days: int = Field(default=15, ge=1, le=90, description="还没同步到的订单，等待多少天")
     max_failures: int = Field(default=5, ge=1, le=100, description="失败多少次后暂停领取")
     lock_minutes: int = Field(default=30, ge=1, le=1440, description="暂停多少分钟")
+    # Velocity rules: a claim that trips one waits for ops to approve or reject it. None: the rule is off.
+    review_paid_yuan: int | None = Field(default=None, ge=1, le=10_000_000, description="实付达到多少元的订单人工审核")
+    review_daily_claims: int | None = Field(
+        default=None, ge=1, le=1000, description="同一会员 24 小时内已领取多少笔后，再领取需审核"
+    )
+    review_shared_members: int | None = Field(
+        default=None, ge=2, le=1000, description="同一网络或设备 24 小时内有多少个会员领取后，再领取需审核"
+    )
 
 
 class ClaimOut(BaseModel):
@@ -53,6 +64,21 @@ class ClaimOut(BaseModel):
     reason: str | None
     message: str
     points: int | None
+    via: str
+    review_note: str | None
     expires_at: datetime | None
     resolved_at: datetime | None
     created_at: datetime
+
+    @classmethod
+    def of(cls, row: Claim) -> ClaimOut:
+        values = {name: getattr(row, name) for name in cls.model_fields if name != "outcome_label"}
+        return cls.model_validate({**values, "outcome_label": OUTCOME_LABELS.get(row.outcome, row.outcome)})
+
+
+class ReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    claim_ids: list[Annotated[int, Field(ge=1, le=2**62)]] = Field(min_length=1, max_length=200)
+    approve: bool
+    note: str = Field(default="", max_length=200, description="拒绝时必填：告诉会员的原因")

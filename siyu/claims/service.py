@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.audit import service as audit
 from siyu.claims import reading, repository
-from siyu.claims.models import FAILURES, Claim, Outcome
+from siyu.claims.models import FAILURES, Claim, Outcome, Via
 from siyu.claims.schemas import ClaimPolicy
-from siyu.kit.errors import InvalidInput
+from siyu.jobs import service as jobs
+from siyu.kit.errors import Conflict, InvalidInput, NotFound
 from siyu.kit.ids import new_id
 from siyu.kit.pagination import Page, PageRequest
 from siyu.kit.ratelimit import RateLimiter
@@ -25,7 +26,9 @@ from siyu.kit.web import Principal
 from siyu.ledger import service as ledger
 from siyu.loyalty import service as loyalty
 from siyu.members import service as members
+from siyu.members.models import IdentityKind
 from siyu.orders import service as orders
+from siyu.orders.models import Order
 from siyu.tenants import service as tenants
 from siyu.tenants.models import PLATFORM_LABELS
 
@@ -40,9 +43,34 @@ NOT_ELIGIBLE = {
 }
 
 
+BOUND_JOB = "claims.bound"
+# The accounts an order carries that identify its buyer for good (a masked value identifies nobody).
+ORDER_ACCOUNTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "taobao": (("buyer_nick", IdentityKind.taobao_nick), ("buyer_open_uid", IdentityKind.taobao_open_uid)),
+    "douyin": (("buyer_open_uid", IdentityKind.douyin_open_id),),
+    "kuaishou": (("buyer_open_uid", IdentityKind.kuaishou_id),),
+    "channels": (("buyer_open_uid", IdentityKind.channels_openid),),
+}
+
+
 class UnknownPlatform(InvalidInput):
     code = "unknown_platform"
     message = "请选择下单的平台"
+
+
+class ClaimNotFound(NotFound):
+    code = "claim_not_found"
+    message = "找不到这条领取记录"
+
+
+class NotInReview(Conflict):
+    code = "claim_not_in_review"
+    message = "这条领取记录已经处理过了"
+
+
+class RejectNeedsNote(InvalidInput):
+    code = "reject_needs_note"
+    message = "拒绝时请写明原因，会员会看到"
 
 
 async def policy_of(session: AsyncSession, tenant_id: int) -> ClaimPolicy:
@@ -70,9 +98,20 @@ async def save_policy(session: AsyncSession, *, actor: Principal, policy: ClaimP
 
 
 def _limits(policy: ClaimPolicy) -> tuple[str, str]:
-    """(per member, per IP): failures allowed in the lock window; one IP may serve a family or an office."""
+    """(per member or device, per IP): failures allowed in the lock window; one IP may serve a family or an
+    office."""
     window = f"{policy.lock_minutes} minutes"
     return f"{policy.max_failures}/{window}", f"{policy.max_failures * 4}/{window}"
+
+
+def _failure_keys(row: Claim, policy: ClaimPolicy) -> list[tuple[str, str, str]]:
+    """(rule, namespace, key) of every failure counter this attempt touches."""
+    member_rule, ip_rule = _limits(policy)
+    keys = [(member_rule, "claim-failures", f"{row.tenant_id}:{row.member_id}")]
+    keys.append((ip_rule, "claim-failures-ip", f"{row.tenant_id}:{row.ip_hash or '-'}"))
+    if row.device_hash:
+        keys.append((member_rule, "claim-failures-device", f"{row.tenant_id}:{row.device_hash}"))
+    return keys
 
 
 async def claim(
@@ -84,6 +123,7 @@ async def claim(
     text: str,
     check_value: str = "",
     ip_hash: str | None = None,
+    device_hash: str | None = None,
     limiter: RateLimiter | None = None,
     now: datetime | None = None,
 ) -> Claim:
@@ -104,14 +144,12 @@ async def claim(
         message="",
         check_value=check_value.strip()[:64] or None,
         ip_hash=ip_hash,
+        device_hash=device_hash,
+        via=Via.claim,
         created_at=now,
     )
-    member_rule, ip_rule = _limits(policy)
-    member_key, ip_key = f"{tenant_id}:{member_id}", f"{tenant_id}:{ip_hash or '-'}"
-    if limiter is not None and not (
-        await limiter.allowed(member_rule, "claim-failures", member_key)
-        and await limiter.allowed(ip_rule, "claim-failures-ip", ip_key)
-    ):
+    counters = _failure_keys(row, policy)
+    if limiter is not None and not all([await limiter.allowed(*counter) for counter in counters]):
         row.outcome = Outcome.locked
         row.message = f"失败次数太多，领取功能暂停 {policy.lock_minutes} 分钟，请稍后再试"
     else:
@@ -122,16 +160,19 @@ async def claim(
             row.order_id = order_id
             await _decide(session, row, policy, now, waiting_ok=True)
         if row.outcome in FAILURES and limiter is not None:
-            await limiter.hit(member_rule, "claim-failures", member_key)
-            await limiter.hit(ip_rule, "claim-failures-ip", ip_key)
+            for counter in counters:
+                await limiter.hit(*counter)
     repository.add(session, row)
     await session.flush()
     return row
 
 
-async def _decide(session: AsyncSession, row: Claim, policy: ClaimPolicy, now: datetime, *, waiting_ok: bool) -> None:
+async def _decide(
+    session: AsyncSession, row: Claim, policy: ClaimPolicy, now: datetime, *, waiting_ok: bool, review: bool = True
+) -> None:
     """Settle a claim whose number was read: credit it, or say why not. `waiting_ok`: an order not yet in
-    our files makes a pending claim (False when resolving one: the caller knows it has arrived)."""
+    our files makes a pending claim (False when resolving one: the caller knows it has arrived). `review`:
+    the velocity rules may send it to ops (False once ops approved it, and for bound accounts)."""
     tenant_id = row.tenant_id
     try:
         facts = await loyalty.order_facts(session, tenant_id=tenant_id, platform=row.platform, order_id=row.order_id)
@@ -159,7 +200,7 @@ async def _decide(session: AsyncSession, row: Claim, policy: ClaimPolicy, now: d
     if placed is not None and placed < row.created_at - timedelta(days=policy.window_days):
         _not_eligible(row, "too_old")
         return
-    passed = reading.check_passes(
+    passed = row.via == Via.bound or reading.check_passes(
         policy.check,
         row.check_value or "",
         accounts=tuple(a for a in (order.buyer_nick, order.buyer_open_uid) if a),
@@ -172,6 +213,12 @@ async def _decide(session: AsyncSession, row: Claim, policy: ClaimPolicy, now: d
         row.outcome = Outcome.check_failed
         row.message = "填写的核对信息和订单不一致，请检查后再试"
         return
+    if review and row.via == Via.claim:
+        reason = await _review_reason(session, row, policy, order.paid_fen, now)
+        if reason is not None:
+            row.outcome, row.reason = Outcome.review, reason
+            row.message = "这笔订单需要人工审核，通常 1 个工作日内完成，结果会显示在“我的领取记录”里"
+            return
     try:
         credited = await loyalty.credit_order(
             session,
@@ -202,7 +249,137 @@ async def _decide(session: AsyncSession, row: Claim, policy: ClaimPolicy, now: d
         head = f"已获得 {row.points} 积分（待入账，{when}）"
     else:
         head = f"已获得 {row.points} 积分，可以使用了"
-    row.message = f"{head}。{credited.calculation.explanation(row.order_id)}"[:300]
+    row.message = f"{head}。{credited.calculation.explanation(row.order_id)}"
+    if row.via == Via.bound:
+        row.message = f"绑定的账号下单，已自动领取：{row.message}"
+    elif learned := await _learn_accounts(session, row, order, policy):
+        row.message += f"。已绑定账号 {learned}，以后这个账号的订单会自动领取积分"
+    row.message = row.message[:300]
+
+
+async def _review_reason(
+    session: AsyncSession, row: Claim, policy: ClaimPolicy, paid_fen: int, now: datetime
+) -> str | None:
+    """The first velocity rule this claim trips, if any."""
+    tenant_id, day_ago = row.tenant_id, now - timedelta(days=1)
+    if await repository.in_review_by_other(
+        session, tenant_id=tenant_id, platform=row.platform, order_id=row.order_id, member_id=row.member_id
+    ):
+        return "order_in_review"
+    if policy.review_paid_yuan is not None and paid_fen >= policy.review_paid_yuan * 100:
+        return "large_order"
+    if policy.review_daily_claims is not None and (
+        await repository.credited_since(session, tenant_id=tenant_id, member_id=row.member_id, since=day_ago)
+        >= policy.review_daily_claims
+    ):
+        return "many_claims"
+    if policy.review_shared_members is not None:
+        for reason, column, value in (
+            ("shared_ip", "ip_hash", row.ip_hash),
+            ("shared_device", "device_hash", row.device_hash),
+        ):
+            if value and (
+                await repository.other_members_since(
+                    session, tenant_id=tenant_id, column=column, value=value, member_id=row.member_id, since=day_ago
+                )
+                >= policy.review_shared_members - 1
+            ):
+                return reason
+    return None
+
+
+def order_accounts(order: Order) -> list[tuple[str, str]]:
+    """(identity kind, value) of the buyer accounts this order carries in full (masked ones are left out)."""
+    found = []
+    for field, kind in ORDER_ACCOUNTS.get(order.platform, ()):
+        value = (getattr(order, field) or "").strip()
+        if value and "*" not in value:
+            found.append((str(kind), value))
+    return found
+
+
+async def _learn_accounts(session: AsyncSession, row: Claim, order: Order, policy: ClaimPolicy) -> str:
+    """After a credited claim, bind the order's buyer account to her when that proves it is hers: the tenant
+    asked for a secondary check she passed, or this is her second order of that account. Her other orders of
+    the account are then credited by a job. Returns the accounts bound, for her message."""
+    bound = []
+    for kind, value in order_accounts(order):
+        if await members.find_by_identity(session, tenant_id=row.tenant_id, kind=kind, value=value) is not None:
+            continue
+        if policy.check == "none" and (
+            await repository.credited_orders_with_account(
+                session,
+                tenant_id=row.tenant_id,
+                member_id=row.member_id,
+                field=_field_of(order.platform, kind),
+                value=value,
+            )
+            < 1
+        ):
+            continue
+        member = await members.get_member(session, tenant_id=row.tenant_id, member_id=row.member_id)
+        await members.bind_identity(session, tenant_id=row.tenant_id, member=member, kind=kind, value=value)
+        bound.append(value)
+    if bound:
+        await enqueue_bound(session, tenant_id=row.tenant_id, member_id=row.member_id)
+    return "、".join(bound)
+
+
+def _field_of(platform: str, kind: str) -> str:
+    return next(field for field, k in ORDER_ACCOUNTS[platform] if k == kind)
+
+
+async def enqueue_bound(
+    session: AsyncSession, *, tenant_id: int, member_id: int | None = None, import_id: int | None = None
+) -> None:
+    """Ask the worker to credit the orders of bound accounts: all of a member's, or those an import brought."""
+    payload = {"member_id": member_id} if member_id is not None else {"import_id": import_id}
+    key = f"bound:{tenant_id}:{member_id}" if member_id is not None else f"bound:{tenant_id}:import:{import_id}"
+    await jobs.enqueue(session, BOUND_JOB, payload, tenant_id=tenant_id, dedupe_key=key)
+
+
+async def credit_bound(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    member_id: int | None = None,
+    import_id: int | None = None,
+    now: datetime | None = None,
+    limit: int = 2000,
+) -> int:
+    """Credit the orders that carry an account bound to a member and that nobody has claimed, within the
+    claim window: no claim needed, and she sees them in her claims. Returns the number credited."""
+    now = now or utcnow()
+    policy = await policy_of(session, tenant_id)
+    candidates = await repository.bound_orders(
+        session,
+        tenant_id=tenant_id,
+        accounts=ORDER_ACCOUNTS,
+        member_id=member_id,
+        import_id=import_id,
+        since=now - timedelta(days=policy.window_days),
+        limit=limit,
+    )
+    credited = 0
+    for owner, platform, order_id in candidates:
+        row = Claim(
+            tenant_id=tenant_id,
+            id=new_id(),
+            member_id=owner,
+            platform=platform,
+            order_id=order_id,
+            outcome=Outcome.invalid,
+            message="",
+            via=Via.bound,
+            created_at=now,
+        )
+        await ledger.lock_member(session, tenant_id=tenant_id, member_id=owner, now=now)
+        await _decide(session, row, policy, now, waiting_ok=False, review=False)
+        if row.outcome == Outcome.credited:
+            repository.add(session, row)
+            credited += 1
+    await session.flush()
+    return credited
 
 
 def _not_eligible(row: Claim, reason: str) -> None:
@@ -226,6 +403,56 @@ async def resolve_pending(
         settled += 1
     await session.flush()
     return settled, expired
+
+
+async def review(
+    session: AsyncSession,
+    *,
+    actor: Principal,
+    claim_ids: list[int],
+    approve: bool,
+    note: str = "",
+    now: datetime | None = None,
+) -> list[Claim]:
+    """Ops approve claims in review (each is then settled as usual: credited, or told why not) or reject them
+    with a reason she is told. Audited."""
+    now = now or utcnow()
+    note = note.strip()
+    if not approve and not note:
+        raise RejectNeedsNote()
+    tenant_id = actor.tenant_id
+    policy = await policy_of(session, tenant_id)
+    rows = await repository.get_many(session, tenant_id=tenant_id, claim_ids=sorted(set(claim_ids)))
+    if len(rows) != len(set(claim_ids)):
+        raise ClaimNotFound()
+    for row in rows:
+        await ledger.lock_member(session, tenant_id=tenant_id, member_id=row.member_id, now=now)
+        await session.refresh(row)
+        if row.outcome != Outcome.review:
+            raise NotInReview(claim_id=str(row.id))
+        row.reviewed_by, row.review_note, row.resolved_at = actor.label, note or None, now
+        if approve:
+            await _decide(session, row, policy, now, waiting_ok=True, review=False)
+        else:
+            row.outcome, row.message = Outcome.rejected, f"审核未通过：{note}"
+        audit.record(
+            session,
+            actor=actor,
+            action="claims.approve" if approve else "claims.reject",
+            target_type="claim",
+            target_id=row.id,
+            before={"outcome": Outcome.review, "reason": row.reason},
+            after={"outcome": row.outcome, "points": row.points, "note": note or None},
+        )
+    await session.flush()
+    return rows
+
+
+async def move_member(session: AsyncSession, *, tenant_id: int, from_member_id: int, into_member_id: int) -> int:
+    """A merge: her claims follow her into the member she was merged into."""
+    return await repository.move_member(
+        session, tenant_id=tenant_id, from_member_id=from_member_id, into_member_id=into_member_id
+    )
 
 
 async def claims_of(session: AsyncSession, *, tenant_id: int, member_id: int, limit: int = 50) -> list[Claim]:

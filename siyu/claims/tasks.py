@@ -15,10 +15,24 @@ from siyu.loyalty import service as loyalty
 RESOLVE_JOB = "claims.resolve"
 
 
-async def on_orders_arrived(session: AsyncSession, tenant_id: int, _import_id: int) -> int:
-    """An import brought new orders: settle the claims waiting for them."""
+async def on_orders_arrived(session: AsyncSession, tenant_id: int, import_id: int) -> int:
+    """An import brought new orders: settle the claims waiting for them, credit those of bound accounts."""
     settled, _expired = await service.resolve_pending(session, tenant_id=tenant_id)
-    return settled
+    return settled + await service.credit_bound(session, tenant_id=tenant_id, import_id=import_id)
+
+
+async def on_orders_changed(session: AsyncSession, tenant_id: int, import_id: int) -> int:
+    """An import changed orders: one of a bound account may have become payable (paid after unpaid)."""
+    return await service.credit_bound(session, tenant_id=tenant_id, import_id=import_id)
+
+
+@handler(service.BOUND_JOB)
+async def credit_bound(session: AsyncSession, job: Job) -> dict[str, Any]:
+    """An account was bound to a member (or an import asks): credit the orders it carries."""
+    assert job.tenant_id is not None
+    member_id, import_id = job.payload.get("member_id"), job.payload.get("import_id")
+    credited = await service.credit_bound(session, tenant_id=job.tenant_id, member_id=member_id, import_id=import_id)
+    return {"credited": credited}
 
 
 @handler(RESOLVE_JOB)

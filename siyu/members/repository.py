@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.kit.pagination import Page, PageRequest
@@ -85,4 +85,33 @@ async def count_created_between(session: AsyncSession, *, tenant_id: int, start:
             .where(Member.tenant_id == tenant_id, Member.created_at >= start, Member.created_at < end)
         )
         or 0
+    )
+
+
+async def delete_identity(session: AsyncSession, *, tenant_id: int, member_id: int, kind: str, value: str) -> bool:
+    result = await session.execute(
+        delete(Identity).where(
+            Identity.tenant_id == tenant_id,
+            Identity.member_id == member_id,
+            Identity.kind == kind,
+            Identity.value == value,
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def move_identities(session: AsyncSession, *, tenant_id: int, from_member_id: int, into_member_id: int) -> int:
+    result = await session.execute(
+        update(Identity)
+        .where(Identity.tenant_id == tenant_id, Identity.member_id == from_member_id)
+        .values(member_id=into_member_id)
+    )
+    return int(getattr(result, "rowcount", 0))
+
+
+async def mark_merged(session: AsyncSession, *, tenant_id: int, member_id: int, into_member_id: int) -> None:
+    await session.execute(
+        update(Member)
+        .where(Member.tenant_id == tenant_id, Member.id == member_id)
+        .values(status="merged", merged_into=into_member_id)
     )

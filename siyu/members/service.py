@@ -29,6 +29,19 @@ class IdentityTaken(Conflict):
     message = "这个账号已经绑定了其他会员"
 
 
+class IdentityNotFound(NotFound):
+    code = "identity_not_found"
+    message = "这位会员没有绑定这个账号"
+
+
+class LastSignInIdentity(Conflict):
+    code = "last_sign_in_identity"
+    message = "这是会员唯一的登录方式，不能解绑"
+
+
+SIGN_IN_KINDS = frozenset({IdentityKind.wechat_openid, IdentityKind.wechat_unionid, IdentityKind.phone})
+
+
 def normalise_identity(kind: str, value: str) -> str:
     value = value.strip()
     if kind == IdentityKind.phone:
@@ -84,6 +97,36 @@ async def bind_identity(session: AsyncSession, *, tenant_id: int, member: Member
     repository.add(session, identity)
     await session.flush()
     return identity
+
+
+async def unbind_identity(session: AsyncSession, *, tenant_id: int, member_id: int, kind: str, value: str) -> None:
+    """Take an account off a member. The last way she signs in (WeChat or phone) stays."""
+    value = value.strip()
+    mine = await repository.identities_of(session, tenant_id=tenant_id, member_id=member_id)
+    if not any(i.kind == kind and i.value == value for i in mine):
+        raise IdentityNotFound()
+    if kind in SIGN_IN_KINDS and not any(i.kind in SIGN_IN_KINDS and i.value != value for i in mine):
+        raise LastSignInIdentity()
+    await repository.delete_identity(session, tenant_id=tenant_id, member_id=member_id, kind=kind, value=value)
+
+
+async def absorb(session: AsyncSession, *, tenant_id: int, from_member_id: int, into_member_id: int) -> int:
+    """The member side of a merge: her identities move over and she is marked merged. Returns identities moved."""
+    moved = await repository.move_identities(
+        session, tenant_id=tenant_id, from_member_id=from_member_id, into_member_id=into_member_id
+    )
+    await repository.mark_merged(session, tenant_id=tenant_id, member_id=from_member_id, into_member_id=into_member_id)
+    return moved
+
+
+async def current(session: AsyncSession, *, tenant_id: int, member_id: int) -> Member | None:
+    """The member now answering to this id: a merged member's id leads to the member she was merged into."""
+    for _hop in range(5):
+        member = await repository.get(session, tenant_id=tenant_id, member_id=member_id)
+        if member is None or member.status != "merged" or member.merged_into is None:
+            return member
+        member_id = member.merged_into
+    return None
 
 
 async def get_member(session: AsyncSession, *, tenant_id: int, member_id: int) -> Member:

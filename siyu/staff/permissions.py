@@ -22,6 +22,7 @@ PERMISSION_LABELS: dict[str, str] = {
     "orders.import": "导入订单",
     "points.adjust": "人工调整会员积分",
     "points.rules": "配置积分规则、活动与会员等级",
+    "claims.review": "审核订单换积分、合并会员",
 }
 
 # Permission names as a type, so the API schema lists them.
@@ -41,6 +42,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "orders.import",
             "points.adjust",
             "points.rules",
+            "claims.review",
         }
     ),
     Role.fulfillment: frozenset(_READ),

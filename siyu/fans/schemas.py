@@ -1,0 +1,100 @@
+"""Fan sign-in settings of a tenant, and what the fan API takes and gives."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class WechatConfig(BaseModel):
+    """Stored in the tenant's settings under "wechat". An empty app id turns that way of signing in off."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    app_id: str = Field(default="", max_length=64, description="公众号 AppID")
+    app_secret: str = Field(default="", max_length=128, description="公众号 AppSecret")
+    scope: str = Field(default="snsapi_userinfo", pattern="^(snsapi_base|snsapi_userinfo)$")
+    mini_app_id: str = Field(default="", max_length=64, description="小程序 AppID")
+    mini_app_secret: str = Field(default="", max_length=128, description="小程序 AppSecret")
+
+    @property
+    def official_account(self) -> bool:
+        return bool(self.app_id and self.app_secret)
+
+    @property
+    def mini_program(self) -> bool:
+        return bool(self.mini_app_id and self.mini_app_secret)
+
+
+class PhoneIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    phone: str = Field(min_length=11, max_length=20, examples=["13800138000"])
+
+
+class PhoneCodeIn(PhoneIn):
+    code: str = Field(min_length=4, max_length=8, pattern=r"^\d+$", examples=["123456"])
+
+
+class CodeSent(BaseModel):
+    expires_in: int = Field(description="验证码有效秒数")
+    resend_in: int = Field(description="多少秒后可以重新发送")
+    demo_code: str | None = Field(default=None, description="仅演示站点：收到的验证码")
+
+
+class WechatCodeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=256, description="微信返回的 code（网页授权或小程序 wx.login）")
+
+
+class RefreshIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_token: str = Field(min_length=20, max_length=100)
+
+
+class TokenPair(BaseModel):
+    token_type: str = "Bearer"  # noqa: S105 - the scheme name, not a secret
+    access_token: str
+    expires_in: int = Field(description="access_token 有效秒数")
+    refresh_token: str
+    refresh_expires_at: datetime
+    member_id: int
+
+
+class FanClaimIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    platform: str = Field(max_length=16, examples=["taobao"])
+    order: str = Field(min_length=1, max_length=500, description="订单号，或粘贴的整段订单信息")
+    check: str = Field(default="", max_length=64, description="店铺要求的核对信息")
+
+
+class FanIdentityOut(BaseModel):
+    kind: str
+    label: str
+    value: str
+    created_at: datetime
+
+
+class FanPoints(BaseModel):
+    available: int
+    pending: int
+    debt: int
+
+
+class FanMe(BaseModel):
+    member_id: int
+    nickname: str
+    points: FanPoints
+    tier: str | None
+    identities: list[FanIdentityOut]
+
+
+class MergeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    into_member_id: int = Field(ge=1, le=2**62, description="并入哪位会员")
+    reason: str = Field(min_length=1, max_length=200, description="为什么是同一人，如：同一手机号")

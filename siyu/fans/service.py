@@ -1,0 +1,457 @@
+"""Who a fan is: sign-in by WeChat (official account or mini-program) or by phone and a one-time code, the
+sessions API clients hold (short access tokens, rotating refresh tokens), and one member per person.
+
+When a sign-in proves that two members are one person (a verified phone on one, the WeChat account on the
+other; one unionid on both), they are merged through the ledger, audited. Nothing here commits.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from siyu.audit import service as audit
+from siyu.claims import service as claims
+from siyu.fans import repository
+from siyu.fans.models import RefreshToken, SmsCode
+from siyu.fans.schemas import TokenPair, WechatConfig
+from siyu.fans.sms import SmsProvider
+from siyu.fans.wechat import WechatUser
+from siyu.kit.errors import AppError, Conflict, InvalidInput, NotAuthenticated, RateLimited
+from siyu.kit.ids import new_id
+from siyu.kit.ratelimit import RateLimiter
+from siyu.kit.security import hash_token, new_token, same, sign
+from siyu.kit.time import utcnow
+from siyu.kit.web import Principal
+from siyu.ledger import service as ledger
+from siyu.loyalty import service as loyalty
+from siyu.members import service as members
+from siyu.members.models import IdentityKind, Member
+from siyu.tenants import service as tenants
+
+log = structlog.get_logger("siyu.fans")
+
+WECHAT_KEY = "wechat"
+ACCESS_SECONDS = 15 * 60
+REFRESH_DAYS = 30
+CODE_SECONDS = 5 * 60
+RESEND_SECONDS = 60
+SEND_LIMITS = ("1/minute", "5/hour", "10/day")  # per phone number
+SEND_IP_LIMIT = "30/hour"
+VERIFY_LIMIT = "5/10minutes"  # wrong codes per phone number, then it is locked until the window passes
+SYSTEM_LABEL = "会员登录"
+
+
+class CodeInvalid(InvalidInput):
+    code = "sms_code_invalid"
+    message = "验证码不正确或已过期，请重新输入"
+
+
+class CodeLocked(RateLimited):
+    code = "sms_code_locked"
+    message = "验证码输错次数太多，请 10 分钟后重新获取"
+
+
+class SendTooOften(RateLimited):
+    code = "sms_too_often"
+    message = "验证码发送太频繁，请稍后再试"
+
+
+class TokenInvalid(NotAuthenticated):
+    code = "fan_token_invalid"
+    message = "登录已过期，请重新登录"
+
+
+class WechatNotConfigured(AppError):
+    status = 404
+    code = "wechat_not_configured"
+    message = "这个会员中心没有开通微信登录"
+
+
+class DemoOnly(AppError):
+    status = 404
+    code = "demo_only"
+    message = "只有演示站点可以用演示会员登录"
+
+
+class MergeRefused(Conflict):
+    code = "merge_refused"
+    message = "这两个会员不能合并"
+
+
+# Sessions
+
+
+def access_token(secret: str, *, tenant_id: int, member_id: int, now: float | None = None) -> str:
+    """A short-lived bearer token: who she is, until when, signed with the server's secret."""
+    expires = int((now or time.time()) + ACCESS_SECONDS)
+    payload = f"fa1.{tenant_id}.{member_id}.{expires}"
+    return f"{payload}.{sign(secret, payload)}"
+
+
+def read_access_token(secret: str, token: str, *, now: float | None = None) -> tuple[int, int] | None:
+    """(tenant, member) of a valid access token; None when it is forged, malformed or expired."""
+    parts = token.split(".")
+    if len(parts) != 5 or parts[0] != "fa1" or not all(p.isdigit() for p in parts[1:4]):
+        return None
+    payload = ".".join(parts[:4])
+    if not same(parts[4], sign(secret, payload)) or int(parts[3]) < (now or time.time()):
+        return None
+    return int(parts[1]), int(parts[2])
+
+
+async def issue_tokens(
+    session: AsyncSession,
+    *,
+    secret: str,
+    tenant_id: int,
+    member_id: int,
+    family_id: int | None = None,
+    now: datetime | None = None,
+) -> TokenPair:
+    now = now or utcnow()
+    refresh = new_token()
+    row = RefreshToken(
+        tenant_id=tenant_id,
+        id=new_id(),
+        member_id=member_id,
+        family_id=family_id or new_id(),
+        token_hash=hash_token(refresh),
+        expires_at=now + timedelta(days=REFRESH_DAYS),
+        created_at=now,
+    )
+    repository.add(session, row)
+    await session.flush()
+    return TokenPair(
+        access_token=access_token(secret, tenant_id=tenant_id, member_id=member_id, now=now.timestamp()),
+        expires_in=ACCESS_SECONDS,
+        refresh_token=refresh,
+        refresh_expires_at=row.expires_at,
+        member_id=member_id,
+    )
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    tokens: TokenPair | None
+    error: AppError | None = None
+
+
+async def refresh(
+    session: AsyncSession, *, secret: str, tenant_id: int, token: str, now: datetime | None = None
+) -> Refreshed:
+    """Trade a refresh token for a new pair; the old one is used up. A used token presented again was copied:
+    its whole family is revoked and the caller must commit before answering (hence no exception)."""
+    now = now or utcnow()
+    row = await repository.refresh_token(session, token_hash=hash_token(token))
+    if row is None or row.tenant_id != tenant_id or row.revoked_at is not None or row.expires_at <= now:
+        return Refreshed(None, TokenInvalid())
+    if row.used_at is not None or not await repository.use_refresh_token(
+        session, tenant_id=tenant_id, token_id=row.id, now=now
+    ):
+        await repository.revoke_family(session, tenant_id=tenant_id, family_id=row.family_id, now=now)
+        log.warning("fans.refresh_reused", tenant_id=tenant_id, member_id=row.member_id)
+        return Refreshed(None, TokenInvalid("登录状态异常，请重新登录", code="fan_token_reused"))
+    member = await members.current(session, tenant_id=tenant_id, member_id=row.member_id)
+    if member is None:
+        return Refreshed(None, TokenInvalid())
+    tokens = await issue_tokens(
+        session, secret=secret, tenant_id=tenant_id, member_id=member.id, family_id=row.family_id, now=now
+    )
+    return Refreshed(tokens)
+
+
+async def sign_out(session: AsyncSession, *, tenant_id: int, token: str, now: datetime | None = None) -> None:
+    row = await repository.refresh_token(session, token_hash=hash_token(token))
+    if row is not None and row.tenant_id == tenant_id:
+        await repository.revoke_family(session, tenant_id=tenant_id, family_id=row.family_id, now=now or utcnow())
+
+
+async def fan_member(session: AsyncSession, *, tenant_id: int, member_id: int) -> Member | None:
+    """The member a session names now (a merged member's session carries on as the member she joined)."""
+    member = await members.current(session, tenant_id=tenant_id, member_id=member_id)
+    return member if member is not None and member.status == "active" else None
+
+
+# Phone and one-time code
+
+
+def _phone_hash(secret: str, tenant_id: int, phone: str) -> str:
+    return sign(secret, f"phone:{tenant_id}:{phone}")
+
+
+def _code_hash(secret: str, code_id: int, code: str) -> str:
+    return sign(secret, f"sms:{code_id}:{code}")
+
+
+@dataclass(frozen=True)
+class SentCode:
+    expires_in: int
+    resend_in: int
+    code: str  # for the logging provider's demo page only; never returned elsewhere
+
+
+async def send_code(
+    session: AsyncSession,
+    *,
+    secret: str,
+    tenant_id: int,
+    phone: str,
+    ip: str,
+    limiter: RateLimiter,
+    sms: SmsProvider,
+    now: datetime | None = None,
+) -> SentCode:
+    """Send a 6-digit code to the phone. At most one a minute, five an hour and ten a day per number, and a
+    cap per IP. A new code replaces the one before."""
+    now = now or utcnow()
+    phone = members.normalise_identity(IdentityKind.phone, phone)
+    tenant = await tenants.get_tenant(session, tenant_id)
+    phone_hash = _phone_hash(secret, tenant_id, phone)
+    for rule in SEND_LIMITS:
+        if not await limiter.allowed(rule, "sms-send", phone_hash):
+            raise SendTooOften()
+    if not await limiter.hit(SEND_IP_LIMIT, "sms-send-ip", f"{tenant_id}:{sign(secret, ip)[:16]}"):
+        raise SendTooOften()
+    for rule in SEND_LIMITS:
+        await limiter.hit(rule, "sms-send", phone_hash)
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    row = SmsCode(
+        tenant_id=tenant_id,
+        id=new_id(),
+        phone_hash=phone_hash,
+        code_hash="",
+        expires_at=now + timedelta(seconds=CODE_SECONDS),
+        created_at=now,
+    )
+    row.code_hash = _code_hash(secret, row.id, code)
+    repository.add(session, row)
+    await session.flush()
+    await sms.send_code(phone=phone, code=code, sign_name=tenant.name)
+    log.info("fans.code_sent", tenant_id=tenant_id, phone=members.phone_fingerprint(phone))
+    return SentCode(expires_in=CODE_SECONDS, resend_in=RESEND_SECONDS, code=code)
+
+
+async def sign_in_with_code(
+    session: AsyncSession,
+    *,
+    secret: str,
+    tenant_id: int,
+    phone: str,
+    code: str,
+    limiter: RateLimiter,
+    signed_in_as: int | None = None,
+    now: datetime | None = None,
+) -> Member:
+    """Check the code (five wrong tries lock the number for 10 minutes) and return her member: the one with
+    this phone, or a new one. Signed in already (by WeChat) as another member: the two are one person."""
+    now = now or utcnow()
+    phone = members.normalise_identity(IdentityKind.phone, phone)
+    phone_hash = _phone_hash(secret, tenant_id, phone)
+    if not await limiter.allowed(VERIFY_LIMIT, "sms-verify", phone_hash):
+        raise CodeLocked()
+    row = await repository.latest_code(session, tenant_id=tenant_id, phone_hash=phone_hash)
+    fresh = row is not None and row.used_at is None and row.expires_at > now
+    if row is None or not fresh or not same(row.code_hash, _code_hash(secret, row.id, code.strip())):
+        await limiter.hit(VERIFY_LIMIT, "sms-verify", phone_hash)
+        log.info("fans.code_wrong", tenant_id=tenant_id, phone=members.phone_fingerprint(phone))
+        raise CodeInvalid()
+    if not await repository.use_code(session, tenant_id=tenant_id, code_id=row.id, now=now):
+        raise CodeInvalid()
+    await limiter.clear(VERIFY_LIMIT, "sms-verify", phone_hash)
+    return await _one_person(
+        session,
+        tenant_id=tenant_id,
+        identities=[(IdentityKind.phone, phone)],
+        nickname=f"会员{phone[-4:]}",
+        signed_in_as=signed_in_as,
+        now=now,
+    )
+
+
+# WeChat
+
+
+async def wechat_config(session: AsyncSession, tenant_id: int) -> WechatConfig:
+    tenant = await tenants.get_tenant(session, tenant_id)
+    try:
+        return WechatConfig.model_validate((tenant.settings or {}).get(WECHAT_KEY) or {})
+    except ValidationError:
+        return WechatConfig()
+
+
+async def save_wechat_config(session: AsyncSession, *, actor: Principal, config: WechatConfig) -> WechatConfig:
+    after = config.model_dump(mode="json")
+    before = await tenants.put_setting(session, tenant_id=actor.tenant_id, key=WECHAT_KEY, value=after)
+    if before != after:
+        hidden = {"app_secret": "***", "mini_app_secret": "***"}
+        audit.record(
+            session,
+            actor=actor,
+            action="fans.wechat",
+            target_type="tenant",
+            target_id=actor.tenant_id,
+            before={**(before or {}), **hidden} if before else {},
+            after={**after, **hidden},
+        )
+    return config
+
+
+async def sign_in_wechat(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    user: WechatUser,
+    signed_in_as: int | None = None,
+    now: datetime | None = None,
+) -> Member:
+    """Her member for a WeChat account: by openid, else by unionid (the same person in another app of the
+    tenant), else a new member."""
+    identities: list[tuple[str, str]] = [(IdentityKind.wechat_openid, user.openid)]
+    if user.unionid:
+        identities.append((IdentityKind.wechat_unionid, user.unionid))
+    return await _one_person(
+        session,
+        tenant_id=tenant_id,
+        identities=identities,
+        nickname=user.nickname or "微信会员",
+        signed_in_as=signed_in_as,
+        now=now or utcnow(),
+    )
+
+
+async def _one_person(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    identities: list[tuple[str, str]],
+    nickname: str,
+    signed_in_as: int | None,
+    now: datetime,
+) -> Member:
+    """The member these proven identities (and the session she already has) belong to. Several members
+    found: they are one person, merged into the oldest. None: a new member."""
+    found: dict[int, Member] = {}
+    for kind, value in identities:
+        member = await members.find_by_identity(session, tenant_id=tenant_id, kind=kind, value=value)
+        if member is not None:
+            member = await members.current(session, tenant_id=tenant_id, member_id=member.id)
+        if member is not None and member.status == "active":
+            found[member.id] = member
+    if signed_in_as is not None:
+        current = await fan_member(session, tenant_id=tenant_id, member_id=signed_in_as)
+        if current is not None:
+            found[current.id] = current
+    if not found:
+        member = await members.create_member(session, tenant_id=tenant_id, nickname=nickname)
+        log.info("fans.joined", tenant_id=tenant_id, member_id=member.id)
+    else:
+        member, *others = sorted(found.values(), key=lambda m: (m.created_at, m.id))
+        for other in others:
+            await merge_members(
+                session,
+                tenant_id=tenant_id,
+                from_member_id=other.id,
+                into_member_id=member.id,
+                reason="同一人登录时验证了两个会员的账号",
+                now=now,
+            )
+    for kind, value in identities:
+        await members.bind_identity(session, tenant_id=tenant_id, member=member, kind=kind, value=value)
+    named = nickname and not nickname.startswith("会员")
+    if named and (not member.nickname or member.nickname.startswith("会员")):
+        member.nickname = nickname[:100]
+    return member
+
+
+async def demo_member(session: AsyncSession, *, tenant_id: int) -> Member:
+    """The demo fan: the member with the most points (a new one on an empty tenant)."""
+    member_id = await ledger.richest_member(session, tenant_id=tenant_id)
+    if member_id is not None:
+        return await members.get_member(session, tenant_id=tenant_id, member_id=member_id)
+    return await members.create_member(session, tenant_id=tenant_id, nickname="演示会员")
+
+
+# One ID
+
+
+async def merge_members(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    from_member_id: int,
+    into_member_id: int,
+    reason: str,
+    actor: Principal | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Two members are one person: the first joins the second. Points (with their holds and expiry) move
+    through the ledger's merge, identities and claims follow, her sessions end; audited."""
+    now = now or utcnow()
+    if from_member_id == into_member_id:
+        raise MergeRefused("不能把会员合并到自己")
+    source = await members.get_member(session, tenant_id=tenant_id, member_id=from_member_id)
+    target = await members.get_member(session, tenant_id=tenant_id, member_id=into_member_id)
+    if source.status != "active" or target.status != "active":
+        raise MergeRefused("已合并过的会员不能再合并")
+    await ledger.merge(
+        session,
+        tenant_id=tenant_id,
+        from_member_id=from_member_id,
+        into_member_id=into_member_id,
+        created_by=actor.label if actor else SYSTEM_LABEL,
+        now=now,
+    )
+    moved = await members.absorb(
+        session, tenant_id=tenant_id, from_member_id=from_member_id, into_member_id=into_member_id
+    )
+    claimed = await claims.move_member(
+        session, tenant_id=tenant_id, from_member_id=from_member_id, into_member_id=into_member_id
+    )
+    await repository.revoke_member(session, tenant_id=tenant_id, member_id=from_member_id, now=now)
+    await loyalty.refresh_tiers(session, tenant_id=tenant_id, member_ids=[into_member_id], now=now)
+    await session.refresh(source)
+    who = actor or Principal(tenant_id=tenant_id, kind="system", actor_id=None, label=SYSTEM_LABEL)
+    audit.record(
+        session,
+        actor=who,
+        action="member.merge",
+        target_type="member",
+        target_id=into_member_id,
+        before={"member_id": from_member_id, "nickname": source.nickname},
+        after={"into": into_member_id, "identities": moved, "claims": claimed, "reason": reason},
+    )
+    log.info("fans.merged", tenant_id=tenant_id, from_member=from_member_id, into_member=into_member_id)
+
+
+async def bind_for_staff(session: AsyncSession, *, actor: Principal, member_id: int, kind: str, value: str) -> None:
+    """Ops bind an account to a member; a platform account's orders are then credited to her by a job."""
+    member = await members.get_member(session, tenant_id=actor.tenant_id, member_id=member_id)
+    identity = await members.bind_identity(session, tenant_id=actor.tenant_id, member=member, kind=kind, value=value)
+    await claims.enqueue_bound(session, tenant_id=actor.tenant_id, member_id=member_id)
+    audit.record(
+        session,
+        actor=actor,
+        action="member.bind",
+        target_type="member",
+        target_id=member_id,
+        after={"kind": kind, "value": members.mask(kind, identity.value)},
+    )
+
+
+async def unbind_for_staff(session: AsyncSession, *, actor: Principal, member_id: int, kind: str, value: str) -> None:
+    await members.unbind_identity(session, tenant_id=actor.tenant_id, member_id=member_id, kind=kind, value=value)
+    audit.record(
+        session,
+        actor=actor,
+        action="member.unbind",
+        target_type="member",
+        target_id=member_id,
+        before={"kind": kind, "value": members.mask(kind, value)},
+    )
