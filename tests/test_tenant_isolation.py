@@ -35,6 +35,11 @@ PUBLIC_ROUTES = {
     "/h5/{slug}/logout": "clears the fan's cookie of that tenant",
     "/h5/{slug}/claim": "the signed-in fan claims an order of that tenant (tests/test_h5_fans.py)",
     "/h5/{slug}/claims": "the signed-in fan's own claims",
+    "/h5/{slug}/login/code": "sends a sign-in code for that tenant (tests/fans/test_h5_sign_in.py)",
+    "/h5/{slug}/wechat": "starts WeChat sign-in for that tenant",
+    "/h5/{slug}/wechat/callback": "WeChat returns here; the state cookie is bound to the tenant's path",
+    "/h5/{slug}/accounts": "the signed-in fan's own accounts",
+    "/h5/{slug}/accounts/unbind": "unbinds one of the signed-in fan's own accounts",
 }
 # The fan API: addressed by the tenant's slug; a fan token of another tenant is refused (tests/fans/test_api.py).
 FAN_API = "/api/v1/fan/{slug}/"

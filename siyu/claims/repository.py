@@ -241,3 +241,20 @@ async def move_member(session: AsyncSession, *, tenant_id: int, from_member_id: 
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def review_queue(session: AsyncSession, *, tenant_id: int, limit: int) -> list[tuple[Claim, Order | None]]:
+    """Claims waiting for ops, oldest first, with their order."""
+    rows = await session.execute(
+        select(Claim, Order)
+        .outerjoin(
+            Order,
+            and_(
+                Order.tenant_id == Claim.tenant_id, Order.platform == Claim.platform, Order.order_id == Claim.order_id
+            ),
+        )
+        .where(Claim.tenant_id == tenant_id, Claim.outcome == Outcome.review)
+        .order_by(Claim.created_at, Claim.id)
+        .limit(limit)
+    )
+    return [(claim, order) for claim, order in rows.tuples()]

@@ -448,6 +448,10 @@ async def review(
     return rows
 
 
+async def review_queue(session: AsyncSession, *, tenant_id: int, limit: int = 200) -> list[tuple[Claim, Order | None]]:
+    return await repository.review_queue(session, tenant_id=tenant_id, limit=limit)
+
+
 async def move_member(session: AsyncSession, *, tenant_id: int, from_member_id: int, into_member_id: int) -> int:
     """A merge: her claims follow her into the member she was merged into."""
     return await repository.move_member(

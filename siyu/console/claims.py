@@ -10,9 +10,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from siyu.claims import service as claims
-from siyu.claims.models import OUTCOME_LABELS
+from siyu.claims.models import OUTCOME_LABELS, REVIEW_REASONS
 from siyu.claims.schemas import CHECK_LABELS, ClaimPolicy
 from siyu.console.deps import Console, ConsoleContext, text
+from siyu.kit.errors import AppError
+from siyu.kit.money import format_yuan
 from siyu.kit.pagination import PageRequest
 from siyu.kit.time import utcnow
 from siyu.kit.web import DbSession
@@ -21,6 +23,7 @@ from siyu.tenants.models import PLATFORM_LABELS
 
 router = APIRouter()
 POLICY_FIELDS = ("check", "window_days", "pending_days", "max_failures", "lock_minutes")
+REVIEW_FIELDS = ("review_paid_yuan", "review_daily_claims", "review_shared_members")  # empty: the rule is off
 
 
 async def _page(
@@ -84,8 +87,50 @@ async def save_policy(request: Request, console: ConsoleContext, session: DbSess
     console.require("points.rules")
     form = await request.form()
     values: dict[str, Any] = {key: text(form, key) for key in POLICY_FIELDS}
+    values.update({key: text(form, key) or None for key in REVIEW_FIELDS})
     try:
         await claims.save_policy(session, actor=console.principal, policy=ClaimPolicy.model_validate(values))
     except ValidationError:
         return await _page(console, session, error="请检查填写的天数和次数", policy_values=values, status_code=422)
     return RedirectResponse("/console/claims?saved=1", status_code=303)
+
+
+async def _review_page(
+    console: Console, session: DbSession, *, error: str | None = None, done: str = "", status_code: int = 200
+) -> HTMLResponse:
+    tenant_id = console.tenant.id
+    queue = await claims.review_queue(session, tenant_id=tenant_id)
+    return console.render(
+        "console/claims_review.html",
+        "review",
+        queue=queue,
+        nicknames=await members.nicknames(session, tenant_id=tenant_id, member_ids=[c.member_id for c, _ in queue]),
+        reasons=REVIEW_REASONS,
+        platforms=PLATFORM_LABELS,
+        yuan=format_yuan,
+        error=error,
+        done=done,
+        status_code=status_code,
+    )
+
+
+@router.get("/claims/review", response_class=HTMLResponse)
+async def review_page(console: ConsoleContext, session: DbSession, done: str = "") -> HTMLResponse:
+    console.require("members.read")
+    return await _review_page(console, session, done=done if done in ("approved", "rejected") else "")
+
+
+@router.post("/claims/review")
+async def review(request: Request, console: ConsoleContext, session: DbSession) -> Response:
+    """Approve or reject the ticked claims (reject needs a reason the fans are told)."""
+    console.require("claims.review")
+    form = await request.form()
+    ids = [int(v) for v in form.getlist("claim_id") if isinstance(v, str) and v.isdigit() and len(v) < 20]
+    approve = text(form, "action") == "approve"
+    if not ids:
+        return await _review_page(console, session, error="请先勾选要处理的领取", status_code=422)
+    try:
+        await claims.review(session, actor=console.principal, claim_ids=ids, approve=approve, note=text(form, "note"))
+    except AppError as error:
+        return await _review_page(console, session, error=error.message, status_code=error.status)
+    return RedirectResponse(f"/console/claims/review?done={'approved' if approve else 'rejected'}", status_code=303)

@@ -30,6 +30,7 @@ NAV: list[NavItem] = [
     NavItem("orders", "订单", "/console/orders", "orders.read"),
     NavItem("members", "会员", "/console/members", "members.read"),
     NavItem("claims", "订单换积分", "/console/claims", "members.read"),
+    NavItem("review", "领取审核", "/console/claims/review", "members.read"),
     NavItem("points", "积分规则", "/console/points", "tenant.read"),
     NavItem("channels", "渠道", "/console/channels", "channels.read"),
     NavItem("staff", "员工", "/console/staff", "staff.read"),

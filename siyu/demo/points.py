@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.claims import service as claims
+from siyu.claims.schemas import ClaimPolicy
 from siyu.kit.pagination import PageRequest
 from siyu.kit.time import utcnow
 from siyu.kit.web import Principal
@@ -78,9 +79,13 @@ async def load(session: AsyncSession, *, slug: str, seed: int = 11, now: datetim
     found = await members.search(session, tenant_id=tenant.id, query=None, page=PageRequest(size=60))
     fans = sorted(m.id for m in found.items)
     credited = 0
+    unclaimed: list[tuple[int, str, str, str | None]] = []  # (paid, platform, order id, buyer nick)
     async for chunk in orders.stream_orders(session, tenant_id=tenant.id):
         for order in chunk:
-            if order.status in loyalty.INELIGIBLE or not fans or rng.random() < 0.35:
+            if order.status in loyalty.INELIGIBLE or not fans:
+                continue
+            if rng.random() < 0.35:
+                unclaimed.append((order.paid_fen, order.platform, order.order_id, order.buyer_nick))
                 continue
             placed = order.paid_at or order.placed_at or now - timedelta(days=10)
             claimed_at = min(placed + timedelta(hours=rng.randint(1, 72)), now - timedelta(minutes=5))
@@ -100,6 +105,7 @@ async def load(session: AsyncSession, *, slug: str, seed: int = 11, now: datetim
         await claims.claim(
             session, tenant_id=tenant.id, member_id=fans[n], platform="douyin", text=f"69384720134{n:08d}", now=now
         )
+    await _review_and_bound(session, tenant.id, fans, unclaimed, now)
     # Holds that ended by now post, tiers follow; two fans got a goodwill adjustment from ops.
     while (await loyalty.sweep(session, tenant_id=tenant.id, now=now)).more:
         pass
@@ -108,3 +114,34 @@ async def load(session: AsyncSession, *, slug: str, seed: int = 11, now: datetim
             session, tenant_id=tenant.id, member_id=member_id, amount=amount, reason=reason, actor=actor, now=now
         )
     return credited
+
+
+async def _review_and_bound(
+    session: AsyncSession,
+    tenant_id: int,
+    fans: list[int],
+    unclaimed: list[tuple[int, str, str, str | None]],
+    now: datetime,
+) -> None:
+    """Large orders wait for review (two are in the queue); one fan bound her Taobao account, and the orders it
+    carries were credited without a claim."""
+    if len(fans) < 6 or len(unclaimed) < 3:
+        return
+    largest = sorted(unclaimed, reverse=True)[:2]
+    threshold = max(1, min(paid for paid, *_ in largest) // 100)
+    await tenants.put_setting(
+        session, tenant_id=tenant_id, key="claims", value=ClaimPolicy(review_paid_yuan=threshold).model_dump()
+    )
+    for n, (_paid, platform, order_id, _nick) in enumerate(largest):
+        await claims.claim(
+            session, tenant_id=tenant_id, member_id=fans[3 + n], platform=platform, text=order_id, now=now
+        )
+    taken = {order_id for *_, order_id, _nick in largest}
+    for _paid, platform, order_id, nick in unclaimed:
+        if platform == "taobao" and nick and "*" not in nick and order_id not in taken:
+            found = await members.find_by_identity(session, tenant_id=tenant_id, kind="taobao_nick", value=nick)
+            if found is None:
+                member = await members.get_member(session, tenant_id=tenant_id, member_id=fans[5])
+                await members.bind_identity(session, tenant_id=tenant_id, member=member, kind="taobao_nick", value=nick)
+                await claims.credit_bound(session, tenant_id=tenant_id, member_id=fans[5], now=now)
+                return

@@ -33,7 +33,7 @@ from siyu.fans.schemas import (
 from siyu.fans.service import TokenInvalid
 from siyu.kit.errors import AppError
 from siyu.kit.security import sign
-from siyu.kit.web import DbSession, Principal, ResourceId, client_ip, require
+from siyu.kit.web import DbSession, Principal, ResourceId, client_ip, device_id, require
 from siyu.ledger import service as ledger
 from siyu.loyalty import service as loyalty
 from siyu.members import service as members
@@ -60,8 +60,8 @@ def hashed(request: Request, value: str) -> str:
 
 
 def device_of(request: Request) -> str | None:
-    device = request.headers.get("x-device-id") or request.cookies.get("siyu_device")
-    return hashed(request, device[:128]) if device else None
+    device = device_id(request)
+    return hashed(request, device) if device else None
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from siyu.claims import service as claims
 from siyu.claims.models import OUTCOME_LABELS
 from siyu.claims.schemas import CHECK_PROMPTS, Check
 from siyu.h5.fans import Fan, FanPage, to_sign_in
-from siyu.kit.security import sign
-from siyu.kit.web import DbSession, client_ip
+from siyu.kit.security import new_token, sign
+from siyu.kit.web import DEVICE_COOKIE, DbSession, client_ip, device_id
 from siyu.templating import templates
 from siyu.tenants import service as tenants
 from siyu.tenants.models import PLATFORM_LABELS
@@ -55,7 +55,10 @@ async def _claim_form(
 async def claim_page(fan: Fan, request: Request, session: DbSession) -> Response:
     if fan.member is None:
         return to_sign_in(fan, f"/h5/{fan.tenant.slug}/claim")
-    return await _claim_form(fan, request, session)
+    response = await _claim_form(fan, request, session)
+    if not device_id(request):  # one id per phone browser: guessing from one device is counted across members
+        response.set_cookie(DEVICE_COOKIE, new_token(12), max_age=3 * 365 * 86400, httponly=True, samesite="lax")
+    return response
 
 
 @router.post("/{slug}/claim", response_class=HTMLResponse)
@@ -76,6 +79,7 @@ async def claim(fan: Fan, request: Request, session: DbSession) -> Response:
         text=text,
         check_value=check_value,
         ip_hash=sign(settings.secret_key, client_ip(request))[:16],
+        device_hash=sign(settings.secret_key, device)[:16] if (device := device_id(request)) else None,
         limiter=request.app.state.limiter,
     )
     return templates.TemplateResponse(

@@ -85,9 +85,8 @@ async def fan_page(slug: str, request: Request, session: DbSession) -> FanPage:
     member_id = _member_id(request, tenant)
     member = None
     if member_id is not None:
-        try:
-            member = await members.get_member(session, tenant_id=tenant.id, member_id=member_id)
-        except AppError:
+        member = await members.current(session, tenant_id=tenant.id, member_id=member_id)  # merged: the other one
+        if member is not None and member.status != "active":
             member = None
     return FanPage(tenant, member)
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from siyu.claims import service as claims
+from siyu.claims.models import Claim, Outcome, Via
 from siyu.h5.fans import Fan
+from siyu.kit.time import utcnow
 from siyu.kit.web import DbSession
 from siyu.ledger import service as ledger
 from siyu.templating import templates
@@ -31,5 +36,14 @@ async def home(fan: Fan, request: Request, session: DbSession) -> HTMLResponse:
             "fan_points": None
             if fan.member is None
             else await ledger.balance(session, tenant_id=tenant.id, member_id=fan.member.id),
+            "auto_credited": []
+            if fan.member is None
+            else _recent_bound(await claims.claims_of(session, tenant_id=tenant.id, member_id=fan.member.id, limit=20)),
         },
     )
+
+
+def _recent_bound(rows: list[Claim]) -> list[Claim]:
+    """Orders credited on their own through a bound account in the last week: she is told on her home page."""
+    week_ago = utcnow() - timedelta(days=7)
+    return [r for r in rows if r.via == Via.bound and r.outcome == Outcome.credited and r.created_at >= week_ago]

@@ -110,3 +110,12 @@ def require(permission: str) -> Any:
 
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+DEVICE_COOKIE = "siyu_device"
+
+
+def device_id(request: Request) -> str | None:
+    """The id a fan's device sends (an app's X-Device-Id header, or the H5's long-lived cookie), if any."""
+    value = request.headers.get("x-device-id") or request.cookies.get(DEVICE_COOKIE)
+    return value[:128] if value else None

@@ -1,0 +1,269 @@
+"""Signing in on the H5: WeChat (inside WeChat, when the tenant connected its official account), phone number and
+a one-time code, or the demo fan on a demo server; signing out; the fan's bound accounts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from siyu.fans import service as fans
+from siyu.fans.wechat import WechatError, authorize_url
+from siyu.h5.fans import Fan, FanPage, sign_in, sign_out, to_sign_in
+from siyu.kit.errors import AppError
+from siyu.kit.security import new_token, same, sign
+from siyu.kit.web import DbSession, client_ip
+from siyu.members import service as members
+from siyu.members.models import IDENTITY_LABELS
+from siyu.templating import templates
+
+router = APIRouter()
+STATE_COOKIE = "siyu_wx_state"
+
+
+def _safe_next(slug: str, next_path: str) -> str:
+    """Only back into this tenant's H5 (never an open redirect)."""
+    home = f"/h5/{slug}/"
+    if next_path.startswith(home) and "//" not in next_path[1:] and "\\" not in next_path:
+        return next_path
+    return home
+
+
+async def _login(
+    fan: FanPage,
+    request: Request,
+    session: DbSession,
+    *,
+    next_path: str,
+    phone: str = "",
+    error: str | None = None,
+    sent: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    settings = request.app.state.settings
+    wechat = await fans.wechat_config(session, fan.tenant.id)
+    return templates.TemplateResponse(
+        request,
+        "h5/login.html",
+        {
+            "tenant": fan.tenant,
+            "brand_color": fan.brand_color,
+            "demo": settings.demo,
+            "wechat": wechat.official_account,
+            "binding": fan.member is not None,
+            "next": _safe_next(fan.tenant.slug, next_path),
+            "phone": phone,
+            "error": error,
+            "sent": sent,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/{slug}/login", response_class=HTMLResponse)
+async def login_page(fan: Fan, request: Request, session: DbSession, next: str = "", bind: int = 0) -> Response:
+    if fan.member is not None and not bind:
+        return RedirectResponse(_safe_next(fan.tenant.slug, next), status_code=303)
+    return await _login(fan, request, session, next_path=next)
+
+
+def _form_value(form: Any, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+@router.post("/{slug}/login/code", response_class=HTMLResponse)
+async def send_code(fan: Fan, request: Request, session: DbSession) -> Response:
+    """Send the code; htmx swaps in the line that says so (the whole page without JavaScript)."""
+    form = await request.form()
+    phone, next_path = _form_value(form, "phone"), _form_value(form, "next")
+    settings = request.app.state.settings
+    try:
+        sent = await fans.send_code(
+            session,
+            secret=settings.secret_key,
+            tenant_id=fan.tenant.id,
+            phone=phone,
+            ip=client_ip(request),
+            limiter=request.app.state.limiter,
+            sms=request.app.state.sms,
+        )
+    except AppError as error:
+        note, failed = error.message, True
+    else:
+        note, failed = "验证码已发送，5 分钟内有效", False
+        if settings.demo:
+            note += f"（演示站点不发短信，验证码是 {sent.code}）"
+    if request.headers.get("hx-request"):
+        return templates.TemplateResponse(
+            request, "h5/_code_sent.html", {"note": note, "failed": failed}, status_code=200
+        )
+    return await _login(
+        fan,
+        request,
+        session,
+        next_path=next_path,
+        phone=phone,
+        error=note if failed else None,
+        sent=None if failed else note,
+        status_code=429 if failed else 200,
+    )
+
+
+@router.post("/{slug}/login", response_class=HTMLResponse)
+async def sign_in_with_code(fan: Fan, request: Request, session: DbSession) -> Response:
+    """A right code signs her in (or, already signed in, binds the phone: two members of one person merge)."""
+    form = await request.form()
+    phone, code, next_path = (_form_value(form, k) for k in ("phone", "code", "next"))
+    try:
+        member = await fans.sign_in_with_code(
+            session,
+            secret=request.app.state.settings.secret_key,
+            tenant_id=fan.tenant.id,
+            phone=phone,
+            code=code,
+            limiter=request.app.state.limiter,
+            signed_in_as=fan.member.id if fan.member else None,
+        )
+    except AppError as error:
+        return await _login(
+            fan, request, session, next_path=next_path, phone=phone, error=error.message, status_code=error.status
+        )
+    response = RedirectResponse(_safe_next(fan.tenant.slug, next_path), status_code=303)
+    sign_in(request, response, fan.tenant, member.id)
+    return response
+
+
+def _state_value(request: Request, state: str, next_path: str) -> str:
+    payload = f"{state}|{next_path}"
+    return f"{payload}|{sign(request.app.state.settings.secret_key, payload)}"
+
+
+@router.get("/{slug}/wechat")
+async def wechat_start(fan: Fan, request: Request, session: DbSession, next: str = "") -> Response:
+    """Off to WeChat's authorisation page; it comes back to the callback with a code and our state."""
+    config = await fans.wechat_config(session, fan.tenant.id)
+    if not config.official_account:
+        return await _login(fan, request, session, next_path=next, error=fans.WechatNotConfigured.message)
+    state = new_token(16).replace("-", "a").replace("_", "b")  # WeChat takes [A-Za-z0-9] only
+    callback = str(request.url_for("wechat_callback", slug=fan.tenant.slug))
+    target = authorize_url(
+        request.app.state.settings.wechat_open_base,
+        app_id=config.app_id,
+        redirect_uri=callback,
+        state=state,
+        scope=config.scope,
+    )
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        STATE_COOKIE,
+        _state_value(request, state, _safe_next(fan.tenant.slug, next)),
+        max_age=600,
+        httponly=True,
+        samesite="lax",
+        path=f"/h5/{fan.tenant.slug}/",
+    )
+    return response
+
+
+@router.get("/{slug}/wechat/callback", name="wechat_callback")
+async def wechat_callback(fan: Fan, request: Request, session: DbSession, code: str = "", state: str = "") -> Response:
+    saved = request.cookies.get(STATE_COOKIE, "").split("|")
+    home = f"/h5/{fan.tenant.slug}/"
+    if (
+        len(saved) != 3
+        or not state
+        or not same(saved[0], state)
+        or not same(saved[2], sign(request.app.state.settings.secret_key, f"{saved[0]}|{saved[1]}"))
+    ):
+        return await _login(
+            fan, request, session, next_path=home, error="登录已过期，请重新点击“微信登录”", status_code=400
+        )
+    next_path = _safe_next(fan.tenant.slug, saved[1])
+    if not code:  # she declined on WeChat's page
+        return await _login(fan, request, session, next_path=next_path, error="你取消了微信授权", status_code=400)
+    config = await fans.wechat_config(session, fan.tenant.id)
+    try:
+        user = await request.app.state.wechat.oauth_user(
+            app_id=config.app_id,
+            secret=config.app_secret,
+            code=code,
+            with_profile=config.scope == "snsapi_userinfo",
+        )
+    except WechatError as error:
+        return await _login(fan, request, session, next_path=next_path, error=error.message, status_code=error.status)
+    member = await fans.sign_in_wechat(
+        session, tenant_id=fan.tenant.id, user=user, signed_in_as=fan.member.id if fan.member else None
+    )
+    response = RedirectResponse(next_path, status_code=303)
+    response.delete_cookie(STATE_COOKIE, path=f"/h5/{fan.tenant.slug}/")
+    sign_in(request, response, fan.tenant, member.id)
+    return response
+
+
+@router.post("/{slug}/demo-login")
+async def demo_login(fan: Fan, request: Request, session: DbSession) -> Response:
+    """On a demo server: look around as the demo fan with the most points."""
+    if not request.app.state.settings.demo:
+        return RedirectResponse(f"/h5/{fan.tenant.slug}/login", status_code=303)
+    form = await request.form()
+    response = RedirectResponse(_safe_next(fan.tenant.slug, _form_value(form, "next")), status_code=303)
+    member = await fans.demo_member(session, tenant_id=fan.tenant.id)
+    sign_in(request, response, fan.tenant, member.id)
+    return response
+
+
+@router.post("/{slug}/logout")
+async def logout(fan: Fan) -> Response:
+    response = RedirectResponse(f"/h5/{fan.tenant.slug}/", status_code=303)
+    sign_out(response, fan.tenant)
+    return response
+
+
+async def _accounts(
+    fan: FanPage, request: Request, session: DbSession, *, error: str | None = None, status_code: int = 200
+) -> Response:
+    assert fan.member is not None
+    identities = await members.identities_of(session, tenant_id=fan.tenant.id, member_id=fan.member.id)
+    return templates.TemplateResponse(
+        request,
+        "h5/accounts.html",
+        {
+            "tenant": fan.tenant,
+            "brand_color": fan.brand_color,
+            "member": fan.member,
+            "identities": identities,
+            "labels": IDENTITY_LABELS,
+            "mask": members.mask,
+            "has_phone": any(i.kind == "phone" for i in identities),
+            "error": error,
+            "unbound": request.query_params.get("unbound") == "1",
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/{slug}/accounts", response_class=HTMLResponse)
+async def accounts(fan: Fan, request: Request, session: DbSession) -> Response:
+    if fan.member is None:
+        return to_sign_in(fan, f"/h5/{fan.tenant.slug}/accounts")
+    return await _accounts(fan, request, session)
+
+
+@router.post("/{slug}/accounts/unbind", response_class=HTMLResponse)
+async def unbind(fan: Fan, request: Request, session: DbSession) -> Response:
+    if fan.member is None:
+        return to_sign_in(fan, f"/h5/{fan.tenant.slug}/accounts")
+    form = await request.form()
+    try:
+        await members.unbind_identity(
+            session,
+            tenant_id=fan.tenant.id,
+            member_id=fan.member.id,
+            kind=_form_value(form, "kind"),
+            value=_form_value(form, "value"),
+        )
+    except AppError as error:
+        return await _accounts(fan, request, session, error=error.message, status_code=error.status)
+    return RedirectResponse(f"/h5/{fan.tenant.slug}/accounts?unbound=1", status_code=303)

@@ -1,0 +1,123 @@
+"""Signing in on the H5: phone code, WeChat OAuth round trip (with a state bound to the browser), binding a
+phone while signed in (two members of one person merge), and unbinding accounts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from siyu.fans.sms import LoggingSms
+from siyu.fans.wechat import WechatClient
+from siyu.h5.fans import _payload, cookie_name
+from siyu.kit.security import sign
+from siyu.ledger import service as ledger
+from siyu.members import service as members
+from siyu.tenants import service as tenants
+from tests.support import factories
+from tests.support.fake_wechat import APP_ID, APP_SECRET, FakeWechat, serve
+
+PHONE = "13900139000"
+
+
+@pytest.fixture(scope="module")
+def wechat() -> Iterator[tuple[FakeWechat, str]]:
+    with serve() as running:
+        yield running
+
+
+def _code(app: FastAPI) -> str:
+    sms = app.state.sms
+    assert isinstance(sms, LoggingSms)
+    return sms.sent[PHONE]
+
+
+async def test_phone_code_sign_in_keeps_what_she_typed_on_a_mistake(
+    app: FastAPI, client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    tenant = await factories.tenant(session)
+    base = f"/h5/{tenant.slug}"
+    page = await client.get(f"{base}/login?next={base}/claim")
+    assert page.status_code == 200 and 'id="phone-login"' in page.text and "wechat-login" not in page.text
+
+    sent = await client.post(f"{base}/login/code", data={"phone": PHONE}, headers={"HX-Request": "true"})
+    assert sent.status_code == 200 and "验证码已发送" in sent.text and _code(app) not in sent.text  # no demo
+    wrong = await client.post(
+        f"{base}/login", data={"phone": PHONE, "code": "999999" if _code(app) != "999999" else "1"}
+    )
+    assert wrong.status_code == 422 and "验证码不正确" in wrong.text and f'value="{PHONE}"' in wrong.text
+    signed = await client.post(f"{base}/login", data={"phone": PHONE, "code": _code(app), "next": f"{base}/claim"})
+    assert signed.status_code == 303 and signed.headers["location"] == f"{base}/claim"
+    assert cookie_name(tenant.slug) in signed.cookies
+
+
+async def test_wechat_round_trip_signs_in_and_a_forged_state_is_refused(
+    app: FastAPI, client: httpx.AsyncClient, session: AsyncSession, wechat: tuple[FakeWechat, str]
+) -> None:
+    app.state.wechat = WechatClient(wechat[1])
+    tenant = await factories.tenant(session)
+    await tenants.put_setting(
+        session, tenant_id=tenant.id, key="wechat", value={"app_id": APP_ID, "app_secret": APP_SECRET}
+    )
+    base = f"/h5/{tenant.slug}"
+    assert 'id="wechat-login"' in (await client.get(f"{base}/login")).text
+
+    start = await client.get(f"{base}/wechat?next={base}/points")
+    assert start.status_code == 303
+    target = urlsplit(start.headers["location"])
+    query = parse_qs(target.query)
+    assert target.netloc == "open.weixin.qq.com" and target.fragment == "wechat_redirect"
+    assert query["appid"] == [APP_ID] and query["scope"] == ["snsapi_userinfo"]
+    assert query["redirect_uri"] == [f"http://testserver{base}/wechat/callback"]
+    state = query["state"][0]
+    assert state.isalnum()
+    cookies = {"siyu_wx_state": start.cookies["siyu_wx_state"]}
+
+    forged = await client.get(f"{base}/wechat/callback", params={"code": "ok:h5-1", "state": "other"}, cookies=cookies)
+    assert forged.status_code == 400 and "登录已过期" in forged.text
+    bad = await client.get(f"{base}/wechat/callback", params={"code": "bad", "state": state}, cookies=cookies)
+    assert bad.status_code == 400 and "微信授权已失效" in bad.text
+    back = await client.get(f"{base}/wechat/callback", params={"code": "ok:h5-1:u-h5", "state": state}, cookies=cookies)
+    assert back.status_code == 303 and back.headers["location"] == f"{base}/points"
+    member = await members.find_by_identity(session, tenant_id=tenant.id, kind="wechat_openid", value="h5-1")
+    assert member is not None and back.cookies[cookie_name(tenant.slug)].startswith(f"{tenant.id}.{member.id}.")
+
+
+async def test_binding_a_phone_merges_the_member_it_belonged_to(
+    app: FastAPI, client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    tenant = await factories.tenant(session)
+    base = f"/h5/{tenant.slug}"
+    older = await members.create_member(session, tenant_id=tenant.id, nickname="老会员")
+    await members.bind_identity(session, tenant_id=tenant.id, member=older, kind="phone", value=PHONE)
+    await ledger.earn(session, tenant_id=tenant.id, member_id=older.id, amount=30, source_ref="order:taobao:9")
+    newer = await members.create_member(session, tenant_id=tenant.id, nickname="微信会员")
+    await members.bind_identity(session, tenant_id=tenant.id, member=newer, kind="wechat_openid", value="oa-77")
+    await ledger.earn(session, tenant_id=tenant.id, member_id=newer.id, amount=20, source_ref="order:taobao:10")
+
+    issued = int(time.time())
+    payload = _payload(tenant.id, newer.id, issued)
+    jar = {cookie_name(tenant.slug): f"{payload}.{sign(app.state.settings.secret_key, payload)}"}
+
+    accounts = await client.get(f"{base}/accounts", cookies=jar)
+    assert accounts.status_code == 200 and 'id="bind-phone"' in accounts.text
+    bind_page = await client.get(f"{base}/login?bind=1", cookies=jar)
+    assert bind_page.status_code == 200 and "验证并绑定" in bind_page.text
+    await client.post(f"{base}/login/code", data={"phone": PHONE}, cookies=jar)
+    done = await client.post(f"{base}/login", data={"phone": PHONE, "code": _code(app)}, cookies=jar)
+    assert done.status_code == 303
+    assert done.cookies[cookie_name(tenant.slug)].startswith(f"{tenant.id}.{older.id}.")
+    assert (await ledger.balance(session, tenant_id=tenant.id, member_id=older.id)).available == 50
+    # Her old cookie still works: it leads to the member she was merged into.
+    merged_view = await client.get(f"{base}/accounts", cookies=jar)
+    assert merged_view.status_code == 200 and f"会员号 {older.id}" in merged_view.text
+
+    unbind = await client.post(f"{base}/accounts/unbind", data={"kind": "wechat_openid", "value": "oa-77"}, cookies=jar)
+    assert unbind.status_code == 303
+    last = await client.post(f"{base}/accounts/unbind", data={"kind": "phone", "value": PHONE}, cookies=jar)
+    assert last.status_code == 409 and "唯一的登录方式" in last.text
