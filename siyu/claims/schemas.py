@@ -42,7 +42,7 @@ class ClaimPolicy(BaseModel):
     check: Check = Check.none
     window_days: int = Field(default=90, ge=1, le=730, description="下单多少天内的订单可以换积分")
     pending_days: int = Field(default=15, ge=1, le=90, description="还没同步到的订单，等待多少天")
-    max_failures: int = Field(default=5, ge=1, le=100, description="失败多少次后暂停领取")
+    max_failures: int = Field(default=5, ge=1, le=10_000, description="失败多少次后暂停领取")
     lock_minutes: int = Field(default=30, ge=1, le=1440, description="暂停多少分钟")
     # Velocity rules: a claim that trips one waits for ops to approve or reject it. None: the rule is off.
     review_paid_yuan: int | None = Field(default=None, ge=1, le=10_000_000, description="实付达到多少元的订单人工审核")

@@ -128,6 +128,6 @@ async def test_the_orders_changed_job_calls_the_ledger_in_its_transaction(
     await Worker(sessionmaker).drain()
     job = await session.scalar(select(Job).where(Job.id == job_id).execution_options(populate_existing=True))
     assert job is not None and job.status == JobStatus.done, job and job.last_error
-    assert job.result == {"import_id": import_id, "listeners": {"points": 1}}
+    assert job.result == {"import_id": import_id, "listeners": {"points": 1, "bound": 0}}
     assert (await book.lot(ref)).status == "voided"
     await book.check()
