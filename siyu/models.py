@@ -6,6 +6,7 @@ from siyu.jobs.models import Job
 from siyu.kit.db import Base
 from siyu.ledger.models import Allocation, Balance, Entry, Lot
 from siyu.loyalty.models import Campaign, CampaignAward, ExpiryWarning, MemberTier, Tier, TierChange
+from siyu.mall.models import Address, Code, Redemption, Reward
 from siyu.members.models import Identity, Member
 from siyu.orders.models import ColumnMapping, ImportRejection, Order, OrderChange, OrderImport, SubOrder
 from siyu.staff.models import ApiKey, Membership, StaffSession, StaffUser
@@ -14,6 +15,7 @@ from siyu.tenants.models import Channel, Tenant
 metadata = Base.metadata
 
 __all__ = [
+    "Address",
     "Allocation",
     "ApiKey",
     "AuditEntry",
@@ -22,6 +24,7 @@ __all__ = [
     "CampaignAward",
     "Channel",
     "Claim",
+    "Code",
     "ColumnMapping",
     "Entry",
     "ExpiryWarning",
@@ -35,6 +38,8 @@ __all__ = [
     "Order",
     "OrderChange",
     "OrderImport",
+    "Redemption",
+    "Reward",
     "StaffSession",
     "StaffUser",
     "SubOrder",

@@ -23,6 +23,11 @@ RULES_BEYOND_SCHEMA = {
     ("POST", "/api/v1/members"): "an identity's value is checked by its kind (a phone is a mainland mobile number)",
     ("POST", "/api/v1/points/campaigns"): "a campaign ends after it starts and gives something (times, bonus)",
     ("PUT", "/api/v1/points/campaigns/{campaign_id}"): "a campaign ends after it starts and gives something",
+    ("POST", "/api/v1/mall/rewards"): "windows end after they start; goods and codes need a stock; tiers must exist",
+    ("PUT", "/api/v1/mall/rewards/{reward_id}"): "as when creating; a code reward stays a code reward",
+    ("PUT", "/api/v1/mall/rewards/{reward_id}/image"): "the file must really be an image of at most 2 MB",
+    ("POST", "/api/v1/mall/rewards/{reward_id}/codes"): "only a code reward takes codes",
+    ("POST", "/api/v1/mall/tracking-imports"): "the file must have the columns 兑换单号, 快递公司 and 运单号",
 }
 
 
