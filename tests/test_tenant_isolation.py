@@ -39,6 +39,15 @@ PUBLIC_ROUTES = {
     "/h5/{slug}/logout": "clears the fan's cookie of that tenant",
     "/h5/{slug}/claim": "the signed-in fan claims an order of that tenant (tests/test_h5_fans.py)",
     "/h5/{slug}/claims": "the signed-in fan's own claims",
+    "/h5/{slug}/mall": "public shelf of the tenant's mall",
+    "/h5/{slug}/mall/images/{name}": "images in the tenant's own folder, by content hash (tests/mall/test_h5.py)",
+    "/h5/{slug}/mall/rewards/{reward_id}": "a reward looked up within the slug's tenant (tests/mall/test_h5.py)",
+    "/h5/{slug}/mall/rewards/{reward_id}/redeem": "the signed-in fan redeems in her own tenant (tests/mall/test_h5.py)",
+    "/h5/{slug}/mall/redemptions": "the signed-in fan's own redemptions",
+    "/h5/{slug}/mall/redemptions/{redemption_id}": "only the signed-in fan's own (tests/mall/test_h5.py)",
+    "/h5/{slug}/mall/addresses": "the signed-in fan's own address book",
+    "/h5/{slug}/mall/addresses/{address_id}/default": "only the signed-in fan's own addresses (tests/mall/test_h5.py)",
+    "/h5/{slug}/mall/addresses/{address_id}/delete": "only the signed-in fan's own addresses (tests/mall/test_h5.py)",
 }
 
 

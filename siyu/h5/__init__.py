@@ -2,9 +2,10 @@
 
 from fastapi import APIRouter
 
-from siyu.h5 import claims, home, points
+from siyu.h5 import claims, home, mall, points
 
 router = APIRouter(prefix="/h5")
 router.include_router(home.router)
 router.include_router(points.router)
 router.include_router(claims.router)
+router.include_router(mall.router)
