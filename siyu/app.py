@@ -30,6 +30,7 @@ from siyu.jobs.worker import Worker
 from siyu.kit.ratelimit import RateLimiter
 from siyu.ledger.api import router as ledger_api
 from siyu.loyalty.api import router as loyalty_api
+from siyu.mall.api import router as mall_api
 from siyu.members.api import router as members_api
 from siyu.orders.api import router as orders_api
 from siyu.staff.api import router as staff_api
@@ -58,6 +59,7 @@ def api_router() -> APIRouter:
         ledger_api,
         loyalty_api,
         claims_api,
+        mall_api,
         orders_api,
         audit_api,
         jobs_api,

@@ -7,6 +7,7 @@ from siyu.jobs.models import Job
 from siyu.kit.db import Base
 from siyu.ledger.models import Allocation, Balance, Entry, Lot
 from siyu.loyalty.models import Campaign, CampaignAward, ExpiryWarning, MemberTier, Tier, TierChange
+from siyu.mall.models import Address, Code, Redemption, Reward
 from siyu.members.models import Identity, Member
 from siyu.orders.models import ColumnMapping, ImportRejection, Order, OrderChange, OrderImport, SubOrder
 from siyu.staff.models import ApiKey, Membership, StaffSession, StaffUser
@@ -15,6 +16,7 @@ from siyu.tenants.models import Channel, Tenant
 metadata = Base.metadata
 
 __all__ = [
+    "Address",
     "Allocation",
     "ApiKey",
     "AuditEntry",
@@ -23,6 +25,7 @@ __all__ = [
     "CampaignAward",
     "Channel",
     "Claim",
+    "Code",
     "ColumnMapping",
     "Entry",
     "ExpiryWarning",
@@ -36,7 +39,9 @@ __all__ = [
     "Order",
     "OrderChange",
     "OrderImport",
+    "Redemption",
     "RefreshToken",
+    "Reward",
     "SmsCode",
     "StaffSession",
     "StaffUser",

@@ -23,11 +23,15 @@ RULES_BEYOND_SCHEMA = {
     ("POST", "/api/v1/members"): "an identity's value is checked by its kind (a phone is a mainland mobile number)",
     ("POST", "/api/v1/points/campaigns"): "a campaign ends after it starts and gives something (times, bonus)",
     ("PUT", "/api/v1/points/campaigns/{campaign_id}"): "a campaign ends after it starts and gives something",
-    ("POST", "/api/v1/claims/review"): "a rejection needs a reason; ids just above 2**62 round to it as JSON floats",
-    ("POST", "/api/v1/members/{member_id}/merge"): "ids just above 2**62 round to the bound as JSON floats",
+    ("POST", "/api/v1/claims/review"): "a rejection needs a reason the fan is told",
     ("POST", "/api/v1/members/{member_id}/identities"): "an identity's value is checked by its kind",
     ("POST", "/api/v1/fan/{slug}/auth/sms-code"): "the phone must be a mainland mobile number",
     ("POST", "/api/v1/fan/{slug}/auth/sms"): "the phone must be a mainland mobile number",
+    ("POST", "/api/v1/mall/rewards"): "windows end after they start; goods and codes need a stock; tiers must exist",
+    ("PUT", "/api/v1/mall/rewards/{reward_id}"): "as when creating; a code reward stays a code reward",
+    ("PUT", "/api/v1/mall/rewards/{reward_id}/image"): "the file must really be an image of at most 2 MB",
+    ("POST", "/api/v1/mall/rewards/{reward_id}/codes"): "only a code reward takes codes",
+    ("POST", "/api/v1/mall/tracking-imports"): "the file must have the columns 兑换单号, 快递公司 and 运单号",
 }
 
 
@@ -57,9 +61,26 @@ def _check_operation(operation: Any, key: str, excluded: list[Any]) -> None:
     @given(case=operation.as_strategy())
     @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     def check(case: schemathesis.Case) -> None:
-        case.call_and_validate(headers={"Authorization": f"Bearer {key}"}, excluded_checks=excluded)
+        skipped = list(excluded)
+        if positive_data_acceptance not in skipped and _beyond_float_precision(case.body):
+            # The generator compares integer bounds as floats: an id a little above 2**62 passes for the bound.
+            skipped.append(positive_data_acceptance)
+        case.call_and_validate(headers={"Authorization": f"Bearer {key}"}, excluded_checks=skipped)
 
     check()
+
+
+def _beyond_float_precision(value: Any) -> bool:
+    """Whether a generated body holds an integer that a float cannot hold exactly (above 2**53)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) > 2**53
+    if isinstance(value, dict):
+        return any(_beyond_float_precision(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_beyond_float_precision(v) for v in value)
+    return False
 
 
 def test_openapi_is_served_and_names_every_api_route(contract_server: tuple[Served, str], tmp_path: Path) -> None:

@@ -13,15 +13,20 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, UploadFile
 from fastapi.routing import APIRoute
 from polyfactory.factories.pydantic_factory import ModelFactory
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.jobs import service as jobs
+from siyu.ledger import service as ledger
 from siyu.loyalty import service as loyalty
 from siyu.loyalty.schemas import CampaignIn, TierIn
+from siyu.mall import redeem
+from siyu.mall import service as mall
+from siyu.mall.models import RewardKind
+from siyu.mall.schemas import AddressIn, RewardIn
 from siyu.members import service as members
 from tests.support import factories
 from tests.support.routes import route_table
@@ -40,6 +45,15 @@ PUBLIC_ROUTES = {
     "/h5/{slug}/wechat/callback": "WeChat returns here; the state cookie is bound to the tenant's path",
     "/h5/{slug}/accounts": "the signed-in fan's own accounts",
     "/h5/{slug}/accounts/unbind": "unbinds one of the signed-in fan's own accounts",
+    "/h5/{slug}/mall": "public shelf of the tenant's mall",
+    "/h5/{slug}/mall/images/{name}": "images in the tenant's own folder, by content hash (tests/mall/test_h5.py)",
+    "/h5/{slug}/mall/rewards/{reward_id}": "a reward looked up within the slug's tenant (tests/mall/test_h5.py)",
+    "/h5/{slug}/mall/rewards/{reward_id}/redeem": "the signed-in fan redeems in her own tenant (tests/mall/test_h5.py)",
+    "/h5/{slug}/mall/redemptions": "the signed-in fan's own redemptions",
+    "/h5/{slug}/mall/redemptions/{redemption_id}": "only the signed-in fan's own (tests/mall/test_h5.py)",
+    "/h5/{slug}/mall/addresses": "the signed-in fan's own address book",
+    "/h5/{slug}/mall/addresses/{address_id}/default": "only the signed-in fan's own addresses (tests/mall/test_h5.py)",
+    "/h5/{slug}/mall/addresses/{address_id}/delete": "only the signed-in fan's own addresses (tests/mall/test_h5.py)",
 }
 # The fan API: addressed by the tenant's slug; a fan token of another tenant is refused (tests/fans/test_api.py).
 FAN_API = "/api/v1/fan/{slug}/"
@@ -51,7 +65,10 @@ CAMPAIGN = {
     "ends_at": "2030-11-11T16:00:00+00:00",
     "multiplier_pct": 200,
 }
-EXAMPLES: dict[Any, Any] = {CampaignIn: CAMPAIGN}
+EXAMPLES: dict[Any, Any] = {
+    CampaignIn: CAMPAIGN,
+    RewardIn: {"kind": "coupon", "title": "券", "points_price": 1, "stock": 1},
+}
 
 
 @dataclass
@@ -82,6 +99,16 @@ async def world(session: AsyncSession) -> World:
     import_b = await factories.order_import(session, tenant_b.id)
     campaign_b = await loyalty.create_campaign(session, actor=owner_b.principal, data=CampaignIn(**CAMPAIGN))
     tier_b = await loyalty.create_tier(session, actor=owner_b.principal, data=TierIn(name="金卡", threshold=100))
+    reward_b = await mall.create_reward(
+        session,
+        actor=owner_b.principal,
+        data=RewardIn(kind=RewardKind.physical, title="帆布包", points_price=1, stock=5),
+    )
+    await ledger.earn(session, tenant_id=tenant_b.id, member_id=member_b.id, amount=10, source_ref="adjust:isolation")
+    address = AddressIn(name="林小鱼", phone="13800138000", region="浙江省 杭州市", detail="文三路 90 号")
+    redemption_b = await redeem.redeem(
+        session, tenant_id=tenant_b.id, member_id=member_b.id, reward_id=reward_b.id, address=address
+    )
     await session.flush()
     return World(
         params={
@@ -97,6 +124,8 @@ async def world(session: AsyncSession) -> World:
             "import_id": import_b.id,
             "campaign_id": campaign_b.id,
             "tier_id": tier_b.id,
+            "reward_id": reward_b.id,
+            "redemption_id": redemption_b.id,
         },
         a_cookies=owner_a.cookies,
         a_headers=owner_a.headers,
@@ -140,8 +169,20 @@ async def _call(
     if path.startswith("/console"):
         data = {"csrf_token": headers.get("X-CSRF-Token", "")} if method == "POST" else None
         return await client.request(method, path, data=data, cookies=cookies, headers=headers)
+    if _uploads(route):
+        files = {"file": ("x.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 32, "image/png")}
+        return await client.request(method, path, files=files, cookies=cookies, headers=headers)
     body = _body(route)
     return await client.request(method, path, json=body, cookies=cookies, headers=headers)
+
+
+def _uploads(route: APIRoute) -> bool:
+    """A multipart route (an image, a file of codes): it takes a file, not JSON."""
+    field = route.body_field
+    model = field.field_info.annotation if field is not None else None
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return False
+    return any(f.annotation is UploadFile for f in model.model_fields.values())
 
 
 async def test_every_route_hides_other_tenants_resources(app: FastAPI, client: httpx.AsyncClient, world: World) -> None:

@@ -79,6 +79,6 @@ class ClaimOut(BaseModel):
 class ReviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    claim_ids: list[Annotated[int, Field(ge=1, le=2**62)]] = Field(min_length=1, max_length=200)
+    claim_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(min_length=1, max_length=200)
     approve: bool
     note: str = Field(default="", max_length=200, description="拒绝时必填：告诉会员的原因")

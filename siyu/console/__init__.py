@@ -2,8 +2,21 @@
 
 from fastapi import APIRouter
 
-from siyu.console import api_keys, audit, auth, channels, claims, dashboard, members, orders, points, settings, staff
+from siyu.console import (
+    api_keys,
+    audit,
+    auth,
+    channels,
+    claims,
+    dashboard,
+    mall,
+    members,
+    orders,
+    points,
+    settings,
+    staff,
+)
 
 router = APIRouter(prefix="/console")
-for module in (auth, dashboard, orders, members, claims, points, channels, staff, api_keys, audit, settings):
+for module in (auth, dashboard, orders, members, claims, points, mall, channels, staff, api_keys, audit, settings):
     router.include_router(module.router)

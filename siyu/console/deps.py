@@ -32,6 +32,8 @@ NAV: list[NavItem] = [
     NavItem("claims", "订单换积分", "/console/claims", "members.read"),
     NavItem("review", "领取审核", "/console/claims/review", "members.read"),
     NavItem("points", "积分规则", "/console/points", "tenant.read"),
+    NavItem("mall", "积分商城", "/console/mall", "mall.read"),
+    NavItem("fulfilment", "兑换发货", "/console/mall/redemptions", "mall.read"),
     NavItem("channels", "渠道", "/console/channels", "channels.read"),
     NavItem("staff", "员工", "/console/staff", "staff.read"),
     NavItem("api_keys", "API 密钥", "/console/api-keys", "api_keys.manage"),

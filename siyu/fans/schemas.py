@@ -96,5 +96,5 @@ class FanMe(BaseModel):
 class MergeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    into_member_id: int = Field(ge=1, le=2**62, description="并入哪位会员")
+    into_member_id: int = Field(ge=1, le=2**63 - 1, description="并入哪位会员")
     reason: str = Field(min_length=1, max_length=200, description="为什么是同一人，如：同一手机号")

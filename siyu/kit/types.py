@@ -32,3 +32,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+# A text field with at least one character that is not blank to all three regex engines that see our patterns
+# (pydantic's, Python's str.strip in the services, and JSON Schema's ECMA regexes in API clients and testers).
+NOT_BLANK = r"[^\s\x1c-\x1f\u0085]"

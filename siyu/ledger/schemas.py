@@ -4,6 +4,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from siyu.kit.types import NOT_BLANK
+
 MAX_ADJUSTMENT = 1_000_000_000
 
 
@@ -38,7 +40,7 @@ class AdjustmentIn(BaseModel):
         description="正数增加、负数扣减（不能为 0；扣减不能超过可用积分）",
         json_schema_extra={"not": {"const": 0}},
     )
-    reason: str = Field(min_length=1, max_length=200, pattern=r"\S", description="调整原因（会员可见）")
+    reason: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK, description="调整原因（会员可见）")
 
     @field_validator("amount")
     @classmethod

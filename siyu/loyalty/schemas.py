@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from siyu.kit.types import NOT_BLANK
+
 MAX_MULTIPLIER_PCT = 1000  # 10 times
 MAX_BONUS = 1_000_000
 MAX_FEN = 100_000_000_000  # a billion yuan: an order is far below
@@ -72,7 +74,7 @@ class PointsPolicy(BaseModel):
 class CampaignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=40, pattern=r"\S")
+    name: str = Field(min_length=1, max_length=40, pattern=NOT_BLANK)
     priority: int = Field(default=0, ge=-1000, le=1000, description="数字大的先计算")
     starts_at: datetime
     ends_at: datetime
@@ -109,7 +111,7 @@ class CampaignOut(CampaignIn):
 class TierIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=20, pattern=r"\S")
+    name: str = Field(min_length=1, max_length=20, pattern=NOT_BLANK)
     threshold: int = Field(ge=1, le=1_000_000_000, description="需要的成长值")
     multiplier_pct: int = Field(default=100, ge=100, le=MAX_MULTIPLIER_PCT, description="120 表示 1.2 倍积分")
 

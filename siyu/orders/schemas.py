@@ -4,6 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from siyu.kit.types import NOT_BLANK
 from siyu.orders.models import OrderStatus
 
 
@@ -106,7 +107,7 @@ class OrderDetailOut(OrderOut):
 class MappingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100, pattern=r"\S")
+    name: str = Field(min_length=1, max_length=100, pattern=NOT_BLANK)
     platform: str = Field(pattern=r"^(taobao|douyin|kuaishou|channels|jd|pdd)$")
     headers: list[str] = Field(min_length=1, max_length=300, description="文件的表头（按原顺序）")
     columns: dict[str, str] = Field(description="标准字段 -> 表头名，至少 order_id、paid、status")

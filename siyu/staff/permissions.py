@@ -23,12 +23,15 @@ PERMISSION_LABELS: dict[str, str] = {
     "points.adjust": "人工调整会员积分",
     "points.rules": "配置积分规则、活动与会员等级",
     "claims.review": "审核订单换积分、合并会员",
+    "mall.read": "查看积分商城与兑换订单",
+    "mall.manage": "管理积分商城：奖品、库存、兑换码",
+    "mall.fulfil": "兑换订单发货、签收与取消",
 }
 
 # Permission names as a type, so the API schema lists them.
 Permission = StrEnum("Permission", {name.replace(".", "_"): name for name in PERMISSION_LABELS})  # type: ignore[misc]
 
-_READ = {"tenant.read", "channels.read", "members.read", "orders.read"}
+_READ = {"tenant.read", "channels.read", "members.read", "orders.read", "mall.read"}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.owner: frozenset(PERMISSION_LABELS),
@@ -43,9 +46,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "points.adjust",
             "points.rules",
             "claims.review",
+            "mall.manage",
+            "mall.fulfil",
         }
     ),
-    Role.fulfillment: frozenset(_READ),
+    Role.fulfillment: frozenset(_READ | {"mall.fulfil"}),
     Role.analyst: frozenset(_READ | {"audit.read", "jobs.read"}),
 }
 

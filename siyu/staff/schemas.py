@@ -4,6 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from siyu.kit.types import NOT_BLANK
 from siyu.staff.models import Role
 from siyu.staff.permissions import Permission
 
@@ -34,7 +35,7 @@ class StaffOut(BaseModel):
 class ApiKeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100, pattern=r"\S")
+    name: str = Field(min_length=1, max_length=100, pattern=NOT_BLANK)
     permissions: list[Permission] = Field(min_length=1)
     expires_at: datetime | None = None
 

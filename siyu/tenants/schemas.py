@@ -6,10 +6,10 @@ from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from siyu.kit.types import NOT_BLANK
 from siyu.tenants.models import Platform
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$"
-NOT_BLANK = r"[^\s\u0085]"  # U+0085 is whitespace to Python and Rust, not to JSON Schema (ECMA) regexes
 # The IANA zones this machine knows; published as an enum so clients see the valid values.
 TIMEZONES = sorted(available_timezones())
 

@@ -1,0 +1,192 @@
+"""Redeeming a reward, in the caller's one transaction (nothing here commits).
+
+Order of work, so that a refusal takes nothing and a flash opening cannot oversell:
+1. A double tap (same idempotency key) returns the first redemption; a sold-out reward is refused before
+   anything is locked (the fast path that most of a flash crowd takes).
+2. Window, tier and address are checked.
+3. The member's points are locked (siyu.ledger.service.lock_member), then her limits are counted and her
+   balance compared: two redemptions of one member cannot both pass a limit.
+4. Stock is taken by one conditional UPDATE (... WHERE stock >= 1): the database decides who gets the last one.
+5. The points are spent through the ledger (soonest-expiring lots first); a virtual reward's code is claimed
+   by a conditional UPDATE of one unclaimed code; the redemption row is written.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from siyu.kit.errors import Conflict, Forbidden, InvalidInput
+from siyu.kit.ids import new_id
+from siyu.kit.time import format_local, to_local, utcnow
+from siyu.ledger import service as ledger
+from siyu.loyalty import service as loyalty
+from siyu.mall import repository, service
+from siyu.mall.models import Redemption, Reward, RewardKind, Status, redeem_ref
+from siyu.mall.schemas import AddressIn
+from siyu.tenants import service as tenants
+
+
+class InsufficientPoints(ledger.InsufficientPoints):
+    message = "积分不够兑换这个奖品"
+
+
+class OverMemberLimit(Conflict):
+    code = "over_member_limit"
+    message = "你已经达到这个奖品的兑换次数上限"
+
+
+class OutsideWindow(Conflict):
+    code = "outside_window"
+    message = "现在不在兑换时间内"
+
+
+class NotEligible(Forbidden):
+    code = "not_eligible"
+    message = "这个奖品只有指定等级的会员可以兑换"
+
+
+class SoldOut(Conflict):
+    code = "sold_out"
+    message = "已经被抢光了，下次早点来"
+
+
+class AddressRequired(InvalidInput):
+    code = "address_required"
+    message = "请填写收货地址"
+
+
+class KeyReused(Conflict):
+    code = "idempotency_key_reused"
+    message = "这个请求编号已用于另一个奖品的兑换"
+
+
+class CodePoolEmpty(Conflict):
+    code = "code_pool_empty"
+    message = "兑换码已发完，请联系客服"
+
+
+async def _repeat(
+    session: AsyncSession, *, tenant_id: int, member_id: int, reward_id: int, key: str | None
+) -> Redemption | None:
+    if not key:
+        return None
+    earlier = await repository.by_idempotency_key(session, tenant_id=tenant_id, member_id=member_id, key=key)
+    if earlier is not None and earlier.reward_id != reward_id:
+        raise KeyReused()
+    return earlier
+
+
+def _check_window(reward: Reward, now: datetime, timezone: str) -> None:
+    if not service.is_visible(reward, now):
+        raise service.RewardNotFound()
+    if reward.redeem_from is not None and now < reward.redeem_from:
+        when = format_local(reward.redeem_from, timezone, "%m月%d日 %H:%M")
+        raise OutsideWindow(f"还没开始兑换，{when} 开抢", opens_at=reward.redeem_from.isoformat())
+    if reward.redeem_until is not None and now >= reward.redeem_until:
+        raise OutsideWindow("兑换已经结束了")
+
+
+async def redeem(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    member_id: int,
+    reward_id: int,
+    idempotency_key: str | None = None,
+    address_id: int | None = None,
+    address: AddressIn | None = None,
+    now: datetime | None = None,
+) -> Redemption:
+    """Redeem one of the reward for the member. Goods need an address (a saved one or a new one, which is then
+    saved to her address book). Raises, having taken nothing: reward_not_found, outside_window, not_eligible,
+    over_member_limit, insufficient_points, sold_out."""
+    now = now or utcnow()
+    key = (idempotency_key or "").strip()[:64] or None
+    earlier = await _repeat(session, tenant_id=tenant_id, member_id=member_id, reward_id=reward_id, key=key)
+    if earlier is not None:
+        return earlier
+    reward = await repository.fresh_reward(session, tenant_id=tenant_id, reward_id=reward_id)
+    if reward is None or not reward.enabled:
+        raise service.RewardNotFound()
+    if reward.stock == 0:
+        raise SoldOut()
+    tenant = await tenants.get_tenant(session, tenant_id)
+    _check_window(reward, now, tenant.timezone)
+    if reward.tier_ids:
+        standing = await loyalty.standing(session, tenant_id=tenant_id, member_id=member_id, now=now)
+        if standing.tier is None or standing.tier.id not in set(reward.tier_ids):
+            raise NotEligible()
+    shipping: dict[str, Any] | None = None
+    if reward.kind == RewardKind.physical:
+        if address_id is not None:
+            saved = await service.get_address(session, tenant_id=tenant_id, member_id=member_id, address_id=address_id)
+            shipping = service.address_snapshot(saved)
+        elif address is not None:
+            shipping = service.address_snapshot(address)
+        else:
+            raise AddressRequired()
+
+    points = await ledger.lock_member(session, tenant_id=tenant_id, member_id=member_id, now=now)
+    earlier = await _repeat(session, tenant_id=tenant_id, member_id=member_id, reward_id=reward_id, key=key)
+    if earlier is not None:  # the first tap finished while this one waited for the lock
+        return earlier
+    day = to_local(now, tenant.timezone).date()
+    if reward.limit_per_member is not None:
+        had = await repository.count_redeemed(session, tenant_id=tenant_id, member_id=member_id, reward_id=reward_id)
+        if had >= reward.limit_per_member:
+            raise OverMemberLimit(f"每人限兑 {reward.limit_per_member} 次，你已经兑换过了")
+    if reward.limit_per_day is not None:
+        today = await repository.count_redeemed(
+            session, tenant_id=tenant_id, member_id=member_id, reward_id=reward_id, day=day
+        )
+        if today >= reward.limit_per_day:
+            raise OverMemberLimit(f"每人每天限兑 {reward.limit_per_day} 次，明天再来吧")
+    if points.available < reward.points_price:
+        short = reward.points_price - max(points.available, 0)
+        raise InsufficientPoints(f"积分不够：需要 {reward.points_price} 积分，还差 {short} 积分")
+
+    if not await repository.take_stock(session, tenant_id=tenant_id, reward_id=reward_id):
+        raise SoldOut()
+    redemption_id = new_id()
+    await ledger.spend(
+        session,
+        tenant_id=tenant_id,
+        member_id=member_id,
+        amount=reward.points_price,
+        source_ref=redeem_ref(redemption_id),
+        explanation=f"兑换 {reward.title}"[:300],
+        now=now,
+    )
+    code = None
+    if reward.kind == RewardKind.virtual_code:
+        postgres = session.get_bind().dialect.name == "postgresql"
+        code = await repository.claim_code(
+            session, tenant_id=tenant_id, reward_id=reward_id, redemption_id=redemption_id, now=now, postgres=postgres
+        )
+        if code is None:  # stock and pool disagree: the caller rolls everything back
+            raise CodePoolEmpty()
+    if address is not None and address_id is None and shipping is not None:
+        saved_count = len(await service.addresses(session, tenant_id=tenant_id, member_id=member_id))
+        if saved_count < service.MAX_ADDRESSES:
+            await service.add_address(session, tenant_id=tenant_id, member_id=member_id, data=address)
+    row = Redemption(
+        tenant_id=tenant_id,
+        id=redemption_id,
+        member_id=member_id,
+        reward_id=reward_id,
+        idempotency_key=key,
+        kind=reward.kind,
+        title=reward.title,
+        points=reward.points_price,
+        status=Status.pending_shipment if reward.kind == RewardKind.physical else Status.completed,
+        day=day,
+        address=shipping,
+        code=code,
+        created_at=now,
+    )
+    repository.add(session, row)
+    await session.flush()
+    return row

@@ -1,0 +1,280 @@
+"""Every query of the points mall, scoped to a tenant. Stock and codes change by conditional updates only."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from siyu.kit.pagination import Page, PageRequest
+from siyu.mall.models import Address, Code, Redemption, Reward, Status
+
+
+def add(session: AsyncSession, row: Any) -> None:
+    session.add(row)
+
+
+# Rewards
+
+
+async def get_reward(session: AsyncSession, *, tenant_id: int, reward_id: int) -> Reward | None:
+    return await session.get(Reward, (tenant_id, reward_id))
+
+
+async def fresh_reward(session: AsyncSession, *, tenant_id: int, reward_id: int) -> Reward | None:
+    """The reward as the database has it now (not the session's copy)."""
+    return await session.scalar(
+        select(Reward)
+        .where(Reward.tenant_id == tenant_id, Reward.id == reward_id)
+        .execution_options(populate_existing=True)
+    )
+
+
+async def rewards(session: AsyncSession, *, tenant_id: int, enabled_only: bool = False) -> list[Reward]:
+    statement = select(Reward).where(Reward.tenant_id == tenant_id)
+    if enabled_only:
+        statement = statement.where(Reward.enabled.is_(True))
+    rows = await session.scalars(statement.order_by(Reward.sort_order.desc(), Reward.created_at.desc()))
+    return list(rows)
+
+
+async def take_stock(session: AsyncSession, *, tenant_id: int, reward_id: int) -> bool:
+    """Take one from stock in one conditional update: False when none is left. Unlimited stock only counts."""
+    result = await session.execute(
+        update(Reward)
+        .where(
+            Reward.tenant_id == tenant_id,
+            Reward.id == reward_id,
+            (Reward.stock.is_(None)) | (Reward.stock >= 1),
+        )
+        .values(stock=Reward.stock - 1, sold=Reward.sold + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def give_back_stock(session: AsyncSession, *, tenant_id: int, reward_id: int) -> None:
+    await session.execute(
+        update(Reward)
+        .where(Reward.tenant_id == tenant_id, Reward.id == reward_id)
+        .values(stock=Reward.stock + 1, sold=Reward.sold - 1)  # NULL stays NULL: unlimited
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def add_stock(session: AsyncSession, *, tenant_id: int, reward_id: int, amount: int) -> None:
+    await session.execute(
+        update(Reward)
+        .where(Reward.tenant_id == tenant_id, Reward.id == reward_id)
+        .values(stock=func.coalesce(Reward.stock, 0) + amount)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def has_redemptions(session: AsyncSession, *, tenant_id: int, reward_id: int) -> bool:
+    found = await session.scalar(
+        select(Redemption.id).where(Redemption.tenant_id == tenant_id, Redemption.reward_id == reward_id).limit(1)
+    )
+    return found is not None
+
+
+async def delete_reward(session: AsyncSession, reward: Reward) -> None:
+    await session.delete(reward)
+
+
+# Codes
+
+
+async def existing_codes(session: AsyncSession, *, tenant_id: int, reward_id: int, codes: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(codes), 500):
+        rows = await session.scalars(
+            select(Code.code).where(
+                Code.tenant_id == tenant_id, Code.reward_id == reward_id, Code.code.in_(codes[start : start + 500])
+            )
+        )
+        found.update(rows)
+    return found
+
+
+async def unclaimed_codes(session: AsyncSession, *, tenant_id: int, reward_id: int) -> int:
+    count = await session.scalar(
+        select(func.count()).where(
+            Code.tenant_id == tenant_id, Code.reward_id == reward_id, Code.redemption_id.is_(None)
+        )
+    )
+    return int(count or 0)
+
+
+async def claim_code(
+    session: AsyncSession, *, tenant_id: int, reward_id: int, redemption_id: int, now: datetime, postgres: bool
+) -> str | None:
+    """Give one unclaimed code to the redemption. Each code goes to one redemption: the update only takes a row
+    still unclaimed (PostgreSQL: rows another transaction holds are skipped). None when the pool is empty."""
+    for _attempt in range(20):
+        pick = (
+            select(Code.id)
+            .where(Code.tenant_id == tenant_id, Code.reward_id == reward_id, Code.redemption_id.is_(None))
+            .order_by(Code.id)
+            .limit(1)
+        )
+        if postgres:
+            pick = pick.with_for_update(skip_locked=True)
+        code_id = await session.scalar(pick)
+        if code_id is None:
+            return None
+        result = await session.execute(
+            update(Code)
+            .where(Code.tenant_id == tenant_id, Code.id == code_id, Code.redemption_id.is_(None))
+            .values(redemption_id=redemption_id, claimed_at=now)
+            .returning(Code.code)
+            .execution_options(synchronize_session=False)
+        )
+        code = result.scalar()
+        if code is not None:
+            return str(code)
+    return None
+
+
+async def release_code(session: AsyncSession, *, tenant_id: int, redemption_id: int) -> None:
+    await session.execute(
+        update(Code)
+        .where(Code.tenant_id == tenant_id, Code.redemption_id == redemption_id)
+        .values(redemption_id=None, claimed_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+# Redemptions
+
+
+async def get_redemption(session: AsyncSession, *, tenant_id: int, redemption_id: int) -> Redemption | None:
+    return await session.get(Redemption, (tenant_id, redemption_id))
+
+
+async def lock_redemption(session: AsyncSession, *, tenant_id: int, redemption_id: int) -> Redemption | None:
+    return await session.scalar(
+        select(Redemption)
+        .where(Redemption.tenant_id == tenant_id, Redemption.id == redemption_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+async def by_idempotency_key(session: AsyncSession, *, tenant_id: int, member_id: int, key: str) -> Redemption | None:
+    return await session.scalar(
+        select(Redemption).where(
+            Redemption.tenant_id == tenant_id, Redemption.member_id == member_id, Redemption.idempotency_key == key
+        )
+    )
+
+
+async def count_redeemed(
+    session: AsyncSession, *, tenant_id: int, member_id: int, reward_id: int, day: date | None = None
+) -> int:
+    """Redemptions of the reward by the member that were not cancelled (on `day` only, when given)."""
+    statement = select(func.count()).where(
+        Redemption.tenant_id == tenant_id,
+        Redemption.member_id == member_id,
+        Redemption.reward_id == reward_id,
+        Redemption.status != Status.cancelled,
+    )
+    if day is not None:
+        statement = statement.where(Redemption.day == day)
+    return int(await session.scalar(statement) or 0)
+
+
+async def of_member(session: AsyncSession, *, tenant_id: int, member_id: int, limit: int) -> list[Redemption]:
+    rows = await session.scalars(
+        select(Redemption)
+        .where(Redemption.tenant_id == tenant_id, Redemption.member_id == member_id)
+        .order_by(Redemption.created_at.desc(), Redemption.id.desc())
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def search(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    status: str | None,
+    reward_id: int | None,
+    member_id: int | None,
+    page: PageRequest,
+) -> Page[Redemption]:
+    statement = select(Redemption).where(Redemption.tenant_id == tenant_id)
+    if status:
+        statement = statement.where(Redemption.status == status)
+    if reward_id is not None:
+        statement = statement.where(Redemption.reward_id == reward_id)
+    if member_id is not None:
+        statement = statement.where(Redemption.member_id == member_id)
+    total = await session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    rows = await session.scalars(
+        statement.order_by(Redemption.created_at, Redemption.id).offset(page.offset).limit(page.size)
+    )
+    return Page(items=list(rows), total=total, request=page)
+
+
+async def to_ship(session: AsyncSession, *, tenant_id: int, limit: int) -> list[Redemption]:
+    rows = await session.scalars(
+        select(Redemption)
+        .where(Redemption.tenant_id == tenant_id, Redemption.status == Status.pending_shipment)
+        .order_by(Redemption.created_at, Redemption.id)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def status_counts(session: AsyncSession, *, tenant_id: int) -> dict[str, int]:
+    rows = await session.execute(
+        select(Redemption.status, func.count()).where(Redemption.tenant_id == tenant_id).group_by(Redemption.status)
+    )
+    return {status: int(n) for status, n in rows}
+
+
+async def per_reward(session: AsyncSession, *, tenant_id: int) -> list[tuple[int, int, int]]:
+    """(reward id, redemptions, points) of redemptions not cancelled."""
+    rows = await session.execute(
+        select(Redemption.reward_id, func.count(), func.coalesce(func.sum(Redemption.points), 0))
+        .where(Redemption.tenant_id == tenant_id, Redemption.status != Status.cancelled)
+        .group_by(Redemption.reward_id)
+    )
+    return [(int(r), int(n), int(p)) for r, n, p in rows]
+
+
+# Addresses
+
+
+async def addresses(session: AsyncSession, *, tenant_id: int, member_id: int) -> list[Address]:
+    rows = await session.scalars(
+        select(Address)
+        .where(Address.tenant_id == tenant_id, Address.member_id == member_id)
+        .order_by(Address.is_default.desc(), Address.created_at.desc(), Address.id.desc())
+    )
+    return list(rows)
+
+
+async def get_address(session: AsyncSession, *, tenant_id: int, member_id: int, address_id: int) -> Address | None:
+    row = await session.get(Address, (tenant_id, address_id))
+    return row if row is not None and row.member_id == member_id else None
+
+
+async def clear_default(session: AsyncSession, *, tenant_id: int, member_id: int) -> None:
+    await session.execute(
+        update(Address)
+        .where(Address.tenant_id == tenant_id, Address.member_id == member_id, Address.is_default.is_(True))
+        .values(is_default=False)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+async def delete_address(session: AsyncSession, *, tenant_id: int, address_id: int) -> None:
+    await session.execute(
+        delete(Address)
+        .where(Address.tenant_id == tenant_id, Address.id == address_id)
+        .execution_options(synchronize_session="fetch")
+    )
