@@ -53,6 +53,13 @@ class ClaimPolicy(BaseModel):
         default=None, ge=2, le=1000, description="同一网络或设备 24 小时内有多少个会员领取后，再领取需审核"
     )
 
+    @property
+    def reviews(self) -> bool:
+        """Whether any velocity rule is on."""
+        return any(
+            rule is not None for rule in (self.review_paid_yuan, self.review_daily_claims, self.review_shared_members)
+        )
+
 
 class ClaimOut(BaseModel):
     id: int

@@ -175,7 +175,11 @@ async def _decide(
     the velocity rules may send it to ops (False once ops approved it, and for bound accounts)."""
     tenant_id = row.tenant_id
     try:
-        facts = await loyalty.order_facts(session, tenant_id=tenant_id, platform=row.platform, order_id=row.order_id)
+        # Locked: two members claiming the same order settle one after the other (the ledger's unique credit
+        # stays the last word, but the second one then hears "claimed by someone else", not an error).
+        order = await orders.get_order(
+            session, tenant_id=tenant_id, platform=row.platform, order_id=row.order_id, lock=True
+        )
     except orders.OrderNotFound:
         if not waiting_ok:
             raise
@@ -192,10 +196,8 @@ async def _decide(
             earlier.outcome, earlier.resolved_at = Outcome.claimed_by_you, now
             earlier.message = "已合并到之后的同一订单领取"
         return
+    facts = await loyalty.facts_of(session, order)
     tenant = await tenants.get_tenant(session, tenant_id)
-    order = (
-        await orders.order_detail(session, tenant_id=tenant_id, platform=row.platform, order_id=row.order_id)
-    ).order
     placed = facts.placed_at
     if placed is not None and placed < row.created_at - timedelta(days=policy.window_days):
         _not_eligible(row, "too_old")
@@ -213,7 +215,7 @@ async def _decide(
         row.outcome = Outcome.check_failed
         row.message = "填写的核对信息和订单不一致，请检查后再试"
         return
-    if review and row.via == Via.claim:
+    if review and row.via == Via.claim and policy.reviews:
         reason = await _review_reason(session, row, policy, order.paid_fen, now)
         if reason is not None:
             row.outcome, row.reason = Outcome.review, reason

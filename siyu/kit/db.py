@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import JSON, BigInteger, Integer, MetaData
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from siyu.kit.time import utcnow
@@ -37,3 +39,18 @@ class Base(DeclarativeBase):
 
 def created_at_column() -> Mapped[datetime]:
     return mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+
+
+T = TypeVar("T")
+KEPT = "siyu.kept"
+
+
+def keep(session: AsyncSession, row: T, limit: int = 256) -> T:
+    """Hold a loaded row for the rest of the session, so that reading it again by primary key (session.get)
+    finds it in the identity map, which holds rows only while someone else does. The most recent `limit`."""
+    kept: OrderedDict[int, object] = session.info.setdefault(KEPT, OrderedDict())
+    kept[id(row)] = row
+    kept.move_to_end(id(row))
+    if len(kept) > limit:
+        kept.popitem(last=False)
+    return row

@@ -454,6 +454,7 @@ async def _expire(
 async def _change_balances(
     session: AsyncSession, *, tenant_id: int, deltas: dict[int, list[int]], now: datetime
 ) -> None:
+    service.forget_held(session)
     rows = [(member_id, available, pending) for member_id, (available, pending) in sorted(deltas.items())]
     await queries.update_balances(
         session, tenant_id=tenant_id, deltas=queries.frame(queries.DELTA_COLUMNS, rows), now=now

@@ -263,13 +263,45 @@ async def _expire_due(session: AsyncSession, *, tenant_id: int, account: Account
     return len(lots)
 
 
-async def _open(session: AsyncSession, *, tenant_id: int, member_id: int, now: datetime) -> Account:
-    """Lock the member's balance (she must exist in this tenant and not be merged away) and expire her due lots."""
-    await members.get_member(session, tenant_id=tenant_id, member_id=member_id)
+HELD = "siyu.ledger.held"
+
+
+def _held(session: AsyncSession) -> dict[tuple[int, int], tuple[Account, datetime | None]]:
+    """The balances this transaction has locked, as it last saw them (every change goes through them), and
+    the time her due lots were last expired."""
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    memo = session.info.get(HELD)
+    if memo is None or memo[0] is not transaction:
+        memo = (transaction, {})
+        session.info[HELD] = memo
+    held: dict[tuple[int, int], tuple[Account, datetime | None]] = memo[1]
+    return held
+
+
+def forget_held(session: AsyncSession) -> None:
+    """Balances were changed set-wise (the batch path): lock and read them afresh next time."""
+    session.info.pop(HELD, None)
+
+
+async def _lock(session: AsyncSession, *, tenant_id: int, member_id: int) -> Account:
     account = await repository.lock_account(session, tenant_id=tenant_id, member_id=member_id)
+    _held(session)[(tenant_id, member_id)] = (account, None)
+    return account
+
+
+async def _open(session: AsyncSession, *, tenant_id: int, member_id: int, now: datetime) -> Account:
+    """Lock the member's balance (she must exist in this tenant and not be merged away) and expire her due lots.
+    Opening her again in the same transaction (a claim, then its credit) finds her locked and expired already."""
+    held = _held(session)
+    account, expired_at = held.get((tenant_id, member_id), (None, None))
+    if account is None:
+        await members.get_member(session, tenant_id=tenant_id, member_id=member_id)
+        account = await _lock(session, tenant_id=tenant_id, member_id=member_id)
     if account.merged_into is not None:
         raise MemberMerged()
-    await _expire_due(session, tenant_id=tenant_id, account=account, now=now)
+    if expired_at is None or expired_at < now:
+        await _expire_due(session, tenant_id=tenant_id, account=account, now=now)
+        held[(tenant_id, member_id)] = (account, now)
     return account
 
 
@@ -279,7 +311,7 @@ async def _open_lot(session: AsyncSession, *, tenant_id: int, source_ref: str, n
         lot = await repository.find_lot(session, tenant_id=tenant_id, source_ref=source_ref)
         if lot is None:
             raise EntryNotFound()
-        account = await repository.lock_account(session, tenant_id=tenant_id, member_id=lot.member_id)
+        account = await _lock(session, tenant_id=tenant_id, member_id=lot.member_id)
         lot = await repository.find_lot(session, tenant_id=tenant_id, source_ref=source_ref)
         if lot is not None and lot.member_id == account.member_id:
             await _expire_due(session, tenant_id=tenant_id, account=account, now=now)
@@ -607,7 +639,7 @@ async def refund_spend(
         owners = {lot.member_id for lot in lots.values()}
         if len(owners) != 1:
             raise RuntimeError(f"spend {spent.id} drew lots of {len(owners)} members")
-        account = await repository.lock_account(session, tenant_id=tenant_id, member_id=owners.pop())
+        account = await _lock(session, tenant_id=tenant_id, member_id=owners.pop())
         lots = await repository.get_lots(session, tenant_id=tenant_id, lot_ids=lot_ids)
         if all(lot.member_id == account.member_id for lot in lots.values()):
             break
@@ -743,7 +775,7 @@ async def expire(
     due = await repository.due_lots(session, tenant_id=tenant_id, now=now, limit=limit)
     expired = 0
     for member_id in sorted({lot.member_id for lot in due}):
-        account = await repository.lock_account(session, tenant_id=tenant_id, member_id=member_id)
+        account = await _lock(session, tenant_id=tenant_id, member_id=member_id)
         expired += await _expire_due(session, tenant_id=tenant_id, account=account, now=now)
     return expired
 
@@ -847,7 +879,7 @@ async def merge(
     for member_id in (from_member_id, into_member_id):
         await members.get_member(session, tenant_id=tenant_id, member_id=member_id)
     accounts = {
-        member_id: await repository.lock_account(session, tenant_id=tenant_id, member_id=member_id)
+        member_id: await _lock(session, tenant_id=tenant_id, member_id=member_id)
         for member_id in sorted((from_member_id, into_member_id))
     }
     source, target = accounts[from_member_id], accounts[into_member_id]

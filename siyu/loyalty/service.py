@@ -361,8 +361,13 @@ def _channel_of(order: Order, channels: list[Channel]) -> int | None:
 
 async def order_facts(session: AsyncSession, *, tenant_id: int, platform: str, order_id: str) -> OrderFacts:
     """What the rules need of a stored order (orders.OrderNotFound when it is not there)."""
-    order = (await orders.order_detail(session, tenant_id=tenant_id, platform=platform, order_id=order_id)).order
-    channels = await tenants.list_channels(session, tenant_id=tenant_id)
+    order = await orders.get_order(session, tenant_id=tenant_id, platform=platform, order_id=order_id)
+    return await facts_of(session, order)
+
+
+async def facts_of(session: AsyncSession, order: Order) -> OrderFacts:
+    """What the rules need of an order already read."""
+    channels = await tenants.list_channels(session, tenant_id=order.tenant_id)
     return OrderFacts(
         platform=order.platform,
         order_id=order.order_id,
@@ -427,15 +432,15 @@ async def credit_order(
         raise NotEligible(status=order.status)
     policy, timezone = await policy_of(session, tenant_id)
     await ledger.lock_member(session, tenant_id=tenant_id, member_id=member_id, now=now)  # caps and first claim
-    source_ref = ledger.order_ref(order.platform, order.order_id)
-    existing = await ledger.find_credit(session, tenant_id=tenant_id, source_ref=source_ref)
-    if existing is not None:
-        raise ledger.AlreadyCredited(by_this_member=existing.member_id == member_id)
+    source_ref = ledger.order_ref(order.platform, order.order_id)  # credited already: the ledger refuses it
     tier = await _tier_facts(session, tenant_id, member_id)
-    first = not await ledger.has_credit_from(session, tenant_id=tenant_id, member_id=member_id, prefix="order:")
     at = order.placed_at or now
     day = to_local(now, timezone).date()
     running = await repository.running_campaigns(session, tenant_id=tenant_id, at=at)
+    # Her first order matters only to a campaign with a first-claim bonus.
+    first = any(c.first_claim_bonus for c in running) and not await ledger.has_credit_from(
+        session, tenant_id=tenant_id, member_id=member_id, prefix="order:"
+    )
     today = await repository.awarded_today(
         session, tenant_id=tenant_id, member_id=member_id, campaign_ids=[c.id for c in running], day=day
     )

@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from siyu.kit.db import keep
 from siyu.kit.pagination import Page, PageRequest
 from siyu.members.models import Identity, Member
 
@@ -18,7 +19,8 @@ def _members(tenant_id: int):  # type: ignore[no-untyped-def]
 
 
 async def get(session: AsyncSession, *, tenant_id: int, member_id: int) -> Member | None:
-    return await session.scalar(_members(tenant_id).where(Member.id == member_id))
+    member = await session.get(Member, (tenant_id, member_id))
+    return None if member is None else keep(session, member)  # read again by id, she comes from memory
 
 
 async def get_many(session: AsyncSession, *, tenant_id: int, member_ids: list[int]) -> list[Member]:

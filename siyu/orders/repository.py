@@ -408,8 +408,10 @@ async def count_changes(session: AsyncSession, *, tenant_id: int, import_id: int
 # Orders ---------------------------------------------------------------------------------------------
 
 
-async def get_order(session: AsyncSession, *, tenant_id: int, platform: str, order_id: str) -> Order | None:
-    return await session.get(Order, (tenant_id, platform, order_id))
+async def get_order(
+    session: AsyncSession, *, tenant_id: int, platform: str, order_id: str, lock: bool = False
+) -> Order | None:
+    return await session.get(Order, (tenant_id, platform, order_id), with_for_update=lock or None)
 
 
 async def items_of(session: AsyncSession, *, tenant_id: int, platform: str, order_id: str) -> list[SubOrder]:

@@ -479,6 +479,17 @@ class OrderDetail:
     changes: list[OrderChange]
 
 
+async def get_order(
+    session: AsyncSession, *, tenant_id: int, platform: str, order_id: str, lock: bool = False
+) -> Order:
+    """One order (without its lines and history). `lock`: held until the transaction ends, so that two claims
+    of the same order settle one after the other."""
+    order = await repository.get_order(session, tenant_id=tenant_id, platform=platform, order_id=order_id, lock=lock)
+    if order is None:
+        raise OrderNotFound()
+    return order
+
+
 async def order_detail(session: AsyncSession, *, tenant_id: int, platform: str, order_id: str) -> OrderDetail:
     order = await repository.get_order(session, tenant_id=tenant_id, platform=platform, order_id=order_id)
     if order is None:

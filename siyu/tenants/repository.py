@@ -3,15 +3,18 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from siyu.kit.db import keep
 from siyu.tenants.models import Channel, Tenant
 
 
 async def get(session: AsyncSession, tenant_id: int) -> Tenant | None:
-    return await session.get(Tenant, tenant_id)
+    tenant = await session.get(Tenant, tenant_id)
+    return None if tenant is None else keep(session, tenant)  # read again by id, it comes from memory
 
 
 async def get_by_slug(session: AsyncSession, slug: str) -> Tenant | None:
-    return await session.scalar(select(Tenant).where(Tenant.slug == slug))
+    tenant = await session.scalar(select(Tenant).where(Tenant.slug == slug))
+    return None if tenant is None else keep(session, tenant)
 
 
 async def get_many(session: AsyncSession, tenant_ids: list[int]) -> list[Tenant]:

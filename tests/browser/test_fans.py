@@ -102,7 +102,7 @@ def test_ops_bind_an_account_and_merge_two_members(page: Page, screenshot: Scree
 
     merge = page.locator("#merge-form")
     merge.get_by_label("并入的会员号或手机号").fill(second)
-    merge.get_by_label("合并原因").fill("同一手机号")
+    merge.get_by_label("为什么是同一人").fill("同一手机号")
     page.once("dialog", _accept)
     merge.get_by_role("button", name="并入另一位会员").click()
     expect(page.get_by_role("alert")).to_contain_text("不能把会员合并到自己")
