@@ -197,7 +197,9 @@ def drive(port: int, plans: list[list[tuple[str, bytes]]], queue: Any) -> None:
         await asyncio.sleep(0.2)  # every connection open
         began = time.perf_counter()
         start.set()
-        await asyncio.gather(*tasks)
+        failures = [r for r in await asyncio.gather(*tasks, return_exceptions=True) if isinstance(r, BaseException)]
+        for failure in failures:
+            outcomes[0].append(f"client error: {failure!r}")
         return {
             "elapsed": time.perf_counter() - began,
             "latencies": [x for xs in latencies for x in xs],
