@@ -237,6 +237,7 @@ async def _accounts(
             "labels": IDENTITY_LABELS,
             "mask": members.mask,
             "has_phone": any(i.kind == "phone" for i in identities),
+            "last_sign_in": [i for i in identities if i.kind in members.SIGN_IN_KINDS][1:] == [],
             "error": error,
             "unbound": request.query_params.get("unbound") == "1",
         },
