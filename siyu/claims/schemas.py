@@ -44,6 +44,9 @@ class ClaimPolicy(BaseModel):
     pending_days: int = Field(default=15, ge=1, le=90, description="还没同步到的订单，等待多少天")
     max_failures: int = Field(default=5, ge=1, le=10_000, description="失败多少次后暂停领取")
     lock_minutes: int = Field(default=30, ge=1, le=1440, description="暂停多少分钟")
+    ip_max_failures: int = Field(
+        default=100, ge=1, le=100_000, description="同一网络地址失败多少次后暂停（手机网络里很多粉丝共用一个出口地址）"
+    )
     # Velocity rules: a claim that trips one waits for ops to approve or reject it. None: the rule is off.
     review_paid_yuan: int | None = Field(default=None, ge=1, le=10_000_000, description="实付达到多少元的订单人工审核")
     review_daily_claims: int | None = Field(

@@ -98,10 +98,10 @@ async def save_policy(session: AsyncSession, *, actor: Principal, policy: ClaimP
 
 
 def _limits(policy: ClaimPolicy) -> tuple[str, str]:
-    """(per member or device, per IP): failures allowed in the lock window; one IP may serve a family or an
-    office."""
+    """(per member or device, per IP): failures allowed in the lock window. An IP gets its own, higher limit:
+    a carrier's NAT puts many fans behind one address."""
     window = f"{policy.lock_minutes} minutes"
-    return f"{policy.max_failures}/{window}", f"{policy.max_failures * 4}/{window}"
+    return f"{policy.max_failures}/{window}", f"{max(policy.ip_max_failures, policy.max_failures)}/{window}"
 
 
 def _failure_keys(row: Claim, policy: ClaimPolicy) -> list[tuple[str, str, str]]:

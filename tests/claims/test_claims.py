@@ -19,6 +19,7 @@ from siyu.kit.web import Principal
 from siyu.ledger import service as ledger
 from siyu.orders import events
 from siyu.tasks import load_handlers
+from siyu.tenants import service as tenants
 from tests.support import factories
 
 
@@ -123,6 +124,19 @@ async def test_guessing_order_numbers_is_locked_out_before_it_finds_one(session:
     other = await factories.member(session, shop, "小桃")
     ok = await claim(session, shop, other.id, real.order_id, limiter=limiter, ip_hash="cd")
     assert ok.outcome == Outcome.credited
+
+
+async def test_fans_behind_one_network_address_have_a_limit_of_their_own(session: AsyncSession, shop: int) -> None:
+    policy = ClaimPolicy(max_failures=5, ip_max_failures=6).model_dump(mode="json")
+    await tenants.put_setting(session, tenant_id=shop, key="claims", value=policy)
+    limiter = RateLimiter()
+    outcomes = []
+    for n in range(4):  # four fans on one carrier NAT, two wrong numbers each
+        fan = await factories.member(session, shop)
+        for guess in range(2):
+            row = await claim(session, shop, fan.id, f"19306798582{n}{guess:05d}99", limiter=limiter, ip_hash="nat")
+            outcomes.append(row.outcome)
+    assert outcomes[:6] == [Outcome.pending] * 6 and outcomes[6:] == [Outcome.locked] * 2
 
 
 async def test_an_unknown_platform_is_refused(session: AsyncSession, shop: int) -> None:
