@@ -4,6 +4,7 @@
 def load_handlers() -> None:
     import siyu.claims.tasks
     import siyu.fans.tasks
+    import siyu.jobs.tasks
     import siyu.ledger.tasks
     import siyu.loyalty.tasks
     import siyu.orders.tasks

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import siyu.staff.tasks  # noqa: F401 - registers staff.purge_sessions and its period
@@ -530,3 +530,16 @@ async def test_job_without_handler_fails_clearly_and_is_parked(session: AsyncSes
 
     await make_due(session, orphan)
     assert await worker.drain() == 0
+
+
+async def test_sqlite_gets_planner_statistics_from_the_hourly_job(session: AsyncSession) -> None:
+    import siyu.jobs.tasks  # noqa: F401 - registers db.optimize and its period
+
+    job = Job(kind="db.optimize", payload={})
+    result = await HANDLERS["db.optimize"](session, job)
+    if session.bind.dialect.name != "sqlite":
+        assert result == {"skipped": "autovacuum gathers statistics"}
+        return
+    assert result in ({"analyzed": "all"}, {"optimized": True})
+    assert await session.scalar(text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")) == 1
+    assert ("db.optimize", 3600) in registry.PERIODIC
