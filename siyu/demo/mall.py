@@ -118,7 +118,7 @@ def _catalogue(now: datetime, timezone: str, gold_and_up: list[int]) -> list[dic
         },
         {
             "kind": RewardKind.physical,
-            "title": "【限时抢兑】蓝牙耳机",
+            "title": "降噪蓝牙耳机",
             "description": "今晚直播间同步开抢，每人限兑 1 个，抢完即止。",
             "category": "好物",
             "sort_order": 100,
