@@ -160,7 +160,7 @@ MAX_PRIZES = 20
 class PrizeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: int | None = Field(default=None, ge=1, description="已有奖项的编号（修改时）；空：新奖项")
+    id: int | None = Field(default=None, ge=1, le=2**63 - 1, description="已有奖项的编号（修改时）；空：新奖项")
     kind: PrizeKind
     title: str = Field(
         min_length=1, max_length=40, pattern=NOT_BLANK, description="粉丝看到的名称，如 50 积分 / 谢谢参与"
@@ -170,7 +170,9 @@ class PrizeIn(BaseModel):
         default=None, ge=0, le=MAX_STOCK, description="还剩几份；空：不限。抽中没货的奖项按未中奖处理"
     )
     points: int | None = Field(default=None, ge=1, le=MAX_PRICE, description="积分奖项送多少积分")
-    reward_id: int | None = Field(default=None, ge=1, description="商城奖品奖项送哪个奖品（卡券、优惠券或试用资格）")
+    reward_id: int | None = Field(
+        default=None, ge=1, le=2**63 - 1, description="商城奖品奖项送哪个奖品（卡券、优惠券或试用资格）"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> PrizeIn:
