@@ -15,9 +15,9 @@ from siyu.kit.time import to_local, utcnow
 from siyu.kit.web import Principal
 from siyu.ledger import service as ledger
 from siyu.loyalty import service as loyalty
-from siyu.mall import fulfil, redeem, service
-from siyu.mall.models import RewardKind
-from siyu.mall.schemas import AddressIn, RewardIn, ShipIn
+from siyu.mall import fulfil, lottery, redeem, service
+from siyu.mall.models import PrizeKind, RewardKind
+from siyu.mall.schemas import AddressIn, LotteryIn, PrizeIn, RewardIn, ShipIn
 from siyu.members import service as members
 from siyu.tenants import service as tenants
 
@@ -159,7 +159,28 @@ async def load(session: AsyncSession, *, slug: str, now: datetime | None = None)
     await service.import_codes(
         session, actor=actor, reward_id=card.id, data="\n".join(CODES).encode(), filename="视频会员月卡.txt"
     )
-    return Loaded(len(rewards), await _redemptions(session, tenant.id, actor, [mask, nuts], card.id, now))
+    made = await _redemptions(session, tenant.id, actor, [mask, nuts], card.id, now)
+    coupon = by_title["满 99 减 20 店铺券"]
+    await lottery.create_lottery(
+        session,
+        actor=actor,
+        data=LotteryIn(
+            title="直播间幸运大转盘",
+            description="每次 5 积分，有机会赢积分和店铺券；奖品抽完即止，没抽中不退积分。",
+            points_cost=5,
+            starts_at=now - timedelta(days=1),
+            ends_at=now + timedelta(days=14),
+            cap_per_day=3,
+            cap_total=20,
+            prizes=[
+                PrizeIn(kind=PrizeKind.points, title="50 积分", weight=5, stock=20, points=50),
+                PrizeIn(kind=PrizeKind.points, title="10 积分", weight=25, points=10),
+                PrizeIn(kind=PrizeKind.reward, title="满 99 减 20 店铺券", weight=10, stock=30, reward_id=coupon.id),
+                PrizeIn(kind=PrizeKind.nothing, title="谢谢参与", weight=60),
+            ],
+        ),
+    )
+    return Loaded(len(rewards), made)
 
 
 async def _redemptions(

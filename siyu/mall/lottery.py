@@ -359,6 +359,7 @@ async def draw(
     )
     if drawn.kind == PrizeKind.nothing:
         row.title = drawn.title
+        await repository.take_prize(session, tenant_id=tenant_id, prize_id=drawn.id)  # counts it as drawn
     elif await _award(session, row, drawn, lottery, now):
         row.prize_id, row.kind, row.title = drawn.id, drawn.kind, drawn.title
     else:

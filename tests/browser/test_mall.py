@@ -129,3 +129,34 @@ def test_ops_ship_one_redemption_and_cancel_another(page: Page, screenshot: Scre
     cancelled = page.locator(f"tr[data-redemption='{cancelled_id}']")
     expect(cancelled).to_have_attribute("data-status", "cancelled")
     expect(cancelled).to_contain_text("缺货，积分已退回")
+
+
+def test_a_fan_draws_in_the_lottery_and_ops_see_the_draw(mobile_page: Page, page: Page, screenshot: Screenshot) -> None:
+    fan = mobile_page
+    fan.goto(f"/h5/{DEMO_SLUG}/")
+    fan.get_by_role("link", name="积分抽奖", exact=True).click()
+    fan.locator("#lotteries").get_by_role("link", name=re.compile("直播间幸运大转盘")).click()
+    fan.get_by_role("link", name="登录后抽奖").click()
+    fan.get_by_role("button", name="以演示会员身份体验").click()
+    expect(fan.get_by_role("heading", level=1, name="直播间幸运大转盘")).to_be_visible()
+    expect(fan.locator("#lottery-chances")).to_contain_text("今天还能抽 3 次")
+    before = int(fan.locator("#lottery-points").inner_text())
+    fan.get_by_role("button", name=re.compile("^抽一次")).click()
+    result = fan.locator("#draw-result")
+    expect(result).to_be_visible()
+    expect(result).to_contain_text("消耗 5 积分")
+    expect(fan.locator("#lottery-chances")).to_contain_text("今天还能抽 2 次")
+    won = 50 if "50 积分" in result.inner_text() and result.get_attribute("data-kind") == "points" else 0
+    won = 10 if won == 0 and result.get_attribute("data-kind") == "points" else won
+    expect(fan.locator("#lottery-points")).to_have_text(str(before - 5 + won))
+    expect(fan.locator("#my-draws")).to_be_visible()
+    no_sideways_scroll(fan, "the lottery")
+    screenshot(fan, "h5-lottery")
+
+    log_in(page, OWNER)
+    page.get_by_role("navigation", name="主导航").get_by_role("link", name="积分抽奖").click()
+    expect(page.get_by_role("heading", level=1, name="积分抽奖")).to_be_visible()
+    page.get_by_role("link", name="直播间幸运大转盘").click()
+    expect(page.locator("#prizes tbody tr[data-prize]")).to_have_count(7)  # four prizes and three blank rows
+    expect(page.locator("#draws tbody tr[data-draw]").first).to_be_visible()
+    screenshot(page, "console-lottery")
