@@ -257,6 +257,10 @@ def demo(members: Annotated[int, typer.Option(help="演示会员数")] = 240) ->
 
         credited = _in_transaction(lambda s: points.load(s, slug=summary.tenant_slug))
         out.print(f"  积分：{credited} 笔订单已由会员领取积分")
+        from siyu.demo import mall
+
+        stocked = _in_transaction(lambda s: mall.load(s, slug=summary.tenant_slug))
+        out.print(f"  积分商城：奖品 {stocked.rewards} 个，兑换 {stocked.redemptions} 笔")
     base = f"http://{settings.host}:{settings.port}"
     out.print("[bold]演示数据" + ("已载入" if summary.created else "已存在") + f"[/bold]：会员 {summary.members} 位")
     out.print(f"  运营后台  {base}/console/")

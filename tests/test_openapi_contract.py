@@ -32,6 +32,9 @@ RULES_BEYOND_SCHEMA = {
     ("PUT", "/api/v1/mall/rewards/{reward_id}/image"): "the file must really be an image of at most 2 MB",
     ("POST", "/api/v1/mall/rewards/{reward_id}/codes"): "only a code reward takes codes",
     ("POST", "/api/v1/mall/tracking-imports"): "the file must have the columns 兑换单号, 快递公司 and 运单号",
+    ("POST", "/api/v1/mall/lotteries"): "ends after it starts; a live no-prize entry; reward prizes name a code, "
+    "coupon or trial reward of the tenant",
+    ("PUT", "/api/v1/mall/lotteries/{lottery_id}"): "as when creating; prize ids are the campaign's own",
 }
 
 

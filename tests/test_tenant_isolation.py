@@ -23,10 +23,10 @@ from siyu.jobs import service as jobs
 from siyu.ledger import service as ledger
 from siyu.loyalty import service as loyalty
 from siyu.loyalty.schemas import CampaignIn, TierIn
-from siyu.mall import redeem
+from siyu.mall import lottery, redeem
 from siyu.mall import service as mall
 from siyu.mall.models import RewardKind
-from siyu.mall.schemas import AddressIn, RewardIn
+from siyu.mall.schemas import AddressIn, LotteryIn, PrizeIn, RewardIn
 from siyu.members import service as members
 from tests.support import factories
 from tests.support.routes import route_table
@@ -54,6 +54,9 @@ PUBLIC_ROUTES = {
     "/h5/{slug}/mall/addresses": "the signed-in fan's own address book",
     "/h5/{slug}/mall/addresses/{address_id}/default": "only the signed-in fan's own addresses (tests/mall/test_h5.py)",
     "/h5/{slug}/mall/addresses/{address_id}/delete": "only the signed-in fan's own addresses (tests/mall/test_h5.py)",
+    "/h5/{slug}/lottery": "public list of the tenant's open lotteries",
+    "/h5/{slug}/lottery/{lottery_id}": "a lottery looked up within the slug's tenant (tests/mall/test_lottery_h5.py)",
+    "/h5/{slug}/lottery/{lottery_id}/draw": "the signed-in fan draws in her own tenant (tests/mall/test_lottery_h5.py)",
 }
 # The fan API: addressed by the tenant's slug; a fan token of another tenant is refused (tests/fans/test_api.py).
 FAN_API = "/api/v1/fan/{slug}/"
@@ -68,6 +71,16 @@ CAMPAIGN = {
 EXAMPLES: dict[Any, Any] = {
     CampaignIn: CAMPAIGN,
     RewardIn: {"kind": "coupon", "title": "券", "points_price": 1, "stock": 1},
+    LotteryIn: {
+        "title": "大转盘",
+        "points_cost": 1,
+        "starts_at": "2030-11-10T16:00:00+00:00",
+        "ends_at": "2030-11-11T16:00:00+00:00",
+        "prizes": [
+            {"kind": "points", "title": "1 积分", "weight": 1, "points": 1},
+            {"kind": "nothing", "title": "谢谢参与", "weight": 1},
+        ],
+    },
 }
 
 
@@ -109,6 +122,11 @@ async def world(session: AsyncSession) -> World:
     redemption_b = await redeem.redeem(
         session, tenant_id=tenant_b.id, member_id=member_b.id, reward_id=reward_b.id, address=address
     )
+    lottery_b = await lottery.create_lottery(
+        session,
+        actor=owner_b.principal,
+        data=LotteryIn(**{**EXAMPLES[LotteryIn], "prizes": [PrizeIn(kind="nothing", title="谢谢参与", weight=1)] * 2}),
+    )
     await session.flush()
     return World(
         params={
@@ -126,6 +144,7 @@ async def world(session: AsyncSession) -> World:
             "tier_id": tier_b.id,
             "reward_id": reward_b.id,
             "redemption_id": redemption_b.id,
+            "lottery_id": lottery_b.id,
         },
         a_cookies=owner_a.cookies,
         a_headers=owner_a.headers,

@@ -15,7 +15,7 @@ class AuditEntry(Base):
 
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    actor_kind: Mapped[str] = mapped_column(String(16))  # staff | api_key | system
+    actor_kind: Mapped[str] = mapped_column(String(16))  # staff | api_key | system | member (a fan's lottery draw)
     actor_id: Mapped[int | None]
     actor_label: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(64))

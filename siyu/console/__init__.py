@@ -9,6 +9,7 @@ from siyu.console import (
     channels,
     claims,
     dashboard,
+    lottery,
     mall,
     members,
     orders,
@@ -18,5 +19,19 @@ from siyu.console import (
 )
 
 router = APIRouter(prefix="/console")
-for module in (auth, dashboard, orders, members, claims, points, mall, channels, staff, api_keys, audit, settings):
+for module in (
+    auth,
+    dashboard,
+    orders,
+    members,
+    claims,
+    points,
+    mall,
+    lottery,
+    channels,
+    staff,
+    api_keys,
+    audit,
+    settings,
+):
     router.include_router(module.router)

@@ -9,9 +9,21 @@ from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from siyu.kit.errors import InvalidInput
 from siyu.kit.pagination import PageRequest
 from siyu.kit.web import DbSession, Principal, ResourceId, require
-from siyu.mall import fulfil, images, service
-from siyu.mall.models import STATUS_LABELS, Redemption, Reward, Status
-from siyu.mall.schemas import CancelIn, ImportReport, RedemptionOut, RewardIn, RewardOut, ShipIn, StatsOut
+from siyu.mall import fulfil, images, lottery, service
+from siyu.mall.models import STATUS_LABELS, Lottery, Redemption, Reward, Status
+from siyu.mall.schemas import (
+    CancelIn,
+    DrawOut,
+    ImportReport,
+    LotteryIn,
+    LotteryOut,
+    PrizeOut,
+    RedemptionOut,
+    RewardIn,
+    RewardOut,
+    ShipIn,
+    StatsOut,
+)
 
 router = APIRouter(tags=["积分商城"])
 MAX_FILE = 20 * 1024 * 1024
@@ -182,3 +194,71 @@ async def import_tracking(
 ) -> ImportReport:
     data = await _read(file, MAX_FILE)
     return await fulfil.import_tracking(session, actor=principal, data=data, filename=file.filename or "")
+
+
+# 积分抽奖
+
+
+async def _lottery(session: DbSession, row: Lottery) -> LotteryOut:
+    out = LotteryOut.model_validate(row)
+    prizes = await lottery.prizes_of(session, tenant_id=row.tenant_id, lottery_id=row.id)
+    out.prizes = [PrizeOut.model_validate(p) for p in prizes]
+    return out
+
+
+@router.get("/mall/lotteries", response_model=list[LotteryOut], summary="积分抽奖活动列表")
+async def list_lotteries(session: DbSession, principal: Annotated[Principal, require("mall.read")]) -> list[LotteryOut]:
+    return [await _lottery(session, r) for r in await lottery.list_lotteries(session, tenant_id=principal.tenant_id)]
+
+
+@router.post(
+    "/mall/lotteries", response_model=LotteryOut, status_code=201, summary="新建抽奖活动和奖项（记入操作日志）"
+)
+async def create_lottery(
+    body: LotteryIn, session: DbSession, principal: Annotated[Principal, require("mall.manage")]
+) -> LotteryOut:
+    return await _lottery(session, await lottery.create_lottery(session, actor=principal, data=body))
+
+
+@router.get("/mall/lotteries/{lottery_id}", response_model=LotteryOut, summary="抽奖活动详情（含奖项、已抽中数量）")
+async def get_lottery(
+    lottery_id: ResourceId, session: DbSession, principal: Annotated[Principal, require("mall.read")]
+) -> LotteryOut:
+    return await _lottery(
+        session, await lottery.get_lottery(session, tenant_id=principal.tenant_id, lottery_id=lottery_id)
+    )
+
+
+@router.put(
+    "/mall/lotteries/{lottery_id}",
+    response_model=LotteryOut,
+    summary="修改抽奖活动：带编号的奖项修改，不带的新增，没列出的删除（有人抽中过的不能删，可把权重改成 0）",
+)
+async def update_lottery(
+    lottery_id: ResourceId, body: LotteryIn, session: DbSession, principal: Annotated[Principal, require("mall.manage")]
+) -> LotteryOut:
+    return await _lottery(
+        session, await lottery.update_lottery(session, actor=principal, lottery_id=lottery_id, data=body)
+    )
+
+
+@router.delete("/mall/lotteries/{lottery_id}", status_code=204, summary="删除没人抽过的抽奖活动（抽过的请停用）")
+async def delete_lottery(
+    lottery_id: ResourceId, session: DbSession, principal: Annotated[Principal, require("mall.manage")]
+) -> Response:
+    await lottery.delete_lottery(session, actor=principal, lottery_id=lottery_id)
+    return Response(status_code=204)
+
+
+@router.get("/mall/lotteries/{lottery_id}/draws", response_model=list[DrawOut], summary="抽奖记录（最近的在前）")
+async def list_draws(
+    lottery_id: ResourceId,
+    session: DbSession,
+    principal: Annotated[Principal, require("mall.read")],
+    member_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[DrawOut]:
+    rows = await lottery.draws_of(
+        session, tenant_id=principal.tenant_id, lottery_id=lottery_id, member_id=member_id, limit=limit
+    )
+    return [DrawOut.model_validate(r) for r in rows]

@@ -160,3 +160,111 @@ class Address(Base):
     detail: Mapped[str] = mapped_column(String(120))
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = created_at_column()
+
+
+# 积分抽奖: a campaign with a points cost and caps, its weighted prizes, and every draw.
+
+
+class PrizeKind(StrEnum):
+    points = "points"  # points credited through the ledger
+    reward = "reward"  # a mall reward, handed over as a redemption without spending
+    nothing = "nothing"  # 谢谢参与
+
+
+PRIZE_KIND_LABELS: dict[str, str] = {
+    PrizeKind.points: "积分",
+    PrizeKind.reward: "商城奖品",
+    PrizeKind.nothing: "未中奖",
+}
+
+
+def draw_ref(draw_id: int) -> str:
+    """How a draw names its cost in the ledger."""
+    return f"lottery:{draw_id}"
+
+
+def win_ref(draw_id: int) -> str:
+    """How a draw names the points it won in the ledger."""
+    return f"lottery-win:{draw_id}"
+
+
+class Lottery(Base):
+    __tablename__ = "mall_lotteries"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
+        CheckConstraint("points_cost > 0", name="cost_positive"),
+        Index(None, "tenant_id", "enabled", "starts_at"),
+    )
+
+    tenant_id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    title: Mapped[str] = mapped_column(String(40))
+    description: Mapped[str] = mapped_column(String(1000), default="")
+    points_cost: Mapped[int]
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    cap_per_day: Mapped[int | None]  # draws per member per local day of the tenant
+    cap_total: Mapped[int | None]  # draws per member in the whole campaign
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class Prize(Base):
+    """One entry of a campaign's wheel: drawn with probability weight / sum of weights."""
+
+    __tablename__ = "mall_lottery_prizes"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "lottery_id"], ["mall_lotteries.tenant_id", "mall_lotteries.id"], ondelete="CASCADE"
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "reward_id"], ["mall_rewards.tenant_id", "mall_rewards.id"], ondelete="RESTRICT"
+        ),
+        CheckConstraint("weight >= 0", name="weight_not_negative"),
+        CheckConstraint("stock IS NULL OR stock >= 0", name="stock_not_negative"),
+        Index(None, "tenant_id", "lottery_id"),
+    )
+
+    tenant_id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    lottery_id: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(40))
+    weight: Mapped[int]
+    stock: Mapped[int | None]  # prizes left to give; None: unlimited
+    won: Mapped[int] = mapped_column(default=0)
+    points: Mapped[int | None]  # kind points
+    reward_id: Mapped[int | None]  # kind reward
+    sort_order: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class Draw(Base):
+    """One draw, kept for good: who, what it cost, what the wheel said and what she got (the audit trail)."""
+
+    __tablename__ = "mall_lottery_draws"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "member_id"], ["members.tenant_id", "members.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(
+            ["tenant_id", "lottery_id"], ["mall_lotteries.tenant_id", "mall_lotteries.id"], ondelete="CASCADE"
+        ),
+        UniqueConstraint("tenant_id", "member_id", "idempotency_key"),
+        Index(None, "tenant_id", "lottery_id", "member_id", "day"),
+        Index(None, "tenant_id", "lottery_id", "created_at"),
+    )
+
+    tenant_id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    lottery_id: Mapped[int]
+    member_id: Mapped[int]
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    points_cost: Mapped[int]
+    drawn_prize_id: Mapped[int]  # what the wheel picked
+    prize_id: Mapped[int | None]  # what she got (None: nothing)
+    kind: Mapped[str] = mapped_column(String(16))  # of what she got
+    title: Mapped[str] = mapped_column(String(40))
+    points_won: Mapped[int] = mapped_column(default=0)
+    redemption_id: Mapped[int | None]
+    fell_back: Mapped[bool] = mapped_column(Boolean, default=False)  # the drawn prize was out of stock
+    day: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = created_at_column()

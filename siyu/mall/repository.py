@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.kit.pagination import Page, PageRequest
-from siyu.mall.models import Address, Code, Redemption, Reward, Status
+from siyu.mall.models import Address, Code, Draw, Lottery, Prize, Redemption, Reward, Status
 
 
 def add(session: AsyncSession, row: Any) -> None:
@@ -278,3 +278,92 @@ async def delete_address(session: AsyncSession, *, tenant_id: int, address_id: i
         .where(Address.tenant_id == tenant_id, Address.id == address_id)
         .execution_options(synchronize_session="fetch")
     )
+
+
+# Lottery
+
+
+async def lotteries(session: AsyncSession, *, tenant_id: int, enabled_only: bool = False) -> list[Lottery]:
+    statement = select(Lottery).where(Lottery.tenant_id == tenant_id)
+    if enabled_only:
+        statement = statement.where(Lottery.enabled.is_(True))
+    return list(await session.scalars(statement.order_by(Lottery.starts_at.desc(), Lottery.id.desc())))
+
+
+async def get_lottery(session: AsyncSession, *, tenant_id: int, lottery_id: int) -> Lottery | None:
+    return await session.get(Lottery, (tenant_id, lottery_id))
+
+
+async def prizes(session: AsyncSession, *, tenant_id: int, lottery_id: int) -> list[Prize]:
+    rows = await session.scalars(
+        select(Prize)
+        .where(Prize.tenant_id == tenant_id, Prize.lottery_id == lottery_id)
+        .order_by(Prize.sort_order, Prize.id)
+        .execution_options(populate_existing=True)
+    )
+    return list(rows)
+
+
+async def delete_prize(session: AsyncSession, *, tenant_id: int, prize_id: int) -> None:
+    await session.execute(
+        delete(Prize)
+        .where(Prize.tenant_id == tenant_id, Prize.id == prize_id)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+async def take_prize(session: AsyncSession, *, tenant_id: int, prize_id: int) -> bool:
+    """Take one of the prize in one conditional update: False when none is left. Unlimited prizes only count."""
+    result = await session.execute(
+        update(Prize)
+        .where(Prize.tenant_id == tenant_id, Prize.id == prize_id, (Prize.stock.is_(None)) | (Prize.stock >= 1))
+        .values(stock=Prize.stock - 1, won=Prize.won + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def give_back_prize(session: AsyncSession, *, tenant_id: int, prize_id: int) -> None:
+    await session.execute(
+        update(Prize)
+        .where(Prize.tenant_id == tenant_id, Prize.id == prize_id)
+        .values(stock=Prize.stock + 1, won=Prize.won - 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def count_draws(
+    session: AsyncSession, *, tenant_id: int, lottery_id: int, member_id: int, day: date | None = None
+) -> int:
+    statement = select(func.count()).where(
+        Draw.tenant_id == tenant_id, Draw.lottery_id == lottery_id, Draw.member_id == member_id
+    )
+    if day is not None:
+        statement = statement.where(Draw.day == day)
+    return int(await session.scalar(statement) or 0)
+
+
+async def has_draws(session: AsyncSession, *, tenant_id: int, lottery_id: int, prize_id: int | None = None) -> bool:
+    statement = select(Draw.id).where(Draw.tenant_id == tenant_id, Draw.lottery_id == lottery_id)
+    if prize_id is not None:
+        statement = statement.where(Draw.drawn_prize_id == prize_id)
+    return await session.scalar(statement.limit(1)) is not None
+
+
+async def draw_by_key(session: AsyncSession, *, tenant_id: int, member_id: int, key: str) -> Draw | None:
+    return await session.scalar(
+        select(Draw).where(Draw.tenant_id == tenant_id, Draw.member_id == member_id, Draw.idempotency_key == key)
+    )
+
+
+async def draws(
+    session: AsyncSession, *, tenant_id: int, lottery_id: int, member_id: int | None = None, limit: int = 100
+) -> list[Draw]:
+    statement = select(Draw).where(Draw.tenant_id == tenant_id, Draw.lottery_id == lottery_id)
+    if member_id is not None:
+        statement = statement.where(Draw.member_id == member_id)
+    return list(await session.scalars(statement.order_by(Draw.created_at.desc(), Draw.id.desc()).limit(limit)))
+
+
+async def delete_lottery(session: AsyncSession, lottery: Lottery) -> None:
+    await session.delete(lottery)

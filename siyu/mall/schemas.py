@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from siyu.kit.types import NOT_BLANK
-from siyu.mall.models import RewardKind, Status
+from siyu.mall.models import PrizeKind, RewardKind, Status
 
 MAX_PRICE = 100_000_000
 MAX_STOCK = 10_000_000
@@ -149,3 +149,106 @@ class StatsOut(BaseModel):
     by_status: dict[str, int]
     points_spent: int
     rewards: list[RewardStats]
+
+
+# 积分抽奖
+
+MAX_WEIGHT = 1_000_000
+MAX_PRIZES = 20
+
+
+class PrizeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: int | None = Field(default=None, ge=1, le=2**63 - 1, description="已有奖项的编号（修改时）；空：新奖项")
+    kind: PrizeKind
+    title: str = Field(
+        min_length=1, max_length=40, pattern=NOT_BLANK, description="粉丝看到的名称，如 50 积分 / 谢谢参与"
+    )
+    weight: int = Field(ge=0, le=MAX_WEIGHT, description="权重：抽中概率 = 权重 / 全部权重之和；0：不再抽出")
+    stock: int | None = Field(
+        default=None, ge=0, le=MAX_STOCK, description="还剩几份；空：不限。抽中没货的奖项按未中奖处理"
+    )
+    points: int | None = Field(default=None, ge=1, le=MAX_PRICE, description="积分奖项送多少积分")
+    reward_id: int | None = Field(
+        default=None, ge=1, le=2**63 - 1, description="商城奖品奖项送哪个奖品（卡券、优惠券或试用资格）"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PrizeIn:
+        if self.kind == PrizeKind.points and self.points is None:
+            raise ValueError("积分奖项需要填写送多少积分")
+        if self.kind == PrizeKind.reward and self.reward_id is None:
+            raise ValueError("商城奖品奖项需要选择奖品")
+        return self
+
+
+class LotteryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=40, pattern=NOT_BLANK)
+    description: str = Field(default="", max_length=1000)
+    points_cost: int = Field(ge=1, le=MAX_PRICE, description="抽一次扣多少积分")
+    starts_at: datetime
+    ends_at: datetime
+    cap_per_day: int | None = Field(default=None, ge=1, le=MAX_LIMIT, description="每人每天最多抽几次；空：不限")
+    cap_total: int | None = Field(default=None, ge=1, le=MAX_LIMIT, description="每人本活动最多抽几次；空：不限")
+    enabled: bool = True
+    prizes: list[PrizeIn] = Field(min_length=2, max_length=MAX_PRIZES, description="至少一个“未中奖”奖项")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LotteryIn:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("结束时间必须晚于开始时间")
+        if not any(p.kind == PrizeKind.nothing and p.weight > 0 for p in self.prizes):
+            raise ValueError("至少要有一个权重大于 0 的“未中奖”奖项")
+        ids = [p.id for p in self.prizes if p.id is not None]
+        if len(ids) != len(set(ids)):
+            raise ValueError("奖项编号重复")
+        return self
+
+
+class PrizeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: PrizeKind
+    title: str
+    weight: int
+    stock: int | None
+    won: int
+    points: int | None
+    reward_id: int | None
+
+
+class LotteryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    title: str
+    description: str
+    points_cost: int
+    starts_at: datetime
+    ends_at: datetime
+    cap_per_day: int | None
+    cap_total: int | None
+    enabled: bool
+    created_at: datetime
+    prizes: list[PrizeOut] = Field(default_factory=list)
+
+
+class DrawOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    lottery_id: int
+    member_id: int
+    points_cost: int
+    drawn_prize_id: int
+    prize_id: int | None
+    kind: PrizeKind
+    title: str
+    points_won: int
+    redemption_id: int | None
+    fell_back: bool
+    created_at: datetime
