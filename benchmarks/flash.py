@@ -86,7 +86,12 @@ async def seed(url: str, members: int, stock: int, opens_at: datetime) -> dict[s
                 session,
                 actor=actor,
                 data=RewardIn(
-                    kind=RewardKind.coupon, title="双11 限量券", points_price=PRICE, stock=stock, redeem_from=opens_at
+                    kind=RewardKind.coupon,
+                    title="双11 限量券",
+                    points_price=PRICE,
+                    stock=stock,
+                    redeem_from=opens_at,
+                    limit_per_member=1,  # one each, as flash openings go (and what the Redis gate fronts)
                 ),
             )
         return {"tenant_id": tenant.id, "reward_id": reward.id, "members": ids}
@@ -182,8 +187,12 @@ async def verify(url: str, tenant_id: int, reward_id: int) -> dict[str, Any]:
         await engine.dispose()
 
 
-def serve(url: str, workdir: Path, port: int, workers: int, secret: str, pool: int) -> subprocess.Popen[bytes]:
+def serve(
+    url: str, workdir: Path, port: int, workers: int, secret: str, pool: int, redis_url: str | None = None
+) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIYU_")}
+    if redis_url:
+        env["SIYU_REDIS_URL"] = redis_url  # the flash gate admits at Redis, the database still decides
     env.update(
         SIYU_DATABASE_URL=url,
         SIYU_SECRET_KEY=secret,
@@ -236,6 +245,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--connections", type=int, default=200)
     parser.add_argument("--pool", type=int, default=20, help="database connections per worker")
+    parser.add_argument("--redis-url", help="serve with SIYU_REDIS_URL set: the Redis flash gate admits first")
     parser.add_argument("--fire", help=argparse.SUPPRESS)  # the client process: a JSON plan file
     args = parser.parse_args()
     if args.fire:
@@ -258,7 +268,7 @@ def main() -> None:
         say(f"seeded in {time.perf_counter() - started:.1f} s")
         port = free_port()
         base_url = f"http://127.0.0.1:{port}"
-        server = serve(url, workdir, port, args.workers, secret, args.pool)
+        server = serve(url, workdir, port, args.workers, secret, args.pool, args.redis_url)
         try:
             wait_healthy(base_url, server)
             opens_at = time.time() + OPEN_AFTER_S
@@ -294,6 +304,7 @@ def main() -> None:
     result = {
         "benchmark": "flash",
         "database": backend_name(args.database_url),
+        "redis_gate": bool(args.redis_url),
         "workers": args.workers,
         "connections": args.connections,
         "attempts": attempts,

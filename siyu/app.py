@@ -31,6 +31,7 @@ from siyu.kit.ratelimit import RateLimiter
 from siyu.ledger.api import router as ledger_api
 from siyu.loyalty.api import router as loyalty_api
 from siyu.mall.api import router as mall_api
+from siyu.mall.gate import FlashGate
 from siyu.members.api import router as members_api
 from siyu.orders.api import router as orders_api
 from siyu.staff.api import router as staff_api
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.limiter = RateLimiter(settings.redis_url)
+        app.state.gate = FlashGate(settings.redis_url) if settings.redis_url else None
         stop = asyncio.Event()
         embedded: asyncio.Task[None] | None = None
         if settings.runs_embedded_worker:
@@ -91,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if embedded is not None:
                 await embedded
             await engine.dispose()
+            if app.state.gate is not None:
+                await app.state.gate.close()
 
     app = FastAPI(
         title="siyu 私域会员平台 API",
@@ -103,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.authenticate = authenticate
     app.state.sms = provider_for(settings.sms_provider)
     app.state.wechat = WechatClient(settings.wechat_api_base)
+    app.state.gate = None  # the Redis flash gate, opened with the app when SIYU_REDIS_URL is set
     errors.install(app)
     app.add_middleware(GZipMiddleware, minimum_size=800)
 

@@ -7,6 +7,7 @@ def load_handlers() -> None:
     import siyu.jobs.tasks
     import siyu.ledger.tasks
     import siyu.loyalty.tasks
+    import siyu.mall.tasks
     import siyu.orders.tasks
     import siyu.staff.tasks  # noqa: F401
     from siyu.claims import tasks as claims

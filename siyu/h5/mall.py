@@ -150,6 +150,7 @@ async def redeem_submit(fan: Fan, request: Request, session: DbSession, reward_i
             idempotency_key=values["key"] or None,
             address_id=address_id,
             address=new_address,
+            gate=request.app.state.gate,
         )
     except redeem.AddressRequired as error:
         return await _confirm(fan, request, session, reward_id, values=values, error=error.message, status_code=422)

@@ -24,9 +24,11 @@ from siyu.kit.time import format_local, to_local, utcnow
 from siyu.ledger import service as ledger
 from siyu.loyalty import service as loyalty
 from siyu.mall import repository, service
+from siyu.mall.gate import FlashGate
 from siyu.mall.models import Redemption, Reward, RewardKind, Status, redeem_ref
 from siyu.mall.schemas import AddressIn
 from siyu.tenants import service as tenants
+from siyu.tenants.models import Tenant
 
 
 class InsufficientPoints(ledger.InsufficientPoints):
@@ -98,6 +100,7 @@ async def redeem(
     idempotency_key: str | None = None,
     address_id: int | None = None,
     address: AddressIn | None = None,
+    gate: FlashGate | None = None,
     now: datetime | None = None,
 ) -> Redemption:
     """Redeem one of the reward for the member. Goods need an address (a saved one or a new one, which is then
@@ -129,6 +132,32 @@ async def redeem(
         else:
             raise AddressRequired()
 
+    gated = gate is not None and reward.stock is not None and reward.limit_per_member == 1
+    if gated:
+        assert gate is not None and reward.stock is not None
+        if not await gate.admit(tenant_id=tenant_id, reward_id=reward_id, member_id=member_id, stock=reward.stock):
+            raise SoldOut()  # (or she is trying already: her first tap answers)
+        try:
+            return await _take(session, reward, tenant, member_id, key, address, address_id, shipping, now)
+        except Exception:
+            await gate.release(tenant_id=tenant_id, reward_id=reward_id, member_id=member_id)
+            raise
+    return await _take(session, reward, tenant, member_id, key, address, address_id, shipping, now)
+
+
+async def _take(
+    session: AsyncSession,
+    reward: Reward,
+    tenant: Tenant,
+    member_id: int,
+    key: str | None,
+    address: AddressIn | None,
+    address_id: int | None,
+    shipping: dict[str, Any] | None,
+    now: datetime,
+) -> Redemption:
+    """The part under the member's lock: limits, points, stock, the redemption."""
+    tenant_id, reward_id = tenant.id, reward.id
     points = await ledger.lock_member(session, tenant_id=tenant_id, member_id=member_id, now=now)
     earlier = await _repeat(session, tenant_id=tenant_id, member_id=member_id, reward_id=reward_id, key=key)
     if earlier is not None:  # the first tap finished while this one waited for the lock

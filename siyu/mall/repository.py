@@ -367,3 +367,11 @@ async def draws(
 
 async def delete_lottery(session: AsyncSession, lottery: Lottery) -> None:
     await session.delete(lottery)
+
+
+async def gated_rewards(session: AsyncSession) -> list[Reward]:
+    """Rewards a flash gate may front (every tenant's): enabled, counted stock, one per member."""
+    rows = await session.scalars(
+        select(Reward).where(Reward.enabled.is_(True), Reward.stock.is_not(None), Reward.limit_per_member == 1)
+    )
+    return list(rows)
