@@ -12,7 +12,8 @@ class RateLimiter:
     def __init__(self, redis_url: str | None = None) -> None:
         self.storage: Storage
         if redis_url:
-            storage = storage_from_string("async+" + redis_url)
+            # The client is redis-py (a dependency already); the storage's default client would be coredis.
+            storage = storage_from_string("async+" + redis_url, implementation="redispy")
             assert isinstance(storage, Storage)
             self.storage = storage
         else:

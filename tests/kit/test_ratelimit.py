@@ -1,0 +1,37 @@
+"""Rate limits count in memory by default and in Redis when SIYU_REDIS_URL is set (shared by every process)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+import pytest
+
+from siyu.kit.ratelimit import RateLimiter
+
+REDIS_URL = os.environ.get("SIYU_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+async def _counts(limiter: RateLimiter, key: str) -> list[bool]:
+    return [await limiter.hit("3/minute", "test", key) for _ in range(4)]
+
+
+async def test_memory_limits_count_and_clear() -> None:
+    limiter = RateLimiter()
+    assert await _counts(limiter, "a") == [True, True, True, False]
+    assert not await limiter.allowed("3/minute", "test", "a")
+    await limiter.clear("3/minute", "test", "a")
+    assert await limiter.allowed("3/minute", "test", "a")
+
+
+async def test_redis_limits_are_shared_between_limiters() -> None:
+    first, second = RateLimiter(REDIS_URL), RateLimiter(REDIS_URL)
+    key = secrets.token_hex(6)
+    try:
+        await first.hit("3/minute", "test", key)
+    except Exception as error:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis is required under CI=true: {error}")
+        pytest.skip(f"Redis not reachable at {REDIS_URL}")
+    assert [await second.hit("3/minute", "test", key) for _ in range(3)] == [True, True, False]
+    await first.clear("3/minute", "test", key)
