@@ -13,6 +13,8 @@ from siyu.h5.fans import Fan
 from siyu.kit.time import utcnow
 from siyu.kit.web import DbSession
 from siyu.ledger import service as ledger
+from siyu.mall import service as mall
+from siyu.mall.models import Redemption, Status
 from siyu.templating import templates
 from siyu.tenants import service as tenants
 from siyu.tenants.models import PLATFORM_LABELS
@@ -36,6 +38,11 @@ async def home(fan: Fan, request: Request, session: DbSession) -> HTMLResponse:
             "fan_points": None
             if fan.member is None
             else await ledger.balance(session, tenant_id=tenant.id, member_id=fan.member.id),
+            "shipped": []
+            if fan.member is None
+            else _on_its_way(
+                await mall.redemptions_of(session, tenant_id=tenant.id, member_id=fan.member.id, limit=20)
+            ),
             "auto_credited": []
             if fan.member is None
             else _recent_bound(await claims.claims_of(session, tenant_id=tenant.id, member_id=fan.member.id, limit=20)),
@@ -47,3 +54,9 @@ def _recent_bound(rows: list[Claim]) -> list[Claim]:
     """Orders credited on their own through a bound account in the last week: she is told on her home page."""
     week_ago = utcnow() - timedelta(days=7)
     return [r for r in rows if r.via == Via.bound and r.outcome == Outcome.credited and r.created_at >= week_ago]
+
+
+def _on_its_way(rows: list[Redemption]) -> list[Redemption]:
+    """Rewards shipped in the last two weeks and not yet signed for: the home page tells her."""
+    since = utcnow() - timedelta(days=14)
+    return [r for r in rows if r.status == Status.shipped and r.shipped_at is not None and r.shipped_at >= since]

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.audit import service as audit
+from siyu.jobs import service as jobs
 from siyu.kit.errors import AppError, Conflict
 from siyu.kit.time import utcnow
 from siyu.kit.web import Principal
@@ -25,6 +26,9 @@ PICK_LIST_ROWS = 5000
 class WrongStatus(Conflict):
     code = "wrong_status"
     message = "这笔兑换现在的状态不能这样操作"
+
+
+SHIPPED_JOB = "mall.shipped"
 
 
 async def _locked(session: AsyncSession, *, tenant_id: int, redemption_id: int) -> Redemption:
@@ -46,9 +50,24 @@ async def ship(
     if row.status not in (Status.pending_shipment, Status.shipped):
         raise _refuse(row, "发货")
     before = {"status": row.status, "carrier": row.carrier, "tracking_no": row.tracking_no}
+    first = row.status == Status.pending_shipment
     row.status, row.carrier, row.tracking_no = Status.shipped, data.carrier, data.tracking_no
     row.shipped_at = row.shipped_at or now or utcnow()
     await session.flush()
+    if first:  # she is told once, in this transaction (a correction of the tracking number is not news)
+        await jobs.enqueue(
+            session,
+            SHIPPED_JOB,
+            {
+                "member_id": row.member_id,
+                "redemption_id": row.id,
+                "title": row.title,
+                "carrier": row.carrier,
+                "tracking_no": row.tracking_no,
+            },
+            tenant_id=row.tenant_id,
+            dedupe_key=f"shipped:{row.tenant_id}:{row.id}",
+        )
     audit.record(
         session,
         actor=actor,

@@ -1,16 +1,22 @@
-"""Background work of the mall: keep the Redis flash gates (when configured) in step with the database's stock."""
+"""Background work of the mall: tell fans their reward has shipped; keep the Redis flash gates (when configured) in
+step with the database's stock."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.config import get_settings
 from siyu.jobs.models import Job
 from siyu.jobs.registry import every, handler
+from siyu.loyalty.tasks import NOTIFIERS
 from siyu.mall import repository
+from siyu.mall.fulfil import SHIPPED_JOB
 from siyu.mall.gate import FlashGate
+
+log = structlog.get_logger("siyu.mall")
 
 RECONCILE_JOB = "mall.reconcile_gates"
 
@@ -34,3 +40,13 @@ async def reconcile_gates(session: AsyncSession, job: Job) -> dict[str, Any]:
 
 
 every(60, RECONCILE_JOB)
+
+
+@handler(SHIPPED_JOB)
+async def tell_shipped(session: AsyncSession, job: Job) -> dict[str, Any]:
+    """Her reward is on its way: every channel that can reach her says so (her H5 home says it in any case)."""
+    tenant_id, member_id = int(job.tenant_id or 0), int(job.payload["member_id"])
+    payload = {**job.payload, "kind": "shipped"}
+    reached = [name for name, notify in NOTIFIERS.items() if await notify(session, tenant_id, member_id, payload)]
+    log.info("mall.shipped_notice", tenant_id=tenant_id, member_id=member_id, channels=reached)
+    return {"reached": reached}

@@ -8,11 +8,17 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import select
 
+import siyu.mall.tasks  # noqa: F401 - registers the shipped notice
 from siyu.h5.fans import cookie_name
+from siyu.jobs.models import Job
+from siyu.jobs.registry import HANDLERS
 from siyu.kit.time import utcnow
-from siyu.mall import redeem, service
+from siyu.loyalty.tasks import NOTIFIERS
+from siyu.mall import fulfil, redeem, service
 from siyu.mall.models import RewardKind
+from siyu.mall.schemas import ShipIn
 from tests.mall.conftest import ADDRESS, Mall
 from tests.support import factories
 
@@ -90,3 +96,39 @@ async def test_redemptions_and_addresses_are_only_the_fans_own(
     assert saved.status_code == 303
     book = await client.get(f"/h5/{slug}/mall/addresses", cookies=cookies)
     assert "文三路 90 号" in book.text and "默认" in book.text
+
+
+async def test_a_shipped_reward_is_announced_once_and_on_her_home_page(
+    app: FastAPI, client: httpx.AsyncClient, mall: Mall
+) -> None:
+    fan = await mall.fan(800)
+    goods = await mall.reward(kind=RewardKind.physical, title="定制帆布包", points_price=300, stock=5)
+    row = await redeem.redeem(
+        mall.session, tenant_id=mall.tenant_id, member_id=fan, reward_id=goods.id, address=ADDRESS
+    )
+    for tracking in ("SF100", "SF101"):  # the second is a correction: no second notice
+        await fulfil.ship(
+            mall.session, actor=mall.owner, redemption_id=row.id, data=ShipIn(carrier="顺丰速运", tracking_no=tracking)
+        )
+    [job] = (
+        await mall.session.scalars(select(Job).where(Job.kind == "mall.shipped", Job.tenant_id == mall.tenant_id))
+    ).all()
+    assert job.payload["member_id"] == fan and job.payload["tracking_no"] == "SF100"
+    heard: list[dict[str, object]] = []
+
+    async def phone(_session: object, _tenant: int, member: int, payload: dict[str, object]) -> bool:
+        heard.append({"member": member, **payload})
+        return True
+
+    NOTIFIERS["test-phone"] = phone
+    try:
+        assert await HANDLERS["mall.shipped"](mall.session, job) == {"reached": ["test-phone"]}
+    finally:
+        del NOTIFIERS["test-phone"]
+    assert heard[0]["member"] == fan and heard[0]["kind"] == "shipped"
+
+    cookies = await _signed_in(app, client, mall)  # the demo fan: the richest, she
+    home = await client.get(f"/h5/{mall.tenant.slug}/", cookies=cookies)
+    assert (
+        f'data-shipped="{row.id}"' in home.text and "你兑换的 定制帆布包 已发货" in home.text and "SF101" in home.text
+    )
