@@ -51,6 +51,7 @@ PUBLIC_ROUTES = {
     "/h5/{slug}/mall/rewards/{reward_id}/redeem": "the signed-in fan redeems in her own tenant (tests/mall/test_h5.py)",
     "/h5/{slug}/mall/redemptions": "the signed-in fan's own redemptions",
     "/h5/{slug}/mall/redemptions/{redemption_id}": "only the signed-in fan's own (tests/mall/test_h5.py)",
+    "/h5/{slug}/mall/redemptions/{redemption_id}/address": "only her own prize (tests/mall/test_lottery.py)",
     "/h5/{slug}/mall/addresses": "the signed-in fan's own address book",
     "/h5/{slug}/mall/addresses/{address_id}/default": "only the signed-in fan's own addresses (tests/mall/test_h5.py)",
     "/h5/{slug}/mall/addresses/{address_id}/delete": "only the signed-in fan's own addresses (tests/mall/test_h5.py)",

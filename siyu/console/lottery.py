@@ -17,7 +17,7 @@ from siyu.kit.errors import AppError
 from siyu.kit.time import to_local, utcnow
 from siyu.kit.web import DbSession, ResourceId
 from siyu.mall import lottery, service
-from siyu.mall.models import PRIZE_KIND_LABELS, Lottery, Prize, RewardKind
+from siyu.mall.models import PRIZE_KIND_LABELS, Lottery, Prize
 from siyu.mall.schemas import LotteryIn
 from siyu.members import service as members
 
@@ -113,7 +113,7 @@ async def _page(
     prizes = [] if row is None else await lottery.prizes_of(session, tenant_id=tenant_id, lottery_id=row.id)
     draws = [] if row is None else await lottery.draws_of(session, tenant_id=tenant_id, lottery_id=row.id, limit=50)
     values = values or _values(row, prizes, console.tenant.timezone)
-    rewards = [r for r in await service.list_rewards(session, tenant_id=tenant_id) if r.kind != RewardKind.physical]
+    rewards = await service.list_rewards(session, tenant_id=tenant_id)  # goods too: the winner gives her address
     return console.render(
         "console/lottery.html",
         "lottery",

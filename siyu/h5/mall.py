@@ -182,10 +182,71 @@ async def redemption_page(
 ) -> Response:
     if fan.member is None:
         return to_sign_in(fan, f"/h5/{fan.tenant.slug}/mall/redemptions/{redemption_id}")
+    return await _redemption(fan, request, session, redemption_id, new=bool(new))
+
+
+async def _redemption(
+    fan: FanPage,
+    request: Request,
+    session: DbSession,
+    redemption_id: int,
+    *,
+    new: bool = False,
+    values: dict[str, str] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    assert fan.member is not None
     row = await service.redemption_of_member(
         session, tenant_id=fan.tenant.id, member_id=fan.member.id, redemption_id=redemption_id
     )
-    return _render(fan, request, "h5/redemption.html", r=row, new=bool(new), status_labels=STATUS_LABELS)
+    saved = await service.addresses(session, tenant_id=fan.tenant.id, member_id=fan.member.id)
+    return _render(
+        fan,
+        request,
+        "h5/redemption.html",
+        status_code=status_code,
+        r=row,
+        new=new,
+        status_labels=STATUS_LABELS,
+        addresses=saved,
+        values=values or {},
+        error=error,
+    )
+
+
+@router.post("/{slug}/mall/redemptions/{redemption_id}/address", response_class=HTMLResponse)
+async def prize_address(fan: Fan, request: Request, session: DbSession, redemption_id: ResourceId) -> Response:
+    """Goods won in a lottery: she gives the address to send them to."""
+    if fan.member is None:
+        return to_sign_in(fan, f"/h5/{fan.tenant.slug}/mall/redemptions/{redemption_id}")
+    form = await request.form()
+    values = {k: str(form.get(k) or "").strip() for k in ("address_id", *ADDRESS_FIELDS)}
+    address_id = (
+        int(values["address_id"]) if values["address_id"].isdigit() and len(values["address_id"]) < 19 else None
+    )
+    new_address = None
+    if address_id is None:
+        try:
+            new_address = AddressIn.model_validate({f: values[f] for f in ADDRESS_FIELDS})
+        except ValidationError as invalid:
+            field = str(invalid.errors()[0]["loc"][0])
+            problem = ADDRESS_PROBLEMS.get(field, "请检查收货地址")
+            return await _redemption(
+                fan, request, session, redemption_id, values=values, error=problem, status_code=422
+            )
+    try:
+        await service.give_address(
+            session,
+            tenant_id=fan.tenant.id,
+            member_id=fan.member.id,
+            redemption_id=redemption_id,
+            address_id=address_id,
+            address=new_address,
+        )
+    except service.NoAddressNeeded as refused:
+        return await _redemption(fan, request, session, redemption_id, error=refused.message, status_code=409)
+    return RedirectResponse(f"/h5/{fan.tenant.slug}/mall/redemptions/{redemption_id}", status_code=303)
 
 
 @router.get("/{slug}/mall/addresses", response_class=HTMLResponse)

@@ -103,17 +103,19 @@ async def deliver(
 async def cancel(
     session: AsyncSession, *, actor: Principal, redemption_id: int, reason: str, now: datetime | None = None
 ) -> Redemption:
-    """Cancel a redemption not yet delivered: one back to stock, the points back to their lots."""
+    """Cancel a redemption not yet delivered: one back to stock, the points back to their lots (a lottery prize
+    spent none: its draw paid)."""
     now = now or utcnow()
     row = await _locked(session, tenant_id=actor.tenant_id, redemption_id=redemption_id)
-    if row.status not in (Status.pending_shipment, Status.shipped):
+    if row.status not in (Status.awaiting_address, Status.pending_shipment, Status.shipped):
         raise _refuse(row, "取消")
     before = {"status": row.status}
     row.status, row.cancelled_at, row.cancel_reason = Status.cancelled, now, reason.strip()[:200]
     await repository.give_back_stock(session, tenant_id=actor.tenant_id, reward_id=row.reward_id)
-    await ledger.refund_spend(
-        session, tenant_id=actor.tenant_id, source_ref=redeem_ref(row.id), created_by=actor.label[:80], now=now
-    )
+    if row.points:
+        await ledger.refund_spend(
+            session, tenant_id=actor.tenant_id, source_ref=redeem_ref(row.id), created_by=actor.label[:80], now=now
+        )
     await session.flush()
     audit.record(
         session,

@@ -70,11 +70,6 @@ class PrizeNotFound(InvalidInput):
     message = "奖项不属于这个抽奖活动"
 
 
-class PrizeRewardNotAllowed(InvalidInput):
-    code = "prize_reward_not_allowed"
-    message = "抽奖奖品只能是卡券、优惠券或试用资格（实物奖品请在积分商城兑换）"
-
-
 class PrizeInUse(Conflict):
     code = "prize_in_use"
     message = "已经有人抽中过这个奖项，不能删除，可以把权重改成 0"
@@ -145,11 +140,10 @@ async def prizes_of(session: AsyncSession, *, tenant_id: int, lottery_id: int) -
 
 
 async def _check_rewards(session: AsyncSession, tenant_id: int, data: LotteryIn) -> None:
+    """A reward prize must be a reward of this tenant (goods too: the winner gives her address afterwards)."""
     for prize in data.prizes:
         if prize.kind == PrizeKind.reward and prize.reward_id is not None:
-            reward = await service.get_reward(session, tenant_id=tenant_id, reward_id=prize.reward_id)
-            if reward.kind == RewardKind.physical:
-                raise PrizeRewardNotAllowed()
+            await service.get_reward(session, tenant_id=tenant_id, reward_id=prize.reward_id)
 
 
 async def _put_prizes(session: AsyncSession, lottery: Lottery, data: LotteryIn) -> list[Prize]:
@@ -415,10 +409,11 @@ async def _award(session: AsyncSession, row: Draw, prize: Prize, lottery: Lotter
 
 
 async def _hand_over(session: AsyncSession, row: Draw, reward_id: int, now: datetime) -> Redemption | None:
-    """A redemption of the reward that spent nothing (the draw paid); None when the reward is out of stock."""
+    """A redemption of the reward that spent nothing (the draw paid); None when the reward is out of stock.
+    Goods wait for her address before they can ship."""
     tenant_id = row.tenant_id
     reward = await repository.fresh_reward(session, tenant_id=tenant_id, reward_id=reward_id)
-    if reward is None or reward.kind == RewardKind.physical:
+    if reward is None:
         return None
     if not await repository.take_stock(session, tenant_id=tenant_id, reward_id=reward_id):
         return None
@@ -441,7 +436,7 @@ async def _hand_over(session: AsyncSession, row: Draw, reward_id: int, now: date
         kind=reward.kind,
         title=reward.title,
         points=0,
-        status=Status.completed,
+        status=Status.awaiting_address if reward.kind == RewardKind.physical else Status.completed,
         day=row.day,
         address=None,
         code=code,

@@ -32,6 +32,7 @@ KIND_LABELS: dict[str, str] = {
 
 
 class Status(StrEnum):
+    awaiting_address = "awaiting_address"  # goods won in a lottery: she tells us where to send them
     pending_shipment = "pending_shipment"
     shipped = "shipped"
     delivered = "delivered"
@@ -40,6 +41,7 @@ class Status(StrEnum):
 
 
 STATUS_LABELS: dict[str, str] = {
+    Status.awaiting_address: "待填地址",
     Status.pending_shipment: "待发货",
     Status.shipped: "已发货",
     Status.delivered: "已签收",

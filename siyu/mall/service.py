@@ -20,7 +20,7 @@ from siyu.kit.time import utcnow
 from siyu.kit.web import Principal
 from siyu.loyalty import service as loyalty
 from siyu.mall import files, images, repository
-from siyu.mall.models import Address, Code, Redemption, Reward, RewardKind
+from siyu.mall.models import Address, Code, Redemption, Reward, RewardKind, Status
 from siyu.mall.schemas import AddressIn, ImportReport, RewardIn, RewardStats, RowProblem, StatsOut
 
 MAX_ADDRESSES = 10
@@ -376,3 +376,38 @@ async def stats(session: AsyncSession, *, tenant_id: int) -> StatsOut:
         points_spent=sum(line.points for line in lines),
         rewards=lines,
     )
+
+
+class NoAddressNeeded(Conflict):
+    code = "no_address_needed"
+    message = "这笔兑换已经有收货地址了"
+
+
+async def give_address(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    member_id: int,
+    redemption_id: int,
+    address_id: int | None = None,
+    address: AddressIn | None = None,
+) -> Redemption:
+    """Goods she won in a lottery: where to send them (a saved address, or a new one that is then saved)."""
+    row = await repository.lock_redemption(session, tenant_id=tenant_id, redemption_id=redemption_id)
+    if row is None or row.member_id != member_id:
+        raise RedemptionNotFound()
+    if row.status != Status.awaiting_address:
+        raise NoAddressNeeded()
+    if address_id is not None:
+        row.address = address_snapshot(
+            await get_address(session, tenant_id=tenant_id, member_id=member_id, address_id=address_id)
+        )
+    elif address is not None:
+        row.address = address_snapshot(address)
+        if len(await addresses(session, tenant_id=tenant_id, member_id=member_id)) < MAX_ADDRESSES:
+            await add_address(session, tenant_id=tenant_id, member_id=member_id, data=address)
+    else:
+        raise InvalidInput("请选择或填写收货地址", code="address_required")
+    row.status = Status.pending_shipment
+    await session.flush()
+    return row

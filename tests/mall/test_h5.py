@@ -3,6 +3,7 @@ fan's or tenant's redemption is nobody's business, images served from the tenant
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,9 +17,9 @@ from siyu.jobs.models import Job
 from siyu.jobs.registry import HANDLERS
 from siyu.kit.time import utcnow
 from siyu.loyalty.tasks import NOTIFIERS
-from siyu.mall import fulfil, redeem, service
-from siyu.mall.models import RewardKind
-from siyu.mall.schemas import ShipIn
+from siyu.mall import fulfil, lottery, redeem, service
+from siyu.mall.models import PrizeKind, RewardKind
+from siyu.mall.schemas import LotteryIn, PrizeIn, ShipIn
 from tests.mall.conftest import ADDRESS, Mall
 from tests.support import factories
 
@@ -132,3 +133,39 @@ async def test_a_shipped_reward_is_announced_once_and_on_her_home_page(
     assert (
         f'data-shipped="{row.id}"' in home.text and "你兑换的 定制帆布包 已发货" in home.text and "SF101" in home.text
     )
+
+
+async def test_a_lottery_winner_gives_her_address_for_the_goods(
+    app: FastAPI, client: httpx.AsyncClient, mall: Mall
+) -> None:
+    goods = await mall.reward(kind=RewardKind.physical, title="保温杯", stock=2)
+    cup = PrizeIn(kind=PrizeKind.reward, title="保温杯", weight=1_000_000, reward_id=goods.id)
+    nothing = PrizeIn(kind=PrizeKind.nothing, title="谢谢参与", weight=1)
+    data = LotteryIn(
+        title="大转盘",
+        points_cost=10,
+        starts_at=utcnow() - timedelta(days=1),
+        ends_at=utcnow() + timedelta(days=1),
+        prizes=[cup, nothing],
+    )
+    campaign = await lottery.create_lottery(mall.session, actor=mall.owner, data=data)
+    fan = await mall.fan(900)
+    won = await lottery.draw(
+        mall.session,
+        tenant_id=mall.tenant_id,
+        timezone="Asia/Shanghai",
+        member_id=fan,
+        lottery_id=campaign.id,
+        rng=random.Random(3),
+    )
+    cookies = await _signed_in(app, client, mall)
+    page_url = f"/h5/{mall.tenant.slug}/mall/redemptions/{won.redemption_id}"
+    page = await client.get(page_url, cookies=cookies)
+    assert 'id="prize-address"' in page.text and "待填地址" in page.text
+    bad = {"name": "林小鱼", "phone": "123", "region": "浙江省 杭州市", "detail": "文三路 90 号"}
+    refused = await client.post(f"{page_url}/address", data=bad, cookies=cookies)
+    assert refused.status_code == 422 and "请填写 11 位手机号" in refused.text and "文三路 90 号" in refused.text
+    done = await client.post(f"{page_url}/address", data={**bad, "phone": "13800138000"}, cookies=cookies)
+    assert done.status_code == 303
+    after = await client.get(page_url, cookies=cookies)
+    assert 'data-status="pending_shipment"' in after.text and 'id="prize-address"' not in after.text

@@ -23,12 +23,12 @@ from siyu.kit.web import Principal
 from siyu.ledger import service as ledger
 from siyu.ledger.audit import check_invariants
 from siyu.ledger.models import Entry
-from siyu.mall import lottery, service
+from siyu.mall import fulfil, lottery, service
 from siyu.mall.models import Draw, Lottery, PrizeKind, Redemption, RewardKind, Status
-from siyu.mall.schemas import LotteryIn, PrizeIn
+from siyu.mall.schemas import LotteryIn, PrizeIn, ShipIn
 from siyu.members import service as members
 from siyu.tenants import service as tenants
-from tests.mall.conftest import Mall
+from tests.mall.conftest import ADDRESS, Mall
 from tests.support.databases import backend, fresh_database
 
 TZ = "Asia/Shanghai"
@@ -171,12 +171,6 @@ async def test_set_up_rules(mall: Mall) -> None:
         campaign(mall.now, points, points.model_copy(update={"title": "10 积分", "points": 10}))
     with pytest.raises(ValidationError, match="送多少积分"):
         PrizeIn(kind=PrizeKind.points, title="积分", weight=1)
-    goods = await mall.reward(kind=RewardKind.physical, title="保温杯", stock=3)
-    physical = PrizeIn(kind=PrizeKind.reward, title="保温杯", weight=1, reward_id=goods.id)
-    with pytest.raises(AppError) as refused:
-        await lottery.create_lottery(mall.session, actor=mall.owner, data=campaign(mall.now, physical, NOTHING))
-    assert refused.value.code == "prize_reward_not_allowed"
-
     row = await lottery.create_lottery(mall.session, actor=mall.owner, data=campaign(mall.now))
     prizes = await lottery.prizes_of(mall.session, tenant_id=mall.tenant_id, lottery_id=row.id)
     fan = await mall.fan(1000)
@@ -274,3 +268,41 @@ async def test_concurrent_draws_keep_the_caps_and_the_stock(db: async_sessionmak
             balance = await ledger.balance(session, tenant_id=tenant.id, member_id=member_id)
             assert balance.available == 1000 - 40 + won
         assert await check_invariants(session, tenant.id) == []
+
+
+async def test_goods_won_wait_for_her_address_then_ship_or_go_back_to_stock(mall: Mall) -> None:
+    goods = await mall.reward(kind=RewardKind.physical, title="保温杯", stock=2)
+    cup = PrizeIn(kind=PrizeKind.reward, title="保温杯", weight=1_000_000, reward_id=goods.id)
+    row = await lottery.create_lottery(mall.session, actor=mall.owner, data=campaign(mall.now, cup, NOTHING))
+    fan = await mall.fan(100)
+    won = await _draw(mall, fan, row, rng=random.Random(3))
+    assert won.redemption_id is not None and await mall.available(fan) == 90
+    prize = await service.get_redemption(mall.session, tenant_id=mall.tenant_id, redemption_id=won.redemption_id)
+    assert (prize.status, prize.points, prize.address) == (Status.awaiting_address, 0, None)
+    with pytest.raises(fulfil.WrongStatus):  # nowhere to send it yet
+        await fulfil.ship(
+            mall.session,
+            actor=mall.owner,
+            redemption_id=prize.id,
+            data=ShipIn(carrier="顺丰速运", tracking_no="SF1234"),
+        )
+    other = await mall.fan(0)
+    with pytest.raises(service.RedemptionNotFound):
+        await service.give_address(
+            mall.session, tenant_id=mall.tenant_id, member_id=other, redemption_id=prize.id, address=ADDRESS
+        )
+    given = await service.give_address(
+        mall.session, tenant_id=mall.tenant_id, member_id=fan, redemption_id=prize.id, address=ADDRESS
+    )
+    assert given.status == Status.pending_shipment and given.address and given.address["detail"] == ADDRESS.detail
+    with pytest.raises(service.NoAddressNeeded):
+        await service.give_address(
+            mall.session, tenant_id=mall.tenant_id, member_id=fan, redemption_id=prize.id, address=ADDRESS
+        )
+    second = await _draw(mall, fan, row, rng=random.Random(4))
+    assert second.redemption_id is not None
+    cancelled = await fulfil.cancel(
+        mall.session, actor=mall.owner, redemption_id=second.redemption_id, reason="活动作废"
+    )
+    assert cancelled.status == Status.cancelled and await mall.available(fan) == 80  # the draw's cost stays spent
+    assert (await service.get_reward(mall.session, tenant_id=mall.tenant_id, reward_id=goods.id)).stock == 1
