@@ -53,7 +53,9 @@ async def _carries_nul(request: Request) -> bool:
 
 def api_router() -> APIRouter:
     api = APIRouter(prefix="/api/v1", responses=errors.ERROR_RESPONSES)
+    # Routes are matched in order: the fans' API (every claim of a live show) comes first.
     for router in (
+        fans_api,
         tenants_api,
         staff_api,
         members_api,
@@ -64,7 +66,6 @@ def api_router() -> APIRouter:
         orders_api,
         audit_api,
         jobs_api,
-        fans_api,
     ):
         api.include_router(router)
     return api
