@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, literal, select, update
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.claims.models import Claim, Outcome, Via
 from siyu.kit.pagination import Page, PageRequest
-from siyu.ledger.models import Lot
+from siyu.ledger import repository as ledger_queries
 from siyu.members.models import Identity
 from siyu.orders.models import Order
 
@@ -197,10 +197,6 @@ async def bound_orders(
     for platform, fields in accounts.items():
         for field, kind in fields:
             column = {"buyer_nick": Order.buyer_nick, "buyer_open_uid": Order.buyer_open_uid}[field]
-            credited = select(Lot.id).where(
-                Lot.tenant_id == Order.tenant_id,
-                Lot.source_ref == literal("order:") + Order.platform + literal(":") + Order.order_id,
-            )
             held = select(Claim.id).where(
                 Claim.tenant_id == Order.tenant_id,
                 Claim.platform == Order.platform,
@@ -219,7 +215,7 @@ async def bound_orders(
                     Order.platform == platform,
                     Order.status.in_(EARNING_STATUSES),
                     func.coalesce(Order.paid_at, Order.placed_at) >= since,
-                    ~exists(credited),
+                    ~ledger_queries.order_credited(Order.tenant_id, Order.platform, Order.order_id),
                     ~exists(held),
                 )
                 .order_by(Order.paid_at)

@@ -7,10 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
-from starlette.datastructures import FormData
 
 from siyu.kit.errors import Forbidden, NotAuthenticated
-from siyu.kit.web import CurrentPrincipal, DbSession, Principal
+from siyu.kit.web import CurrentPrincipal, DbSession, Principal, form_text
 from siyu.staff import service as staff
 from siyu.templating import templates
 from siyu.tenants import service as tenants
@@ -91,7 +90,4 @@ async def console_context(request: Request, session: DbSession, principal: Curre
 
 ConsoleContext = Annotated[Console, Depends(console_context)]
 
-
-def text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
+text = form_text  # what the console's forms call it

@@ -191,16 +191,16 @@ async def merge(member_id: ResourceId, request: Request, console: ConsoleContext
 
 async def _member_for(session: DbSession, tenant_id: int, typed: str) -> int | None:
     """A member number, or a phone number bound to a member."""
-    digits = "".join(ch for ch in typed if ch.isdigit())
-    if not digits:
+    try:
+        by_phone = await members.find_by_identity(session, tenant_id=tenant_id, kind=IdentityKind.phone, value=typed)
+    except AppError:  # not a phone number
+        by_phone = None
+    if by_phone is not None:
+        return by_phone.id
+    number = typed.strip()
+    if not number.isdigit() or len(number) >= 19:
         return None
-    if len(digits) == 11 and digits.startswith("1"):
-        found = await members.find_by_identity(session, tenant_id=tenant_id, kind=IdentityKind.phone, value=digits)
-        if found is not None:
-            return found.id
-    if len(digits) < 19:
-        try:
-            return (await members.get_member(session, tenant_id=tenant_id, member_id=int(digits))).id
-        except AppError:
-            return None
-    return None
+    try:
+        return (await members.get_member(session, tenant_id=tenant_id, member_id=int(number))).id
+    except AppError:
+        return None

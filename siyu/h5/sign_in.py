@@ -3,8 +3,6 @@ a one-time code, or the demo fan on a demo server; signing out; the fan's bound 
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -13,7 +11,7 @@ from siyu.fans.wechat import WechatError, authorize_url
 from siyu.h5.fans import Fan, FanPage, sign_in, sign_out, to_sign_in
 from siyu.kit.errors import AppError
 from siyu.kit.security import new_token, same, sign
-from siyu.kit.web import DbSession, client_ip
+from siyu.kit.web import DbSession, client_ip, form_text
 from siyu.members import service as members
 from siyu.members.models import IDENTITY_LABELS
 from siyu.templating import templates
@@ -68,16 +66,11 @@ async def login_page(fan: Fan, request: Request, session: DbSession, next: str =
     return await _login(fan, request, session, next_path=next)
 
 
-def _form_value(form: Any, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
-
-
 @router.post("/{slug}/login/code", response_class=HTMLResponse)
 async def send_code(fan: Fan, request: Request, session: DbSession) -> Response:
     """Send the code; htmx swaps in the line that says so (the whole page without JavaScript)."""
     form = await request.form()
-    phone, next_path = _form_value(form, "phone"), _form_value(form, "next")
+    phone, next_path = form_text(form, "phone"), form_text(form, "next")
     settings = request.app.state.settings
     try:
         sent = await fans.send_code(
@@ -115,7 +108,7 @@ async def send_code(fan: Fan, request: Request, session: DbSession) -> Response:
 async def sign_in_with_code(fan: Fan, request: Request, session: DbSession) -> Response:
     """A right code signs her in (or, already signed in, binds the phone: two members of one person merge)."""
     form = await request.form()
-    phone, code, next_path = (_form_value(form, k) for k in ("phone", "code", "next"))
+    phone, code, next_path = (form_text(form, k) for k in ("phone", "code", "next"))
     try:
         member = await fans.sign_in_with_code(
             session,
@@ -208,7 +201,7 @@ async def demo_login(fan: Fan, request: Request, session: DbSession) -> Response
     if not request.app.state.settings.demo:
         return RedirectResponse(f"/h5/{fan.tenant.slug}/login", status_code=303)
     form = await request.form()
-    response = RedirectResponse(_safe_next(fan.tenant.slug, _form_value(form, "next")), status_code=303)
+    response = RedirectResponse(_safe_next(fan.tenant.slug, form_text(form, "next")), status_code=303)
     member = await fans.demo_member(session, tenant_id=fan.tenant.id)
     sign_in(request, response, fan.tenant, member.id)
     return response
@@ -262,8 +255,8 @@ async def unbind(fan: Fan, request: Request, session: DbSession) -> Response:
             session,
             tenant_id=fan.tenant.id,
             member_id=fan.member.id,
-            kind=_form_value(form, "kind"),
-            value=_form_value(form, "value"),
+            kind=form_text(form, "kind"),
+            value=form_text(form, "value"),
         )
     except AppError as error:
         return await _accounts(fan, request, session, error=error.message, status_code=error.status)

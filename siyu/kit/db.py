@@ -6,7 +6,7 @@ from collections import OrderedDict
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
-from sqlalchemy import JSON, BigInteger, Integer, MetaData
+from sqlalchemy import JSON, BigInteger, Integer, MetaData, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -54,3 +54,15 @@ def keep(session: AsyncSession, row: T, limit: int = 256) -> T:
     if len(kept) > limit:
         kept.popitem(last=False)
     return row
+
+
+async def gather_statistics(session: AsyncSession) -> dict[str, Any]:
+    """Planner statistics: SQLite gathers none on its own (PostgreSQL's autovacuum does). The first time every
+    table is analysed, then only those whose statistics went stale."""
+    if session.bind is None or session.bind.dialect.name != "sqlite":
+        return {"skipped": "autovacuum gathers statistics"}
+    if not await session.scalar(text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")):
+        await session.execute(text("ANALYZE"))
+        return {"analyzed": "all"}
+    await session.execute(text("PRAGMA optimize"))
+    return {"optimized": True}

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import FormData
 
 from siyu.kit.errors import Forbidden, NotAuthenticated
 from siyu.kit.security import same
@@ -106,6 +107,12 @@ def require(permission: str) -> Any:
 
     check.required_permission = permission  # type: ignore[attr-defined]
     return Depends(check)
+
+
+def form_text(form: FormData, name: str) -> str:
+    """A form field as trimmed text ("" when missing, or when it is a file)."""
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
 
 
 def client_ip(request: Request) -> str:

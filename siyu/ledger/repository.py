@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import ColumnExpressionArgument, Exists, exists, func, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.kit.bulk import insert_ignoring_duplicates
@@ -268,6 +268,16 @@ class OrderChangeRow:
 
 def order_ref(platform: str, order_id: str) -> str:
     return f"order:{platform}:{order_id}"
+
+
+def order_credited(
+    tenant_id: ColumnExpressionArgument[int],
+    platform: ColumnExpressionArgument[str],
+    order_id: ColumnExpressionArgument[str],
+) -> Exists:
+    """In SQL: whether the order named by these columns has been credited (order_ref, spelt in SQL)."""
+    ref = literal("order:") + platform + literal(":") + order_id
+    return exists(select(Lot.id).where(Lot.tenant_id == tenant_id, Lot.source_ref == ref))
 
 
 _CREDITED_CHANGES = text(

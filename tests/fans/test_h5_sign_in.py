@@ -4,37 +4,23 @@ phone while signed in (two members of one person merge), and unbinding accounts.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from siyu.fans.sms import LoggingSms
 from siyu.fans.wechat import WechatClient
 from siyu.h5.fans import _payload, cookie_name
 from siyu.kit.security import sign
 from siyu.ledger import service as ledger
 from siyu.members import service as members
 from siyu.tenants import service as tenants
+from tests.fans.conftest import sent_code
 from tests.support import factories
-from tests.support.fake_wechat import APP_ID, APP_SECRET, FakeWechat, serve
+from tests.support.fake_wechat import APP_ID, APP_SECRET, FakeWechat
 
 PHONE = "13900139000"
-
-
-@pytest.fixture(scope="module")
-def wechat() -> Iterator[tuple[FakeWechat, str]]:
-    with serve() as running:
-        yield running
-
-
-def _code(app: FastAPI) -> str:
-    sms = app.state.sms
-    assert isinstance(sms, LoggingSms)
-    return sms.sent[PHONE]
 
 
 async def test_phone_code_sign_in_keeps_what_she_typed_on_a_mistake(
@@ -46,12 +32,14 @@ async def test_phone_code_sign_in_keeps_what_she_typed_on_a_mistake(
     assert page.status_code == 200 and 'id="phone-login"' in page.text and "wechat-login" not in page.text
 
     sent = await client.post(f"{base}/login/code", data={"phone": PHONE}, headers={"HX-Request": "true"})
-    assert sent.status_code == 200 and "验证码已发送" in sent.text and _code(app) not in sent.text  # no demo
+    assert sent.status_code == 200 and "验证码已发送" in sent.text and sent_code(app, PHONE) not in sent.text  # no demo
     wrong = await client.post(
-        f"{base}/login", data={"phone": PHONE, "code": "999999" if _code(app) != "999999" else "1"}
+        f"{base}/login", data={"phone": PHONE, "code": "999999" if sent_code(app, PHONE) != "999999" else "1"}
     )
     assert wrong.status_code == 422 and "验证码不正确" in wrong.text and f'value="{PHONE}"' in wrong.text
-    signed = await client.post(f"{base}/login", data={"phone": PHONE, "code": _code(app), "next": f"{base}/claim"})
+    signed = await client.post(
+        f"{base}/login", data={"phone": PHONE, "code": sent_code(app, PHONE), "next": f"{base}/claim"}
+    )
     assert signed.status_code == 303 and signed.headers["location"] == f"{base}/claim"
     assert cookie_name(tenant.slug) in signed.cookies
 
@@ -109,7 +97,7 @@ async def test_binding_a_phone_merges_the_member_it_belonged_to(
     bind_page = await client.get(f"{base}/login?bind=1", cookies=jar)
     assert bind_page.status_code == 200 and "验证并绑定" in bind_page.text
     await client.post(f"{base}/login/code", data={"phone": PHONE}, cookies=jar)
-    done = await client.post(f"{base}/login", data={"phone": PHONE, "code": _code(app)}, cookies=jar)
+    done = await client.post(f"{base}/login", data={"phone": PHONE, "code": sent_code(app, PHONE)}, cookies=jar)
     assert done.status_code == 303
     assert done.cookies[cookie_name(tenant.slug)].startswith(f"{tenant.id}.{older.id}.")
     assert (await ledger.balance(session, tenant_id=tenant.id, member_id=older.id)).available == 50

@@ -3,7 +3,6 @@ sessions with rotating refresh tokens, and one member per person."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
@@ -22,28 +21,17 @@ from siyu.kit.time import utcnow
 from siyu.ledger import service as ledger
 from siyu.members import service as members
 from siyu.tenants import service as tenants
+from tests.fans.conftest import sent_code
 from tests.support import factories
-from tests.support.fake_wechat import APP_ID, APP_SECRET, MINI_ID, MINI_SECRET, FakeWechat, serve
+from tests.support.fake_wechat import APP_ID, APP_SECRET, MINI_ID, MINI_SECRET, FakeWechat
 
 PHONE = "13800138000"
-
-
-@pytest.fixture(scope="module")
-def wechat() -> Iterator[tuple[FakeWechat, str]]:
-    with serve() as running:
-        yield running
 
 
 @pytest.fixture
 def wechat_app(app: FastAPI, wechat: tuple[FakeWechat, str]) -> FastAPI:
     app.state.wechat = WechatClient(wechat[1])
     return app
-
-
-def _sms(app: FastAPI) -> LoggingSms:
-    sms = app.state.sms
-    assert isinstance(sms, LoggingSms)
-    return sms
 
 
 async def _configure_wechat(session: AsyncSession, tenant_id: int) -> None:
@@ -58,7 +46,7 @@ async def test_phone_code_signs_in_and_wrong_codes_lock_the_number(
     base = f"/api/v1/fan/{tenant.slug}"
     sent = await client.post(f"{base}/auth/sms-code", json={"phone": "+86 138-0013-8000"})
     assert sent.status_code == 200 and sent.json()["expires_in"] == 300 and sent.json()["demo_code"] is None
-    code = _sms(app).sent[PHONE]
+    code = sent_code(app, PHONE)
     again = await client.post(f"{base}/auth/sms-code", json={"phone": PHONE})
     assert again.status_code == 429 and again.json()["code"] == "sms_too_often"  # one a minute
     bad_phone = await client.post(f"{base}/auth/sms-code", json={"phone": "23800138000"})
@@ -73,7 +61,7 @@ async def test_phone_code_signs_in_and_wrong_codes_lock_the_number(
 
     await app.state.limiter.reset()
     await client.post(f"{base}/auth/sms-code", json={"phone": PHONE})
-    code = _sms(app).sent[PHONE]
+    code = sent_code(app, PHONE)
     signed = await client.post(f"{base}/auth/sms", json={"phone": PHONE, "code": code})
     assert signed.status_code == 200, signed.text
     tokens = signed.json()
@@ -243,4 +231,4 @@ async def test_demo_sign_in_only_on_a_demo_server(
     signed = await client.post(f"/api/v1/fan/{tenant.slug}/auth/demo")
     assert signed.status_code == 200
     sent = await client.post(f"/api/v1/fan/{tenant.slug}/auth/sms-code", json={"phone": PHONE})
-    assert sent.json()["demo_code"] == _sms(app).sent[PHONE]  # a demo shows the code it "sent"
+    assert sent.json()["demo_code"] == sent_code(app, PHONE)  # a demo shows the code it "sent"
