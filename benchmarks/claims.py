@@ -106,21 +106,29 @@ async def _seed(url: str, *, members: int, orders: int) -> None:
 # The HTTP side ------------------------------------------------------------------------------------------
 
 
-def serve(url: str, workers: int, workdir: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
+def serve(url: str, workers: int, workdir: Path, *, floor: bool = False) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """The real app (`siyu serve`), or with `floor` the stack's floor (claims_floor.py) under plain uvicorn."""
     port = _free_port()
-    log = workdir / "server.log"
+    log = workdir / ("floor.log" if floor else "server.log")
+    pool = str(max(4, 24 // workers))
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIYU_")}
-    env.update(
-        SIYU_DATABASE_URL=url,
-        SIYU_ENV="production",
-        SIYU_SECRET_KEY=SECRET,
-        SIYU_LOG_LEVEL="WARNING",
-        SIYU_EMBEDDED_WORKER="false",
-        SIYU_DB_POOL_SIZE=str(max(4, 24 // workers)),
-        SIYU_DATA_DIR=str(workdir / "var"),
-    )
-    siyu = str(Path(sys.executable).parent / "siyu")
-    command = [siyu, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    bin_dir = Path(sys.executable).parent
+    if floor:
+        env.update(CLAIMS_FLOOR_DSN=asyncpg_dsn(url), CLAIMS_FLOOR_SECRET=SECRET, CLAIMS_FLOOR_POOL=pool)
+        command = [str(bin_dir / "uvicorn"), "claims_floor:app", "--app-dir", str(Path(__file__).parent)]
+        command += ["--log-level", "warning", "--no-access-log"]
+    else:
+        env.update(
+            SIYU_DATABASE_URL=url,
+            SIYU_ENV="production",
+            SIYU_SECRET_KEY=SECRET,
+            SIYU_LOG_LEVEL="WARNING",
+            SIYU_EMBEDDED_WORKER="false",
+            SIYU_DB_POOL_SIZE=pool,
+            SIYU_DATA_DIR=str(workdir / "var"),
+        )
+        command = [str(bin_dir / "siyu"), "serve"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     process = subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)  # noqa: S603
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -329,6 +337,32 @@ async def tenant_id_of(url: str) -> int:
         await connection.close()
 
 
+def floor_run(
+    url: str, workers: int, workdir: Path, tokens: list[str], fans: int, per_fan: int, *, first_order: int
+) -> dict[str, float]:
+    """The stack's floor, driven exactly as the app: its claims/s, p99 and share of the real app's route."""
+    process, base, log = serve(url, workers, workdir, floor=True)
+    port = int(base.rsplit(":", 1)[1])
+    try:
+        say(f"floor: uvicorn + FastAPI + asyncpg, the raw transaction only, on {base}")
+        plans = [
+            [_request(SLUG, tokens[-1 - f], order_id(first_order + f * per_fan + k), None) for k in range(per_fan)]
+            for f in range(fans)
+        ]
+        run_plans(port, [plan[:WARMUP] for plan in plans])
+        timed = run_plans(port, [plan[WARMUP:] for plan in plans])
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    wrong = [o for o in timed["outcomes"] if o != "credited"]
+    if wrong:
+        say(f"floor log tail:\n{log.read_text(errors='replace')[-2000:]}")
+        raise RuntimeError(f"{len(wrong)} floor claims were not credited, e.g. {wrong[:3]}")
+    per_s = len(timed["latencies"]) / timed["elapsed"]
+    say(f"floor: {per_s:.0f} claims/s, p99 {percentile(timed['latencies'], 0.99):.1f} ms")
+    return {"floor_claims_per_s": round(per_s, 1), "floor_p99_ms": round(percentile(timed["latencies"], 0.99), 2)}
+
+
 # The run ------------------------------------------------------------------------------------------------
 
 
@@ -345,6 +379,12 @@ def main() -> None:
     parser.add_argument("--claims", type=int, default=200, help="timed claims per fan")
     parser.add_argument("--race-clients", type=int, default=32)
     parser.add_argument("--race-orders", type=int, default=1_000)
+    parser.add_argument(
+        "--floor",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also serve the stack's floor (claims_floor.py: the raw transaction behind the same route)",
+    )
     args = parser.parse_args()
     if backend_name(args.database_url) != "postgresql":
         raise SystemExit("the claims benchmark needs PostgreSQL (the raw SQL side uses asyncpg)")
@@ -353,8 +393,9 @@ def main() -> None:
     fans = args.fans
     http_orders = fans * per_fan
     raw_orders = fans * args.claims
-    members = 2 * fans + args.race_clients
-    total_orders = http_orders + raw_orders + args.race_orders
+    floor_orders = fans * per_fan if args.floor else 0
+    members = 3 * fans + args.race_clients
+    total_orders = http_orders + raw_orders + args.race_orders + floor_orders
     rng = random.Random(7)
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -410,6 +451,11 @@ def main() -> None:
             process.wait(timeout=30)
         if errors:
             say(f"server log tail:\n{log.read_text(errors='replace')[-2000:]}")
+        floor = None
+        if args.floor:
+            floor = floor_run(
+                url, args.workers, Path(tmp), tokens, fans, per_fan, first_order=total_orders - floor_orders
+            )
     result = {
         "database": "postgresql",
         "workers": args.workers,
@@ -427,9 +473,13 @@ def main() -> None:
         "double_credits": doubles + max(0, credited - lots),
         "race_http_errors": len(errors),
         "race_attempts_per_s": round(len(raced["outcomes"]) / raced["elapsed"], 1),
+        **(floor or {}),
         "cpu_cores": os.cpu_count(),
         "loadavg_1m": round(os.getloadavg()[0], 2),
     }
+    if floor:
+        result["floor_ratio"] = round(floor["floor_claims_per_s"] / raw_tps, 3)
+        result["app_share_of_floor"] = round(claims_per_s / floor["floor_claims_per_s"], 3)
     result["targets_met"] = {
         "ratio>=0.6": result["ratio"] >= 0.6,
         "p99<=25ms": result["p99_ms"] <= 25,

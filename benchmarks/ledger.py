@@ -346,9 +346,11 @@ async def raw_postgresql(database_url: str, tenant_id: int, members: Sequence[in
 
 def raw_sqlite(database_url: str, tenant_id: int, members: Sequence[int]) -> tuple[float, float]:
     """The same through the sqlite3 module (same pragmas as the app)."""
+    from siyu.db import SQLITE_PRAGMAS
+
     connection = sqlite3.connect(_sqlite_path(database_url), isolation_level=None)
     try:
-        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=10000", "synchronous=NORMAL"):
+        for pragma in SQLITE_PRAGMAS:
             connection.execute(f"PRAGMA {pragma}")
         scans = []
         for _ in range(AUDIT_RUNS):
