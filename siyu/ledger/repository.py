@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnExpressionArgument, Exists, exists, func, literal, select, text, update
+from sqlalchemy import ColumnExpressionArgument, Exists, bindparam, exists, func, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.kit.bulk import insert_ignoring_duplicates
@@ -33,23 +33,38 @@ def add(session: AsyncSession, row: Entry | Lot | Allocation) -> None:
 
 # Balances
 
+# The statements of every claim and spend are built once, with bound parameters (see siyu.tenants.repository).
+_LOCKED = (
+    select(Balance.available, Balance.pending, Balance.debt, Balance.merged_into)
+    .where(Balance.tenant_id == bindparam("tenant_id"), Balance.member_id == bindparam("member_id"))
+    .with_for_update()
+)
+_CHANGE = (  # (an UPDATE's parameters may not be named as its columns)
+    update(Balance)
+    .where(Balance.tenant_id == bindparam("of_tenant"), Balance.member_id == bindparam("of_member"))
+    .values(
+        available=Balance.available + bindparam("add_available"),
+        pending=Balance.pending + bindparam("add_pending"),
+        debt=Balance.debt + bindparam("add_debt"),
+        updated_at=bindparam("now", type_=Balance.__table__.c.updated_at.type),
+    )
+    .execution_options(synchronize_session=False)
+)
+_CHANGE_KEEPING = _CHANGE.where(Balance.available >= bindparam("keep_available"))
+
 
 async def lock_account(session: AsyncSession, *, tenant_id: int, member_id: int) -> Account:
     """The member's balance row, created when missing, locked until the transaction ends (PostgreSQL;
     SQLite runs one writer at a time)."""
-    locked = (
-        select(Balance.available, Balance.pending, Balance.debt, Balance.merged_into)
-        .where(Balance.tenant_id == tenant_id, Balance.member_id == member_id)
-        .with_for_update()
-    )
-    row = (await session.execute(locked)).one_or_none()
+    keys = {"tenant_id": tenant_id, "member_id": member_id}
+    row = (await session.execute(_LOCKED, keys)).one_or_none()
     if row is None:  # her first points: create the row (a concurrent first operation may create it too)
         await insert_ignoring_duplicates(
             session,
             Balance,
             [{"tenant_id": tenant_id, "member_id": member_id, "available": 0, "pending": 0, "debt": 0}],
         )
-        row = (await session.execute(locked)).one()
+        row = (await session.execute(_LOCKED, keys)).one()
     return Account(member_id, row.available, row.pending, row.debt, row.merged_into)
 
 
@@ -66,17 +81,18 @@ async def change_balance(
 ) -> bool:
     """Add the deltas in one UPDATE. With `keep_available`, only when available >= keep_available
     (a spend never overdraws, whoever else is spending at the same moment). True when applied."""
-    statement = update(Balance).where(Balance.tenant_id == tenant_id, Balance.member_id == account.member_id)
-    if keep_available is not None:
-        statement = statement.where(Balance.available >= keep_available)
-    result = await session.execute(
-        statement.values(
-            available=Balance.available + available,
-            pending=Balance.pending + pending,
-            debt=Balance.debt + debt,
-            updated_at=now,
-        ).execution_options(synchronize_session=False)
-    )
+    values = {
+        "of_tenant": tenant_id,
+        "of_member": account.member_id,
+        "add_available": available,
+        "add_pending": pending,
+        "add_debt": debt,
+        "now": now,
+    }
+    if keep_available is None:
+        result = await session.execute(_CHANGE, values)
+    else:
+        result = await session.execute(_CHANGE_KEEPING, {**values, "keep_available": keep_available})
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
     account.available += available
@@ -141,12 +157,15 @@ async def lot_totals(session: AsyncSession, *, tenant_id: int, lot_id: int) -> t
 # Lots
 
 
+_LOT_OF_SOURCE = (
+    select(Lot)
+    .where(Lot.tenant_id == bindparam("tenant_id"), Lot.source_ref == bindparam("source_ref"))
+    .execution_options(populate_existing=True)
+)
+
+
 async def find_lot(session: AsyncSession, *, tenant_id: int, source_ref: str) -> Lot | None:
-    return await session.scalar(
-        select(Lot)
-        .where(Lot.tenant_id == tenant_id, Lot.source_ref == source_ref)
-        .execution_options(populate_existing=True)
-    )
+    return await session.scalar(_LOT_OF_SOURCE, {"tenant_id": tenant_id, "source_ref": source_ref})
 
 
 async def get_lots(session: AsyncSession, *, tenant_id: int, lot_ids: Sequence[int]) -> dict[int, Lot]:
@@ -176,10 +195,27 @@ async def drawable_lots(session: AsyncSession, *, tenant_id: int, member_id: int
     return list(rows)
 
 
+_DUE_OF_MEMBER = (
+    select(Lot)
+    .where(
+        Lot.tenant_id == bindparam("tenant_id"),
+        Lot.status == LotStatus.posted,
+        Lot.expires_at <= bindparam("now", type_=Lot.__table__.c.expires_at.type),
+        Lot.remaining > 0,
+        Lot.member_id == bindparam("member_id"),
+    )
+    .order_by(Lot.member_id, Lot.id)
+    .execution_options(populate_existing=True)
+)
+
+
 async def due_lots(
     session: AsyncSession, *, tenant_id: int, now: datetime, member_id: int | None = None, limit: int | None = None
 ) -> list[Lot]:
     """Posted lots past their expiry that still hold points, by member then id."""
+    if member_id is not None and limit is None:  # on every claim and spend (her balance is opened)
+        rows = await session.scalars(_DUE_OF_MEMBER, {"tenant_id": tenant_id, "member_id": member_id, "now": now})
+        return list(rows)
     statement = select(Lot).where(
         Lot.tenant_id == tenant_id,
         Lot.status == LotStatus.posted,

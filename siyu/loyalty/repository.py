@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.kit.bulk import insert_ignoring_duplicates
@@ -45,18 +45,28 @@ async def get_campaign(
     return await session.scalar(statement.execution_options(populate_existing=True))
 
 
-async def running_campaigns(session: AsyncSession, *, tenant_id: int, at: datetime) -> list[Campaign]:
-    rows = await session.scalars(
-        select(Campaign)
-        .where(
-            Campaign.tenant_id == tenant_id,
-            Campaign.active.is_(True),
-            Campaign.starts_at <= at,
-            Campaign.ends_at > at,
-        )
-        .order_by(Campaign.priority.desc(), Campaign.id)
-        .execution_options(populate_existing=True)
+# Read on every credit: built once, with bound parameters (see siyu.tenants.repository).
+_AT = bindparam("at", type_=Campaign.__table__.c.starts_at.type)
+_RUNNING = (
+    select(Campaign)
+    .where(
+        Campaign.tenant_id == bindparam("tenant_id"),
+        Campaign.active.is_(True),
+        Campaign.starts_at <= _AT,
+        Campaign.ends_at > _AT,
     )
+    .order_by(Campaign.priority.desc(), Campaign.id)
+    .execution_options(populate_existing=True)
+)
+_MEMBER_TIER = (
+    select(MemberTier)
+    .where(MemberTier.tenant_id == bindparam("tenant_id"), MemberTier.member_id == bindparam("member_id"))
+    .execution_options(populate_existing=True)
+)
+
+
+async def running_campaigns(session: AsyncSession, *, tenant_id: int, at: datetime) -> list[Campaign]:
+    rows = await session.scalars(_RUNNING, {"tenant_id": tenant_id, "at": at})
     return list(rows)
 
 
@@ -101,11 +111,7 @@ async def get_tier(session: AsyncSession, *, tenant_id: int, tier_id: int) -> Ti
 
 
 async def member_tier(session: AsyncSession, *, tenant_id: int, member_id: int) -> MemberTier | None:
-    return await session.scalar(
-        select(MemberTier)
-        .where(MemberTier.tenant_id == tenant_id, MemberTier.member_id == member_id)
-        .execution_options(populate_existing=True)
-    )
+    return await session.scalar(_MEMBER_TIER, {"tenant_id": tenant_id, "member_id": member_id})
 
 
 async def member_tiers(session: AsyncSession, *, tenant_id: int, member_ids: Sequence[int]) -> dict[int, MemberTier]:

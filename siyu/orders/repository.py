@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Select, func, or_, select, text
+from sqlalchemy import Select, bindparam, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.kit import bulk
@@ -408,10 +408,26 @@ async def count_changes(session: AsyncSession, *, tenant_id: int, import_id: int
 # Orders ---------------------------------------------------------------------------------------------
 
 
+# A claim reads its order locked, as it is now: built once, with bound parameters (see siyu.tenants.repository).
+_LOCKED_ORDER = (
+    select(Order)
+    .where(
+        Order.tenant_id == bindparam("tenant_id"),
+        Order.platform == bindparam("platform"),
+        Order.order_id == bindparam("order_id"),
+    )
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
 async def get_order(
     session: AsyncSession, *, tenant_id: int, platform: str, order_id: str, lock: bool = False
 ) -> Order | None:
-    return await session.get(Order, (tenant_id, platform, order_id), with_for_update=lock or None)
+    if lock:
+        keys = {"tenant_id": tenant_id, "platform": platform, "order_id": order_id}
+        return await session.scalar(_LOCKED_ORDER, keys)
+    return await session.get(Order, (tenant_id, platform, order_id))
 
 
 async def items_of(session: AsyncSession, *, tenant_id: int, platform: str, order_id: str) -> list[SubOrder]:
