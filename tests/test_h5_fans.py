@@ -7,8 +7,10 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from siyu.claims.schemas import ClaimPolicy
 from siyu.h5.fans import cookie_name
 from siyu.ledger import service as ledger
+from siyu.tenants import service as tenants
 from tests.support import factories
 
 
@@ -59,6 +61,8 @@ async def test_a_fan_claims_on_the_h5_and_sees_her_claims(
     fan = await factories.member(session, tenant.id)
     await ledger.earn(session, tenant_id=tenant.id, member_id=fan.id, amount=1, source_ref="adjust:seed")
     order = await factories.order(session, tenant.id, platform="douyin", order_id="6938472013455026992")
+    policy = ClaimPolicy(per_minute=2).model_dump(mode="json")
+    await tenants.put_setting(session, tenant_id=tenant.id, key="claims", value=policy)
     signed = await client.post(f"/h5/{tenant.slug}/demo-login")
     cookies = {cookie_name(tenant.slug): signed.cookies[cookie_name(tenant.slug)]}
 
@@ -74,6 +78,11 @@ async def test_a_fan_claims_on_the_h5_and_sees_her_claims(
         f"/h5/{tenant.slug}/claim", data={"platform": "douyin", "order": order.order_id}, cookies=cookies
     )
     assert 'data-outcome="claimed_by_you"' in again.text
+    too_fast = await client.post(
+        f"/h5/{tenant.slug}/claim", data={"platform": "douyin", "order": "6938472013455020000"}, cookies=cookies
+    )
+    assert too_fast.status_code == 429 and "提交太频繁" in too_fast.text
+    assert "6938472013455020000</textarea>" in too_fast.text and 'value="douyin" checked' in too_fast.text
     no_platform = await client.post(f"/h5/{tenant.slug}/claim", data={"order": order.order_id}, cookies=cookies)
     assert no_platform.status_code == 422 and "请选择下单的平台" in no_platform.text
     mine = await client.get(f"/h5/{tenant.slug}/claims", cookies=cookies)

@@ -47,6 +47,9 @@ class ClaimPolicy(BaseModel):
     ip_max_failures: int = Field(
         default=100, ge=1, le=100_000, description="同一网络地址失败多少次后暂停（手机网络里很多粉丝共用一个出口地址）"
     )
+    # Attempts of any outcome, per minute: a script is stopped before it costs the database anything.
+    per_minute: int = Field(default=20, ge=1, le=100_000, description="同一会员（或同一设备）每分钟最多提交几次")
+    ip_per_minute: int = Field(default=600, ge=1, le=1_000_000, description="同一网络地址每分钟最多提交几次")
     # Velocity rules: a claim that trips one waits for ops to approve or reject it. None: the rule is off.
     review_paid_yuan: int | None = Field(default=None, ge=1, le=10_000_000, description="实付达到多少元的订单人工审核")
     review_daily_claims: int | None = Field(

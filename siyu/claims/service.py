@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import structlog
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,7 +18,7 @@ from siyu.claims import reading, repository
 from siyu.claims.models import FAILURES, Claim, Outcome, Via
 from siyu.claims.schemas import ClaimPolicy
 from siyu.jobs import service as jobs
-from siyu.kit.errors import Conflict, InvalidInput, NotFound
+from siyu.kit.errors import Conflict, InvalidInput, NotFound, RateLimited
 from siyu.kit.ids import new_id
 from siyu.kit.pagination import Page, PageRequest
 from siyu.kit.ratelimit import RateLimiter
@@ -31,6 +32,8 @@ from siyu.orders import service as orders
 from siyu.orders.models import Order
 from siyu.tenants import service as tenants
 from siyu.tenants.models import PLATFORM_LABELS
+
+log = structlog.get_logger("siyu.claims")
 
 POLICY_KEY = "claims"
 PLATFORMS = ("taobao", "douyin", "kuaishou", "channels", "pdd", "jd")
@@ -66,6 +69,13 @@ class ClaimNotFound(NotFound):
 class NotInReview(Conflict):
     code = "claim_not_in_review"
     message = "这条领取记录已经处理过了"
+
+
+class ClaimsTooFast(RateLimited):
+    """Too many attempts this minute (whatever came of them): refused before anything is read or kept."""
+
+    code = "claims_too_fast"
+    message = "提交太频繁了，请休息一分钟再试"
 
 
 class RejectNeedsNote(InvalidInput):
@@ -114,6 +124,20 @@ def _failure_keys(row: Claim, policy: ClaimPolicy) -> list[tuple[str, str, str]]
     return keys
 
 
+def _rate_keys(
+    tenant_id: int, member_id: int, ip_hash: str | None, device_hash: str | None, policy: ClaimPolicy
+) -> list[tuple[str, str, str]]:
+    """(rule, namespace, key) of every attempt counter: the member, her network address and her device."""
+    member_rule = f"{policy.per_minute}/minute"
+    keys = [(member_rule, "claim-rate", f"{tenant_id}:{member_id}")]
+    keys.append(
+        (f"{max(policy.ip_per_minute, policy.per_minute)}/minute", "claim-rate-ip", f"{tenant_id}:{ip_hash or '-'}")
+    )
+    if device_hash:
+        keys.append((member_rule, "claim-rate-device", f"{tenant_id}:{device_hash}"))
+    return keys
+
+
 async def claim(
     session: AsyncSession,
     *,
@@ -127,12 +151,18 @@ async def claim(
     limiter: RateLimiter | None = None,
     now: datetime | None = None,
 ) -> Claim:
-    """Claim the points of the order whose number is in `text`. Every attempt is kept with its outcome."""
+    """Claim the points of the order whose number is in `text`. Every attempt is kept with its outcome, except
+    those over the per-minute limits (ClaimsTooFast: only logged, with hashed addresses)."""
     now = now or utcnow()
     if platform not in PLATFORMS:
         raise UnknownPlatform()
     await members.get_member(session, tenant_id=tenant_id, member_id=member_id)
     policy = await policy_of(session, tenant_id)
+    if limiter is not None:
+        counted = [await limiter.hit(*key) for key in _rate_keys(tenant_id, member_id, ip_hash, device_hash, policy)]
+        if not all(counted):
+            log.warning("claims.too_fast", tenant_id=tenant_id, member_id=member_id, ip=ip_hash, device=device_hash)
+            raise ClaimsTooFast()
     await ledger.lock_member(session, tenant_id=tenant_id, member_id=member_id, now=now)  # one claim at a time
     row = Claim(
         tenant_id=tenant_id,

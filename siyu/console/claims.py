@@ -22,7 +22,16 @@ from siyu.members import service as members
 from siyu.tenants.models import PLATFORM_LABELS
 
 router = APIRouter()
-POLICY_FIELDS = ("check", "window_days", "pending_days", "max_failures", "lock_minutes", "ip_max_failures")
+POLICY_FIELDS = (
+    "check",
+    "window_days",
+    "pending_days",
+    "max_failures",
+    "lock_minutes",
+    "ip_max_failures",
+    "per_minute",
+    "ip_per_minute",
+)
 REVIEW_FIELDS = ("review_paid_yuan", "review_daily_claims", "review_shared_members")  # empty: the rule is off
 
 

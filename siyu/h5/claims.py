@@ -71,17 +71,21 @@ async def claim(fan: Fan, request: Request, session: DbSession) -> Response:
         values = {"order": text, "check": check_value}
         return await _claim_form(fan, request, session, values=values, error="请选择下单的平台", status_code=422)
     settings = request.app.state.settings
-    row = await claims.claim(
-        session,
-        tenant_id=fan.tenant.id,
-        member_id=fan.member.id,
-        platform=platform,
-        text=text,
-        check_value=check_value,
-        ip_hash=sign(settings.secret_key, client_ip(request))[:16],
-        device_hash=sign(settings.secret_key, device)[:16] if (device := device_id(request)) else None,
-        limiter=request.app.state.limiter,
-    )
+    try:
+        row = await claims.claim(
+            session,
+            tenant_id=fan.tenant.id,
+            member_id=fan.member.id,
+            platform=platform,
+            text=text,
+            check_value=check_value,
+            ip_hash=sign(settings.secret_key, client_ip(request))[:16],
+            device_hash=sign(settings.secret_key, device)[:16] if (device := device_id(request)) else None,
+            limiter=request.app.state.limiter,
+        )
+    except claims.ClaimsTooFast as error:  # what she typed stays in the form
+        values = {"platform": platform, "order": text, "check": check_value}
+        return await _claim_form(fan, request, session, values=values, error=error.message, status_code=429)
     return templates.TemplateResponse(
         request,
         "h5/claim_result.html",

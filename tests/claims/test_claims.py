@@ -139,6 +139,36 @@ async def test_fans_behind_one_network_address_have_a_limit_of_their_own(session
     assert outcomes[:6] == [Outcome.pending] * 6 and outcomes[6:] == [Outcome.locked] * 2
 
 
+async def test_claiming_faster_than_the_minute_allows_is_refused_and_keeps_nothing(
+    session: AsyncSession, shop: int
+) -> None:
+    policy = ClaimPolicy(per_minute=3, ip_per_minute=6).model_dump(mode="json")
+    await tenants.put_setting(session, tenant_id=shop, key="claims", value=policy)
+    limiter = RateLimiter()
+    fan = await factories.member(session, shop)
+    real = await factories.order(session, shop)
+    for n in range(3):
+        await claim(session, shop, fan.id, f"1930679858175{n:03d}", limiter=limiter, ip_hash="ab", device_hash="d1")
+    with pytest.raises(service.ClaimsTooFast) as refused:
+        await claim(session, shop, fan.id, real.order_id, limiter=limiter, ip_hash="ab", device_hash="d1")
+    assert (refused.value.status, refused.value.code) == (429, "claims_too_fast")
+    assert len(await service.claims_of(session, tenant_id=shop, member_id=fan.id, limit=10)) == 3  # not kept
+    assert (await ledger.balance(session, tenant_id=shop, member_id=fan.id)).pending == 0
+    # Her phone is counted whoever signs in on it; the network address has a larger limit of its own.
+    other = await factories.member(session, shop)
+    with pytest.raises(service.ClaimsTooFast):
+        await claim(session, shop, other.id, real.order_id, limiter=limiter, ip_hash="ab", device_hash="d1")
+    assert (await claim(session, shop, other.id, real.order_id, limiter=limiter, ip_hash="ab")).outcome == (
+        Outcome.credited
+    )
+    third = await factories.member(session, shop)
+    with pytest.raises(service.ClaimsTooFast):  # the address has had its 6 this minute
+        await claim(session, shop, third.id, real.order_id, limiter=limiter, ip_hash="ab")
+    assert (await claim(session, shop, third.id, real.order_id, limiter=limiter, ip_hash="cd")).outcome == (
+        Outcome.claimed_by_other
+    )
+
+
 async def test_an_unknown_platform_is_refused(session: AsyncSession, shop: int) -> None:
     fan = await factories.member(session, shop)
     with pytest.raises(service.UnknownPlatform):
