@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from siyu.claims import service as claims
 from siyu.claims.schemas import ClaimPolicy
 from siyu.h5.fans import cookie_name
+from siyu.kit.time import utcnow
 from siyu.ledger import service as ledger
 from siyu.tenants import service as tenants
 from tests.support import factories
@@ -90,3 +94,23 @@ async def test_a_fan_claims_on_the_h5_and_sees_her_claims(
     client.cookies.clear()
     anonymous = await client.post(f"/h5/{tenant.slug}/claim", data={"platform": "douyin", "order": "1"})
     assert anonymous.status_code == 303
+
+
+async def test_her_home_tells_her_what_came_of_her_waiting_claims(
+    demo_app: FastAPI, client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    tenant = await factories.tenant(session)
+    fan = await factories.member(session, tenant.id)
+    for number in ("6938472013455026001", "6938472013455026002"):
+        waiting = await claims.claim(session, tenant_id=tenant.id, member_id=fan.id, platform="douyin", text=number)
+        assert waiting.outcome == "pending"
+    signed = await client.post(f"/h5/{tenant.slug}/demo-login")
+    cookies = {cookie_name(tenant.slug): signed.cookies[cookie_name(tenant.slug)]}
+    assert 'id="claims-settled"' not in (await client.get(f"/h5/{tenant.slug}/", cookies=cookies)).text
+
+    await factories.order(session, tenant.id, platform="douyin", order_id="6938472013455026001", paid_fen=5600)
+    assert await claims.resolve_pending(session, tenant_id=tenant.id) == (1, 0)
+    assert await claims.resolve_pending(session, tenant_id=tenant.id, now=utcnow() + timedelta(days=30)) == (0, 1)
+    home = (await client.get(f"/h5/{tenant.slug}/", cookies=cookies)).text
+    assert 'id="claims-settled"' in home and "你等待的领取有结果了" in home
+    assert "抖音订单 …026001：已获得 5 积分" in home and "抖音订单 …026002：未等到订单" in home

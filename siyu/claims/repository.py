@@ -42,6 +42,25 @@ async def of_member(session: AsyncSession, *, tenant_id: int, member_id: int, li
     return list(rows)
 
 
+async def settled_since(
+    session: AsyncSession, *, tenant_id: int, member_id: int, since: datetime, limit: int
+) -> list[Claim]:
+    """Her claims that waited (for the order, or for ops) and were settled since then, newest first; a pending
+    claim folded into a later one of the same order is not news."""
+    rows = await session.scalars(
+        select(Claim)
+        .where(
+            Claim.tenant_id == tenant_id,
+            Claim.member_id == member_id,
+            Claim.resolved_at >= since,
+            Claim.outcome != Outcome.claimed_by_you,
+        )
+        .order_by(Claim.resolved_at.desc(), Claim.id.desc())
+        .limit(limit)
+    )
+    return list(rows)
+
+
 async def search(
     session: AsyncSession,
     *,

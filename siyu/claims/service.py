@@ -491,6 +491,14 @@ async def move_member(session: AsyncSession, *, tenant_id: int, from_member_id: 
     )
 
 
+async def settled_since(
+    session: AsyncSession, *, tenant_id: int, member_id: int, since: datetime, limit: int = 10
+) -> list[Claim]:
+    """What came of her waiting claims since then: credited when the order arrived, approved or rejected by ops,
+    or expired. Her H5 home tells her."""
+    return await repository.settled_since(session, tenant_id=tenant_id, member_id=member_id, since=since, limit=limit)
+
+
 async def claims_of(session: AsyncSession, *, tenant_id: int, member_id: int, limit: int = 50) -> list[Claim]:
     return await repository.of_member(session, tenant_id=tenant_id, member_id=member_id, limit=limit)
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from siyu.claims import service as claims
-from siyu.claims.models import Claim, Outcome, Via
+from siyu.claims.models import OUTCOME_LABELS, Claim, Outcome, Via
 from siyu.h5.fans import Fan
 from siyu.kit.time import utcnow
 from siyu.kit.web import DbSession
@@ -46,6 +46,13 @@ async def home(fan: Fan, request: Request, session: DbSession) -> HTMLResponse:
             "auto_credited": []
             if fan.member is None
             else _recent_bound(await claims.claims_of(session, tenant_id=tenant.id, member_id=fan.member.id, limit=20)),
+            "settled": []
+            if fan.member is None
+            else await claims.settled_since(
+                session, tenant_id=tenant.id, member_id=fan.member.id, since=utcnow() - timedelta(days=7)
+            ),
+            "outcome_labels": OUTCOME_LABELS,
+            "platform_labels": PLATFORM_LABELS,
         },
     )
 
