@@ -32,8 +32,7 @@ from siyu.fans.schemas import (
 )
 from siyu.fans.service import TokenInvalid
 from siyu.kit.errors import AppError
-from siyu.kit.security import sign
-from siyu.kit.web import DbSession, Principal, ResourceId, client_ip, device_id, require
+from siyu.kit.web import DbSession, Principal, ResourceId, client_ip, device_hash, ip_hash, require
 from siyu.ledger import service as ledger
 from siyu.loyalty import service as loyalty
 from siyu.members import service as members
@@ -52,16 +51,6 @@ Slug = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0
 def _error(error: AppError) -> JSONResponse:
     """An error answered without raising, so what the call changed (a revoked session) is still committed."""
     return JSONResponse({"code": error.code, "message": error.message}, status_code=error.status)
-
-
-def hashed(request: Request, value: str) -> str:
-    """A keyed hash of an IP or a device id: counted without being stored."""
-    return sign(request.app.state.settings.secret_key, value)[:16]
-
-
-def device_of(request: Request) -> str | None:
-    device = device_id(request)
-    return hashed(request, device) if device else None
 
 
 @dataclass(frozen=True)
@@ -222,8 +211,8 @@ async def claim(fan: CurrentFan, body: FanClaimIn, request: Request, session: Db
         platform=body.platform,
         text=body.order,
         check_value=body.check,
-        ip_hash=hashed(request, client_ip(request)),
-        device_hash=device_of(request),
+        ip_hash=ip_hash(request),
+        device_hash=device_hash(request),
         limiter=request.app.state.limiter,
     )
     return ClaimOut.of(row)

@@ -9,8 +9,8 @@ from siyu.claims import service as claims
 from siyu.claims.models import OUTCOME_LABELS
 from siyu.claims.schemas import CHECK_PROMPTS, Check
 from siyu.h5.fans import Fan, FanPage, to_sign_in
-from siyu.kit.security import new_token, sign
-from siyu.kit.web import DEVICE_COOKIE, DbSession, client_ip, device_id
+from siyu.kit.security import new_token
+from siyu.kit.web import DEVICE_COOKIE, DbSession, device_hash, device_id, ip_hash
 from siyu.templating import templates
 from siyu.tenants import service as tenants
 from siyu.tenants.models import PLATFORM_LABELS
@@ -70,7 +70,6 @@ async def claim(fan: Fan, request: Request, session: DbSession) -> Response:
     if platform not in claims.PLATFORMS:
         values = {"order": text, "check": check_value}
         return await _claim_form(fan, request, session, values=values, error="请选择下单的平台", status_code=422)
-    settings = request.app.state.settings
     try:
         row = await claims.claim(
             session,
@@ -79,8 +78,8 @@ async def claim(fan: Fan, request: Request, session: DbSession) -> Response:
             platform=platform,
             text=text,
             check_value=check_value,
-            ip_hash=sign(settings.secret_key, client_ip(request))[:16],
-            device_hash=sign(settings.secret_key, device)[:16] if (device := device_id(request)) else None,
+            ip_hash=ip_hash(request),
+            device_hash=device_hash(request),
             limiter=request.app.state.limiter,
         )
     except claims.ClaimsTooFast as error:  # what she typed stays in the form

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
 from siyu.kit.errors import Forbidden, NotAuthenticated
-from siyu.kit.security import same
+from siyu.kit.security import same, sign
 
 
 @dataclass(frozen=True)
@@ -126,3 +126,17 @@ def device_id(request: Request) -> str | None:
     """The id a fan's device sends (an app's X-Device-Id header, or the H5's long-lived cookie), if any."""
     value = request.headers.get("x-device-id") or request.cookies.get(DEVICE_COOKIE)
     return value[:128] if value else None
+
+
+def hashed(request: Request, value: str) -> str:
+    """A keyed hash of an IP or a device id: counted and compared without being stored."""
+    return sign(request.app.state.settings.secret_key, value)[:16]
+
+
+def ip_hash(request: Request) -> str:
+    return hashed(request, client_ip(request))
+
+
+def device_hash(request: Request) -> str | None:
+    device = device_id(request)
+    return hashed(request, device) if device else None
