@@ -37,6 +37,18 @@ from typing import Any
 
 from benchdb import asyncpg_dsn, backend_name, bench_database, say
 
+# The statements are the floor's (claims_floor.py): one transaction, measured behind HTTP and without it.
+from claims_floor import (
+    RAW_BALANCE,
+    RAW_CLAIM,
+    RAW_CREDITED,
+    RAW_ENTRY,
+    RAW_LOCK,
+    RAW_LOT,
+    RAW_OPEN,
+    RAW_ORDER,
+)
+
 SLUG = "bench-claims"
 SECRET = secrets.token_hex(32)
 WARMUP = 10  # claims per fan before timing starts
@@ -239,31 +251,6 @@ def token(tenant_id: int, member_id: int) -> str:
 
 # The raw SQL side ---------------------------------------------------------------------------------------
 
-RAW_ORDER = (
-    "SELECT status, paid_fen, paid_at FROM orders WHERE tenant_id = $1 AND platform = 'taobao' AND order_id = $2"
-)
-RAW_LOCK = "SELECT available, pending FROM ledger_balances WHERE tenant_id = $1 AND member_id = $2 FOR UPDATE"
-RAW_OPEN = (
-    "INSERT INTO ledger_balances (tenant_id, member_id, available, pending, debt, updated_at) "
-    "VALUES ($1, $2, 0, 0, 0, now()) ON CONFLICT DO NOTHING"
-)
-RAW_CREDITED = "SELECT member_id FROM ledger_lots WHERE tenant_id = $1 AND source_ref = $2"
-RAW_ENTRY = (
-    "INSERT INTO ledger_entries (tenant_id, id, member_id, kind, amount, pending_amount, source_ref, lot_id, "
-    "explanation, created_by, created_at) VALUES ($1, $2, $3, 'earn', 0, $4, $5, $6, $7, $8, now())"
-)
-RAW_LOT = (
-    "INSERT INTO ledger_lots (tenant_id, id, member_id, entry_id, source_ref, amount, remaining, status, "
-    "post_after, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $6, 'pending', NULL, NULL, now())"
-)
-RAW_BALANCE = (
-    "UPDATE ledger_balances SET pending = pending + $3, updated_at = now() WHERE tenant_id = $1 AND member_id = $2"
-)
-RAW_CLAIM = (
-    "INSERT INTO claims (tenant_id, id, member_id, platform, order_id, outcome, message, points, via, created_at) "
-    "VALUES ($1, $2, $3, 'taobao', $4, 'credited', $5, $6, 'claim', now())"
-)
-
 
 async def raw_sql(url: str, tenant_id: int, plans: list[tuple[int, list[str]]]) -> tuple[float, list[float]]:
     """The same claim transaction through asyncpg; one connection per fan, all at once."""
@@ -277,7 +264,7 @@ async def raw_sql(url: str, tenant_id: int, plans: list[tuple[int, list[str]]]) 
         for order in orders:
             began = time.perf_counter()
             async with connection.transaction():
-                row = await connection.fetchrow(RAW_ORDER, tenant_id, order)
+                row = await connection.fetchrow(RAW_ORDER, tenant_id, "taobao", order)
                 await connection.fetchrow(RAW_LOCK, tenant_id, member_id)
                 ref = f"order:taobao:{order}"
                 if row is None or await connection.fetchrow(RAW_CREDITED, tenant_id, ref) is not None:
@@ -288,7 +275,9 @@ async def raw_sql(url: str, tenant_id: int, plans: list[tuple[int, list[str]]]) 
                 await connection.execute(RAW_ENTRY, tenant_id, entry, member_id, points, ref, lot, note, "bench")
                 await connection.execute(RAW_LOT, tenant_id, lot, member_id, entry, ref, points)
                 await connection.execute(RAW_BALANCE, tenant_id, member_id, points)
-                await connection.execute(RAW_CLAIM, tenant_id, claim, member_id, order, note, points)
+                await connection.execute(
+                    RAW_CLAIM, tenant_id, claim, member_id, "taobao", order, "credited", note, points
+                )
             latencies.append(time.perf_counter() - began)
 
     connections = [await asyncpg.connect(asyncpg_dsn(url)) for _ in plans]
