@@ -71,6 +71,24 @@ def record(
     return entry
 
 
+def record_change(
+    session: AsyncSession,
+    *,
+    actor: Principal,
+    action: str,
+    target_type: str,
+    target_id: str | int | None,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> AuditEntry | None:
+    """Record an update only when it changed something (saving a form unchanged leaves no entry)."""
+    if before == after:
+        return None
+    return record(
+        session, actor=actor, action=action, target_type=target_type, target_id=target_id, before=before, after=after
+    )
+
+
 async def list_entries(
     session: AsyncSession, *, tenant_id: int, page: PageRequest, action: str | None = None
 ) -> Page[AuditEntry]:

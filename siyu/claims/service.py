@@ -94,48 +94,38 @@ async def policy_of(session: AsyncSession, tenant_id: int) -> ClaimPolicy:
 async def save_policy(session: AsyncSession, *, actor: Principal, policy: ClaimPolicy) -> ClaimPolicy:
     after = policy.model_dump(mode="json")
     before = await tenants.put_setting(session, tenant_id=actor.tenant_id, key=POLICY_KEY, value=after)
-    if before != after:
-        audit.record(
-            session,
-            actor=actor,
-            action="claims.policy",
-            target_type="tenant",
-            target_id=actor.tenant_id,
-            before=before or {},
-            after=after,
-        )
+    audit.record_change(
+        session,
+        actor=actor,
+        action="claims.policy",
+        target_type="tenant",
+        target_id=actor.tenant_id,
+        before=before or {},
+        after=after,
+    )
     return policy
 
 
-def _limits(policy: ClaimPolicy) -> tuple[str, str]:
-    """(per member or device, per IP): failures allowed in the lock window. An IP gets its own, higher limit:
-    a carrier's NAT puts many fans behind one address."""
-    window = f"{policy.lock_minutes} minutes"
-    return f"{policy.max_failures}/{window}", f"{max(policy.ip_max_failures, policy.max_failures)}/{window}"
+def _counters(kind: str, row: Claim, per_member: int, per_ip: int, window: str) -> list[tuple[str, str, str]]:
+    """(rule, namespace, key) of the member's, her device's and her network address's counters of one `kind`.
+    An address gets its own, higher limit: a carrier's NAT puts many fans behind one."""
+    member_rule, ip_rule = f"{per_member}/{window}", f"{max(per_ip, per_member)}/{window}"
+    keys = [(member_rule, kind, f"{row.tenant_id}:{row.member_id}")]
+    keys.append((ip_rule, f"{kind}-ip", f"{row.tenant_id}:{row.ip_hash or '-'}"))
+    if row.device_hash:
+        keys.append((member_rule, f"{kind}-device", f"{row.tenant_id}:{row.device_hash}"))
+    return keys
 
 
 def _failure_keys(row: Claim, policy: ClaimPolicy) -> list[tuple[str, str, str]]:
-    """(rule, namespace, key) of every failure counter this attempt touches."""
-    member_rule, ip_rule = _limits(policy)
-    keys = [(member_rule, "claim-failures", f"{row.tenant_id}:{row.member_id}")]
-    keys.append((ip_rule, "claim-failures-ip", f"{row.tenant_id}:{row.ip_hash or '-'}"))
-    if row.device_hash:
-        keys.append((member_rule, "claim-failures-device", f"{row.tenant_id}:{row.device_hash}"))
-    return keys
+    """Failures allowed in the lock window."""
+    window = f"{policy.lock_minutes} minutes"
+    return _counters("claim-failures", row, policy.max_failures, policy.ip_max_failures, window)
 
 
-def _rate_keys(
-    tenant_id: int, member_id: int, ip_hash: str | None, device_hash: str | None, policy: ClaimPolicy
-) -> list[tuple[str, str, str]]:
-    """(rule, namespace, key) of every attempt counter: the member, her network address and her device."""
-    member_rule = f"{policy.per_minute}/minute"
-    keys = [(member_rule, "claim-rate", f"{tenant_id}:{member_id}")]
-    keys.append(
-        (f"{max(policy.ip_per_minute, policy.per_minute)}/minute", "claim-rate-ip", f"{tenant_id}:{ip_hash or '-'}")
-    )
-    if device_hash:
-        keys.append((member_rule, "claim-rate-device", f"{tenant_id}:{device_hash}"))
-    return keys
+def _rate_keys(row: Claim, policy: ClaimPolicy) -> list[tuple[str, str, str]]:
+    """Attempts of any outcome allowed in a minute."""
+    return _counters("claim-rate", row, policy.per_minute, policy.ip_per_minute, "minute")
 
 
 async def claim(
@@ -158,12 +148,6 @@ async def claim(
         raise UnknownPlatform()
     await members.get_member(session, tenant_id=tenant_id, member_id=member_id)
     policy = await policy_of(session, tenant_id)
-    if limiter is not None:
-        counted = [await limiter.hit(*key) for key in _rate_keys(tenant_id, member_id, ip_hash, device_hash, policy)]
-        if not all(counted):
-            log.warning("claims.too_fast", tenant_id=tenant_id, member_id=member_id, ip=ip_hash, device=device_hash)
-            raise ClaimsTooFast()
-    await ledger.lock_member(session, tenant_id=tenant_id, member_id=member_id, now=now)  # one claim at a time
     row = Claim(
         tenant_id=tenant_id,
         id=new_id(),
@@ -178,6 +162,10 @@ async def claim(
         via=Via.claim,
         created_at=now,
     )
+    if limiter is not None and not all([await limiter.hit(*key) for key in _rate_keys(row, policy)]):
+        log.warning("claims.too_fast", tenant_id=tenant_id, member_id=member_id, ip=ip_hash, device=device_hash)
+        raise ClaimsTooFast()
+    await ledger.lock_member(session, tenant_id=tenant_id, member_id=member_id, now=now)  # one claim at a time
     counters = _failure_keys(row, policy)
     if limiter is not None and not all([await limiter.allowed(*counter) for counter in counters]):
         row.outcome = Outcome.locked

@@ -195,15 +195,14 @@ async def drawable_lots(session: AsyncSession, *, tenant_id: int, member_id: int
     return list(rows)
 
 
-_DUE_OF_MEMBER = (
-    select(Lot)
-    .where(
-        Lot.tenant_id == bindparam("tenant_id"),
-        Lot.status == LotStatus.posted,
-        Lot.expires_at <= bindparam("now", type_=Lot.__table__.c.expires_at.type),
-        Lot.remaining > 0,
-        Lot.member_id == bindparam("member_id"),
-    )
+_DUE = select(Lot).where(
+    Lot.tenant_id == bindparam("tenant_id"),
+    Lot.status == LotStatus.posted,
+    Lot.expires_at <= bindparam("now", type_=Lot.__table__.c.expires_at.type),
+    Lot.remaining > 0,
+)
+_DUE_OF_MEMBER = (  # on every claim and spend (her balance is opened): built once
+    _DUE.where(Lot.member_id == bindparam("member_id"))
     .order_by(Lot.member_id, Lot.id)
     .execution_options(populate_existing=True)
 )
@@ -213,21 +212,17 @@ async def due_lots(
     session: AsyncSession, *, tenant_id: int, now: datetime, member_id: int | None = None, limit: int | None = None
 ) -> list[Lot]:
     """Posted lots past their expiry that still hold points, by member then id."""
-    if member_id is not None and limit is None:  # on every claim and spend (her balance is opened)
-        rows = await session.scalars(_DUE_OF_MEMBER, {"tenant_id": tenant_id, "member_id": member_id, "now": now})
-        return list(rows)
-    statement = select(Lot).where(
-        Lot.tenant_id == tenant_id,
-        Lot.status == LotStatus.posted,
-        Lot.expires_at <= now,
-        Lot.remaining > 0,
-    )
+    keys = {"tenant_id": tenant_id, "now": now}
+    if member_id is not None and limit is None:
+        return list(await session.scalars(_DUE_OF_MEMBER, {**keys, "member_id": member_id}))
+    statement = _DUE
     if member_id is not None:
-        statement = statement.where(Lot.member_id == member_id)
+        statement = statement.where(Lot.member_id == bindparam("member_id"))
+        keys["member_id"] = member_id
     statement = statement.order_by(Lot.member_id, Lot.id).execution_options(populate_existing=True)
     if limit is not None:
         statement = statement.limit(limit)
-    return list(await session.scalars(statement))
+    return list(await session.scalars(statement, keys))
 
 
 async def set_post_after(session: AsyncSession, *, tenant_id: int, lot_id: int, post_after: datetime) -> None:

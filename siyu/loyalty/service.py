@@ -87,16 +87,15 @@ async def save_policy(session: AsyncSession, *, actor: Principal, policy: Points
         raise tenants.ChannelNotFound("渠道不存在：" + "、".join(unknown))
     after = policy.model_dump(mode="json")
     before = await tenants.put_setting(session, tenant_id=actor.tenant_id, key=POLICY_KEY, value=after)
-    if before != after:
-        audit.record(
-            session,
-            actor=actor,
-            action="points.policy",
-            target_type="tenant",
-            target_id=actor.tenant_id,
-            before=before or {},
-            after=after,
-        )
+    audit.record_change(
+        session,
+        actor=actor,
+        action="points.policy",
+        target_type="tenant",
+        target_id=actor.tenant_id,
+        before=before or {},
+        after=after,
+    )
     return policy
 
 
@@ -166,16 +165,15 @@ async def update_campaign(session: AsyncSession, *, actor: Principal, campaign_i
         setattr(campaign, key, value)
     await session.flush()
     after = _campaign_view(campaign)
-    if after != before:
-        audit.record(
-            session,
-            actor=actor,
-            action="campaign.update",
-            target_type="campaign",
-            target_id=campaign.id,
-            before=before,
-            after=after,
-        )
+    audit.record_change(
+        session,
+        actor=actor,
+        action="campaign.update",
+        target_type="campaign",
+        target_id=campaign.id,
+        before=before,
+        after=after,
+    )
     return campaign
 
 

@@ -205,16 +205,15 @@ async def update_lottery(session: AsyncSession, *, actor: Principal, lottery_id:
         setattr(lottery, key, value)
     prizes = await _put_prizes(session, lottery, data)
     after = _view(lottery, prizes)
-    if after != before:
-        audit.record(
-            session,
-            actor=actor,
-            action="lottery.update",
-            target_type="lottery",
-            target_id=lottery.id,
-            before=before,
-            after=after,
-        )
+    audit.record_change(
+        session,
+        actor=actor,
+        action="lottery.update",
+        target_type="lottery",
+        target_id=lottery.id,
+        before=before,
+        after=after,
+    )
     return lottery
 
 

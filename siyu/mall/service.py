@@ -129,16 +129,15 @@ async def update_reward(session: AsyncSession, *, actor: Principal, reward_id: i
         setattr(reward, key, value)
     await session.flush()
     after = _view(reward)
-    if after != before:
-        audit.record(
-            session,
-            actor=actor,
-            action="reward.update",
-            target_type="reward",
-            target_id=reward.id,
-            before=before,
-            after=after,
-        )
+    audit.record_change(
+        session,
+        actor=actor,
+        action="reward.update",
+        target_type="reward",
+        target_id=reward.id,
+        before=before,
+        after=after,
+    )
     return reward
 
 

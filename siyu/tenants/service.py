@@ -84,16 +84,15 @@ async def update_tenant(session: AsyncSession, *, actor: Principal, changes: Ten
             settings[key] = value
     tenant.settings = settings
     after = _tenant_view(tenant)
-    if after != before:
-        audit.record(
-            session,
-            actor=actor,
-            action="tenant.update",
-            target_type="tenant",
-            target_id=tenant.id,
-            before=before,
-            after=after,
-        )
+    audit.record_change(
+        session,
+        actor=actor,
+        action="tenant.update",
+        target_type="tenant",
+        target_id=tenant.id,
+        before=before,
+        after=after,
+    )
     await session.flush()
     return tenant
 
@@ -173,15 +172,14 @@ async def update_channel(
     if changes.active is not None:
         channel.active = changes.active
     after = _channel_view(channel)
-    if after != before:
-        audit.record(
-            session,
-            actor=actor,
-            action="channel.update",
-            target_type="channel",
-            target_id=channel.id,
-            before=before,
-            after=after,
-        )
+    audit.record_change(
+        session,
+        actor=actor,
+        action="channel.update",
+        target_type="channel",
+        target_id=channel.id,
+        before=before,
+        after=after,
+    )
     await session.flush()
     return channel
