@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import structlog
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from siyu import __version__, errors
 from siyu.audit.api import router as audit_api
@@ -49,6 +51,67 @@ async def _carries_nul(request: Request) -> bool:
     if request.headers.get("content-type", "").startswith("application/json"):
         return b"\\u0000" in await request.body()
     return False
+
+
+class HeadersAndLog:
+    """Plain ASGI middleware (no task per request, unlike @app.middleware): refuses NUL characters up front,
+    adds the security headers, logs each request with its time."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request = Request(scope, receive)
+        if await _carries_nul(request):
+            # No text column anywhere can hold a NUL character: refuse it up front rather than fail in SQL.
+            refusal = JSONResponse({"code": "invalid_request", "message": "请求中含有不允许的字符"}, status_code=422)
+            await refusal(scope, receive, send)
+            return
+        body: bytes | None = getattr(request, "_body", None)  # read by the check (request.body()): hand it on
+        if body is not None:
+            receive = _replay(body, receive)
+        path: str = scope["path"]
+        status = 500
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "same-origin")
+                if path.startswith("/console"):
+                    headers.setdefault("X-Frame-Options", "DENY")
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            log.debug(
+                "request",
+                method=scope["method"],
+                path=path,
+                status=status,
+                ms=round((time.perf_counter() - started) * 1000, 1),
+            )
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The request's body, already read, handed to the app once; then whatever the client sends next."""
+    pending = True
+
+    async def replay() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 def api_router() -> APIRouter:
@@ -112,25 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(GZipMiddleware, minimum_size=800)
 
-    @app.middleware("http")
-    async def headers_and_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        if await _carries_nul(request):
-            # No text column anywhere can hold a NUL character: refuse it up front rather than fail in SQL.
-            return JSONResponse({"code": "invalid_request", "message": "请求中含有不允许的字符"}, status_code=422)
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if request.url.path.startswith("/console"):
-            response.headers.setdefault("X-Frame-Options", "DENY")
-        log.debug(
-            "request",
-            method=request.method,
-            path=request.url.path,
-            status=response.status_code,
-            ms=round((time.perf_counter() - started) * 1000, 1),
-        )
-        return response
+    app.add_middleware(HeadersAndLog)
 
     @app.get("/healthz", tags=["运维"], summary="健康检查（含数据库）")
     async def healthz(request: Request) -> JSONResponse:
