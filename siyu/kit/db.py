@@ -9,7 +9,7 @@ from typing import Any, ClassVar, TypeVar
 from sqlalchemy import JSON, BigInteger, Integer, MetaData, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, make_transient_to_detached, mapped_column
 
 from siyu.kit.time import utcnow
 from siyu.kit.types import UTCDateTime
@@ -43,6 +43,16 @@ def created_at_column() -> Mapped[datetime]:
 
 T = TypeVar("T")
 KEPT = "siyu.kept"
+
+
+def adopt(session: AsyncSession, row: object, values: dict[str, Any]) -> None:
+    """A row whose every column is known (written with a plain INSERT of `values`, or read with a plain SELECT)
+    becomes the session's as if the ORM had loaded it: no second INSERT, and changes to it flushed as UPDATEs."""
+    for key, value in values.items():
+        if key not in row.__dict__:
+            setattr(row, key, value)
+    make_transient_to_detached(row)
+    session.add(row)
 
 
 def keep(session: AsyncSession, row: T, limit: int = 256) -> T:

@@ -6,6 +6,7 @@ Tenant-owned tables key on (tenant_id, id); generating ids here keeps that key u
 
 from __future__ import annotations
 
+import random
 import secrets
 import threading
 import time
@@ -15,6 +16,7 @@ _lock = threading.Lock()
 _last_ms = 0
 _seq = 0
 _node = secrets.randbits(8)
+_random = random.Random(secrets.randbits(64))  # the sequence's start: spread, not secret
 
 
 def new_id() -> int:
@@ -29,6 +31,6 @@ def new_id() -> int:
                 _seq = 0
             now = _last_ms
         else:
-            _seq = secrets.randbits(6)
+            _seq = _random.getrandbits(6)
         _last_ms = now
         return (now << 22) | (_node << 14) | _seq

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
-from siyu.kit.db import keep
+from siyu.kit.db import adopt, keep
+from siyu.kit.fast import Fast
 from siyu.kit.pagination import Page, PageRequest
 from siyu.members.models import Identity, Member
 
@@ -18,9 +20,24 @@ def _members(tenant_id: int):  # type: ignore[no-untyped-def]
     return select(Member).where(Member.tenant_id == tenant_id)
 
 
+_COLUMNS = [column.key for column in Member.__table__.c]
+_BY_ID = Fast(
+    select(*Member.__table__.c).where(Member.tenant_id == bindparam("tenant_id"), Member.id == bindparam("id"))
+)
+
+
 async def get(session: AsyncSession, *, tenant_id: int, member_id: int) -> Member | None:
+    """A member by id: from the session when it has her, else one plain read (every fan request makes one)."""
+    if session.identity_map.get(identity_key(Member, (tenant_id, member_id))) is None:
+        row = await _BY_ID.one_or_none(session, {"tenant_id": tenant_id, "id": member_id})
+        if row is None:
+            return None
+        values = dict(zip(_COLUMNS, row, strict=True))
+        found = Member(**values)
+        adopt(session, found, values)
+        return keep(session, found)  # read again by id, she comes from memory
     member = await session.get(Member, (tenant_id, member_id))
-    return None if member is None else keep(session, member)  # read again by id, she comes from memory
+    return None if member is None else keep(session, member)
 
 
 async def get_many(session: AsyncSession, *, tenant_id: int, member_ids: list[int]) -> list[Member]:
