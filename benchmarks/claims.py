@@ -416,7 +416,8 @@ def main() -> None:
             http = run_plans(port, timed)
             wrong = [o for o in http["outcomes"] if o != "credited"]
             if wrong:
-                raise RuntimeError(f"{len(wrong)} claims were not credited, e.g. {wrong[:3]}")
+                tail = log.read_text(errors="replace")[-4000:]
+                raise RuntimeError(f"{len(wrong)} claims were not credited, e.g. {wrong[:3]}\nserver log:\n{tail}")
             claims_per_s = len(http["latencies"]) / http["elapsed"]
             say(f"HTTP: {claims_per_s:.0f} claims/s, p50 {percentile(http['latencies'], 0.5):.1f} ms")
 

@@ -189,7 +189,7 @@ def ledger_sweep(
         try:
             async with makesession() as session:
                 if tenant is None:
-                    chosen = await tenants.tenants_by_id(session, await loyalty.tenants_to_sweep(session))
+                    chosen = await tenants.tenants_by_id(session, await tenants.tenant_ids(session))
                 else:
                     chosen = [await tenants.get_by_slug(session, tenant)]
             with Progress(

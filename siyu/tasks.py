@@ -11,9 +11,8 @@ def load_handlers() -> None:
     import siyu.orders.tasks
     import siyu.staff.tasks  # noqa: F401
     from siyu.claims import tasks as claims
-    from siyu.loyalty.tasks import on_orders_changed
     from siyu.orders import events
 
-    events.listen("points", on_orders_changed)  # first: the ledger applies the changes
+    events.listen("points", claims.credit_changes)  # first: the points of orders that changed
     events.listen("bound", claims.on_orders_changed)
     events.listen_for_arrivals("claims", claims.on_orders_arrived)

@@ -3,19 +3,41 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import Table, and_, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.claims.models import Claim, Outcome, Via
+from siyu.kit.db import adopt
+from siyu.kit.fast import Fast
 from siyu.kit.pagination import Page, PageRequest
-from siyu.ledger import repository as ledger_queries
+from siyu.ledger import refs
+from siyu.ledger.models import Lot
 from siyu.members.models import Identity
 from siyu.orders.models import Order
 
 
 def add(session: AsyncSession, claim: Claim) -> None:
     session.add(claim)
+
+
+_INSERT = Fast(insert(cast(Table, Claim.__table__)))
+_COLUMNS = [
+    (column.key, column.default.arg if column.default is not None and column.default.is_scalar else None)
+    for column in Claim.__table__.c
+]
+
+
+async def save_new(session: AsyncSession, claim: Claim) -> None:
+    """Write a new claim as it stands: a plain INSERT (every attempt of a live show's rush writes one), no unit
+    of work to flush. The row is then the session's like any it has read."""
+    values = {}
+    for key, default in _COLUMNS:
+        value = getattr(claim, key)
+        values[key] = default if value is None and default is not None else value
+    await _INSERT.execute(session, values)
+    adopt(session, claim, values)
 
 
 async def pending_claim(
@@ -234,7 +256,13 @@ async def bound_orders(
                     Order.platform == platform,
                     Order.status.in_(EARNING_STATUSES),
                     func.coalesce(Order.paid_at, Order.placed_at) >= since,
-                    ~ledger_queries.order_credited(Order.tenant_id, Order.platform, Order.order_id),
+                    ~exists(
+                        select(Lot.id).where(
+                            Lot.tenant_id == Order.tenant_id,
+                            Lot.source_ref
+                            == refs.order_ref_sql(Order.__table__.c.platform, Order.__table__.c.order_id),
+                        )
+                    ),
                     ~exists(held),
                 )
                 .order_by(Order.paid_at)

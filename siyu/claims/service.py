@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import structlog
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.audit import service as audit
-from siyu.claims import reading, repository
+from siyu.claims import crediting, reading, repository
+from siyu.claims.crediting import Context
 from siyu.claims.models import FAILURES, Claim, Outcome, Via
 from siyu.claims.schemas import ClaimPolicy
 from siyu.jobs import service as jobs
@@ -29,9 +29,10 @@ from siyu.loyalty import service as loyalty
 from siyu.members import service as members
 from siyu.members.models import IdentityKind
 from siyu.orders import service as orders
-from siyu.orders.models import Order
+from siyu.orders.models import Order, OrderView
 from siyu.tenants import service as tenants
 from siyu.tenants.models import PLATFORM_LABELS
+from siyu.tenants.service import TenantConfig
 
 log = structlog.get_logger("siyu.claims")
 
@@ -85,10 +86,7 @@ class RejectNeedsNote(InvalidInput):
 
 async def policy_of(session: AsyncSession, tenant_id: int) -> ClaimPolicy:
     tenant = await tenants.get_tenant(session, tenant_id)
-    try:
-        return ClaimPolicy.model_validate((tenant.settings or {}).get(POLICY_KEY) or {})
-    except ValidationError:
-        return ClaimPolicy()
+    return crediting.claim_policy((tenant.settings or {}).get(POLICY_KEY))
 
 
 async def save_policy(session: AsyncSession, *, actor: Principal, policy: ClaimPolicy) -> ClaimPolicy:
@@ -139,15 +137,18 @@ async def claim(
     ip_hash: str | None = None,
     device_hash: str | None = None,
     limiter: RateLimiter | None = None,
+    tenant: TenantConfig | None = None,
     now: datetime | None = None,
 ) -> Claim:
     """Claim the points of the order whose number is in `text`. Every attempt is kept with its outcome, except
-    those over the per-minute limits (ClaimsTooFast: only logged, with hashed addresses)."""
+    those over the per-minute limits (ClaimsTooFast: only logged, with hashed addresses). `tenant`: the caller's
+    configuration of the tenant, when it has it (else it is read)."""
     now = now or utcnow()
     if platform not in PLATFORMS:
         raise UnknownPlatform()
     await members.get_member(session, tenant_id=tenant_id, member_id=member_id)
-    policy = await policy_of(session, tenant_id)
+    context = await crediting.context_of(session, tenant_id=tenant_id, config=tenant)
+    policy = context.claims
     row = Claim(
         tenant_id=tenant_id,
         id=new_id(),
@@ -176,31 +177,27 @@ async def claim(
             row.message = "没有识别出订单号，请复制订单详情里完整的“订单编号”后粘贴"
         else:
             row.order_id = order_id
-            await _decide(session, row, policy, now, waiting_ok=True)
+            await _decide(session, context, row, now, waiting_ok=True)
         if row.outcome in FAILURES and limiter is not None:
             for counter in counters:
                 await limiter.hit(*counter)
-    repository.add(session, row)
-    await session.flush()
+    await repository.save_new(session, row)
     return row
 
 
 async def _decide(
-    session: AsyncSession, row: Claim, policy: ClaimPolicy, now: datetime, *, waiting_ok: bool, review: bool = True
+    session: AsyncSession, context: Context, row: Claim, now: datetime, *, waiting_ok: bool, review: bool = True
 ) -> None:
     """Settle a claim whose number was read: credit it, or say why not. `waiting_ok`: an order not yet in
     our files makes a pending claim (False when resolving one: the caller knows it has arrived). `review`:
     the velocity rules may send it to ops (False once ops approved it, and for bound accounts)."""
-    tenant_id = row.tenant_id
-    try:
-        # Locked: two members claiming the same order settle one after the other (the ledger's unique credit
-        # stays the last word, but the second one then hears "claimed by someone else", not an error).
-        order = await orders.get_order(
-            session, tenant_id=tenant_id, platform=row.platform, order_id=row.order_id, lock=True
-        )
-    except orders.OrderNotFound:
+    tenant_id, policy = row.tenant_id, context.claims
+    # Locked: two members claiming the same order settle one after the other (the ledger's unique credit
+    # stays the last word, but the second one then hears "claimed by someone else", not an error).
+    order = await orders.read_order(session, tenant_id=tenant_id, platform=row.platform, order_id=row.order_id)
+    if order is None:
         if not waiting_ok:
-            raise
+            raise orders.OrderNotFound()
         earlier = await repository.pending_claim(
             session, tenant_id=tenant_id, member_id=row.member_id, platform=row.platform, order_id=row.order_id
         )
@@ -214,9 +211,7 @@ async def _decide(
             earlier.outcome, earlier.resolved_at = Outcome.claimed_by_you, now
             earlier.message = "已合并到之后的同一订单领取"
         return
-    facts = await loyalty.facts_of(session, order)
-    tenant = await tenants.get_tenant(session, tenant_id)
-    placed = facts.placed_at
+    placed = order.paid_at or order.placed_at
     if placed is not None and placed < row.created_at - timedelta(days=policy.window_days):
         _not_eligible(row, "too_old")
         return
@@ -227,7 +222,7 @@ async def _decide(
         paid_fen=order.paid_fen,
         paid_at=order.paid_at,
         receiver_phone=order.receiver_phone,
-        timezone=tenant.timezone,
+        timezone=context.timezone,
     )
     if passed is False:
         row.outcome = Outcome.check_failed
@@ -240,16 +235,16 @@ async def _decide(
             row.message = "这笔订单需要人工审核，通常 1 个工作日内完成，结果会显示在“我的领取记录”里"
             return
     try:
-        credited = await loyalty.credit_order(
+        credited = await crediting.credit(
             session,
-            tenant_id=tenant_id,
+            context,
             member_id=row.member_id,
-            order=facts,
+            order=crediting.facts_of(context, order),
             created_by=f"claim:{row.id}",
             now=now,
         )
-    except loyalty.NotEligible:
-        _not_eligible(row, facts.status if facts.status in NOT_ELIGIBLE else "closed")
+    except crediting.NotEligible:
+        _not_eligible(row, order.status if order.status in NOT_ELIGIBLE else "closed")
         return
     except loyalty.NothingToEarn:
         _not_eligible(row, "too_small")
@@ -262,7 +257,7 @@ async def _decide(
     row.outcome, row.points = Outcome.credited, credited.calculation.total
     if credited.pending:
         when = (
-            f"预计 {format_local(credited.post_after, tenant.timezone, '%m月%d日')} 入账"
+            f"预计 {format_local(credited.post_after, context.timezone, '%m月%d日')} 入账"
             if credited.post_after
             else "确认收货后入账"
         )
@@ -308,7 +303,7 @@ async def _review_reason(
     return None
 
 
-def order_accounts(order: Order) -> list[tuple[str, str]]:
+def order_accounts(order: OrderView) -> list[tuple[str, str]]:
     """(identity kind, value) of the buyer accounts this order carries in full (masked ones are left out)."""
     found = []
     for field, kind in ORDER_ACCOUNTS.get(order.platform, ()):
@@ -318,7 +313,7 @@ def order_accounts(order: Order) -> list[tuple[str, str]]:
     return found
 
 
-async def _learn_accounts(session: AsyncSession, row: Claim, order: Order, policy: ClaimPolicy) -> str:
+async def _learn_accounts(session: AsyncSession, row: Claim, order: OrderView, policy: ClaimPolicy) -> str:
     """After a credited claim, bind the order's buyer account to her when that proves it is hers: the tenant
     asked for a secondary check she passed, or this is her second order of that account. Her other orders of
     the account are then credited by a job. Returns the accounts bound, for her message."""
@@ -370,7 +365,8 @@ async def credit_bound(
     """Credit the orders that carry an account bound to a member and that nobody has claimed, within the
     claim window: no claim needed, and she sees them in her claims. Returns the number credited."""
     now = now or utcnow()
-    policy = await policy_of(session, tenant_id)
+    context = await crediting.context_of(session, tenant_id=tenant_id)
+    policy = context.claims
     candidates = await repository.bound_orders(
         session,
         tenant_id=tenant_id,
@@ -381,7 +377,7 @@ async def credit_bound(
         limit=limit,
     )
     credited = 0
-    for owner, platform, order_id in candidates:
+    for owner, platform, order_id in sorted(candidates):  # members locked in member-id order
         row = Claim(
             tenant_id=tenant_id,
             id=new_id(),
@@ -394,9 +390,9 @@ async def credit_bound(
             created_at=now,
         )
         await ledger.lock_member(session, tenant_id=tenant_id, member_id=owner, now=now)
-        await _decide(session, row, policy, now, waiting_ok=False, review=False)
+        await _decide(session, context, row, now, waiting_ok=False, review=False)
         if row.outcome == Outcome.credited:
-            repository.add(session, row)
+            await repository.save_new(session, row)
             credited += 1
     await session.flush()
     return credited
@@ -415,11 +411,14 @@ async def resolve_pending(
     expired = await repository.expire_pending(
         session, tenant_id=tenant_id, now=now, message="等待期内没有同步到这笔订单，请确认订单号和平台后重新提交"
     )
-    policy = await policy_of(session, tenant_id)
+    context = await crediting.context_of(session, tenant_id=tenant_id)
+    rows = await repository.pending_with_orders(session, tenant_id=tenant_id, limit=limit)
+    for member_id in sorted({row.member_id for row in rows}):  # every member locked first, in member-id order
+        await ledger.lock_member(session, tenant_id=tenant_id, member_id=member_id, now=now)
     settled = 0
-    for row in await repository.pending_with_orders(session, tenant_id=tenant_id, limit=limit):
+    for row in rows:  # then settled oldest first: the first to ask gets the order
         row.outcome, row.resolved_at = Outcome.invalid, now
-        await _decide(session, row, policy, now, waiting_ok=False)
+        await _decide(session, context, row, now, waiting_ok=False)
         settled += 1
     await session.flush()
     return settled, expired
@@ -441,18 +440,19 @@ async def review(
     if not approve and not note:
         raise RejectNeedsNote()
     tenant_id = actor.tenant_id
-    policy = await policy_of(session, tenant_id)
+    context = await crediting.context_of(session, tenant_id=tenant_id)
     rows = await repository.get_many(session, tenant_id=tenant_id, claim_ids=sorted(set(claim_ids)))
     if len(rows) != len(set(claim_ids)):
         raise ClaimNotFound()
+    for member_id in sorted({row.member_id for row in rows}):  # every member locked first, in member-id order
+        await ledger.lock_member(session, tenant_id=tenant_id, member_id=member_id, now=now)
     for row in rows:
-        await ledger.lock_member(session, tenant_id=tenant_id, member_id=row.member_id, now=now)
         await session.refresh(row)
         if row.outcome != Outcome.review:
             raise NotInReview(claim_id=str(row.id))
         row.reviewed_by, row.review_note, row.resolved_at = actor.label, note or None, now
         if approve:
-            await _decide(session, row, policy, now, waiting_ok=True, review=False)
+            await _decide(session, context, row, now, waiting_ok=True, review=False)
         else:
             row.outcome, row.message = Outcome.rejected, f"审核未通过：{note}"
         audit.record(

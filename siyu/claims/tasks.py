@@ -6,11 +6,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from siyu.claims import service
+from siyu.claims import crediting, service
 from siyu.jobs.models import Job
 from siyu.jobs.registry import every, handler
 from siyu.kit.time import utcnow
-from siyu.loyalty import service as loyalty
+from siyu.tenants import service as tenants
 
 RESOLVE_JOB = "claims.resolve"
 
@@ -19,6 +19,11 @@ async def on_orders_arrived(session: AsyncSession, tenant_id: int, import_id: in
     """An import brought new orders: settle the claims waiting for them, credit those of bound accounts."""
     settled, _expired = await service.resolve_pending(session, tenant_id=tenant_id)
     return settled + await service.credit_bound(session, tenant_id=tenant_id, import_id=import_id)
+
+
+async def credit_changes(session: AsyncSession, tenant_id: int, import_id: int) -> int:
+    """An import changed orders: post, void or claw back the points of those that earned some."""
+    return await crediting.apply_order_changes(session, tenant_id=tenant_id, import_id=import_id)
 
 
 async def on_orders_changed(session: AsyncSession, tenant_id: int, import_id: int) -> int:
@@ -38,7 +43,7 @@ async def credit_bound(session: AsyncSession, job: Job) -> dict[str, Any]:
 @handler(RESOLVE_JOB)
 async def resolve(session: AsyncSession, job: Job) -> dict[str, Any]:
     now = utcnow()
-    tenant_ids = [job.tenant_id] if job.tenant_id else await loyalty.tenants_to_sweep(session)
+    tenant_ids = [job.tenant_id] if job.tenant_id else await tenants.tenant_ids(session)
     done: dict[str, list[int]] = {}
     for tenant_id in tenant_ids:
         settled, expired = await service.resolve_pending(session, tenant_id=tenant_id, now=now)

@@ -18,6 +18,7 @@ from siyu.loyalty import service as loyalty
 from siyu.loyalty.schemas import CampaignIn, PointsPolicy, TierIn
 from siyu.members import service as members
 from siyu.orders import service as orders
+from siyu.orders.models import EARNS_NOTHING
 from siyu.tenants import service as tenants
 
 TIERS = [("银卡会员", 100, 100), ("金卡会员", 400, 120), ("黑金会员", 1500, 150)]
@@ -82,7 +83,7 @@ async def load(session: AsyncSession, *, slug: str, seed: int = 11, now: datetim
     unclaimed: list[tuple[int, str, str, str | None]] = []  # (paid, platform, order id, buyer nick)
     async for chunk in orders.stream_orders(session, tenant_id=tenant.id):
         for order in chunk:
-            if order.status in loyalty.INELIGIBLE or not fans:
+            if order.status in EARNS_NOTHING or not fans:
                 continue
             if rng.random() < 0.35:
                 unclaimed.append((order.paid_fen, order.platform, order.order_id, order.buyer_nick))

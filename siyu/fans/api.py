@@ -40,6 +40,7 @@ from siyu.members.models import IDENTITY_LABELS, IdentityKind, Member
 from siyu.members.schemas import IdentityIn, IdentityOut
 from siyu.tenants import service as tenants
 from siyu.tenants.models import Tenant
+from siyu.tenants.service import TenantConfig
 
 router = APIRouter(tags=["粉丝"])
 
@@ -55,7 +56,7 @@ def _error(error: AppError) -> JSONResponse:
 
 @dataclass(frozen=True)
 class FanCaller:
-    tenant: Tenant
+    tenant: TenantConfig  # as this process keeps it (one small read per request, see tenants.config_by_slug)
     member: Member
 
 
@@ -65,7 +66,7 @@ async def current_fan(
     session: DbSession,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> FanCaller:
-    tenant = await tenants.get_by_slug(session, slug)
+    tenant = await tenants.config_by_slug(session, slug)
     token = (authorization or "").removeprefix("Bearer ").strip()
     found = service.read_access_token(request.app.state.settings.secret_key, token) if token else None
     if found is None or found[0] != tenant.id:
@@ -214,6 +215,7 @@ async def claim(fan: CurrentFan, body: FanClaimIn, request: Request, session: Db
         ip_hash=ip_hash(request),
         device_hash=device_hash(request),
         limiter=request.app.state.limiter,
+        tenant=fan.tenant,
     )
     return ClaimOut.of(row)
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import ColumnExpressionArgument, Exists, bindparam, exists, func, literal, select, text, update
+from sqlalchemy import Table, bindparam, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.kit.bulk import insert_ignoring_duplicates
-from siyu.kit.types import UTCDateTime
+from siyu.kit.fast import Fast
 from siyu.ledger.models import Allocation, Balance, Entry, Lot, LotStatus
-from siyu.tenants.models import Tenant
 
 
 @dataclass
@@ -25,6 +25,7 @@ class Account:
     pending: int
     debt: int
     merged_into: int | None
+    due: bool = False  # when locked: some of her posted lots had expired with points left
 
 
 def add(session: AsyncSession, row: Entry | Lot | Allocation) -> None:
@@ -34,12 +35,26 @@ def add(session: AsyncSession, row: Entry | Lot | Allocation) -> None:
 # Balances
 
 # The statements of every claim and spend are built once, with bound parameters (see siyu.tenants.repository).
-_LOCKED = (
-    select(Balance.available, Balance.pending, Balance.debt, Balance.merged_into)
-    .where(Balance.tenant_id == bindparam("tenant_id"), Balance.member_id == bindparam("member_id"))
-    .with_for_update()
+_NOW = bindparam("now", type_=Lot.__table__.c.expires_at.type)
+_DUE_OF_BALANCE = (
+    exists()
+    .where(
+        Lot.tenant_id == Balance.tenant_id,
+        Lot.member_id == Balance.member_id,
+        Lot.status == LotStatus.posted,
+        Lot.expires_at <= _NOW,
+        Lot.remaining > 0,
+    )
+    .correlate(Balance)
 )
-_CHANGE = (  # (an UPDATE's parameters may not be named as its columns)
+# Her balance locked, and in the same round trip whether any of her lots is due to expire (the usual answer, no,
+# saves reading her lots on every claim and spend).
+_LOCKED = Fast(
+    select(Balance.available, Balance.pending, Balance.debt, Balance.merged_into, _DUE_OF_BALANCE.label("due"))
+    .where(Balance.tenant_id == bindparam("tenant_id"), Balance.member_id == bindparam("member_id"))
+    .with_for_update(of=Balance)
+)
+_CHANGE_STATEMENT = (  # (an UPDATE's parameters may not be named as its columns)
     update(Balance)
     .where(Balance.tenant_id == bindparam("of_tenant"), Balance.member_id == bindparam("of_member"))
     .values(
@@ -50,22 +65,25 @@ _CHANGE = (  # (an UPDATE's parameters may not be named as its columns)
     )
     .execution_options(synchronize_session=False)
 )
-_CHANGE_KEEPING = _CHANGE.where(Balance.available >= bindparam("keep_available"))
+_CHANGE = Fast(_CHANGE_STATEMENT)
+_CHANGE_KEEPING = Fast(_CHANGE_STATEMENT.where(Balance.available >= bindparam("keep_available")))
 
 
-async def lock_account(session: AsyncSession, *, tenant_id: int, member_id: int) -> Account:
+async def lock_account(session: AsyncSession, *, tenant_id: int, member_id: int, now: datetime) -> Account:
     """The member's balance row, created when missing, locked until the transaction ends (PostgreSQL;
-    SQLite runs one writer at a time)."""
-    keys = {"tenant_id": tenant_id, "member_id": member_id}
-    row = (await session.execute(_LOCKED, keys)).one_or_none()
+    SQLite runs one writer at a time), and whether she has lots due to expire at `now`."""
+    keys = {"tenant_id": tenant_id, "member_id": member_id, "now": now}
+    row = await _LOCKED.one_or_none(session, keys)
     if row is None:  # her first points: create the row (a concurrent first operation may create it too)
         await insert_ignoring_duplicates(
             session,
             Balance,
             [{"tenant_id": tenant_id, "member_id": member_id, "available": 0, "pending": 0, "debt": 0}],
         )
-        row = (await session.execute(_LOCKED, keys)).one()
-    return Account(member_id, row.available, row.pending, row.debt, row.merged_into)
+        row = await _LOCKED.one_or_none(session, keys)
+        assert row is not None
+    available, pending, debt, merged_into, due = row
+    return Account(member_id, available, pending, debt, merged_into, bool(due))
 
 
 async def change_balance(
@@ -90,10 +108,10 @@ async def change_balance(
         "now": now,
     }
     if keep_available is None:
-        result = await session.execute(_CHANGE, values)
+        changed = await _CHANGE.execute(session, values)
     else:
-        result = await session.execute(_CHANGE_KEEPING, {**values, "keep_available": keep_available})
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+        changed = await _CHANGE_KEEPING.execute(session, {**values, "keep_available": keep_available})
+    if changed != 1:
         return False
     account.available += available
     account.pending += pending
@@ -123,6 +141,18 @@ async def get_balance(session: AsyncSession, *, tenant_id: int, member_id: int) 
 
 
 # Entries
+
+# A credit writes an entry and a lot: plain INSERTs built once (no unit of work to flush on the hot paths).
+_INSERT_ENTRY = Fast(insert(cast(Table, Entry.__table__)))
+_INSERT_LOT = Fast(insert(cast(Table, Lot.__table__)))
+
+
+async def insert_entry(session: AsyncSession, values: dict[str, Any]) -> None:
+    await _INSERT_ENTRY.execute(session, values)
+
+
+async def insert_lot(session: AsyncSession, values: dict[str, Any]) -> None:
+    await _INSERT_LOT.execute(session, values)
 
 
 async def find_entry(session: AsyncSession, *, tenant_id: int, kind: str, source_ref: str) -> Entry | None:
@@ -162,6 +192,30 @@ _LOT_OF_SOURCE = (
     .where(Lot.tenant_id == bindparam("tenant_id"), Lot.source_ref == bindparam("source_ref"))
     .execution_options(populate_existing=True)
 )
+
+
+_OWNER_OF_SOURCE = Fast(
+    select(Lot.member_id).where(Lot.tenant_id == bindparam("tenant_id"), Lot.source_ref == bindparam("source_ref"))
+)
+
+
+async def credit_owner(session: AsyncSession, *, tenant_id: int, source_ref: str) -> int | None:
+    """Who holds the credit of a source, if it was credited."""
+    owner = await _OWNER_OF_SOURCE.scalar(session, {"tenant_id": tenant_id, "source_ref": source_ref})
+    return None if owner is None else int(owner)
+
+
+async def credit_owners(session: AsyncSession, *, tenant_id: int, source_refs: Sequence[str]) -> dict[str, int]:
+    """{source: member holding its credit} for the sources credited among these."""
+    owners: dict[str, int] = {}
+    for start in range(0, len(source_refs), 500):
+        rows = await session.execute(
+            select(Lot.source_ref, Lot.member_id).where(
+                Lot.tenant_id == tenant_id, Lot.source_ref.in_(source_refs[start : start + 500])
+            )
+        )
+        owners.update({ref: int(member_id) for ref, member_id in rows})
+    return owners
 
 
 async def find_lot(session: AsyncSession, *, tenant_id: int, source_ref: str) -> Lot | None:
@@ -276,63 +330,6 @@ async def allocations_of(session: AsyncSession, *, tenant_id: int, entry_id: int
         .order_by(Allocation.lot_id)
     )
     return list(rows)
-
-
-# Orders, read without importing the orders domain (which sits beside the ledger, not below it)
-
-
-@dataclass(frozen=True)
-class OrderChangeRow:
-    platform: str
-    order_id: str
-    from_status: str
-    to_status: str
-    from_refund_fen: int
-    to_refund_fen: int
-    paid_fen: int
-    completed_at: datetime | None = None
-
-    @property
-    def source_ref(self) -> str:
-        return order_ref(self.platform, self.order_id)
-
-
-def order_ref(platform: str, order_id: str) -> str:
-    return f"order:{platform}:{order_id}"
-
-
-def order_credited(
-    tenant_id: ColumnExpressionArgument[int],
-    platform: ColumnExpressionArgument[str],
-    order_id: ColumnExpressionArgument[str],
-) -> Exists:
-    """In SQL: whether the order named by these columns has been credited (order_ref, spelt in SQL)."""
-    ref = literal("order:") + platform + literal(":") + order_id
-    return exists(select(Lot.id).where(Lot.tenant_id == tenant_id, Lot.source_ref == ref))
-
-
-_CREDITED_CHANGES = text(
-    """
-    SELECT c.platform, c.order_id, c.from_status, c.to_status, c.from_refund_fen, c.to_refund_fen, o.paid_fen,
-           o.completed_at
-    FROM order_changes c
-    JOIN orders o ON o.tenant_id = c.tenant_id AND o.platform = c.platform AND o.order_id = c.order_id
-    JOIN ledger_lots l ON l.tenant_id = c.tenant_id AND l.source_ref = 'order:' || c.platform || ':' || c.order_id
-    WHERE c.tenant_id = :tenant_id AND c.import_id = :import_id
-    ORDER BY c.platform, c.order_id
-    """
-)
-
-
-async def credited_order_changes(session: AsyncSession, *, tenant_id: int, import_id: int) -> list[OrderChangeRow]:
-    """The changes of one import to orders that earned points (an earn_pending or earn lot)."""
-    statement = _CREDITED_CHANGES.columns(completed_at=UTCDateTime())
-    rows = await session.execute(statement, {"tenant_id": tenant_id, "import_id": import_id})
-    return [OrderChangeRow(*row) for row in rows]
-
-
-async def tenant_ids(session: AsyncSession) -> list[int]:
-    return list(await session.scalars(select(Tenant.id).order_by(Tenant.id)))
 
 
 async def richest_member(session: AsyncSession, *, tenant_id: int) -> int | None:

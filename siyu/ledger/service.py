@@ -27,15 +27,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.audit import service as audit
+from siyu.kit.db import adopt
 from siyu.kit.errors import Conflict, InvalidInput, NotFound
 from siyu.kit.ids import new_id
 from siyu.kit.time import utcnow
 from siyu.kit.web import Principal
-from siyu.ledger import repository
+from siyu.ledger import refs, repository
 from siyu.ledger.models import Allocation, Entry, EntryKind, Lot, LotStatus
-from siyu.ledger.repository import Account, OrderChangeRow
-from siyu.ledger.repository import credited_order_changes as credited_order_changes
-from siyu.ledger.repository import order_ref as order_ref  # how an order is named as a source
+from siyu.ledger.repository import Account
 from siyu.members import service as members
 
 
@@ -174,27 +173,29 @@ async def _add_entry(
     lot_id: int | None = None,
     created_by: str | None = None,
 ) -> Entry:
-    entry = Entry(
-        tenant_id=tenant_id,
-        id=new_id(),
-        member_id=member_id,
-        kind=kind,
-        amount=amount,
-        pending_amount=pending_amount,
-        source_ref=source_ref,
-        lot_id=lot_id,
-        explanation=explanation[:300],
-        created_by=created_by,
-        created_at=now,
-    )
-    repository.add(session, entry)
+    """Write one entry (a plain INSERT; the entry returned is not tracked by the session: entries never change)."""
+    values = {
+        "tenant_id": tenant_id,
+        "id": new_id(),
+        "member_id": member_id,
+        "kind": str(kind),
+        "amount": amount,
+        "pending_amount": pending_amount,
+        "source_ref": source_ref,
+        "lot_id": lot_id,
+        "explanation": explanation[:300],
+        "created_by": created_by,
+        "created_at": now,
+    }
     try:
-        await session.flush()
+        await repository.insert_entry(session, values)
     except IntegrityError as error:
         # Two transactions raced past the check for the same source: the database decided.
         if _is_duplicate_source(error):
             raise (AlreadyCredited() if kind in _CREDITS else DuplicateSource()) from error
         raise
+    entry = Entry(**values)
+    adopt(session, entry, values)
     return entry
 
 
@@ -211,29 +212,27 @@ async def _add_lot(
     now: datetime,
     post_after: datetime | None = None,
     expires_at: datetime | None = None,
-) -> Lot:
+) -> None:
     assert entry.lot_id is not None
-    lot = Lot(
-        tenant_id=tenant_id,
-        id=entry.lot_id,
-        member_id=entry.member_id,
-        entry_id=entry.id,
-        source_ref=entry.source_ref,
-        amount=amount,
-        remaining=amount,
-        status=LotStatus.pending if pending else LotStatus.posted,
-        post_after=post_after,
-        expires_at=expires_at,
-        created_at=now,
-    )
-    repository.add(session, lot)
+    values = {
+        "tenant_id": tenant_id,
+        "id": entry.lot_id,
+        "member_id": entry.member_id,
+        "entry_id": entry.id,
+        "source_ref": entry.source_ref,
+        "amount": amount,
+        "remaining": amount,
+        "status": str(LotStatus.pending if pending else LotStatus.posted),
+        "post_after": post_after,
+        "expires_at": expires_at,
+        "created_at": now,
+    }
     try:
-        await session.flush()
+        await repository.insert_lot(session, values)
     except IntegrityError as error:
         if _is_duplicate_source(error):
             raise AlreadyCredited() from error
         raise
-    return lot
 
 
 async def _expire_due(session: AsyncSession, *, tenant_id: int, account: Account, now: datetime) -> int:
@@ -283,9 +282,10 @@ def forget_held(session: AsyncSession) -> None:
     session.info.pop(HELD, None)
 
 
-async def _lock(session: AsyncSession, *, tenant_id: int, member_id: int) -> Account:
-    account = await repository.lock_account(session, tenant_id=tenant_id, member_id=member_id)
-    _held(session)[(tenant_id, member_id)] = (account, None)
+async def _lock(session: AsyncSession, *, tenant_id: int, member_id: int, now: datetime) -> Account:
+    account = await repository.lock_account(session, tenant_id=tenant_id, member_id=member_id, now=now)
+    # Nothing due when locked: as good as expired at `now`.
+    _held(session)[(tenant_id, member_id)] = (account, None if account.due else now)
     return account
 
 
@@ -296,7 +296,8 @@ async def _open(session: AsyncSession, *, tenant_id: int, member_id: int, now: d
     account, expired_at = held.get((tenant_id, member_id), (None, None))
     if account is None:
         await members.get_member(session, tenant_id=tenant_id, member_id=member_id)
-        account = await _lock(session, tenant_id=tenant_id, member_id=member_id)
+        account = await _lock(session, tenant_id=tenant_id, member_id=member_id, now=now)
+        expired_at = held[(tenant_id, member_id)][1]
     if account.merged_into is not None:
         raise MemberMerged()
     if expired_at is None or expired_at < now:
@@ -311,7 +312,7 @@ async def _open_lot(session: AsyncSession, *, tenant_id: int, source_ref: str, n
         lot = await repository.find_lot(session, tenant_id=tenant_id, source_ref=source_ref)
         if lot is None:
             raise EntryNotFound()
-        account = await _lock(session, tenant_id=tenant_id, member_id=lot.member_id)
+        account = await _lock(session, tenant_id=tenant_id, member_id=lot.member_id, now=now)
         lot = await repository.find_lot(session, tenant_id=tenant_id, source_ref=source_ref)
         if lot is not None and lot.member_id == account.member_id:
             await _expire_due(session, tenant_id=tenant_id, account=account, now=now)
@@ -365,8 +366,9 @@ async def _settle_debt(
 
 def posted_note(source_ref: str, points: int) -> str:
     """How a post entry reads for the fan."""
-    if source_ref.startswith("order:"):
-        return f"订单 {source_ref.rsplit(':', 1)[-1]} 的 {points} 积分已入账"
+    number = refs.order_number(source_ref)
+    if number is not None:
+        return f"订单 {number} 的 {points} 积分已入账"
     return f"{points} 积分已入账"
 
 
@@ -438,9 +440,9 @@ async def earn(
     if post_after is not None and not pending:
         raise InvalidInput("只有待入账的积分才有入账时间", code="invalid_post_after")
     account = await _open(session, tenant_id=tenant_id, member_id=member_id, now=now)
-    existing = await repository.find_lot(session, tenant_id=tenant_id, source_ref=source_ref)
-    if existing is not None:
-        raise AlreadyCredited(by_this_member=existing.member_id == member_id)
+    owner = await repository.credit_owner(session, tenant_id=tenant_id, source_ref=source_ref)
+    if owner is not None:
+        raise AlreadyCredited(by_this_member=owner == member_id)
     entry = await _add_entry(
         session,
         tenant_id=tenant_id,
@@ -639,7 +641,7 @@ async def refund_spend(
         owners = {lot.member_id for lot in lots.values()}
         if len(owners) != 1:
             raise RuntimeError(f"spend {spent.id} drew lots of {len(owners)} members")
-        account = await _lock(session, tenant_id=tenant_id, member_id=owners.pop())
+        account = await _lock(session, tenant_id=tenant_id, member_id=owners.pop(), now=now)
         lots = await repository.get_lots(session, tenant_id=tenant_id, lot_ids=lot_ids)
         if all(lot.member_id == account.member_id for lot in lots.values()):
             break
@@ -775,14 +777,9 @@ async def expire(
     due = await repository.due_lots(session, tenant_id=tenant_id, now=now, limit=limit)
     expired = 0
     for member_id in sorted({lot.member_id for lot in due}):
-        account = await _lock(session, tenant_id=tenant_id, member_id=member_id)
+        account = await _lock(session, tenant_id=tenant_id, member_id=member_id, now=now)
         expired += await _expire_due(session, tenant_id=tenant_id, account=account, now=now)
     return expired
-
-
-async def tenants_to_sweep(session: AsyncSession) -> list[int]:
-    """Tenants for a sweep over everyone (the periodic expiry job)."""
-    return await repository.tenant_ids(session)
 
 
 async def adjust(
@@ -879,7 +876,7 @@ async def merge(
     for member_id in (from_member_id, into_member_id):
         await members.get_member(session, tenant_id=tenant_id, member_id=member_id)
     accounts = {
-        member_id: await _lock(session, tenant_id=tenant_id, member_id=member_id)
+        member_id: await _lock(session, tenant_id=tenant_id, member_id=member_id, now=now)
         for member_id in sorted((from_member_id, into_member_id))
     }
     source, target = accounts[from_member_id], accounts[into_member_id]
@@ -931,60 +928,6 @@ async def merge(
     return entry
 
 
-# Orders
-
-
-CLOSED_STATUSES = frozenset({"closed", "refunded"})  # siyu.orders.models.OrderStatus, spelled out (no import)
-
-
-async def apply_order_change(
-    session: AsyncSession,
-    *,
-    tenant_id: int,
-    change: OrderChangeRow,
-    created_by: str | None = None,
-    now: datetime | None = None,
-) -> bool:
-    """What an order's change means for its points. Closed or refunded: held points are voided, posted
-    ones clawed back in full. Partly refunded: the refunded share of the paid amount is clawed back.
-    Completed: nothing here; held points post in the post sweep when the hold ends.
-    True when an entry was written."""
-    ref = change.source_ref
-    if change.to_status in CLOSED_STATUSES:
-        try:
-            return await void(session, tenant_id=tenant_id, source_ref=ref, created_by=created_by, now=now) is not None
-        except (AlreadyPosted, NotPending):
-            share = (1, 1)
-    elif change.to_refund_fen > change.from_refund_fen and change.paid_fen > 0:
-        share = (change.to_refund_fen, change.paid_fen)
-    else:
-        return False
-    entry = await clawback(
-        session,
-        tenant_id=tenant_id,
-        source_ref=ref,
-        numerator=share[0],
-        denominator=share[1],
-        created_by=created_by,
-        now=now,
-    )
-    return entry is not None
-
-
-async def apply_order_changes(
-    session: AsyncSession, *, tenant_id: int, import_id: int, now: datetime | None = None
-) -> int:
-    """Act on every change of one import to an order that earned points. Returns the orders acted on."""
-    changes = await repository.credited_order_changes(session, tenant_id=tenant_id, import_id=import_id)
-    acted = 0
-    for change in changes:
-        if await apply_order_change(
-            session, tenant_id=tenant_id, change=change, created_by=f"import:{import_id}", now=now
-        ):
-            acted += 1
-    return acted
-
-
 # Reading
 
 
@@ -1011,6 +954,11 @@ async def lots(session: AsyncSession, *, tenant_id: int, member_id: int, limit: 
     """The member's credits (held, posted or voided), newest first."""
     await members.get_member(session, tenant_id=tenant_id, member_id=member_id)
     return await repository.lots_of(session, tenant_id=tenant_id, member_id=member_id, limit=limit)
+
+
+async def credit_owners(session: AsyncSession, *, tenant_id: int, source_refs: list[str]) -> dict[str, int]:
+    """{source: member holding its credit} for those of these sources that were credited."""
+    return await repository.credit_owners(session, tenant_id=tenant_id, source_refs=source_refs)
 
 
 async def find_credit(session: AsyncSession, *, tenant_id: int, source_ref: str) -> Lot | None:

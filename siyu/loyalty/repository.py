@@ -65,6 +65,16 @@ _MEMBER_TIER = (
 )
 
 
+async def active_campaigns(session: AsyncSession, *, tenant_id: int) -> list[Campaign]:
+    """Campaigns switched on, whatever their window, highest priority first (a process keeps them per version)."""
+    rows = await session.scalars(
+        select(Campaign)
+        .where(Campaign.tenant_id == tenant_id, Campaign.active.is_(True))
+        .order_by(Campaign.priority.desc(), Campaign.id)
+    )
+    return list(rows)
+
+
 async def running_campaigns(session: AsyncSession, *, tenant_id: int, at: datetime) -> list[Campaign]:
     rows = await session.scalars(_RUNNING, {"tenant_id": tenant_id, "at": at})
     return list(rows)

@@ -6,8 +6,8 @@ they post (the hold) and expire (the policy), and what a member's tier is. Nothi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -15,22 +15,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.audit import service as audit
 from siyu.jobs import service as jobs
+from siyu.kit.cache import tenant_configs
 from siyu.kit.errors import Conflict, NotFound
 from siyu.kit.ids import new_id
 from siyu.kit.time import to_local, utcnow
 from siyu.kit.web import Principal
 from siyu.ledger import batch as ledger_batch
 from siyu.ledger import service as ledger
-from siyu.ledger.models import Entry
 from siyu.loyalty import repository, rules
 from siyu.loyalty.models import Campaign, CampaignAward, MemberTier, Tier, TierChange
 from siyu.loyalty.rules import Calculation, CampaignFacts, OrderFacts, TierFacts
 from siyu.loyalty.schemas import CampaignIn, PointsPolicy, PreviewIn, TierIn
 from siyu.members import service as members
-from siyu.orders import service as orders
-from siyu.orders.models import Order
 from siyu.tenants import service as tenants
-from siyu.tenants.models import Channel
+from siyu.tenants.service import TenantConfig
 
 
 class CampaignNotFound(NotFound):
@@ -48,22 +46,11 @@ class TierThresholdTaken(Conflict):
     message = "已有等级使用这个成长值门槛"
 
 
-class NotEligible(Conflict):
-    code = "order_not_eligible"
-    message = "这笔订单未付款、已关闭或已全额退款，不能获得积分"
-
-
-class NothingToEarn(Conflict):
-    code = "nothing_to_earn"
-    message = "这笔订单的金额不足以获得积分"
-
-
 class CampaignInUse(Conflict):
     code = "campaign_in_use"
     message = "这个活动已经发放过积分，不能删除，可以停用"
 
 
-INELIGIBLE = frozenset({"unpaid", "closed", "refunded"})  # siyu.orders.models.OrderStatus values
 POLICY_KEY = "points"
 
 
@@ -73,11 +60,66 @@ POLICY_KEY = "points"
 async def policy_of(session: AsyncSession, tenant_id: int) -> tuple[PointsPolicy, str]:
     """The tenant's points policy (defaults for what was never set) and timezone."""
     tenant = await tenants.get_tenant(session, tenant_id)
-    stored = (tenant.settings or {}).get(POLICY_KEY) or {}
+    return _read_policy((tenant.settings or {}).get(POLICY_KEY)), tenant.timezone
+
+
+def _read_policy(stored: Any) -> PointsPolicy:
     try:
-        return PointsPolicy.model_validate(stored), tenant.timezone
+        return PointsPolicy.model_validate(stored or {})
     except ValidationError:  # written by an older version: keep what still reads
-        return PointsPolicy(), tenant.timezone
+        return PointsPolicy()
+
+
+@dataclass(frozen=True)
+class TierRule:
+    facts: TierFacts
+    threshold: int
+
+
+@dataclass(frozen=True)
+class CampaignRule:
+    """An active campaign as the rules see it; `facts.room_left` is filled in per member when crediting."""
+
+    facts: CampaignFacts
+    cap_per_member_day: int | None
+    cap_total: int | None
+
+
+@dataclass(frozen=True)
+class Programme:
+    """The tenant's points programme as of one configuration version: shared by every credit of the process."""
+
+    tenant_id: int
+    timezone: str
+    policy: PointsPolicy
+    tiers: tuple[TierRule, ...]  # lowest threshold first
+    campaigns: tuple[CampaignRule, ...]  # active ones, highest priority first
+
+    def running(self, at: datetime) -> list[CampaignRule]:
+        return [c for c in self.campaigns if c.facts.starts_at <= at < c.facts.ends_at]
+
+    def tier(self, tier_id: int | None) -> TierFacts | None:
+        return next((t.facts for t in self.tiers if t.facts.id == tier_id), None)
+
+
+_PROGRAMME = "loyalty"
+
+
+async def programme_of(session: AsyncSession, config: TenantConfig) -> Programme:
+    """Policy, tiers and active campaigns, read once per process and configuration version."""
+    cached: Programme | None = tenant_configs.get(_PROGRAMME, config.id, config.version)
+    if cached is not None:
+        return cached
+    tiers = await repository.tiers(session, tenant_id=config.id)
+    campaigns = await repository.active_campaigns(session, tenant_id=config.id)
+    programme = Programme(
+        tenant_id=config.id,
+        timezone=config.timezone,
+        policy=_read_policy(config.section(POLICY_KEY)),
+        tiers=tuple(TierRule(TierFacts(t.id, t.name, t.multiplier_pct), t.threshold) for t in tiers),
+        campaigns=tuple(CampaignRule(_facts(c, None), c.cap_per_member_day, c.cap_total) for c in campaigns),
+    )
+    return tenant_configs.put(_PROGRAMME, config.id, config.version, programme)
 
 
 async def save_policy(session: AsyncSession, *, actor: Principal, policy: PointsPolicy) -> PointsPolicy:
@@ -146,6 +188,7 @@ async def create_campaign(session: AsyncSession, *, actor: Principal, data: Camp
     campaign = Campaign(tenant_id=actor.tenant_id, id=new_id(), awarded_total=0, **data.model_dump())
     repository.add(session, campaign)
     await session.flush()
+    await tenants.config_changed(session, actor.tenant_id)
     audit.record(
         session,
         actor=actor,
@@ -165,6 +208,8 @@ async def update_campaign(session: AsyncSession, *, actor: Principal, campaign_i
         setattr(campaign, key, value)
     await session.flush()
     after = _campaign_view(campaign)
+    if after != before:
+        await tenants.config_changed(session, actor.tenant_id)
     audit.record_change(
         session,
         actor=actor,
@@ -184,6 +229,7 @@ async def delete_campaign(session: AsyncSession, *, actor: Principal, campaign_i
     before = _campaign_view(campaign)
     await repository.delete_row(session, campaign)
     await session.flush()
+    await tenants.config_changed(session, actor.tenant_id)
     audit.record(
         session, actor=actor, action="campaign.delete", target_type="campaign", target_id=campaign_id, before=before
     )
@@ -218,6 +264,7 @@ async def create_tier(session: AsyncSession, *, actor: Principal, data: TierIn) 
     tier = Tier(tenant_id=actor.tenant_id, id=new_id(), **data.model_dump())
     repository.add(session, tier)
     await session.flush()
+    await tenants.config_changed(session, actor.tenant_id)
     await repository.forget_reviews(session, tenant_id=actor.tenant_id)
     audit.record(
         session, actor=actor, action="tier.create", target_type="tier", target_id=tier.id, after=_tier_view(tier)
@@ -233,6 +280,7 @@ async def update_tier(session: AsyncSession, *, actor: Principal, tier_id: int, 
         setattr(tier, key, value)
     await session.flush()
     if _tier_view(tier) != before:
+        await tenants.config_changed(session, actor.tenant_id)
         await repository.forget_reviews(session, tenant_id=actor.tenant_id)
         audit.record(
             session,
@@ -252,6 +300,7 @@ async def delete_tier(session: AsyncSession, *, actor: Principal, tier_id: int) 
     before = _tier_view(tier)
     await repository.clear_tier(session, tenant_id=actor.tenant_id, tier_id=tier_id)
     await repository.delete_row(session, tier)
+    await tenants.config_changed(session, actor.tenant_id)
     await repository.forget_reviews(session, tenant_id=actor.tenant_id)
     await session.flush()
     audit.record(session, actor=actor, action="tier.delete", target_type="tier", target_id=tier_id, before=before)
@@ -344,56 +393,12 @@ def review_period(now: datetime, timezone: str) -> str:
     return to_local(now, timezone).strftime("%Y-%m")
 
 
-# Crediting an order
+# Pricing an order (the crediting module in siyu.claims locks the member and writes the ledger)
 
 
-def _channel_of(order: Order, channels: list[Channel]) -> int | None:
-    """The tenant's channel an order came through: by shop name or id, else the only channel on its platform."""
-    same = [c for c in channels if c.platform == order.platform]
-    shop = (order.shop or "").strip()
-    named = [c for c in same if shop and shop in (c.name, c.shop_id)]
-    if named:
-        return named[0].id
-    return same[0].id if len(same) == 1 else None
-
-
-async def order_facts(session: AsyncSession, *, tenant_id: int, platform: str, order_id: str) -> OrderFacts:
-    """What the rules need of a stored order (orders.OrderNotFound when it is not there)."""
-    order = await orders.get_order(session, tenant_id=tenant_id, platform=platform, order_id=order_id)
-    return await facts_of(session, order)
-
-
-async def facts_of(session: AsyncSession, order: Order) -> OrderFacts:
-    """What the rules need of an order already read."""
-    channels = await tenants.list_channels(session, tenant_id=order.tenant_id)
-    return OrderFacts(
-        platform=order.platform,
-        order_id=order.order_id,
-        paid_fen=order.paid_fen,
-        refund_fen=order.refund_fen,
-        status=order.status,
-        channel_id=_channel_of(order, channels),
-        rooms=tuple(room for room in (order.live_room, order.author) if room),
-        placed_at=order.paid_at or order.placed_at,
-        completed_at=order.completed_at,
-    )
-
-
-@dataclass(frozen=True)
-class Credited:
-    entry: Entry
-    calculation: Calculation
-    pending: bool
-    post_after: datetime | None
-    expires_at: datetime | None
-
-
-async def _tier_facts(session: AsyncSession, tenant_id: int, member_id: int) -> TierFacts | None:
-    row = await repository.member_tier(session, tenant_id=tenant_id, member_id=member_id)
-    if row is None or row.tier_id is None:
-        return None
-    tier = await repository.get_tier(session, tenant_id=tenant_id, tier_id=row.tier_id)
-    return None if tier is None else TierFacts(tier.id, tier.name, tier.multiplier_pct)
+class NothingToEarn(Conflict):
+    code = "nothing_to_earn"
+    message = "这笔订单的金额不足以获得积分"
 
 
 def _facts(campaign: Campaign, room_left: int | None) -> CampaignFacts:
@@ -414,68 +419,79 @@ def _facts(campaign: Campaign, room_left: int | None) -> CampaignFacts:
     )
 
 
-async def credit_order(
+def wants_first_claim(programme: Programme, order: OrderFacts, now: datetime) -> bool:
+    """Whether her first credited order would matter to this one (a running campaign gives a first-claim bonus):
+    only then does the crediting module ask the ledger."""
+    return any(c.facts.first_claim_bonus for c in programme.running(order.placed_at or now))
+
+
+@dataclass(frozen=True)
+class Priced:
+    calculation: Calculation
+    pending: bool  # held until post_after (or until the order completes, when None)
+    post_after: datetime | None
+    expires_at: datetime | None
+    day: date  # the tenant's local day (campaign daily caps)
+
+
+async def price(
     session: AsyncSession,
     *,
-    tenant_id: int,
+    programme: Programme,
     member_id: int,
     order: OrderFacts,
-    created_by: str | None = None,
-    now: datetime | None = None,
-) -> Credited:
-    """Credit an order's points to a member by the tenant's rules: held until the hold ends (or available at
-    once), expiring as the policy says, with the explanation the fan sees. An order is credited once."""
-    now = now or utcnow()
-    if order.status in INELIGIBLE:
-        raise NotEligible(status=order.status)
-    policy, timezone = await policy_of(session, tenant_id)
-    await ledger.lock_member(session, tenant_id=tenant_id, member_id=member_id, now=now)  # caps and first claim
-    source_ref = ledger.order_ref(order.platform, order.order_id)  # credited already: the ledger refuses it
-    tier = await _tier_facts(session, tenant_id, member_id)
-    at = order.placed_at or now
-    day = to_local(now, timezone).date()
-    running = await repository.running_campaigns(session, tenant_id=tenant_id, at=at)
-    # Her first order matters only to a campaign with a first-claim bonus.
-    first = any(c.first_claim_bonus for c in running) and not await ledger.has_credit_from(
-        session, tenant_id=tenant_id, member_id=member_id, prefix="order:"
-    )
-    today = await repository.awarded_today(
-        session, tenant_id=tenant_id, member_id=member_id, campaign_ids=[c.id for c in running], day=day
+    first_claim: bool,
+    now: datetime,
+) -> Priced:
+    """What an order earns this member now by the programme: points with their explanation, the hold and the
+    expiry. The caller holds the member's lock (caps per member and day); a campaign with a total cap is locked
+    here, so members credited at once share it exactly. NothingToEarn when it comes to nothing."""
+    tenant_id, policy = programme.tenant_id, programme.policy
+    tier = None
+    if programme.tiers:
+        row = await repository.member_tier(session, tenant_id=tenant_id, member_id=member_id)
+        tier = programme.tier(row.tier_id if row is not None else None)
+    day = to_local(now, programme.timezone).date()
+    running = programme.running(order.placed_at or now)
+    capped_daily = [c.facts.id for c in running if c.cap_per_member_day is not None]
+    today = (
+        await repository.awarded_today(
+            session, tenant_id=tenant_id, member_id=member_id, campaign_ids=capped_daily, day=day
+        )
+        if capped_daily
+        else {}
     )
     campaigns = []
-    for campaign in running:
-        if campaign.cap_total is not None:  # serialise the campaign's total between members
-            locked = await repository.get_campaign(
-                session, tenant_id=tenant_id, campaign_id=campaign.id, for_update=True
-            )
-            campaign = locked or campaign
+    for rule in running:
         rooms = []
-        if campaign.cap_per_member_day is not None:
-            rooms.append(campaign.cap_per_member_day - today.get(campaign.id, 0))
-        if campaign.cap_total is not None:
-            rooms.append(campaign.cap_total - campaign.awarded_total)
-        campaigns.append(_facts(campaign, max(min(rooms), 0) if rooms else None))
-    calculation = rules.calculate(policy, order, campaigns=campaigns, tier=tier, first_claim=first, now=now)
+        if rule.cap_per_member_day is not None:
+            rooms.append(rule.cap_per_member_day - today.get(rule.facts.id, 0))
+        if rule.cap_total is not None:  # serialise the campaign's total between members
+            locked = await repository.get_campaign(
+                session, tenant_id=tenant_id, campaign_id=rule.facts.id, for_update=True
+            )
+            rooms.append(rule.cap_total - (locked.awarded_total if locked is not None else 0))
+        campaigns.append(replace(rule.facts, room_left=max(min(rooms), 0) if rooms else None))
+    calculation = rules.calculate(policy, order, campaigns=campaigns, tier=tier, first_claim=first_claim, now=now)
     if calculation.total <= 0:
         raise NothingToEarn()
     completed_at = order.completed_at or (now if order.status == "completed" else None)  # the export had no time
     hold_ends = rules.post_after(policy, completed_at)
     pending = rules.holds(policy) and (hold_ends is None or hold_ends > now)
-    expires = rules.expires_at(policy, now, timezone)
-    entry = await ledger.earn(
-        session,
-        tenant_id=tenant_id,
-        member_id=member_id,
-        amount=calculation.total,
-        source_ref=source_ref,
-        explanation=calculation.explanation(order.order_id),
+    return Priced(
+        calculation=calculation,
         pending=pending,
         post_after=hold_ends if pending else None,
-        expires_at=expires,
-        created_by=created_by,
-        now=now,
+        expires_at=rules.expires_at(policy, now, programme.timezone),
+        day=day,
     )
-    for campaign_id, points in calculation.awards().items():
+
+
+async def record_awards(
+    session: AsyncSession, *, tenant_id: int, member_id: int, source_ref: str, priced: Priced, now: datetime
+) -> None:
+    """What each campaign gave for a credited source: its caps count it from now on."""
+    for campaign_id, points in priced.calculation.awards().items():
         repository.add(
             session,
             CampaignAward(
@@ -483,16 +499,12 @@ async def credit_order(
                 campaign_id=campaign_id,
                 source_ref=source_ref,
                 member_id=member_id,
-                day=day,
+                day=priced.day,
                 points=points,
                 created_at=now,
             ),
         )
         await repository.add_awarded(session, tenant_id=tenant_id, campaign_id=campaign_id, points=points)
-    await session.flush()
-    if not pending:
-        await refresh_tiers(session, tenant_id=tenant_id, member_ids=[member_id], now=now)
-    return Credited(entry, calculation, pending, hold_ends if pending else None, expires)
 
 
 async def preview(
@@ -519,41 +531,6 @@ async def preview(
     running = await repository.running_campaigns(session, tenant_id=tenant_id, at=data.at or now)
     campaigns = [_facts(c, None) for c in running]
     return rules.calculate(policy, order, campaigns=campaigns, tier=tier, first_claim=data.first_claim, now=now)
-
-
-# Reacting to order changes
-
-
-async def apply_order_changes(
-    session: AsyncSession, *, tenant_id: int, import_id: int, now: datetime | None = None
-) -> int:
-    """What an import's changes mean for the points of orders that earned some: completed -> the hold ends
-    (posted now or by the post sweep), closed or refunded -> voided or clawed back (see the ledger).
-    Safe to run again. Returns the orders acted on."""
-    now = now or utcnow()
-    policy, _tz = await policy_of(session, tenant_id)
-    acted = 0
-    posted: list[int] = []
-    for change in await ledger.credited_order_changes(session, tenant_id=tenant_id, import_id=import_id):
-        who = f"import:{import_id}"
-        if change.to_status == "completed" and rules.holds(policy):
-            hold_ends = rules.post_after(policy, change.completed_at or now)
-            assert hold_ends is not None
-            entry = await ledger.schedule_post(
-                session,
-                tenant_id=tenant_id,
-                source_ref=change.source_ref,
-                post_after=hold_ends,
-                created_by=who,
-                now=now,
-            )
-            if entry is not None:
-                posted.append(entry.member_id)
-                acted += 1
-        if await ledger.apply_order_change(session, tenant_id=tenant_id, change=change, created_by=who, now=now):
-            acted += 1
-    await refresh_tiers(session, tenant_id=tenant_id, member_ids=sorted(set(posted)), now=now)
-    return acted
 
 
 # Sweeps
@@ -613,10 +590,6 @@ async def sweep(
     )
     result.more = max(result.posted, result.expired, result.warned, result.reviewed) >= batch
     return result
-
-
-async def tenants_to_sweep(session: AsyncSession) -> list[int]:
-    return await ledger.tenants_to_sweep(session)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Background work of the loyalty programme: the periodic sweep, reacting to order changes, expiry warnings.
 
-`on_orders_changed` is registered with the orders domain's listeners by the wiring (siyu.tasks).
+What order changes do to points is the crediting module's (siyu.claims.crediting).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from siyu.jobs.models import Job
 from siyu.jobs.registry import every, handler
 from siyu.kit.time import utcnow
 from siyu.loyalty import service
+from siyu.tenants import service as tenants
 
 log = structlog.get_logger(__name__)
 
@@ -33,17 +34,12 @@ def notify_with(name: str, notifier: Notifier) -> None:
     NOTIFIERS[name] = notifier
 
 
-async def on_orders_changed(session: AsyncSession, tenant_id: int, import_id: int) -> int:
-    """The orders of one import changed: post, void or claw back the points of those that earned some."""
-    return await service.apply_order_changes(session, tenant_id=tenant_id, import_id=import_id)
-
-
 @handler(SWEEP_JOB)
 async def sweep_points(session: AsyncSession, job: Job) -> dict[str, Any]:
     """Post held points whose hold ended, expire lots, warn of coming expiry, review tiers: one batch per tenant
     (job.tenant_id, or every tenant); a tenant with work left gets a follow-up job. Idempotent."""
     now = utcnow()
-    tenant_ids = [job.tenant_id] if job.tenant_id else await service.tenants_to_sweep(session)
+    tenant_ids = [job.tenant_id] if job.tenant_id else await tenants.tenant_ids(session)
     done: dict[str, dict[str, int]] = {}
     for tenant_id in tenant_ids:
         result = await service.sweep(session, tenant_id=tenant_id, now=now, batch=SWEEP_BATCH)

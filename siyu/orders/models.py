@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -18,6 +19,11 @@ class OrderStatus(StrEnum):
     refunding = "refunding"
     refunded = "refunded"
     closed = "closed"
+
+
+# Statuses whose orders earn no points (not paid yet, or gone for good), and those that take back what was earned.
+EARNS_NOTHING = frozenset({OrderStatus.unpaid, OrderStatus.closed, OrderStatus.refunded})
+ENDED = frozenset({OrderStatus.closed, OrderStatus.refunded})
 
 
 STATUS_LABELS: dict[str, str] = {
@@ -191,3 +197,38 @@ class ColumnMapping(Base):
     platform: Mapped[str] = mapped_column(String(16))
     columns: Mapped[dict[str, Any]] = mapped_column(Json)  # canonical field -> column header
     created_at: Mapped[datetime] = created_at_column()
+
+
+@dataclass(frozen=True)
+class OrderView:
+    """What a claim needs of an order, read as plain values (no object tracked by the session)."""
+
+    tenant_id: int
+    platform: str
+    order_id: str
+    status: str
+    paid_fen: int
+    refund_fen: int
+    buyer_nick: str | None
+    buyer_open_uid: str | None
+    receiver_phone: str | None
+    shop: str | None
+    author: str | None
+    live_room: str | None
+    placed_at: datetime | None
+    paid_at: datetime | None
+    completed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ChangeView:
+    """One import's change to one order, with what the order is now (paid amount, completion time)."""
+
+    platform: str
+    order_id: str
+    from_status: str
+    to_status: str
+    from_refund_fen: int
+    to_refund_fen: int
+    paid_fen: int
+    completed_at: datetime | None

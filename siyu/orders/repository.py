@@ -5,7 +5,7 @@ and upserted with a handful of statements. Never a row at a time."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -14,15 +14,18 @@ from sqlalchemy import Select, bindparam, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.kit import bulk
+from siyu.kit.fast import Fast
 from siyu.kit.pagination import Page, PageRequest
 from siyu.orders.models import (
     LINE_ORDER,
     STATUS_RANK,
+    ChangeView,
     ColumnMapping,
     ImportRejection,
     Order,
     OrderChange,
     OrderImport,
+    OrderView,
     SubOrder,
 )
 
@@ -419,6 +422,50 @@ _LOCKED_ORDER = (
     .with_for_update()
     .execution_options(populate_existing=True)
 )
+
+
+_VIEW_COLUMNS = [getattr(Order, f.name) for f in fields(OrderView)]
+_LOCKED_VIEW = Fast(
+    select(*_VIEW_COLUMNS)
+    .where(
+        Order.tenant_id == bindparam("tenant_id"),
+        Order.platform == bindparam("platform"),
+        Order.order_id == bindparam("order_id"),
+    )
+    .with_for_update()
+)
+
+
+async def read_order(session: AsyncSession, *, tenant_id: int, platform: str, order_id: str) -> OrderView | None:
+    """The order as plain values, locked until the transaction ends (a claim's read)."""
+    keys = {"tenant_id": tenant_id, "platform": platform, "order_id": order_id}
+    row = await _LOCKED_VIEW.one_or_none(session, keys)
+    return None if row is None else OrderView(*row)
+
+
+async def changes_of_import(session: AsyncSession, *, tenant_id: int, import_id: int) -> list[ChangeView]:
+    """Every change one import made, with the order as it is now, by platform and order number."""
+    rows = await session.execute(
+        select(
+            OrderChange.platform,
+            OrderChange.order_id,
+            OrderChange.from_status,
+            OrderChange.to_status,
+            OrderChange.from_refund_fen,
+            OrderChange.to_refund_fen,
+            Order.paid_fen,
+            Order.completed_at,
+        )
+        .join(
+            Order,
+            (Order.tenant_id == OrderChange.tenant_id)
+            & (Order.platform == OrderChange.platform)
+            & (Order.order_id == OrderChange.order_id),
+        )
+        .where(OrderChange.tenant_id == tenant_id, OrderChange.import_id == import_id)
+        .order_by(OrderChange.platform, OrderChange.order_id)
+    )
+    return [ChangeView(*row) for row in rows]
 
 
 async def get_order(

@@ -23,7 +23,7 @@ from siyu.kit.time import utcnow
 from siyu.kit.web import Principal
 from siyu.orders import layouts, reading, repository
 from siyu.orders.layouts import Layout
-from siyu.orders.models import ColumnMapping, Order, OrderChange, OrderImport, SubOrder
+from siyu.orders.models import ChangeView, ColumnMapping, Order, OrderChange, OrderImport, OrderView, SubOrder
 from siyu.orders.normalise import FILLED, ROW, clean_column, fold_orders, normalise, rank_expr
 from siyu.orders.reading import FileRefused
 
@@ -488,6 +488,16 @@ async def get_order(
     if order is None:
         raise OrderNotFound()
     return order
+
+
+async def read_order(session: AsyncSession, *, tenant_id: int, platform: str, order_id: str) -> OrderView | None:
+    """One order as plain values, locked until the transaction ends: two claims of it settle one after the other."""
+    return await repository.read_order(session, tenant_id=tenant_id, platform=platform, order_id=order_id)
+
+
+async def changes_of_import(session: AsyncSession, *, tenant_id: int, import_id: int) -> list[ChangeView]:
+    """What one import changed in the orders it touched (for the points of those that earned some)."""
+    return await repository.changes_of_import(session, tenant_id=tenant_id, import_id=import_id)
 
 
 async def order_detail(session: AsyncSession, *, tenant_id: int, platform: str, order_id: str) -> OrderDetail:

@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from siyu.kit.db import Base, BigId, Json, created_at_column
@@ -38,6 +38,9 @@ class Tenant(Base):
     name: Mapped[str] = mapped_column(String(100))
     timezone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIMEZONE)
     settings: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    # Bumped in the transaction of every change to the settings, channels, campaigns or tiers: what a process
+    # derived from them (siyu.kit.cache) is good while the number it was read with is still the stored one.
+    config_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = created_at_column()
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.kit.db import keep
@@ -20,6 +20,39 @@ _BY_SLUG = select(Tenant).where(Tenant.slug == bindparam("slug"))
 async def get_by_slug(session: AsyncSession, slug: str) -> Tenant | None:
     tenant = await session.scalar(_BY_SLUG, {"slug": slug})
     return None if tenant is None else keep(session, tenant)
+
+
+_VERSION_BY_SLUG = select(Tenant.id, Tenant.config_version).where(Tenant.slug == bindparam("slug"))
+_VERSION_BY_ID = select(Tenant.config_version).where(Tenant.id == bindparam("tenant_id"))
+_BUMP = (
+    update(Tenant)
+    .where(Tenant.id == bindparam("tenant_id"))
+    .values(config_version=Tenant.config_version + 1)
+    .execution_options(synchronize_session=False)
+)
+
+
+async def version_by_slug(session: AsyncSession, slug: str) -> tuple[int, int] | None:
+    """(id, config_version) of the tenant with this slug: what a fan request reads before its cached config."""
+    row = (await session.execute(_VERSION_BY_SLUG, {"slug": slug})).one_or_none()
+    return None if row is None else (int(row[0]), int(row[1]))
+
+
+async def version_of(session: AsyncSession, tenant_id: int) -> int | None:
+    version = await session.scalar(_VERSION_BY_ID, {"tenant_id": tenant_id})
+    return None if version is None else int(version)
+
+
+async def bump_version(session: AsyncSession, tenant_id: int) -> None:
+    """One more change to the configuration (an increment in SQL: two concurrent edits give two numbers)."""
+    await session.execute(_BUMP, {"tenant_id": tenant_id})
+    tenant = session.identity_map.get(session.identity_key(Tenant, (tenant_id,)))
+    if tenant is not None:
+        session.expire(tenant, ["config_version"])
+
+
+async def all_ids(session: AsyncSession) -> list[int]:
+    return list(await session.scalars(select(Tenant.id).order_by(Tenant.id)))
 
 
 async def get_many(session: AsyncSession, tenant_ids: list[int]) -> list[Tenant]:

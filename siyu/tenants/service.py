@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.audit import service as audit
+from siyu.kit.cache import tenant_configs
 from siyu.kit.errors import Conflict, InvalidInput, NotFound
 from siyu.kit.ids import new_id
 from siyu.kit.time import DEFAULT_TIMEZONE, is_valid_timezone
@@ -36,7 +40,9 @@ async def create_tenant(session: AsyncSession, *, slug: str, name: str, timezone
         raise InvalidInput(f"未知时区：{timezone}", code="invalid_timezone")
     if await repository.get_by_slug(session, slug):
         raise Conflict(f"店铺标识 {slug} 已被使用", code="slug_taken")
-    tenant = Tenant(slug=slug, name=name, timezone=timezone, settings={})
+    # The first version is unique to this tenant (an id that is never handed out again), so nothing a process kept
+    # for another tenant that once had the same id can pass for its configuration.
+    tenant = Tenant(slug=slug, name=name, timezone=timezone, settings={}, config_version=new_id())
     repository.add(session, tenant)
     await session.flush()
     return tenant
@@ -58,6 +64,81 @@ async def get_by_slug(session: AsyncSession, slug: str) -> Tenant:
     if tenant is None:
         raise TenantNotFound()
     return tenant
+
+
+# The configuration a request works with, read once per process and version
+
+
+@dataclass(frozen=True)
+class ChannelView:
+    id: int
+    platform: str
+    name: str
+    shop_id: str | None
+    active: bool
+
+
+@dataclass(frozen=True)
+class TenantConfig:
+    """A tenant's settings and channels as of `version` (immutable: shared by every request of the process)."""
+
+    id: int
+    slug: str
+    name: str
+    timezone: str
+    settings: Mapping[str, Any]
+    version: int
+    channels: tuple[ChannelView, ...]
+
+    def section(self, key: str) -> Any:
+        """One domain's section of the settings (e.g. "points"), as stored."""
+        return self.settings.get(key)
+
+
+_CONFIG = "tenant"
+
+
+async def _load_config(session: AsyncSession, tenant_id: int, version: int) -> TenantConfig:
+    tenant = await get_tenant(session, tenant_id)
+    channels = await list_channels(session, tenant_id=tenant_id)
+    config = TenantConfig(
+        id=tenant.id,
+        slug=tenant.slug,
+        name=tenant.name,
+        timezone=tenant.timezone,
+        settings=MappingProxyType(dict(tenant.settings or {})),
+        version=version,
+        channels=tuple(ChannelView(c.id, c.platform, c.name, c.shop_id, c.active) for c in channels),
+    )
+    return tenant_configs.put(_CONFIG, tenant_id, version, config)
+
+
+async def config_of(session: AsyncSession, tenant_id: int, *, version: int | None = None) -> TenantConfig:
+    """The tenant's configuration; `version` when the caller has just read it (e.g. with the tenant's row)."""
+    if version is None:
+        version = await repository.version_of(session, tenant_id)
+        if version is None:
+            raise TenantNotFound()
+    cached: TenantConfig | None = tenant_configs.get(_CONFIG, tenant_id, version)
+    return cached or await _load_config(session, tenant_id, version)
+
+
+async def config_by_slug(session: AsyncSession, slug: str) -> TenantConfig:
+    """The configuration of the tenant a fan's path names: one small read when this process has it already."""
+    found = await repository.version_by_slug(session, slug)
+    if found is None:
+        raise TenantNotFound()
+    return await config_of(session, found[0], version=found[1])
+
+
+async def config_changed(session: AsyncSession, tenant_id: int) -> None:
+    """Call in the transaction of any change to what TenantConfig or a domain's cached derivation holds."""
+    await repository.bump_version(session, tenant_id)
+
+
+async def tenant_ids(session: AsyncSession) -> list[int]:
+    """Every tenant, for sweeps over all of them."""
+    return await repository.all_ids(session)
 
 
 async def tenants_by_id(session: AsyncSession, tenant_ids: list[int]) -> list[Tenant]:
@@ -84,6 +165,8 @@ async def update_tenant(session: AsyncSession, *, actor: Principal, changes: Ten
             settings[key] = value
     tenant.settings = settings
     after = _tenant_view(tenant)
+    if after != before:
+        await config_changed(session, tenant.id)
     audit.record_change(
         session,
         actor=actor,
@@ -106,6 +189,7 @@ async def put_setting(session: AsyncSession, *, tenant_id: int, key: str, value:
     settings[key] = value
     tenant.settings = settings
     await session.flush()
+    await config_changed(session, tenant_id)
     return before
 
 
@@ -146,6 +230,7 @@ async def create_channel(session: AsyncSession, *, actor: Principal, data: Chann
     )
     repository.add(session, channel)
     await session.flush()
+    await config_changed(session, actor.tenant_id)
     audit.record(
         session,
         actor=actor,
@@ -172,6 +257,8 @@ async def update_channel(
     if changes.active is not None:
         channel.active = changes.active
     after = _channel_view(channel)
+    if after != before:
+        await config_changed(session, actor.tenant_id)
     audit.record_change(
         session,
         actor=actor,

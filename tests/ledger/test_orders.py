@@ -5,12 +5,12 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from siyu.claims import tasks as claims_tasks
+from siyu.claims.tasks import credit_changes as on_orders_changed
 from siyu.jobs.models import Job, JobStatus
 from siyu.jobs.service import enqueue
 from siyu.jobs.worker import Worker
-from siyu.ledger import service
-from siyu.ledger.tasks import on_orders_changed
-from siyu.loyalty import tasks as loyalty_tasks
+from siyu.ledger import refs, service
 from siyu.orders import events
 from siyu.orders.models import OrderChange
 from siyu.tasks import load_handlers
@@ -23,7 +23,7 @@ async def credited_order(
 ) -> tuple[str, str]:
     """An order in the orders table and its points in the ledger; returns (order id, source ref)."""
     order = await factories.order(book.session, book.tenant_id, paid_fen=paid_fen)
-    ref = service.order_ref(order.platform, order.order_id)
+    ref = refs.order_ref(order.platform, order.order_id)
     await service.earn(
         book.session,
         tenant_id=book.tenant_id,
@@ -117,7 +117,7 @@ async def test_the_orders_changed_job_calls_the_ledger_in_its_transaction(
     book: Book, session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     load_handlers()
-    assert events.LISTENERS["points"] is loyalty_tasks.on_orders_changed
+    assert events.LISTENERS["points"] is claims_tasks.credit_changes
     fan = await book.member()
     order_id, ref = await credited_order(book, fan)
     import_id = await changes(book, (order_id, "paid", "closed", 0, 0))

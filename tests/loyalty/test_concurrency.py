@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from siyu.claims import crediting
 from siyu.db import create_engine, create_sessionmaker
 from siyu.kit.time import utcnow
 from siyu.kit.web import Principal
@@ -61,10 +62,15 @@ async def test_concurrent_claims_never_exceed_a_campaigns_caps(db: async_session
     async def claim(n: int) -> object:
         order = OrderFacts(platform="douyin", order_id=f"69312345678901{n:05d}", paid_fen=5000)
         async with db() as session, session.begin():
-            return await service.credit_order(session, tenant_id=tenant.id, member_id=fans[n % len(fans)], order=order)
+            return await crediting.credit(
+                session,
+                await crediting.context_of(session, tenant_id=tenant.id),
+                member_id=fans[n % len(fans)],
+                order=order,
+            )
 
     results = await asyncio.gather(*(claim(n) for n in range(24)), return_exceptions=True)
-    assert all(isinstance(r, service.Credited) for r in results), results
+    assert all(isinstance(r, crediting.Credited) for r in results), results
     async with db() as session:
         refreshed = await service.get_campaign(session, tenant_id=tenant.id, campaign_id=campaign.id)
         awarded = await session.scalar(

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from siyu.claims import crediting
 from siyu.ledger import service as ledger
 from siyu.ledger.models import Lot, LotStatus
 from siyu.loyalty import service
@@ -30,9 +31,13 @@ async def campaign(book: Book, **fields: object) -> Campaign:
     return await service.create_campaign(book.session, actor=owner(book.tenant_id), data=CampaignIn(**data))  # type: ignore[arg-type]
 
 
-async def credit(book: Book, member_id: int, paid_yuan: float, **kw: object) -> service.Credited:
-    return await service.credit_order(
-        book.session, tenant_id=book.tenant_id, member_id=member_id, order=an_order(paid_yuan, **kw), now=book.now
+async def credit(book: Book, member_id: int, paid_yuan: float, **kw: object) -> crediting.Credited:
+    return await crediting.credit(
+        book.session,
+        await crediting.context_of(book.session, tenant_id=book.tenant_id),
+        member_id=member_id,
+        order=an_order(paid_yuan, **kw),
+        now=book.now,
     )
 
 
@@ -67,15 +72,27 @@ async def test_immediate_hold_and_expiry_never(book: Book) -> None:
 async def test_orders_that_cannot_earn_are_refused(book: Book) -> None:
     fan = await book.member()
     for status in ("unpaid", "closed", "refunded"):
-        with pytest.raises(service.NotEligible):
+        with pytest.raises(crediting.NotEligible):
             await credit(book, fan, 100, status=status)
     with pytest.raises(service.NothingToEarn):
         await credit(book, fan, 9.99)
     facts = an_order(100)
-    await service.credit_order(book.session, tenant_id=book.tenant_id, member_id=fan, order=facts, now=book.now)
+    await crediting.credit(
+        book.session,
+        await crediting.context_of(book.session, tenant_id=book.tenant_id),
+        member_id=fan,
+        order=facts,
+        now=book.now,
+    )
     other = await book.member("小桃")
     with pytest.raises(ledger.AlreadyCredited) as refused:
-        await service.credit_order(book.session, tenant_id=book.tenant_id, member_id=other, order=facts, now=book.now)
+        await crediting.credit(
+            book.session,
+            await crediting.context_of(book.session, tenant_id=book.tenant_id),
+            member_id=other,
+            order=facts,
+            now=book.now,
+        )
     assert refused.value.detail == {"by_this_member": False}
     assert await book.points(other) == (0, 0, 0)
 

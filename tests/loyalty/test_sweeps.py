@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from siyu.claims import crediting
 from siyu.jobs import registry
 from siyu.jobs.models import Job, JobStatus
 from siyu.jobs.service import enqueue
@@ -52,7 +53,13 @@ async def claimed(book: Book, member_id: int, paid_fen: int = 12900) -> str:
     order = await factories.order(book.session, book.tenant_id, paid_fen=paid_fen)
     facts = an_order(paid_fen / 100)
     facts = type(facts)(platform=order.platform, order_id=order.order_id, paid_fen=paid_fen, status="shipped")
-    await service.credit_order(book.session, tenant_id=book.tenant_id, member_id=member_id, order=facts, now=book.now)
+    await crediting.credit(
+        book.session,
+        await crediting.context_of(book.session, tenant_id=book.tenant_id),
+        member_id=member_id,
+        order=facts,
+        now=book.now,
+    )
     return order.order_id
 
 
@@ -62,9 +69,11 @@ async def test_completion_starts_the_hold_and_the_sweep_posts_when_it_ends(book:
     assert await book.points(fan) == (0, 24, 0)
     first = await import_completing(book, recent, completed_days_ago=2)
     second = await import_completing(book, long_ago, completed_days_ago=30)
-    assert await service.apply_order_changes(book.session, tenant_id=book.tenant_id, import_id=first, now=book.now) == 0
     assert (
-        await service.apply_order_changes(book.session, tenant_id=book.tenant_id, import_id=second, now=book.now) == 1
+        await crediting.apply_order_changes(book.session, tenant_id=book.tenant_id, import_id=first, now=book.now) == 0
+    )
+    assert (
+        await crediting.apply_order_changes(book.session, tenant_id=book.tenant_id, import_id=second, now=book.now) == 1
     )
     assert await book.points(fan) == (12, 12, 0)  # the one completed a month ago posted at once
     lot = await book.lot(f"order:taobao:{recent}")
@@ -130,7 +139,13 @@ async def test_tiers_go_up_at_once_and_down_only_at_the_monthly_review(book: Boo
     )
     await service.create_tier(session, actor=actor, data=TierIn(name="银卡", threshold=50))
     fan = await book.member()
-    await service.credit_order(session, tenant_id=book.tenant_id, member_id=fan, order=an_order(600), now=book.now)
+    await crediting.credit(
+        session,
+        await crediting.context_of(session, tenant_id=book.tenant_id),
+        member_id=fan,
+        order=an_order(600),
+        now=book.now,
+    )
     tier = (await service.standing(session, tenant_id=book.tenant_id, member_id=fan, now=book.now)).tier
     assert tier is not None and tier.name == "银卡"
 
