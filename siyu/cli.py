@@ -177,15 +177,15 @@ def ledger_sweep(
     The worker does the same on schedule; running it again changes nothing."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from siyu.loyalty import service as loyalty
+    from siyu.claims import crediting
     from siyu.tenants import service as tenants
 
     settings = _settings()
 
-    async def run() -> dict[str, loyalty.SweepResult]:
+    async def run() -> dict[str, crediting.SweepResult]:
         engine = db.create_engine(settings.database_url)
         makesession = db.create_sessionmaker(engine)
-        results: dict[str, loyalty.SweepResult] = {}
+        results: dict[str, crediting.SweepResult] = {}
         try:
             async with makesession() as session:
                 if tenant is None:
@@ -196,11 +196,11 @@ def ledger_sweep(
                 SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True
             ) as progress:
                 for row in chosen:
-                    total = loyalty.SweepResult()
+                    total = crediting.SweepResult()
                     task = progress.add_task(f"{row.slug}", total=None)
                     while True:
                         async with makesession() as session, session.begin():
-                            step = await loyalty.sweep(session, tenant_id=row.id, batch=batch)
+                            step = await crediting.sweep(session, tenant_id=row.id, batch=batch)
                         total.add(step)
                         progress.update(task, description=f"{row.slug}: 入账 {total.posted} 过期 {total.expired}")
                         if not step.more:

@@ -22,6 +22,7 @@ from siyu.claims.schemas import ClaimPolicy
 from siyu.kit.cache import tenant_configs
 from siyu.kit.errors import Conflict
 from siyu.kit.time import utcnow
+from siyu.ledger import batch as ledger_batch
 from siyu.ledger import refs
 from siyu.ledger import service as ledger
 from siyu.ledger.models import Entry
@@ -233,3 +234,38 @@ async def _apply_change(
         now=now,
     )
     return entry is not None
+
+
+# The periodic sweep
+
+
+@dataclass
+class SweepResult:
+    posted: int = 0  # held lots posted
+    expired: int = 0  # lots expired
+    warned: int = 0  # lots whose coming expiry was announced
+    reviewed: int = 0  # members whose tier was reviewed
+    tier_changes: int = 0
+    more: bool = False  # a step filled its batch: run again for the rest
+
+    def add(self, other: SweepResult) -> None:
+        for name in ("posted", "expired", "warned", "reviewed", "tier_changes"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+async def sweep(
+    session: AsyncSession, *, tenant_id: int, now: datetime | None = None, batch: int = 2000
+) -> SweepResult:
+    """One batch of each periodic step for a tenant: post held points whose hold ended, expire lots, then the
+    programme's steps (tier upgrades of those posted, expiry warnings, the monthly tier review). Idempotent;
+    `more` says a step has work left."""
+    now = now or utcnow()
+    result = SweepResult()
+    result.posted, posted = await ledger_batch.post_due_for(
+        session, tenant_id=tenant_id, now=now, limit=batch, created_by="system:hold"
+    )
+    result.expired = await ledger.expire(session, tenant_id=tenant_id, now=now, limit=batch)
+    programme = await loyalty.sweep_programme(session, tenant_id=tenant_id, posted=posted, now=now, batch=batch)
+    result.warned, result.reviewed, result.tier_changes = programme.warned, programme.reviewed, programme.tier_changes
+    result.more = max(result.posted, result.expired, result.warned, result.reviewed) >= batch
+    return result

@@ -7,12 +7,16 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.claims import crediting, service
+from siyu.jobs import service as jobs
 from siyu.jobs.models import Job
 from siyu.jobs.registry import every, handler
 from siyu.kit.time import utcnow
 from siyu.tenants import service as tenants
 
 RESOLVE_JOB = "claims.resolve"
+SWEEP_JOB = "loyalty.sweep"  # (its name from before the sweep moved here: queued jobs keep running)
+SWEEP_BATCH = 2000  # rows each step looks at per tenant per job; a fuller sweep continues in a follow-up job
+SWEEP_EVERY_S = 600
 
 
 async def on_orders_arrived(session: AsyncSession, tenant_id: int, import_id: int) -> int:
@@ -53,3 +57,29 @@ async def resolve(session: AsyncSession, job: Job) -> dict[str, Any]:
 
 
 every(600, RESOLVE_JOB)
+
+
+@handler(SWEEP_JOB)
+async def sweep_points(session: AsyncSession, job: Job) -> dict[str, Any]:
+    """Post held points whose hold ended, expire lots, warn of coming expiry, review tiers: one batch per tenant
+    (job.tenant_id, or every tenant); a tenant with work left gets a follow-up job. Idempotent."""
+    now = utcnow()
+    tenant_ids = [job.tenant_id] if job.tenant_id else await tenants.tenant_ids(session)
+    done: dict[str, dict[str, int]] = {}
+    for tenant_id in tenant_ids:
+        result = await crediting.sweep(session, tenant_id=tenant_id, now=now, batch=SWEEP_BATCH)
+        counts = {k: v for k, v in vars(result).items() if k != "more" and v}
+        if counts:
+            done[str(tenant_id)] = counts
+        if result.more:
+            await jobs.enqueue(
+                session,
+                SWEEP_JOB,
+                {"after": job.id},
+                tenant_id=tenant_id,
+                dedupe_key=f"{SWEEP_JOB}:{job.id}:{tenant_id}",
+            )
+    return {"swept": done}
+
+
+every(SWEEP_EVERY_S, SWEEP_JOB)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from siyu.claims import crediting
 from siyu.claims import service as claims
 from siyu.claims.schemas import ClaimPolicy
 from siyu.kit.pagination import PageRequest
@@ -108,7 +109,7 @@ async def load(session: AsyncSession, *, slug: str, seed: int = 11, now: datetim
         )
     await _review_and_bound(session, tenant.id, fans, unclaimed, now)
     # Holds that ended by now post, tiers follow; two fans got a goodwill adjustment from ops.
-    while (await loyalty.sweep(session, tenant_id=tenant.id, now=now)).more:
+    while (await crediting.sweep(session, tenant_id=tenant.id, now=now)).more:
         pass
     for member_id, amount, reason in ((fans[0], 50, "直播间抽奖补发"), (fans[1], 30, "物流延误补偿")):
         await ledger.adjust(

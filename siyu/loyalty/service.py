@@ -20,8 +20,6 @@ from siyu.kit.errors import Conflict, NotFound
 from siyu.kit.ids import new_id
 from siyu.kit.time import to_local, utcnow
 from siyu.kit.web import Principal
-from siyu.ledger import batch as ledger_batch
-from siyu.ledger import service as ledger
 from siyu.loyalty import repository, rules
 from siyu.loyalty.models import Campaign, CampaignAward, MemberTier, Tier, TierChange
 from siyu.loyalty.rules import Calculation, CampaignFacts, OrderFacts, TierFacts
@@ -533,41 +531,27 @@ async def preview(
     return rules.calculate(policy, order, campaigns=campaigns, tier=tier, first_claim=data.first_claim, now=now)
 
 
-# Sweeps
-
-
-@dataclass
-class SweepResult:
-    posted: int = 0  # held lots posted
-    expired: int = 0  # lots expired
-    warned: int = 0  # lots whose coming expiry was announced
-    reviewed: int = 0  # members whose tier was reviewed
-    tier_changes: int = 0
-    more: bool = False  # a step filled its batch: run again for the rest
-
-    def add(self, other: SweepResult) -> None:
-        for name in ("posted", "expired", "warned", "reviewed", "tier_changes"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+# The programme's part of the periodic sweep (siyu.claims.crediting.sweep posts and expires first)
 
 
 WARNING_JOB = "loyalty.expiry_warning"
 
 
-async def sweep(
-    session: AsyncSession, *, tenant_id: int, now: datetime | None = None, batch: int = 2000
-) -> SweepResult:
-    """One batch of each periodic step for a tenant: post held points whose hold ended (and upgrade tiers),
-    expire lots, warn members of points expiring within the policy's warning days (one outbox job per member),
-    review tiers once a month. Idempotent; `more` says a step has work left."""
-    now = now or utcnow()
+@dataclass
+class ProgrammeSweep:
+    warned: int = 0  # lots whose coming expiry was announced
+    reviewed: int = 0  # members whose tier was reviewed
+    tier_changes: int = 0
+
+
+async def sweep_programme(
+    session: AsyncSession, *, tenant_id: int, posted: list[int], now: datetime, batch: int
+) -> ProgrammeSweep:
+    """Upgrade the tiers of members whose held points just posted, warn members of points expiring within the
+    policy's warning days (one outbox job per member), review tiers once a month. Idempotent."""
     policy, timezone = await policy_of(session, tenant_id)
-    result = SweepResult()
-    lots_posted, posted = await ledger_batch.post_due_for(
-        session, tenant_id=tenant_id, now=now, limit=batch, created_by="system:hold"
-    )
-    result.posted = lots_posted
+    result = ProgrammeSweep()
     result.tier_changes += await refresh_tiers(session, tenant_id=tenant_id, member_ids=posted, now=now)
-    result.expired = await ledger.expire(session, tenant_id=tenant_id, now=now, limit=batch)
     if policy.warn_days > 0:
         lots_warned, warned = await repository.warn_expiring(
             session, tenant_id=tenant_id, now=now, until=now + timedelta(days=policy.warn_days), limit=batch
@@ -588,7 +572,6 @@ async def sweep(
     result.tier_changes += await refresh_tiers(
         session, tenant_id=tenant_id, member_ids=due, now=now, review_period=period
     )
-    result.more = max(result.posted, result.expired, result.warned, result.reviewed) >= batch
     return result
 
 

@@ -155,7 +155,7 @@ async def test_pending_points_do_not_count_toward_a_tier_until_posted(book: Book
     lot = await book.lot(credited.entry.source_ref)
     lot.post_after = book.now
     await book.session.flush()
-    result = await service.sweep(book.session, tenant_id=book.tenant_id, now=book.tick(minutes=1))
+    result = await crediting.sweep(book.session, tenant_id=book.tenant_id, now=book.tick(minutes=1))
     assert result.posted == 1 and result.tier_changes == 1
     standing = await service.standing(book.session, tenant_id=book.tenant_id, member_id=fan, now=book.now)
     assert standing.tier is not None and standing.tier.name == "银卡"

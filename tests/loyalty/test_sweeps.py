@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from siyu.claims import crediting
+from siyu.claims import tasks as claims_tasks
 from siyu.jobs import registry
 from siyu.jobs.models import Job, JobStatus
 from siyu.jobs.service import enqueue
@@ -79,10 +80,10 @@ async def test_completion_starts_the_hold_and_the_sweep_posts_when_it_ends(book:
     lot = await book.lot(f"order:taobao:{recent}")
     assert lot.post_after == book.now + timedelta(days=5)
 
-    assert (await service.sweep(book.session, tenant_id=book.tenant_id, now=book.tick(days=4))).posted == 0
-    assert (await service.sweep(book.session, tenant_id=book.tenant_id, now=book.tick(days=1))).posted == 1
+    assert (await crediting.sweep(book.session, tenant_id=book.tenant_id, now=book.tick(days=4))).posted == 0
+    assert (await crediting.sweep(book.session, tenant_id=book.tenant_id, now=book.tick(days=1))).posted == 1
     assert await book.points(fan) == (24, 0, 0)
-    assert (await service.sweep(book.session, tenant_id=book.tenant_id, now=book.tick(minutes=1))).posted == 0
+    assert (await crediting.sweep(book.session, tenant_id=book.tenant_id, now=book.tick(minutes=1))).posted == 0
     await book.check()
 
 
@@ -94,14 +95,14 @@ async def test_members_are_warned_once_before_points_expire(book: Book, session:
     await book.earn(fan, 40, expires_in=10)
     await book.earn(fan, 2, expires_in=5)
     await book.earn(fan, 7)  # never expires
-    assert (await service.sweep(session, tenant_id=book.tenant_id, now=book.now)).warned == 1
+    assert (await crediting.sweep(session, tenant_id=book.tenant_id, now=book.now)).warned == 1
     soon = await service.expiring_soon(session, tenant_id=book.tenant_id, member_id=fan, now=book.now)
     assert (soon.points, soon.soonest) == (2, book.days(5))
-    assert (await service.sweep(session, tenant_id=book.tenant_id, now=book.tick(days=4))).warned == 1
-    assert (await service.sweep(session, tenant_id=book.tenant_id, now=book.tick(hours=1))).warned == 0
+    assert (await crediting.sweep(session, tenant_id=book.tenant_id, now=book.tick(days=4))).warned == 1
+    assert (await crediting.sweep(session, tenant_id=book.tenant_id, now=book.tick(hours=1))).warned == 0
     warnings = await session.scalars(select(Job).where(Job.kind == service.WARNING_JOB).order_by(Job.id))
     assert [(j.payload["member_id"], j.payload["points"]) for j in warnings] == [(fan, 2), (fan, 40)]
-    expired = await service.sweep(session, tenant_id=book.tenant_id, now=book.tick(days=7))
+    expired = await crediting.sweep(session, tenant_id=book.tenant_id, now=book.tick(days=7))
     assert expired.expired == 2
     assert await book.points(fan) == (7, 0, 0)
     await book.check()
@@ -150,11 +151,11 @@ async def test_tiers_go_up_at_once_and_down_only_at_the_monthly_review(book: Boo
     assert tier is not None and tier.name == "银卡"
 
     # 40 days later her growth window is empty, but she keeps the tier until the review of a new month.
-    first = await service.sweep(session, tenant_id=book.tenant_id, now=book.tick(days=40))
+    first = await crediting.sweep(session, tenant_id=book.tenant_id, now=book.tick(days=40))
     assert first.reviewed == 1 and first.tier_changes == 1  # April's review
     standing = await service.standing(session, tenant_id=book.tenant_id, member_id=fan, now=book.now)
     assert standing.tier is None and standing.growth == 0
-    again = await service.sweep(session, tenant_id=book.tenant_id, now=book.tick(days=1))
+    again = await crediting.sweep(session, tenant_id=book.tenant_id, now=book.tick(days=1))
     assert again.reviewed == 0  # reviewed once a month
     history = await service.tier_history(session, tenant_id=book.tenant_id, member_id=fan)
     assert [(c.from_tier, c.to_tier, c.reason) for c in history] == [
@@ -167,8 +168,8 @@ async def test_the_sweep_job_runs_on_schedule_and_continues_when_a_batch_is_full
     book: Book, session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     load_handlers()
-    assert (tasks.SWEEP_JOB, tasks.SWEEP_EVERY_S) in registry.PERIODIC
-    monkeypatch.setattr(tasks, "SWEEP_BATCH", 1)
+    assert (claims_tasks.SWEEP_JOB, claims_tasks.SWEEP_EVERY_S) in registry.PERIODIC
+    monkeypatch.setattr(claims_tasks, "SWEEP_BATCH", 1)
     book.now = utcnow() - timedelta(days=2)
     a, b = await book.member(), await book.member("小桃")
     for fan in (a, b):
@@ -176,7 +177,7 @@ async def test_the_sweep_job_runs_on_schedule_and_continues_when_a_batch_is_full
     for lot in await book.session.scalars(select(Lot).where(Lot.tenant_id == book.tenant_id)):
         lot.post_after = book.now
     await session.flush()
-    await enqueue(session, tasks.SWEEP_JOB, {}, tenant_id=book.tenant_id)
+    await enqueue(session, claims_tasks.SWEEP_JOB, {}, tenant_id=book.tenant_id)
     await session.flush()
     assert await Worker(sessionmaker).drain() >= 2
     assert await book.points(a) == (10, 0, 0) and await book.points(b) == (10, 0, 0)
