@@ -23,6 +23,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import Executable
 
+from siyu.kit import statements
+
 
 @dataclass(frozen=True)
 class _Compiled:
@@ -86,6 +88,8 @@ class Fast:
             rows = [tuple(row) for row in result] if result.returns_rows else []
             return rows, int(result.rowcount or 0) if not result.returns_rows else len(rows)
         compiled = self._compile(connection.dialect)
+        if statements.enabled():
+            statements.counted()
         args = [
             value if bind is None else bind(value)
             for bind, value in zip(
