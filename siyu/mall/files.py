@@ -10,11 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from siyu.kit import xlsx
 from siyu.kit.errors import InvalidInput
 from siyu.kit.time import format_local
 
 MAX_CODE = 120
 MAX_ROWS = 100_000
+XLSX_MAX_BYTES = 64 * 1024 * 1024  # a tracking sheet's XML, unpacked; checked before it is parsed
 
 
 class FileUnreadable(InvalidInput):
@@ -83,6 +85,12 @@ def _table(data: bytes, filename: str) -> list[list[str]]:
         import fastexcel
 
         try:
+            xlsx.check_workbook(data, max_bytes=XLSX_MAX_BYTES, max_rows=MAX_ROWS + 1)  # + the header row
+        except xlsx.WorkbookRefused as refused:
+            if refused.code == "xlsx_too_many_rows":
+                raise TooManyRows() from refused
+            raise FileUnreadable(refused.message, code=refused.code) from refused
+        try:
             frame = fastexcel.read_excel(data).load_sheet(0, dtypes="string", header_row=None).to_polars()
         except Exception as error:
             raise FileUnreadable("XLSX 文件已损坏或不是 Excel 文件") from error
@@ -98,7 +106,9 @@ def _csv_rows(text: str) -> list[list[str]]:
 
 
 def tracking_rows(data: bytes, filename: str) -> list[TrackingRow]:
-    """The rows of a tracking file, by the header's names (兑换单号, 快递公司, 运单号)."""
+    """The rows of a tracking file, by the header's names (兑换单号, 快递公司, 运单号).
+
+    Blocking (an XLSX is checked and parsed here): call it in a thread from a request."""
     table = _table(data, filename)
     if not table:
         raise MissingColumns()

@@ -230,6 +230,7 @@ def open_file(path: Path, workdir: Path, also_read: Collection[str] = ()) -> Ope
     if not head:
         raise FileRefused("文件是空的", code="empty_file")
     if reading.is_xlsx(head):
+        reading.check_xlsx(path)
         wanted = layouts.KNOWN_HEADERS | set(also_read)
         sheet = reading.read_xlsx(path, columns=wanted.__contains__)
         return OpenedFile(

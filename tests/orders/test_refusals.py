@@ -15,6 +15,7 @@ from tests.orders.conftest import Shop
 REFUSED = [
     pytest.param("会员列表.csv", exports.member_list(), "not_an_order_export", id="member-list"),
     pytest.param("orders.xlsx", exports.corrupt_xlsx(), "corrupt_xlsx", id="corrupt-xlsx"),
+    pytest.param("bomb.xlsx", exports.zip_bomb_xlsx(), "xlsx_too_large", id="zip-bomb"),
     pytest.param("blank.csv", b"\r\n\r\n\r\n", "empty_file", id="blank-lines"),
     pytest.param("bom.csv", codecs.BOM_UTF8, "empty_file", id="bom-only"),
     pytest.param("京东订单.csv", exports.unknown_layout(), "unknown_layout", id="jd-unknown-layout"),
@@ -159,3 +160,27 @@ async def test_an_absurd_quantity_does_not_fail_the_batch(shop: Shop) -> None:
     assert (await shop.import_row(done.import_id)).status == "done"
     orders = await shop.orders()
     assert (orders["2411111234567893"].item_count, orders["2411111234567894"].item_count) == (1, 2)
+
+
+def test_a_sheet_with_too_many_rows_is_refused_before_it_is_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reading, "XLSX_MAX_ROWS", 3)
+    path = tmp_path / "orders.xlsx"
+    path.write_bytes(exports.taobao_new_xlsx())
+    with pytest.raises(FileRefused) as refused:
+        reading.peek_headers(path)
+    assert refused.value.code == "xlsx_too_many_rows" and "超过一次最多 3 行" in refused.value.message
+
+
+def test_a_zip_bomb_is_refused_in_moments(tmp_path: Path) -> None:
+    import time
+
+    path = tmp_path / "bomb.xlsx"
+    path.write_bytes(exports.zip_bomb_xlsx())
+    assert path.stat().st_size < 3 << 20
+    started = time.monotonic()
+    with pytest.raises(FileRefused) as refused:
+        reading.peek_headers(path)
+    assert time.monotonic() - started < 1
+    assert refused.value.code == "xlsx_too_large" and "解压后超过" in refused.value.message
