@@ -184,3 +184,28 @@ def test_a_zip_bomb_is_refused_in_moments(tmp_path: Path) -> None:
         reading.peek_headers(path)
     assert time.monotonic() - started < 1
     assert refused.value.code == "xlsx_too_large" and "解压后超过" in refused.value.message
+
+
+async def test_cells_that_would_break_a_batch_are_rejected_rows(shop: Shop) -> None:
+    """Over-long sub-order ids, NUL characters and orders whose lines overflow their columns: rejected with a
+    reason, row by row; the rest of the file imports."""
+
+    def line(main: str, sub: str, *, quantity: str = "1", paid: str = "50.00", title: str = "面膜") -> dict:
+        return exports.douyin_row(main, sub, title=title, quantity=quantity, paid=paid, status="已完成")
+
+    good = line("6931234567892000000", "6931234567892000001")
+    long_sub = line("6931234567892100000", "6" * 60)
+    nul = line("6931234567892200000", "6931234567892200001", title="面\x00膜")
+    many = [line("6931234567892300000", f"69312345678923{n:05d}", quantity="1000000") for n in range(2148)]
+    rich = [line("6931234567892400000", f"69312345678924{n:05d}", paid="999999999999999.99") for n in range(100)]
+    done = await shop.load("dy.csv", exports.douyin([good, long_sub, nul, *many, *rich]))
+
+    assert set(await shop.orders()) == {"6931234567892000000"}
+    reasons = {r["row"]: r["reason"] for r in await shop.rejections(done.import_id)}
+    assert reasons[3] == "子订单编号太长（超过 48 个字符）"
+    assert reasons[4] == "含有不允许的字符（空字符），请检查这一行"
+    assert {reasons[n] for n in range(5, 5 + 2148)} == {"这笔订单的商品数量合计过大，无法保存"}
+    assert {reasons[n] for n in range(5 + 2148, 5 + 2148 + 100)} == {"这笔订单的金额合计过大，无法保存"}
+    assert done.totals.rejected == 2 + 2148 + 100
+    row = await shop.import_row(done.import_id)
+    assert (row.status, row.inserted, row.rejected) == ("done", 1, 2250)
