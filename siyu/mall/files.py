@@ -12,6 +12,7 @@ from typing import Any
 
 from siyu.kit import xlsx
 from siyu.kit.errors import InvalidInput
+from siyu.kit.spreadsheet import safe_cell
 from siyu.kit.time import format_local
 
 MAX_CODE = 120
@@ -150,7 +151,8 @@ PICK_LIST_HEADER = [
 
 
 def pick_list_xlsx(rows: Sequence[Any], timezone: str) -> bytes:
-    """Redemptions to ship as an XLSX pick list. The number is written as text so Excel keeps all its digits."""
+    """Redemptions to ship as an XLSX pick list. The number is written as text so Excel keeps all its digits;
+    text that would read as a formula starts with an apostrophe."""
     import xlsxwriter
 
     buffer = io.BytesIO()
@@ -162,10 +164,10 @@ def pick_list_xlsx(rows: Sequence[Any], timezone: str) -> bytes:
         address = row.address or {}
         sheet.write_string(n, 0, str(row.id))
         sheet.write_string(n, 1, format_local(row.created_at, timezone))
-        sheet.write_string(n, 2, row.title)
+        sheet.write_string(n, 2, safe_cell(row.title))  # a fan's or an operator's words: never a formula
         sheet.write_number(n, 3, 1)
         for column, key in enumerate(("name", "phone", "region", "detail"), start=4):
-            sheet.write_string(n, column, str(address.get(key, "")))
+            sheet.write_string(n, column, safe_cell(str(address.get(key, ""))))
     for column, width in enumerate((22, 17, 24, 6, 10, 14, 18, 36, 12, 22)):
         sheet.set_column(column, column, width)
     sheet.freeze_panes(1, 0)
