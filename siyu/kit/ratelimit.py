@@ -1,4 +1,9 @@
-"""Rate limits with the `limits` package: memory storage by default, Redis when configured."""
+"""Rate limits with the `limits` package: memory storage by default, Redis when configured.
+
+Callers count an attempt with `hit` *before* checking it: `hit` adds the attempt and answers whether it was
+within the limit in one atomic step (a lock in memory, a Lua script in Redis), so parallel attempts cannot all
+pass a check before any of them is counted. `allowed` only looks, and is no guard on its own.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,24 @@ from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
+REDIS_CONNECTIONS = 64
+REDIS_WAIT_S = 2
+
 
 class RateLimiter:
     def __init__(self, redis_url: str | None = None) -> None:
         self.storage: Storage
         if redis_url:
             # The client is redis-py (a dependency already); the storage's default client would be coredis.
-            storage = storage_from_string("async+" + redis_url, implementation="redispy")
+            # Callers beyond the pool's connections wait for one (up to REDIS_WAIT_S) instead of failing at once.
+            from redis.asyncio import BlockingConnectionPool
+
+            pool = BlockingConnectionPool.from_url(redis_url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_WAIT_S)
+            storage = storage_from_string(
+                "async+" + redis_url,
+                implementation="redispy",
+                connection_pool=pool,  # type: ignore[arg-type]  # (typed as scalars only; passed through)
+            )
             assert isinstance(storage, Storage)
             self.storage = storage
         else:

@@ -210,20 +210,18 @@ async def log_in(
 ) -> SignedIn:
     """Check the password and open a console session in the person's first tenant.
 
-    Unknown email and wrong password give the same answer in the same time. Failures count
-    against the account and the address; once either is used up, even a right password waits.
+    Unknown email and wrong password give the same answer in the same time. Every attempt is counted
+    against the account and the address *before* the password is looked at, in one atomic step each: of
+    many parallel attempts only as many as the limits allow are checked at all, and once either limit is
+    used up even a right password waits. A successful sign-in clears the account's count.
     """
     email = normalise_email(email)
-    if not await limiter.allowed(per_account_limit, "login", email) or not await limiter.allowed(
-        per_ip_limit, "login-ip", ip
-    ):
+    if not await limiter.hit(per_account_limit, "login", email) or not await limiter.hit(per_ip_limit, "login-ip", ip):
         raise LoginThrottled()
     user = await repository.get_user_by_email(session, email)
     valid = verify_password(user.password_hash if user else None, password)
     memberships = await repository.memberships_of(session, user.id) if user and valid else []
     if user is None or not valid or not user.active or not memberships:
-        await limiter.hit(per_account_limit, "login", email)
-        await limiter.hit(per_ip_limit, "login-ip", ip)
         raise LoginFailed()
     await limiter.clear(per_account_limit, "login", email)
     membership = min(memberships, key=lambda m: m.created_at)
