@@ -22,7 +22,7 @@ from siyu.audit.api import router as audit_api
 from siyu.claims.api import router as claims_api
 from siyu.config import Settings, get_settings
 from siyu.console import router as console_router
-from siyu.db import READ_ONLY, create_engine, create_sessionmaker
+from siyu.db import READ_ONLY, create_sessionmaker, engine_for
 from siyu.fans.api import router as fans_api
 from siyu.fans.sms import provider_for
 from siyu.fans.wechat import WechatClient
@@ -140,7 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+        engine = engine_for(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.limiter = RateLimiter(settings.redis_url)

@@ -44,7 +44,7 @@ def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     settings = _settings()
 
     async def run() -> T:
-        engine = db.create_engine(settings.database_url)
+        engine = db.engine_for(settings, jobs=True)
         try:
             async with db.create_sessionmaker(engine)() as session, session.begin():
                 return await work(session)
@@ -183,7 +183,7 @@ def ledger_sweep(
     settings = _settings()
 
     async def run() -> dict[str, crediting.SweepResult]:
-        engine = db.create_engine(settings.database_url)
+        engine = db.engine_for(settings, jobs=True)
         makesession = db.create_sessionmaker(engine)
         results: dict[str, crediting.SweepResult] = {}
         try:
@@ -305,7 +305,7 @@ def worker(
     load_handlers()
 
     async def run() -> None:
-        engine = db.create_engine(settings.database_url)
+        engine = db.engine_for(settings, jobs=True)
         sessionmaker = db.create_sessionmaker(engine)
         try:
             if once:

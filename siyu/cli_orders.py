@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from siyu.config import Settings
-from siyu.db import create_engine, create_sessionmaker
+from siyu.db import create_sessionmaker, engine_for
 from siyu.kit.errors import AppError
 from siyu.orders import exporting, service, tasks
 from siyu.tenants import service as tenants
@@ -24,7 +24,7 @@ async def import_path(
     on_progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Import one file; a refusal is reported in the summary (``refused``), not raised."""
-    engine = create_engine(settings.database_url)
+    engine = engine_for(settings, jobs=True)
     sessionmaker = create_sessionmaker(engine)
     summary: dict[str, Any] = {"file": str(path)}
     try:
@@ -92,7 +92,7 @@ async def import_path(
 
 
 async def export_csv(settings: Settings, *, tenant_slug: str, path: Path) -> int:
-    engine = create_engine(settings.database_url)
+    engine = engine_for(settings, jobs=True)
     count = 0
     try:
         async with create_sessionmaker(engine)() as session:

@@ -30,7 +30,15 @@ class Settings(BaseSettings):
     login_ip_limit: str = "30/5minutes"
     worker_concurrency: int = Field(default=1, ge=1)
     job_max_attempts: int = Field(default=8, ge=1)
+    # Connections (see docs/running.md for the budget): each process keeps up to pool + overflow open, and
+    # a request that cannot get one within db_pool_timeout seconds is answered 503 with Retry-After.
     db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=5, ge=0)
+    db_pool_timeout: float = Field(default=1.5, gt=0, le=30)
+    # PostgreSQL only; 0 turns a limit off. Background jobs (imports, sweeps) get their own, longer limit.
+    db_statement_timeout_ms: int = Field(default=15_000, ge=0)
+    db_lock_timeout_ms: int = Field(default=3_000, ge=0)
+    db_job_statement_timeout_ms: int = Field(default=600_000, ge=0)
     data_dir: Path = Path("var")
     max_upload_mb: int = Field(default=512, ge=1)
     # Fan sign-in: WeChat's endpoints (point them at a fake in tests or staging) and who sends SMS codes.

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from siyu.kit import statements
+
+if TYPE_CHECKING:
+    from siyu.config import Settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -51,15 +54,55 @@ def _sqlite_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int | None = None,
+    pool_timeout: float = 30,
+    statement_timeout_ms: int = 0,
+    lock_timeout_ms: int = 0,
+) -> AsyncEngine:
+    """An engine with a bounded pool: a caller waits at most `pool_timeout` seconds for a connection.
+
+    `max_overflow` defaults to `pool_size`. On PostgreSQL, every connection gets the statement and lock
+    timeouts (0: none). Connections are not pinged before each use (a round trip on every request): one the
+    database dropped fails once, SQLAlchemy then discards every connection of the pool, and the next request
+    opens a fresh one, so the pool heals by itself after a database restart.
+    """
+    pool: dict[str, Any] = {
+        "pool_size": pool_size,
+        "max_overflow": pool_size if max_overflow is None else max_overflow,
+        "pool_timeout": pool_timeout,
+        "pool_pre_ping": False,
+    }
     if is_sqlite(url):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        in_memory = make_url(url).database in (None, "", ":memory:")
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **({} if in_memory else pool))
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
-    else:
-        engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
+        statements.install(engine.sync_engine)
+        return engine
+    server_settings = {
+        name: str(value)
+        for name, value in (("statement_timeout", statement_timeout_ms), ("lock_timeout", lock_timeout_ms))
+        if value
+    }
+    engine = create_async_engine(url, connect_args={"server_settings": server_settings}, **pool)
     statements.install(engine.sync_engine)
     return engine
+
+
+def engine_for(settings: Settings, *, jobs: bool = False) -> AsyncEngine:
+    """The configured engine of a server process, or (jobs=True) of a worker or command."""
+    return create_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=30 if jobs else settings.db_pool_timeout,  # a job may wait its turn; a request may not
+        statement_timeout_ms=settings.db_job_statement_timeout_ms if jobs else settings.db_statement_timeout_ms,
+        lock_timeout_ms=settings.db_lock_timeout_ms,
+    )
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 from urllib.parse import quote
 
@@ -10,9 +11,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from siyu.kit.errors import AppError, NotAuthenticated
+from siyu.kit.errors import AppError, NotAuthenticated, Unavailable
 from siyu.templating import templates
 
 log = structlog.get_logger("siyu.errors")
@@ -35,6 +37,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (409, "冲突"),
         (422, "请求内容不正确"),
         (429, "请求太频繁"),
+        (503, "系统繁忙（数据库连接已满或暂时不可用），按 Retry-After 秒数后重试"),
     )
 }
 
@@ -76,7 +79,39 @@ async def app_error(request: Request, exc: Exception) -> Response:
     response = _render(request, exc.status, exc.code, exc.message, exc.detail or None)
     if headers and not _wants_page(request):
         response.headers.update(headers)
+    if isinstance(exc, Unavailable):
+        response.headers["Retry-After"] = str(exc.retry_after)
     return response
+
+
+# PostgreSQL errors that mean "not now" rather than "wrong": statement or lock timeout, too many connections,
+# the server shutting down or starting, serialisation failures and deadlocks; class 08 is a lost connection.
+BUSY_SQLSTATES = frozenset({"57014", "55P03", "53300", "53400", "57P01", "57P02", "57P03", "40001", "40P01"})
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when a database error says the database is saturated or unreachable, not that the request is bad."""
+    if isinstance(exc, sa_exc.TimeoutError | ConnectionError | socket.gaierror):  # pool wait, refused, no host
+        return True
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    sqlstate = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
+    if sqlstate in BUSY_SQLSTATES or sqlstate.startswith("08"):
+        return True
+    # SQLite: another writer held the lock past the busy timeout, or the file cannot be opened.
+    return isinstance(exc, sa_exc.OperationalError) and any(
+        words in str(exc.orig) for words in ("database is locked", "unable to open database")
+    )
+
+
+async def database_error(request: Request, exc: Exception) -> Response:
+    """Shed load instead of hanging: a saturated or unreachable database answers 503 with Retry-After."""
+    if not database_unavailable(exc):
+        return await unexpected_error(request, exc)
+    log.warning("request.database_unavailable", path=request.url.path, error=type(exc).__name__)
+    return await app_error(request, Unavailable())
 
 
 async def validation_error(request: Request, exc: Exception) -> Response:
@@ -112,4 +147,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(AppError, app_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    for database_failure in (sa_exc.TimeoutError, sa_exc.DBAPIError, ConnectionError, socket.gaierror):
+        app.add_exception_handler(database_failure, database_error)
     app.add_exception_handler(Exception, unexpected_error)

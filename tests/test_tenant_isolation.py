@@ -107,7 +107,7 @@ async def world(session: AsyncSession) -> World:
     b_key = await factories.api_key(session, owner_b.principal)
     from siyu.staff import api_keys
 
-    key_b = (await api_keys.list_keys(session, tenant_id=tenant_b.id))[0]
+    key_b = (await api_keys.list_keys(session, tenant_id=tenant_b.id))[0][0]
     job_b = await jobs.enqueue(session, "staff.purge_sessions", tenant_id=tenant_b.id)
     order_b = await factories.order(session, tenant_b.id, platform="douyin")
     import_b = await factories.order_import(session, tenant_b.id)

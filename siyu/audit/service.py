@@ -21,6 +21,7 @@ ACTION_LABELS: dict[str, str] = {
     "staff.remove": "移除员工",
     "api_key.create": "创建 API 密钥",
     "api_key.revoke": "吊销 API 密钥",
+    "api_key.narrow": "收窄 API 密钥权限（创建人角色变更）",
     "member.create": "新建会员",
     "points.adjust": "手工调整积分",
     "points.policy": "修改积分规则",

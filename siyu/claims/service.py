@@ -163,12 +163,14 @@ async def claim(
         via=Via.claim,
         created_at=now,
     )
-    if limiter is not None and not all([await limiter.hit(*key) for key in _rate_keys(row, policy)]):
+    counters = _failure_keys(row, policy)
+    # Her attempts this minute are counted and her failures looked at in one go (one round trip to Redis).
+    within, unlocked = await limiter.attempt(_rate_keys(row, policy), counters) if limiter else (True, True)
+    if not within:
         log.warning("claims.too_fast", tenant_id=tenant_id, member_id=member_id, ip=ip_hash, device=device_hash)
         raise ClaimsTooFast()
     await ledger.lock_member(session, tenant_id=tenant_id, member_id=member_id, now=now)  # one claim at a time
-    counters = _failure_keys(row, policy)
-    if limiter is not None and not all([await limiter.allowed(*counter) for counter in counters]):
+    if not unlocked:
         row.outcome = Outcome.locked
         row.message = f"失败次数太多，领取功能暂停 {policy.lock_minutes} 分钟，请稍后再试"
     else:

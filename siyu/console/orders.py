@@ -20,7 +20,7 @@ from siyu.kit.pagination import PageRequest
 from siyu.kit.time import format_local, utcnow
 from siyu.kit.web import DbSession, ResourceId
 from siyu.orders import layouts, service
-from siyu.orders.exporting import EXPORT_COLUMNS, export_row
+from siyu.orders.exporting import EXPORT_COLUMNS, REJECTION_COLUMNS, export_row, rejection_row
 from siyu.orders.models import STATUS_LABELS, OrderImport
 from siyu.orders.uploads import start_import
 from siyu.tenants.models import PLATFORM_LABELS
@@ -107,9 +107,9 @@ async def rejections_csv(import_id: ResourceId, console: ConsoleContext, session
     rows = await service.rejections(session, tenant_id=console.tenant.id, import_id=import_id)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["行号", "订单编号", "原因"])
+    writer.writerow(REJECTION_COLUMNS)
     for item in rows:
-        writer.writerow([item["row"], item["order_id"] or "", item["reason"]])
+        writer.writerow(rejection_row(item))
     name = f"rejected-{row.id}.csv"
     return Response(
         ("\ufeff" + buffer.getvalue()).encode("utf-8"),

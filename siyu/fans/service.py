@@ -214,13 +214,13 @@ async def send_code(
     phone = members.normalise_identity(IdentityKind.phone, phone)
     tenant = await tenants.get_tenant(session, tenant_id)
     phone_hash = _phone_hash(secret, tenant_id, phone)
+    # Counted before anything is sent, one atomic step per limit (the tightest first): of many parallel
+    # requests, only as many codes go out as the limits allow.
     for rule in SEND_LIMITS:
-        if not await limiter.allowed(rule, "sms-send", phone_hash):
+        if not await limiter.hit(rule, "sms-send", phone_hash):
             raise SendTooOften()
     if not await limiter.hit(SEND_IP_LIMIT, "sms-send-ip", f"{tenant_id}:{sign(secret, ip)[:16]}"):
         raise SendTooOften()
-    for rule in SEND_LIMITS:
-        await limiter.hit(rule, "sms-send", phone_hash)
     code = f"{secrets.randbelow(1_000_000):06d}"
     row = SmsCode(
         tenant_id=tenant_id,
@@ -249,17 +249,18 @@ async def sign_in_with_code(
     signed_in_as: int | None = None,
     now: datetime | None = None,
 ) -> Member:
-    """Check the code (five wrong tries lock the number for 10 minutes) and return her member: the one with
-    this phone, or a new one. Signed in already (by WeChat) as another member: the two are one person."""
+    """Check the code (five tries, counted before checking, lock the number for 10 minutes) and return her
+    member: the one with this phone, or a new one. Signed in already (by WeChat) as another member: the two
+    are one person."""
     now = now or utcnow()
     phone = members.normalise_identity(IdentityKind.phone, phone)
     phone_hash = _phone_hash(secret, tenant_id, phone)
-    if not await limiter.allowed(VERIFY_LIMIT, "sms-verify", phone_hash):
+    # Every try is counted before the code is compared, atomically: parallel guesses get five checks, not more.
+    if not await limiter.hit(VERIFY_LIMIT, "sms-verify", phone_hash):
         raise CodeLocked()
     row = await repository.latest_code(session, tenant_id=tenant_id, phone_hash=phone_hash)
     fresh = row is not None and row.used_at is None and row.expires_at > now
     if row is None or not fresh or not same(row.code_hash, _code_hash(secret, row.id, code.strip())):
-        await limiter.hit(VERIFY_LIMIT, "sms-verify", phone_hash)
         log.info("fans.code_wrong", tenant_id=tenant_id, phone=members.phone_fingerprint(phone))
         raise CodeInvalid()
     if not await repository.use_code(session, tenant_id=tenant_id, code_id=row.id, now=now):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from siyu.fans import service as fans
 from siyu.fans.wechat import WechatError, authorize_url
@@ -18,6 +19,10 @@ from siyu.templating import templates
 
 router = APIRouter()
 STATE_COOKIE = "siyu_wx_state"
+# The phone sign-in form's double-submit token (as on the console's login): a page of another site cannot read
+# it, so it cannot sign a fan in (to an account of its choosing) or send codes in her name.
+LOGIN_CSRF_COOKIE = "siyu_h5_login_csrf"
+EXPIRED = "页面已过期，请重新登录"
 
 
 def _safe_next(slug: str, next_path: str) -> str:
@@ -38,10 +43,12 @@ async def _login(
     error: str | None = None,
     sent: str | None = None,
     status_code: int = 200,
+    binding: bool = False,
 ) -> Response:
     settings = request.app.state.settings
     wechat = await fans.wechat_config(session, fan.tenant.id)
-    return templates.TemplateResponse(
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or new_token(24)
+    response = templates.TemplateResponse(
         request,
         "h5/login.html",
         {
@@ -49,21 +56,37 @@ async def _login(
             "brand_color": fan.brand_color,
             "demo": settings.demo,
             "wechat": wechat.official_account,
-            "binding": fan.member is not None,
+            "binding": binding and fan.member is not None,
             "next": _safe_next(fan.tenant.slug, next_path),
             "phone": phone,
             "error": error,
             "sent": sent,
+            "csrf_token": token,
         },
         status_code=status_code,
     )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=settings.cookie_secure,
+        path=f"/h5/{fan.tenant.slug}/",
+    )
+    return response
+
+
+def _same_site(request: Request, form: FormData) -> bool:
+    """The form came from our own login page: its token matches the cookie that page set."""
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    return bool(cookie) and same(cookie, form_text(form, "csrf_token"))
 
 
 @router.get("/{slug}/login", response_class=HTMLResponse)
 async def login_page(fan: Fan, request: Request, session: DbSession, next: str = "", bind: int = 0) -> Response:
     if fan.member is not None and not bind:
         return RedirectResponse(_safe_next(fan.tenant.slug, next), status_code=303)
-    return await _login(fan, request, session, next_path=next)
+    return await _login(fan, request, session, next_path=next, binding=bool(bind))
 
 
 @router.post("/{slug}/login/code", response_class=HTMLResponse)
@@ -71,7 +94,16 @@ async def send_code(fan: Fan, request: Request, session: DbSession) -> Response:
     """Send the code; htmx swaps in the line that says so (the whole page without JavaScript)."""
     form = await request.form()
     phone, next_path = form_text(form, "phone"), form_text(form, "next")
+    binding = form_text(form, "bind") == "1"
     settings = request.app.state.settings
+    if not _same_site(request, form):
+        if request.headers.get("hx-request"):
+            return templates.TemplateResponse(
+                request, "h5/_code_sent.html", {"note": "页面已过期，请刷新后重试", "failed": True}, status_code=200
+            )
+        return await _login(
+            fan, request, session, next_path=next_path, phone=phone, error=EXPIRED, status_code=403, binding=binding
+        )
     try:
         sent = await fans.send_code(
             session,
@@ -101,14 +133,22 @@ async def send_code(fan: Fan, request: Request, session: DbSession) -> Response:
         error=note if failed else None,
         sent=None if failed else note,
         status_code=429 if failed else 200,
+        binding=binding,
     )
 
 
 @router.post("/{slug}/login", response_class=HTMLResponse)
 async def sign_in_with_code(fan: Fan, request: Request, session: DbSession) -> Response:
-    """A right code signs her in (or, already signed in, binds the phone: two members of one person merge)."""
+    """A right code signs her in. Binding the phone to the member she is signed in as (two members of one person
+    merge) happens only from the binding form (bind=1, opened from "我的账号"); a plain sign-in while signed in
+    signs her in as the phone's member and binds or merges nothing."""
     form = await request.form()
     phone, code, next_path = (form_text(form, k) for k in ("phone", "code", "next"))
+    binding = fan.member is not None and form_text(form, "bind") == "1"
+    if not _same_site(request, form):
+        return await _login(
+            fan, request, session, next_path=next_path, phone=phone, error=EXPIRED, status_code=403, binding=binding
+        )
     try:
         member = await fans.sign_in_with_code(
             session,
@@ -117,11 +157,18 @@ async def sign_in_with_code(fan: Fan, request: Request, session: DbSession) -> R
             phone=phone,
             code=code,
             limiter=request.app.state.limiter,
-            signed_in_as=fan.member.id if fan.member else None,
+            signed_in_as=fan.member.id if binding and fan.member else None,
         )
     except AppError as error:
         return await _login(
-            fan, request, session, next_path=next_path, phone=phone, error=error.message, status_code=error.status
+            fan,
+            request,
+            session,
+            next_path=next_path,
+            phone=phone,
+            error=error.message,
+            status_code=error.status,
+            binding=binding,
         )
     response = RedirectResponse(_safe_next(fan.tenant.slug, next_path), status_code=303)
     sign_in(request, response, fan.tenant, member.id)
@@ -186,9 +233,9 @@ async def wechat_callback(fan: Fan, request: Request, session: DbSession, code: 
         )
     except WechatError as error:
         return await _login(fan, request, session, next_path=next_path, error=error.message, status_code=error.status)
-    member = await fans.sign_in_wechat(
-        session, tenant_id=fan.tenant.id, user=user, signed_in_as=fan.member.id if fan.member else None
-    )
+    # Signed in already as someone else: she is now signed in as the WeChat account's member; nothing is bound or
+    # merged behind her back (binding is only ever the explicit form of "我的账号").
+    member = await fans.sign_in_wechat(session, tenant_id=fan.tenant.id, user=user, signed_in_as=None)
     response = RedirectResponse(next_path, status_code=303)
     response.delete_cookie(STATE_COOKIE, path=f"/h5/{fan.tenant.slug}/")
     sign_in(request, response, fan.tenant, member.id)

@@ -55,3 +55,12 @@ class RateLimited(AppError):
     status = 429
     code = "rate_limited"
     message = "操作太频繁，请稍后再试"
+
+
+class Unavailable(AppError):
+    """The database is saturated or unreachable for now: the caller should retry shortly (Retry-After)."""
+
+    status = 503
+    code = "busy"
+    message = "系统繁忙，请稍后再试"
+    retry_after: ClassVar[int] = 2

@@ -1,11 +1,22 @@
-"""Rate limits with the `limits` package: memory storage by default, Redis when configured."""
+"""Rate limits with the `limits` package: memory storage by default, Redis when configured.
+
+Callers count an attempt with `hit` *before* checking it: `hit` adds the attempt and answers whether it was
+within the limit in one atomic step (a lock in memory, a Lua script in Redis), so parallel attempts cannot all
+pass a check before any of them is counted. `allowed` only looks, and is no guard on its own.
+"""
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
+
+REDIS_CONNECTIONS = 64
+REDIS_WAIT_S = 2
 
 
 class RateLimiter:
@@ -13,7 +24,15 @@ class RateLimiter:
         self.storage: Storage
         if redis_url:
             # The client is redis-py (a dependency already); the storage's default client would be coredis.
-            storage = storage_from_string("async+" + redis_url, implementation="redispy")
+            # Callers beyond the pool's connections wait for one (up to REDIS_WAIT_S) instead of failing at once.
+            from redis.asyncio import BlockingConnectionPool
+
+            pool = BlockingConnectionPool.from_url(redis_url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_WAIT_S)
+            storage = storage_from_string(
+                "async+" + redis_url,
+                implementation="redispy",
+                connection_pool=pool,  # type: ignore[arg-type]  # (typed as scalars only; passed through)
+            )
             assert isinstance(storage, Storage)
             self.storage = storage
         else:
@@ -27,6 +46,34 @@ class RateLimiter:
     async def allowed(self, rule: str, *keys: str) -> bool:
         """True while attempts remain, without counting one."""
         return await self._limiter.test(parse(rule), *keys)
+
+    async def attempt(
+        self, counted: list[tuple[str, str, str]], looked_at: list[tuple[str, str, str]]
+    ) -> tuple[bool, bool]:
+        """One attempt against several limits at once: each (rule, *keys) of `counted` gets a hit, each of
+        `looked_at` is only tested. Returns (every hit was within its limit, every test passed). With Redis this
+        is one round trip (the hits and tests pipelined), however many limits there are."""
+        if not isinstance(self.storage, RedisStorage):
+            hits = [await self.hit(*limit) for limit in counted]
+            looks = [await self.allowed(*limit) for limit in looked_at]
+            return all(hits), all(looks)
+        bridge: Any = self.storage.bridge  # its registered scripts, queued on a pipeline of its client
+        now = time.time()
+        async with bridge.get_connection().pipeline(transaction=False) as pipeline:
+            for rule, *keys in counted:
+                item = parse(rule)
+                key = bridge.prefixed_key(item.key_for(*keys))
+                await bridge.lua_acquire_moving_window([key], [now, item.amount, item.get_expiry(), 1], pipeline)
+            for rule, *keys in looked_at:
+                item = parse(rule)
+                key = bridge.prefixed_key(item.key_for(*keys))
+                await bridge.lua_moving_window([key], [now - item.get_expiry(), item.amount], pipeline)
+            results = await pipeline.execute()
+        hits, windows = results[: len(counted)], results[len(counted) :]
+        limits = [parse(rule).amount for rule, *_keys in looked_at]
+        # A window is [its start, entries in it] (or empty): the test passes while entries < the limit.
+        looks = [not window or int(window[1]) < limit for window, limit in zip(windows, limits, strict=True)]
+        return all(bool(hit) for hit in hits), all(looks)
 
     async def clear(self, rule: str, *keys: str) -> None:
         item: RateLimitItem = parse(rule)

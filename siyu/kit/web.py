@@ -30,6 +30,8 @@ class Principal:
     role: str | None = None
     ip: str | None = None
     csrf_token: str | None = None
+    # The staff member who answers for this caller: herself, or the creator of the API key.
+    staff_id: int | None = None
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions

@@ -10,11 +10,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from siyu.kit import xlsx
 from siyu.kit.errors import InvalidInput
+from siyu.kit.spreadsheet import safe_cell
 from siyu.kit.time import format_local
 
 MAX_CODE = 120
 MAX_ROWS = 100_000
+XLSX_MAX_BYTES = 64 * 1024 * 1024  # a tracking sheet's XML, unpacked; checked before it is parsed
 
 
 class FileUnreadable(InvalidInput):
@@ -83,6 +86,12 @@ def _table(data: bytes, filename: str) -> list[list[str]]:
         import fastexcel
 
         try:
+            xlsx.check_workbook(data, max_bytes=XLSX_MAX_BYTES, max_rows=MAX_ROWS + 1)  # + the header row
+        except xlsx.WorkbookRefused as refused:
+            if refused.code == "xlsx_too_many_rows":
+                raise TooManyRows() from refused
+            raise FileUnreadable(refused.message, code=refused.code) from refused
+        try:
             frame = fastexcel.read_excel(data).load_sheet(0, dtypes="string", header_row=None).to_polars()
         except Exception as error:
             raise FileUnreadable("XLSX 文件已损坏或不是 Excel 文件") from error
@@ -98,7 +107,9 @@ def _csv_rows(text: str) -> list[list[str]]:
 
 
 def tracking_rows(data: bytes, filename: str) -> list[TrackingRow]:
-    """The rows of a tracking file, by the header's names (兑换单号, 快递公司, 运单号)."""
+    """The rows of a tracking file, by the header's names (兑换单号, 快递公司, 运单号).
+
+    Blocking (an XLSX is checked and parsed here): call it in a thread from a request."""
     table = _table(data, filename)
     if not table:
         raise MissingColumns()
@@ -140,7 +151,8 @@ PICK_LIST_HEADER = [
 
 
 def pick_list_xlsx(rows: Sequence[Any], timezone: str) -> bytes:
-    """Redemptions to ship as an XLSX pick list. The number is written as text so Excel keeps all its digits."""
+    """Redemptions to ship as an XLSX pick list. The number is written as text so Excel keeps all its digits;
+    text that would read as a formula starts with an apostrophe."""
     import xlsxwriter
 
     buffer = io.BytesIO()
@@ -152,10 +164,10 @@ def pick_list_xlsx(rows: Sequence[Any], timezone: str) -> bytes:
         address = row.address or {}
         sheet.write_string(n, 0, str(row.id))
         sheet.write_string(n, 1, format_local(row.created_at, timezone))
-        sheet.write_string(n, 2, row.title)
+        sheet.write_string(n, 2, safe_cell(row.title))  # a fan's or an operator's words: never a formula
         sheet.write_number(n, 3, 1)
         for column, key in enumerate(("name", "phone", "region", "detail"), start=4):
-            sheet.write_string(n, column, str(address.get(key, "")))
+            sheet.write_string(n, column, safe_cell(str(address.get(key, ""))))
     for column, width in enumerate((22, 17, 24, 6, 10, 14, 18, 36, 12, 22)):
         sheet.set_column(column, column, width)
     sheet.freeze_panes(1, 0)

@@ -5,6 +5,7 @@ a file (good rows applied, the others reported by row); the pick list of what to
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -133,7 +134,7 @@ async def import_tracking(
     session: AsyncSession, *, actor: Principal, data: bytes, filename: str, now: datetime | None = None
 ) -> ImportReport:
     """Ship every row of a tracking file (兑换单号, 快递公司, 运单号) that can be; report the others by row."""
-    rows = files.tracking_rows(data, filename)
+    rows = await asyncio.to_thread(files.tracking_rows, data, filename)  # never parse a sheet on the event loop
     problems: list[RowProblem] = []
     applied = 0
     seen: dict[int, int] = {}

@@ -31,6 +31,11 @@ SCIENTIFIC = r"^\d(\.\d+)?[eE]\+?\d+$"
 AMOUNT = r"^-?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.[0-9]{1,2})?$"
 MAX_QUANTITY = 1_000_000
 MAX_WHOLE_DIGITS = 15  # 10^15 yuan: far beyond any order, and whole * 100 stays inside Int64
+# What the database columns hold; a cell past them is a rejected row, never a failed batch.
+MAX_SUB_ID = 48  # order_items.sub_id
+MAX_ITEM_COUNT = 2**31 - 1  # orders.item_count, a 32-bit integer: the sum of an order's quantities
+MAX_ORDER_FEN = 10**17  # an order's summed paid or refund amount, far inside a 64-bit integer
+NUL = "\x00"  # no text column of PostgreSQL can hold it
 
 ORDER_COLUMNS = [
     "row",
@@ -208,7 +213,12 @@ def normalise(
     for fieldname in ("placed_at", "paid_at", "completed_at"):
         if fieldname in cleaned:
             derived.append(china_time_column(cleaned[fieldname], timezone).alias(f"__{fieldname}"))
-    raw = pl.DataFrame([raw[ROW], *cleaned.values(), *derived, _filled(raw, cleaned.get("order_id", no_id))])
+    carries_nul = pl.Series("__nul", [False] * raw.height, dtype=pl.Boolean)
+    for values in cleaned.values():
+        carries_nul = carries_nul | values.str.contains(NUL, literal=True).fill_null(False)
+    raw = pl.DataFrame(
+        [raw[ROW], *cleaned.values(), *derived, carries_nul, _filled(raw, cleaned.get("order_id", no_id))]
+    )
 
     def computed(name: str, otherwise: pl.Expr) -> pl.Expr:
         return pl.col(f"__{name}") if f"__{name}" in raw.columns else otherwise
@@ -244,6 +254,7 @@ def normalise(
         column("shop").str.slice(0, 100).alias("shop"),
         column("author").str.slice(0, 100).alias("author"),
         column("live_room").str.slice(0, 64).alias("live_room"),
+        pl.col("__nul").alias("nul"),
         pl.col("filled"),
     )
     # Blank lines, summary lines and a header row repeated by concatenated files are not data.
@@ -256,7 +267,9 @@ def normalise(
     frame = frame.filter(~skip)
     skipped = raw.height - frame.height
     reason = (
-        pl.when(pl.col("order_id").is_null())
+        pl.when(pl.col("nul"))
+        .then(pl.lit("含有不允许的字符（空字符），请检查这一行"))
+        .when(pl.col("order_id").is_null())
         .then(pl.lit("缺少订单编号"))
         .when(pl.col("order_id").str.contains(SCIENTIFIC))
         .then(pl.format("订单编号被 Excel 改成了科学计数法（{}），请把该列设为文本后重新导出", pl.col("order_id")))
@@ -268,13 +281,37 @@ def normalise(
         .then(pl.lit("退款金额无法识别"))
         .when(pl.col("status").is_null())
         .then(pl.format("无法识别的订单状态：{}", pl.col("status_text").fill_null("（空）").str.slice(0, 30)))
+        .when(pl.col("sub_id").str.len_chars() > MAX_SUB_ID)
+        .then(pl.lit(f"子订单编号太长（超过 {MAX_SUB_ID} 个字符）"))
         .otherwise(None)
     )
     frame = frame.with_columns(reason.alias("reason"))
-    rejected = frame.filter(pl.col("reason").is_not_null()).select("row", pl.col("order_id").str.slice(0, 80), "reason")
+    rejected = frame.filter(pl.col("reason").is_not_null()).select(
+        "row", pl.col("order_id").str.replace_all(NUL, "", literal=True).str.slice(0, 80), "reason"
+    )
     good = frame.filter(pl.col("reason").is_null())
     good = _apply_refunds(good, layout)
     return good.select(ORDER_COLUMNS), rejected, skipped
+
+
+def order_limits(items: pl.DataFrame) -> pl.DataFrame:
+    """[order_id, reason] of the orders whose lines together pass what an order's columns hold: their quantities
+    summing past a 32-bit integer, or their amounts past MAX_ORDER_FEN (summed as floats: no wrap-around)."""
+    if items.height == 0:
+        return pl.DataFrame(schema={"order_id": pl.String, "reason": pl.String})
+    totals = items.group_by("order_id").agg(
+        pl.col("quantity").cast(pl.Float64).sum().alias("quantity"),
+        pl.col("paid_fen").cast(pl.Float64).sum().alias("paid"),
+        pl.col("refund_fen").cast(pl.Float64).sum().alias("refund"),
+    )
+    reason = (
+        pl.when(pl.col("quantity") > MAX_ITEM_COUNT)
+        .then(pl.lit("这笔订单的商品数量合计过大，无法保存"))
+        .when((pl.col("paid").abs() > MAX_ORDER_FEN) | (pl.col("refund").abs() > MAX_ORDER_FEN))
+        .then(pl.lit("这笔订单的金额合计过大，无法保存"))
+        .otherwise(None)
+    )
+    return totals.select("order_id", reason.alias("reason")).filter(pl.col("reason").is_not_null())
 
 
 def _apply_refunds(frame: pl.DataFrame, layout: Layout) -> pl.DataFrame:

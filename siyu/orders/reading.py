@@ -5,7 +5,7 @@ which classic Taobao exports use). Large GB18030 files are transcoded by iconv w
 (several times faster than Python's codec; one process per CPU on parts of the file), otherwise by Python in
 chunks; memory stays bounded. The whole file is transcoded (so checked) before anything of it is stored.
 The UTF-8 text is then handed out in pieces that end at a record boundary (`record_chunks`).
-XLSX is read with fastexcel into the same all-text table.
+XLSX is read with fastexcel into the same all-text table, once `check_xlsx` has seen it is no zip bomb.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import IO, Any, BinaryIO
 
 import polars as pl
 
+from siyu.kit import xlsx
 from siyu.kit.errors import InvalidInput
 from siyu.orders.layouts import clean_header
 
@@ -32,6 +33,9 @@ SNIFF_BYTES = 256 * 1024
 CHUNK = 4 * 1024 * 1024
 RECORD_CHUNK = 16 * 1024 * 1024  # bytes of UTF-8 text parsed at a time
 PARALLEL_ICONV_BYTES = 32 * 1024 * 1024  # files at least this large are transcoded by several iconv processes
+# An XLSX is parsed whole, in memory: its sheet XML may unpack to at most this, in at most Excel's rows.
+XLSX_MAX_BYTES = 256 * 1024 * 1024
+XLSX_MAX_ROWS = 1_048_576
 
 
 class FileRefused(InvalidInput):
@@ -294,14 +298,26 @@ def read_xlsx(path: Path, columns: Callable[[str], bool] | None = None, rows: Se
     return Sheet(headers=headers, frame=frame.with_columns(pl.all().cast(pl.String)))
 
 
+def check_xlsx(path: Path) -> int:
+    """Refuse an XLSX too large to parse (a zip bomb among them) before fastexcel sees it; else its row count."""
+    try:
+        return xlsx.check_workbook(path, max_bytes=XLSX_MAX_BYTES, max_rows=XLSX_MAX_ROWS)
+    except xlsx.WorkbookRefused as refused:
+        raise FileRefused(refused.message, code=refused.code) from refused
+
+
 def peek_headers(path: Path) -> list[str]:
-    """The header row, read from the head of the file only (no full decode): quick refusals at upload."""
+    """The header row, read from the head of the file only (no full decode): quick refusals at upload.
+
+    Blocking (an XLSX is checked and parsed here): call it in a thread from a request."""
     with open(path, "rb") as handle:
         head = handle.read(SNIFF_BYTES)
     if not head:
         raise FileRefused("文件是空的", code="empty_file")
     if is_xlsx(head):
         import fastexcel
+
+        check_xlsx(path)
 
         try:
             sheet = fastexcel.read_excel(str(path)).load_sheet(0, n_rows=1, dtypes="string")

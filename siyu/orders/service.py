@@ -24,7 +24,7 @@ from siyu.kit.web import Principal
 from siyu.orders import layouts, reading, repository
 from siyu.orders.layouts import Layout
 from siyu.orders.models import ChangeView, ColumnMapping, Order, OrderChange, OrderImport, OrderView, SubOrder
-from siyu.orders.normalise import FILLED, ROW, clean_column, fold_orders, normalise, rank_expr
+from siyu.orders.normalise import FILLED, ROW, clean_column, fold_orders, normalise, order_limits, rank_expr
 from siyu.orders.reading import FileRefused
 
 EXPORT_TIMEZONE = "Asia/Shanghai"  # platforms write China time in their exports
@@ -230,6 +230,7 @@ def open_file(path: Path, workdir: Path, also_read: Collection[str] = ()) -> Ope
     if not head:
         raise FileRefused("文件是空的", code="empty_file")
     if reading.is_xlsx(head):
+        reading.check_xlsx(path)
         wanted = layouts.KNOWN_HEADERS | set(also_read)
         sheet = reading.read_xlsx(path, columns=wanted.__contains__)
         return OpenedFile(
@@ -272,6 +273,14 @@ class Batcher:
 
     def _finish(self, good: pl.DataFrame, rejected: pl.DataFrame, rows: int, skipped: int) -> Batch:
         layout = self.layout
+        # An order whose lines together overflow its columns is rejected, line by line, before it can fail a batch.
+        too_large = order_limits(good) if layout.line_items else None
+        if too_large is not None and too_large.height:
+            lines = good.join(too_large, on="order_id", how="inner")
+            rejected = pl.concat(
+                [rejected, lines.select("row", pl.col("order_id").str.slice(0, 80), "reason")], how="vertical_relaxed"
+            ).sort("row")
+            good = good.join(too_large, on="order_id", how="anti")
         items = None
         if layout.line_items:
             sub = pl.coalesce(

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import tempfile
 from collections.abc import AsyncGenerator, Callable, Iterator
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -26,6 +26,10 @@ log = structlog.get_logger("siyu.orders")
 
 Progress = Callable[[int, int], None]  # (rows done, estimated total)
 REJECTIONS_IN_SUMMARY = 1000
+FAILED_MESSAGE = (
+    "导入中途出错，已停止。前 {rows} 行已经导入（其中的状态变化已通知积分处理），其余没有导入。"
+    "请稍后在导入页勾选“同一文件也重新导入”再导一次，已导入的部分不会重复"
+)
 
 
 async def _set(sessionmaker: async_sessionmaker[AsyncSession], tenant_id: int, import_id: int, **values: Any) -> None:
@@ -80,40 +84,28 @@ async def run_import(
         try:
             # The next batch is read and normalised (in a thread; Polars releases the GIL) while the database
             # applies this one.
+            announced = _Announced()
             async with contextlib.aclosing(_read_ahead(_batches(opened.frames_for(layout), batcher))) as batches:
                 async for batch in batches:
-                    await _apply(sessionmaker, tenant_id, import_id, layout, batch, totals)
+                    await _apply(sessionmaker, tenant_id, import_id, layout, batch, totals, announced)
                     if on_progress:
                         on_progress(totals.rows, max(opened.estimated_rows, totals.rows))
         except Exception as error:
+            # The batches committed so far stay, each with its changes already announced (see _apply); what the
+            # user reads is ours, never the database's own words (those go to the log).
+            log.exception("orders.import_failed", tenant_id=tenant_id, import_id=import_id, error=repr(error)[:500])
             await _set(
                 sessionmaker,
                 tenant_id,
                 import_id,
                 status="failed",
-                error=str(error)[:2000],
+                error=FAILED_MESSAGE.format(rows=totals.rows),
                 finished_at=utcnow(),
             )
             raise
     async with sessionmaker() as session, session.begin():
         row = await service.get_import(session, tenant_id=tenant_id, import_id=import_id)
         row.status, row.finished_at = "done", utcnow()
-        if await service.changes_in_import(session, tenant_id=tenant_id, import_id=import_id):
-            await jobs.enqueue(
-                session,
-                "orders.changed",
-                {"import_id": import_id},
-                tenant_id=tenant_id,
-                dedupe_key=f"orders.changed:{tenant_id}:{import_id}",
-            )
-        if totals.inserted:  # a fan may be waiting for one of them (a pending claim)
-            await jobs.enqueue(
-                session,
-                "orders.arrived",
-                {"import_id": import_id},
-                tenant_id=tenant_id,
-                dedupe_key=f"orders.arrived:{tenant_id}:{import_id}",
-            )
     log.info(
         "orders.imported",
         tenant_id=tenant_id,
@@ -155,6 +147,19 @@ async def _read_ahead(batches: Iterator[service.Batch]) -> AsyncGenerator[servic
                 await asyncio.shield(pending)
 
 
+@dataclass
+class _Announced:
+    """What the committed batches of an import have announced so far (see `_apply`)."""
+
+    batches: int = 0
+    changes: int = 0
+
+
+def _dedupe_key(kind: str, tenant_id: int, import_id: int, batch: int) -> str:
+    # The first batch's key is the import's own (one job for a file of one batch, as it always was).
+    return f"{kind}:{tenant_id}:{import_id}" + (f":{batch}" if batch > 1 else "")
+
+
 async def _apply(
     sessionmaker: async_sessionmaker[AsyncSession],
     tenant_id: int,
@@ -162,12 +167,35 @@ async def _apply(
     layout: Any,
     batch: service.Batch | None,
     totals: Totals,
+    announced: _Announced,
 ) -> None:
+    """Apply one batch in its own transaction, and in that same transaction queue the news of it: the orders it
+    changed (points post, void or claw back) and those it brought (waiting claims). A batch is never committed
+    without its news, so an import that fails later still has every committed refund clawed back. The listeners
+    act on the import's changes so far and are safe to run again."""
     if batch is None:
         return
     async with sessionmaker() as session, session.begin():
         row = await service.get_import(session, tenant_id=tenant_id, import_id=import_id)
         counts = await service.apply_batch(session, tenant_id=tenant_id, import_row=row, layout=layout, batch=batch)
+        number = announced.batches + 1
+        changes = await service.changes_in_import(session, tenant_id=tenant_id, import_id=import_id)
+        if changes > announced.changes:
+            await jobs.enqueue(
+                session,
+                "orders.changed",
+                {"import_id": import_id},
+                tenant_id=tenant_id,
+                dedupe_key=_dedupe_key("orders.changed", tenant_id, import_id, number),
+            )
+        if counts.inserted:  # a fan may be waiting for one of them (a pending claim)
+            await jobs.enqueue(
+                session,
+                "orders.arrived",
+                {"import_id": import_id},
+                tenant_id=tenant_id,
+                dedupe_key=_dedupe_key("orders.arrived", tenant_id, import_id, number),
+            )
         totals.rows += batch.rows
         totals.inserted += counts.inserted
         totals.updated += counts.updated
@@ -179,6 +207,8 @@ async def _apply(
             totals.rejections.extend(batch.rejected.head(room).select("row", "reason").to_dicts())
         row.rows, row.inserted, row.updated = totals.rows, totals.inserted, totals.updated
         row.unchanged, row.rejected, row.skipped = totals.unchanged, totals.rejected, totals.skipped
+    # Counted only once the transaction committed: a batch that failed announced nothing.
+    announced.batches, announced.changes = number, changes
 
 
 def storage_dir() -> Path:

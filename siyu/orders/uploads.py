@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from pathlib import Path
 
@@ -43,7 +44,7 @@ async def start_import(
     with tempfile.TemporaryDirectory(prefix="siyu-upload-") as workdir:
         path = await save_upload(upload, Path(workdir), settings.max_upload_mb << 20)
         wanted = service.check_platform(platform)
-        headers = reading.peek_headers(path)
+        headers = await asyncio.to_thread(reading.peek_headers, path)  # never parse a sheet on the event loop
         await service.choose_layout(session, tenant_id=principal.tenant_id, headers=headers, platform=wanted)
         row = await service.create_import(
             session,

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from siyu.kit.web import CurrentPrincipal, DbSession, Principal, ResourceId, require
 from siyu.staff import api_keys, service
-from siyu.staff.models import ApiKey, Role
+from siyu.staff.models import ApiKey, Role, StaffUser
 from siyu.staff.schemas import ApiKeyCreated, ApiKeyIn, ApiKeyOut, Me, StaffIn, StaffOut, StaffUpdate
 
 router = APIRouter(tags=["员工与密钥"])
@@ -73,12 +73,14 @@ async def remove_staff(
     return Response(status_code=204)
 
 
-def _key_out(key: ApiKey) -> ApiKeyOut:
+def _key_out(key: ApiKey, creator: StaffUser | None) -> ApiKeyOut:
     return ApiKeyOut(
         id=key.id,
         name=key.name,
         prefix=key.prefix,
         permissions=api_keys.permissions_of(key),
+        created_by=key.created_by,
+        created_by_name=f"{creator.name} <{creator.email}>" if creator is not None else None,
         created_at=key.created_at,
         expires_at=key.expires_at,
         last_used_at=key.last_used_at,
@@ -90,7 +92,7 @@ def _key_out(key: ApiKey) -> ApiKeyOut:
 async def list_api_keys(
     session: DbSession, principal: Annotated[Principal, require("api_keys.manage")]
 ) -> list[ApiKeyOut]:
-    return [_key_out(k) for k in await api_keys.list_keys(session, tenant_id=principal.tenant_id)]
+    return [_key_out(k, creator) for k, creator in await api_keys.list_keys(session, tenant_id=principal.tenant_id)]
 
 
 @router.post(
@@ -109,18 +111,21 @@ async def create_api_key(
         permissions=[str(p) for p in body.permissions],
         expires_at=body.expires_at,
     )
-    return ApiKeyCreated(**_key_out(key).model_dump(), secret=secret)
+    creator = await api_keys.creator_of(session, key)
+    return ApiKeyCreated(**_key_out(key, creator).model_dump(), secret=secret)
 
 
 @router.get("/api-keys/{api_key_id}", response_model=ApiKeyOut, summary="API 密钥详情")
 async def get_api_key(
     api_key_id: ResourceId, session: DbSession, principal: Annotated[Principal, require("api_keys.manage")]
 ) -> ApiKeyOut:
-    return _key_out(await api_keys.get(session, tenant_id=principal.tenant_id, api_key_id=api_key_id))
+    key = await api_keys.get(session, tenant_id=principal.tenant_id, api_key_id=api_key_id)
+    return _key_out(key, await api_keys.creator_of(session, key))
 
 
 @router.delete("/api-keys/{api_key_id}", response_model=ApiKeyOut, summary="吊销 API 密钥")
 async def revoke_api_key(
     api_key_id: ResourceId, session: DbSession, principal: Annotated[Principal, require("api_keys.manage")]
 ) -> ApiKeyOut:
-    return _key_out(await api_keys.revoke(session, actor=principal, api_key_id=api_key_id))
+    key = await api_keys.revoke(session, actor=principal, api_key_id=api_key_id)
+    return _key_out(key, await api_keys.creator_of(session, key))

@@ -73,8 +73,21 @@ def _api_keys(tenant_id: int):  # type: ignore[no-untyped-def]
     return select(ApiKey).where(ApiKey.tenant_id == tenant_id)
 
 
-async def list_api_keys(session: AsyncSession, *, tenant_id: int) -> list[ApiKey]:
-    rows = await session.scalars(_api_keys(tenant_id).order_by(ApiKey.created_at.desc()))
+async def list_api_keys(session: AsyncSession, *, tenant_id: int) -> list[tuple[ApiKey, StaffUser | None]]:
+    """The tenant's keys, newest first, each with the staff member who answers for it (None once gone)."""
+    rows = await session.execute(
+        select(ApiKey, StaffUser)
+        .outerjoin(StaffUser, StaffUser.id == ApiKey.created_by)
+        .where(ApiKey.tenant_id == tenant_id)
+        .order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
+    )
+    return [(key, user) for key, user in rows.tuples()]
+
+
+async def live_api_keys_of(session: AsyncSession, *, tenant_id: int, staff_id: int) -> list[ApiKey]:
+    rows = await session.scalars(
+        _api_keys(tenant_id).where(ApiKey.created_by == staff_id, ApiKey.revoked_at.is_(None)).order_by(ApiKey.id)
+    )
     return list(rows)
 
 
@@ -84,6 +97,21 @@ async def get_api_key(session: AsyncSession, *, tenant_id: int, api_key_id: int)
 
 async def get_api_key_by_prefix(session: AsyncSession, prefix: str) -> ApiKey | None:
     return await session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+
+
+async def creator_role(session: AsyncSession, key: ApiKey) -> str | None:
+    """The current role, in the key's tenant, of the active staff member who created the key (None if none)."""
+    if key.created_by is None:
+        return None
+    return await session.scalar(
+        select(Membership.role)
+        .join(StaffUser, StaffUser.id == Membership.staff_id)
+        .where(
+            Membership.tenant_id == key.tenant_id,
+            Membership.staff_id == key.created_by,
+            StaffUser.active.is_(True),
+        )
+    )
 
 
 async def touch_api_key(session: AsyncSession, key: ApiKey, when: datetime) -> None:

@@ -46,7 +46,9 @@ class ApiKeyOut(BaseModel):
     id: int
     name: str
     prefix: str
-    permissions: list[str]
+    permissions: list[str] = Field(description="密钥被授予、且创建人当前角色仍拥有的权限")
+    created_by: int | None = Field(description="创建人（密钥随其当前角色收窄，随其离开而失效）")
+    created_by_name: str | None = Field(description="创建人姓名与邮箱；创建人账号已不存在时为空")
     created_at: datetime
     expires_at: datetime | None
     last_used_at: datetime | None

@@ -128,8 +128,9 @@ async def change_role(session: AsyncSession, *, actor: Principal, staff_id: int,
         raise LastOwner()
     membership.role = role
     if before != role:
-        # A role change takes effect at once: existing console sessions of that person end.
+        # A role change takes effect at once: her console sessions end and her API keys narrow to the new role.
         await repository.delete_sessions_of(session, staff_id=staff_id, tenant_id=actor.tenant_id)
+        await follow_staff_change(session, actor=actor, staff_id=staff_id, role=role)
         audit.record(
             session,
             actor=actor,
@@ -148,6 +149,7 @@ async def remove_staff(session: AsyncSession, *, actor: Principal, staff_id: int
     if membership.role == Role.owner and await repository.count_owners(session, tenant_id=actor.tenant_id) <= 1:
         raise LastOwner()
     await repository.delete_sessions_of(session, staff_id=staff_id, tenant_id=actor.tenant_id)
+    await follow_staff_change(session, actor=actor, staff_id=staff_id, role=None)
     await repository.delete_membership(session, membership)
     audit.record(
         session,
@@ -157,6 +159,41 @@ async def remove_staff(session: AsyncSession, *, actor: Principal, staff_id: int
         target_id=staff_id,
         before={"role": membership.role},
     )
+    await session.flush()
+
+
+async def follow_staff_change(session: AsyncSession, *, actor: Principal, staff_id: int, role: str | None) -> None:
+    """Bring the keys a staff member created in line with her new role (None: she left the tenant).
+
+    Removed: every key of hers is revoked. Demoted: each key keeps only what the new role allows, and a
+    key left with nothing is revoked.
+    """
+    allowed = permissions_for(role) if role is not None else frozenset()
+    for key in await repository.live_api_keys_of(session, tenant_id=actor.tenant_id, staff_id=staff_id):
+        held = list((key.scopes or {}).get("permissions", []))
+        kept = sorted(p for p in held if p in allowed)
+        if not kept:
+            key.revoked_at = utcnow()
+            audit.record(
+                session,
+                actor=actor,
+                action="api_key.revoke",
+                target_type="api_key",
+                target_id=key.id,
+                before={"name": key.name, "prefix": key.prefix},
+                after={"原因": "创建人已离开本店铺" if role is None else "创建人的新角色不再拥有这个密钥的任何权限"},
+            )
+        elif kept != sorted(held):
+            key.scopes = {"permissions": kept}
+            audit.record(
+                session,
+                actor=actor,
+                action="api_key.narrow",
+                target_type="api_key",
+                target_id=key.id,
+                before={"permissions": sorted(held)},
+                after={"permissions": kept},
+            )
     await session.flush()
 
 
@@ -173,20 +210,18 @@ async def log_in(
 ) -> SignedIn:
     """Check the password and open a console session in the person's first tenant.
 
-    Unknown email and wrong password give the same answer in the same time. Failures count
-    against the account and the address; once either is used up, even a right password waits.
+    Unknown email and wrong password give the same answer in the same time. Every attempt is counted
+    against the account and the address *before* the password is looked at, in one atomic step each: of
+    many parallel attempts only as many as the limits allow are checked at all, and once either limit is
+    used up even a right password waits. A successful sign-in clears the account's count.
     """
     email = normalise_email(email)
-    if not await limiter.allowed(per_account_limit, "login", email) or not await limiter.allowed(
-        per_ip_limit, "login-ip", ip
-    ):
+    if not await limiter.hit(per_account_limit, "login", email) or not await limiter.hit(per_ip_limit, "login-ip", ip):
         raise LoginThrottled()
     user = await repository.get_user_by_email(session, email)
     valid = verify_password(user.password_hash if user else None, password)
     memberships = await repository.memberships_of(session, user.id) if user and valid else []
     if user is None or not valid or not user.active or not memberships:
-        await limiter.hit(per_account_limit, "login", email)
-        await limiter.hit(per_ip_limit, "login-ip", ip)
         raise LoginFailed()
     await limiter.clear(per_account_limit, "login", email)
     membership = min(memberships, key=lambda m: m.created_at)
@@ -230,6 +265,7 @@ def principal_for(
         role=membership.role,
         ip=ip,
         csrf_token=csrf_token,
+        staff_id=user.id,
     )
 
 

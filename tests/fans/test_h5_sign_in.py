@@ -3,6 +3,7 @@ phone while signed in (two members of one person merge), and unbinding accounts.
 
 from __future__ import annotations
 
+import re
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,6 +24,13 @@ from tests.support.fake_wechat import APP_ID, APP_SECRET, FakeWechat
 PHONE = "13900139000"
 
 
+def _token(page: httpx.Response) -> str:
+    """The login form's CSRF token (its cookie is in the client's jar)."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert match, "the login form carries a CSRF token"
+    return match.group(1)
+
+
 async def test_phone_code_sign_in_keeps_what_she_typed_on_a_mistake(
     app: FastAPI, client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
@@ -31,14 +39,19 @@ async def test_phone_code_sign_in_keeps_what_she_typed_on_a_mistake(
     page = await client.get(f"{base}/login?next={base}/claim")
     assert page.status_code == 200 and 'id="phone-login"' in page.text and "wechat-login" not in page.text
 
-    sent = await client.post(f"{base}/login/code", data={"phone": PHONE}, headers={"HX-Request": "true"})
+    token = _token(page)
+    sent = await client.post(
+        f"{base}/login/code", data={"phone": PHONE, "csrf_token": token}, headers={"HX-Request": "true"}
+    )
     assert sent.status_code == 200 and "验证码已发送" in sent.text and sent_code(app, PHONE) not in sent.text  # no demo
     wrong = await client.post(
-        f"{base}/login", data={"phone": PHONE, "code": "999999" if sent_code(app, PHONE) != "999999" else "1"}
+        f"{base}/login",
+        data={"phone": PHONE, "code": "999999" if sent_code(app, PHONE) != "999999" else "1", "csrf_token": token},
     )
     assert wrong.status_code == 422 and "验证码不正确" in wrong.text and f'value="{PHONE}"' in wrong.text
     signed = await client.post(
-        f"{base}/login", data={"phone": PHONE, "code": sent_code(app, PHONE), "next": f"{base}/claim"}
+        f"{base}/login",
+        data={"phone": PHONE, "code": sent_code(app, PHONE), "next": f"{base}/claim", "csrf_token": token},
     )
     assert signed.status_code == 303 and signed.headers["location"] == f"{base}/claim"
     assert cookie_name(tenant.slug) in signed.cookies
@@ -96,8 +109,9 @@ async def test_binding_a_phone_merges_the_member_it_belonged_to(
     assert accounts.status_code == 200 and 'id="bind-phone"' in accounts.text
     bind_page = await client.get(f"{base}/login?bind=1", cookies=jar)
     assert bind_page.status_code == 200 and "验证并绑定" in bind_page.text
-    await client.post(f"{base}/login/code", data={"phone": PHONE}, cookies=jar)
-    done = await client.post(f"{base}/login", data={"phone": PHONE, "code": sent_code(app, PHONE)}, cookies=jar)
+    form = {"phone": PHONE, "csrf_token": _token(bind_page), "bind": "1"}
+    await client.post(f"{base}/login/code", data=form, cookies=jar)
+    done = await client.post(f"{base}/login", data={**form, "code": sent_code(app, PHONE)}, cookies=jar)
     assert done.status_code == 303
     assert done.cookies[cookie_name(tenant.slug)].startswith(f"{tenant.id}.{older.id}.")
     assert (await ledger.balance(session, tenant_id=tenant.id, member_id=older.id)).available == 50
@@ -109,3 +123,50 @@ async def test_binding_a_phone_merges_the_member_it_belonged_to(
     assert unbind.status_code == 303
     last = await client.post(f"{base}/accounts/unbind", data={"kind": "phone", "value": PHONE}, cookies=jar)
     assert last.status_code == 409 and "唯一的登录方式" in last.text
+
+
+async def test_a_cross_site_sign_in_is_refused(app: FastAPI, client: httpx.AsyncClient, session: AsyncSession) -> None:
+    """Login CSRF: another site's page cannot post a phone and code (its own) to sign the fan in as its account,
+    nor make us send codes: without the token of our own login page, nothing happens."""
+    tenant = await factories.tenant(session)
+    base = f"/h5/{tenant.slug}"
+    await members.bind_identity(
+        session,
+        tenant_id=tenant.id,
+        member=await members.create_member(session, tenant_id=tenant.id, nickname="攻击者"),
+        kind="phone",
+        value=PHONE,
+    )
+    token = _token(await client.get(f"{base}/login"))
+    assert (await client.post(f"{base}/login/code", data={"phone": PHONE, "csrf_token": token})).status_code == 200
+    code = sent_code(app, PHONE)
+    client.cookies.clear()  # the victim's browser: no cookie of our login page
+    forged_send = await client.post(f"{base}/login/code", data={"phone": "13900139001"})
+    assert forged_send.status_code == 403 and "页面已过期" in forged_send.text
+    forged = await client.post(f"{base}/login", data={"phone": PHONE, "code": code, "csrf_token": token})
+    assert forged.status_code == 403 and "页面已过期" in forged.text
+    assert cookie_name(tenant.slug) not in forged.cookies
+
+
+async def test_signing_in_while_signed_in_never_merges_without_the_binding_form(
+    app: FastAPI, client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    tenant = await factories.tenant(session)
+    base = f"/h5/{tenant.slug}"
+    other = await members.create_member(session, tenant_id=tenant.id, nickname="手机号会员")
+    await members.bind_identity(session, tenant_id=tenant.id, member=other, kind="phone", value=PHONE)
+    current = await members.create_member(session, tenant_id=tenant.id, nickname="微信会员")
+    await members.bind_identity(session, tenant_id=tenant.id, member=current, kind="wechat_openid", value="oa-88")
+    payload = _payload(tenant.id, current.id, int(time.time()))
+    jar = {cookie_name(tenant.slug): f"{payload}.{sign(app.state.settings.secret_key, payload)}"}
+
+    token = _token(await client.get(f"{base}/login?bind=1", cookies=jar))
+    await client.post(f"{base}/login/code", data={"phone": PHONE, "csrf_token": token}, cookies=jar)
+    done = await client.post(
+        f"{base}/login", data={"phone": PHONE, "code": sent_code(app, PHONE), "csrf_token": token}, cookies=jar
+    )
+    assert done.status_code == 303
+    assert done.cookies[cookie_name(tenant.slug)].startswith(f"{tenant.id}.{other.id}.")  # signed in as the phone's
+    kept = await members.identities_of(session, tenant_id=tenant.id, member_id=current.id)
+    assert [(i.kind, i.value) for i in kept] == [("wechat_openid", "oa-88")]  # nothing bound, nothing merged
+    assert [i.kind for i in await members.identities_of(session, tenant_id=tenant.id, member_id=other.id)] == ["phone"]

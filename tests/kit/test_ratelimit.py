@@ -35,3 +35,27 @@ async def test_redis_limits_are_shared_between_limiters() -> None:
         pytest.skip(f"Redis not reachable at {REDIS_URL}")
     assert [await second.hit("3/minute", "test", key) for _ in range(3)] == [True, True, False]
     await first.clear("3/minute", "test", key)
+
+
+@pytest.mark.parametrize("storage", ["memory", "redis"])
+async def test_one_attempt_counts_some_limits_and_looks_at_others_in_one_go(storage: str) -> None:
+    limiter = RateLimiter(REDIS_URL if storage == "redis" else None)
+    key = secrets.token_hex(6)
+    counted = [("3/minute", "attempt", key), ("10/minute", "attempt-ip", key)]
+    looked_at = [("2/minute", "attempt-failures", key)]
+    try:
+        try:
+            first = await limiter.attempt(counted, looked_at)
+        except Exception as error:  # no Redis on this machine
+            if os.environ.get("CI") == "true":
+                pytest.fail(f"Redis is required under CI=true: {error}")
+            pytest.skip(f"Redis not reachable at {REDIS_URL}")
+        answers = [first, await limiter.attempt(counted, looked_at)]
+        for _ in range(2):  # two failures: the lock shows at the next look
+            await limiter.hit("2/minute", "attempt-failures", key)
+        answers += [await limiter.attempt(counted, looked_at), await limiter.attempt(counted, looked_at)]
+        assert answers == [(True, True), (True, True), (True, False), (False, False)]
+        assert await limiter.allowed("10/minute", "attempt-ip", key)  # 4 of 10 used: looking counts nothing
+    finally:
+        for rule, *keys in (*counted, *looked_at):
+            await limiter.clear(rule, *keys)

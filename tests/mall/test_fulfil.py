@@ -163,3 +163,17 @@ async def test_the_pick_list_filled_in_imports_back(mall: Mall) -> None:
 def test_a_file_that_is_not_a_table_is_a_clear_refusal() -> None:
     with pytest.raises((files.FileUnreadable, files.MissingColumns)):
         files.tracking_rows(b"\x16\xf0\x95\x88\x8a\r\xc3\x92\r", "file")  # a lone CR once failed the csv reader
+
+
+async def test_a_tracking_zip_bomb_is_refused_before_it_is_parsed(mall: Mall) -> None:
+    import time
+
+    from tests.orders import exports
+
+    started = time.monotonic()
+    with pytest.raises(files.FileUnreadable) as refused:
+        await fulfil.import_tracking(
+            mall.session, actor=mall.owner, data=exports.zip_bomb_xlsx(100), filename="运单.xlsx"
+        )
+    assert time.monotonic() - started < 3
+    assert refused.value.code == "xlsx_too_large" and "解压后超过" in refused.value.message

@@ -12,7 +12,9 @@ orders pass their own rows (dicts keyed by the cleaned header name; missing cell
 from __future__ import annotations
 
 import codecs
+import functools
 import io
+import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -111,6 +113,32 @@ def xlsx_bytes(
 def corrupt_xlsx() -> bytes:
     """A zip local-file header, then garbage: what a truncated or renamed download looks like."""
     return b"PK\x03\x04\x14\x00\x06\x00\x08\x00" + bytes(range(256)) * 8
+
+
+@functools.cache
+def zip_bomb_xlsx(unpacked_mib: int = 300) -> bytes:
+    """A valid-looking workbook (a Taobao order header, then the same row over and over) of a few hundred KB
+    whose sheet XML unpacks to `unpacked_mib` MiB: what froze the server when a parser read it whole."""
+    book = io.BytesIO(
+        xlsx_bytes(
+            ["订单编号", "买家实际支付金额", "订单状态"], [{"订单编号": "1", "买家实际支付金额": "1", "订单状态": "x"}]
+        )
+    )
+    out = io.BytesIO()
+    row = b'<row><c t="inlineStr"><is><t>1930679858170649999</t></is></c><c><v>129</v></c></row>'
+    chunk = row * ((1 << 20) // len(row))
+    with zipfile.ZipFile(book) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bomb:
+        for info in source.infolist():
+            if info.filename != "xl/worksheets/sheet1.xml":
+                bomb.writestr(info.filename, source.read(info.filename))
+                continue
+            head, _, tail = source.read(info.filename).partition(b"</row>")
+            with bomb.open(info.filename, "w", force_zip64=True) as sheet:
+                sheet.write(head + b"</row>")
+                for _ in range(unpacked_mib):
+                    sheet.write(chunk)
+                sheet.write(tail)
+    return out.getvalue()
 
 
 def member_list() -> bytes:

@@ -173,6 +173,7 @@ async def test_upload_import_progress_rejections_search_and_detail(api: Api) -> 
     [
         ("会员.csv", exports.member_list(), "not_an_order_export"),
         ("坏的.xlsx", exports.corrupt_xlsx(), "corrupt_xlsx"),
+        ("炸弹.xlsx", exports.zip_bomb_xlsx(), "xlsx_too_large"),
         ("空.csv", b"", "empty_file"),
         ("京东.csv", exports.unknown_layout(), "unknown_layout"),
     ],
@@ -197,3 +198,36 @@ async def test_order_detail_of_an_unknown_order_is_404(api: Api) -> None:
 async def test_uploading_needs_a_key(api: Api) -> None:
     response = await api.client.post("/api/v1/order-imports", files={"file": ("a.csv", exports.douyin(), "text/csv")})
     assert response.status_code == 401
+
+
+async def test_an_xlsx_upload_does_not_stall_other_requests(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sheet is looked at in a thread: while it is, the event loop keeps serving everyone else."""
+    import asyncio
+    import time
+
+    import fastexcel  # noqa: F401 - imported once per process; its first import is not what is measured
+
+    from siyu.orders import reading
+
+    checking = reading.check_xlsx
+
+    def slow_check(path: Path) -> int:
+        time.sleep(2.0)  # a large, honest sheet being counted
+        return checking(path)
+
+    monkeypatch.setattr(reading, "check_xlsx", slow_check)
+    longest = 0.0
+
+    async def tick() -> None:
+        nonlocal longest
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(0.01)
+            longest = max(longest, time.monotonic() - before)
+
+    ticker = asyncio.create_task(tick())
+    try:
+        assert (await api.upload("订单.xlsx", exports.taobao_new_xlsx())).status_code == 202
+    finally:
+        ticker.cancel()
+    assert longest < 1.0  # on the loop, the check would have held it for 2 s

@@ -342,3 +342,35 @@ async def test_an_order_changed_twice_in_one_import_has_one_change_to_its_last_s
         (c.import_id, c.order_id, c.from_status, c.to_status, c.from_refund_fen, c.to_refund_fen)
         for c in await shop.changes()
     ] == [(done.import_id, order_id, "paid", "refunded", 0, 10000)]
+
+
+async def test_an_import_failing_half_way_has_announced_every_batch_it_kept(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches commit one by one; each commits with the news of its changes, so a refund in a kept batch is
+    clawed back even when a later batch fails. The user reads why in Chinese, never the database's words."""
+    await shop.load("old.csv", exports.taobao_new_csv(OLD))
+    monkeypatch.setattr(service, "BATCH_ROWS", 1)
+    applied = service.apply_batch
+    calls = 0
+
+    async def failing_second(*args: object, **kwargs: object) -> repository.BatchCounts:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError('value too long for type character varying(48) [SQL: INSERT INTO "order_items"]')
+        return await applied(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "apply_batch", failing_second)
+    import_id = await shop.create_import("new.csv", exports.taobao_new_csv(NEW))
+    with pytest.raises(RuntimeError):
+        await shop.run(import_id)
+
+    row = await shop.import_row(import_id)
+    assert row.status == "failed" and row.rows == 1
+    assert row.error is not None and "前 1 行已经导入" in row.error
+    assert "SQL" not in row.error and "varying" not in row.error
+    refunded = await shop.order("1930679858170648001")  # the first batch: kept
+    assert (refunded.status, refunded.refund_fen) == ("refunded", 129900)
+    jobs = await shop.jobs("orders.changed")
+    assert [(j.payload, j.status) for j in jobs] == [({"import_id": import_id}, "queued")]

@@ -181,3 +181,22 @@ def test_export_writes_utf8_with_bom_and_ids_intact(cli: Cli, tmp_path: Path) ->
         "990",
         "990",
     )
+
+
+def test_export_neutralises_cells_a_spreadsheet_would_run(cli: Cli, tmp_path: Path) -> None:
+    rows = [
+        exports.taobao_new_row(
+            "1930679858170649101", paid="10.00", status="交易成功", title="@SUM(1+1)*cmd|' /C calc'!A0"
+        )
+    ]
+    assert (
+        cli.run(
+            "orders", "import", cli.write("hostile.csv", exports.taobao_new_csv(rows)), "--tenant", cli.slug
+        ).exit_code
+        == 0
+    )
+    out = tmp_path / "orders.csv"
+    assert cli.run("orders", "export", "--tenant", cli.slug, "--out", out).exit_code == 0
+    (row,) = list(csv.DictReader(io.StringIO(out.read_bytes().decode("utf-8-sig"))))
+    assert row["title"] == "'@SUM(1+1)*cmd|' /C calc'!A0"
+    assert row["order_id"] == "1930679858170649101" and row["paid_fen"] == "1000"

@@ -15,6 +15,7 @@ from tests.orders.conftest import Shop
 REFUSED = [
     pytest.param("会员列表.csv", exports.member_list(), "not_an_order_export", id="member-list"),
     pytest.param("orders.xlsx", exports.corrupt_xlsx(), "corrupt_xlsx", id="corrupt-xlsx"),
+    pytest.param("bomb.xlsx", exports.zip_bomb_xlsx(), "xlsx_too_large", id="zip-bomb"),
     pytest.param("blank.csv", b"\r\n\r\n\r\n", "empty_file", id="blank-lines"),
     pytest.param("bom.csv", codecs.BOM_UTF8, "empty_file", id="bom-only"),
     pytest.param("京东订单.csv", exports.unknown_layout(), "unknown_layout", id="jd-unknown-layout"),
@@ -159,3 +160,52 @@ async def test_an_absurd_quantity_does_not_fail_the_batch(shop: Shop) -> None:
     assert (await shop.import_row(done.import_id)).status == "done"
     orders = await shop.orders()
     assert (orders["2411111234567893"].item_count, orders["2411111234567894"].item_count) == (1, 2)
+
+
+def test_a_sheet_with_too_many_rows_is_refused_before_it_is_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reading, "XLSX_MAX_ROWS", 3)
+    path = tmp_path / "orders.xlsx"
+    path.write_bytes(exports.taobao_new_xlsx())
+    with pytest.raises(FileRefused) as refused:
+        reading.peek_headers(path)
+    assert refused.value.code == "xlsx_too_many_rows" and "超过一次最多 3 行" in refused.value.message
+
+
+def test_a_zip_bomb_is_refused_in_moments(tmp_path: Path) -> None:
+    import time
+
+    path = tmp_path / "bomb.xlsx"
+    path.write_bytes(exports.zip_bomb_xlsx())
+    assert path.stat().st_size < 3 << 20
+    started = time.monotonic()
+    with pytest.raises(FileRefused) as refused:
+        reading.peek_headers(path)
+    assert time.monotonic() - started < 1
+    assert refused.value.code == "xlsx_too_large" and "解压后超过" in refused.value.message
+
+
+async def test_cells_that_would_break_a_batch_are_rejected_rows(shop: Shop) -> None:
+    """Over-long sub-order ids, NUL characters and orders whose lines overflow their columns: rejected with a
+    reason, row by row; the rest of the file imports."""
+
+    def line(main: str, sub: str, *, quantity: str = "1", paid: str = "50.00", title: str = "面膜") -> dict:
+        return exports.douyin_row(main, sub, title=title, quantity=quantity, paid=paid, status="已完成")
+
+    good = line("6931234567892000000", "6931234567892000001")
+    long_sub = line("6931234567892100000", "6" * 60)
+    nul = line("6931234567892200000", "6931234567892200001", title="面\x00膜")
+    many = [line("6931234567892300000", f"69312345678923{n:05d}", quantity="1000000") for n in range(2148)]
+    rich = [line("6931234567892400000", f"69312345678924{n:05d}", paid="999999999999999.99") for n in range(100)]
+    done = await shop.load("dy.csv", exports.douyin([good, long_sub, nul, *many, *rich]))
+
+    assert set(await shop.orders()) == {"6931234567892000000"}
+    reasons = {r["row"]: r["reason"] for r in await shop.rejections(done.import_id)}
+    assert reasons[3] == "子订单编号太长（超过 48 个字符）"
+    assert reasons[4] == "含有不允许的字符（空字符），请检查这一行"
+    assert {reasons[n] for n in range(5, 5 + 2148)} == {"这笔订单的商品数量合计过大，无法保存"}
+    assert {reasons[n] for n in range(5 + 2148, 5 + 2148 + 100)} == {"这笔订单的金额合计过大，无法保存"}
+    assert done.totals.rejected == 2 + 2148 + 100
+    row = await shop.import_row(done.import_id)
+    assert (row.status, row.inserted, row.rejected) == ("done", 1, 2250)

@@ -83,7 +83,7 @@ async def test_revoked_expired_and_forged_keys_get_401(client: httpx.AsyncClient
     tenant = await factories.tenant(session)
     owner = (await factories.staff_login(session, tenant.id)).principal
     revoked = await factories.api_key(session, owner)
-    key_id = (await api_keys.list_keys(session, tenant_id=tenant.id))[0].id
+    key_id = (await api_keys.list_keys(session, tenant_id=tenant.id))[0][0].id
     await api_keys.revoke(session, actor=owner, api_key_id=key_id)
     _key, expiring = await api_keys.create(
         session, actor=owner, name="短期", permissions=["tenant.read"], expires_at=utcnow() + timedelta(hours=1)
@@ -156,3 +156,83 @@ async def test_staff_of_several_tenants_switch_between_them(client: httpx.AsyncC
         "/console/switch-tenant", data={"tenant_id": str(outsider.id), "csrf_token": login.csrf}, cookies=login.cookies
     )
     assert refused.status_code == 403
+
+
+async def test_a_removed_owners_key_dies_and_cannot_bring_her_back(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    tenant = await factories.tenant(session)
+    leaving = await factories.staff_login(session, tenant.id)
+    staying = await factories.staff_login(session, tenant.id)
+    secret = await factories.api_key(session, leaving.principal)
+    auth = {"Authorization": f"Bearer {secret}"}
+    assert (await client.get("/api/v1/staff", headers=auth)).status_code == 200
+    removed = await client.delete(f"/api/v1/staff/{leaving.user.id}", cookies=staying.cookies, headers=staying.headers)
+    assert removed.status_code == 204
+    comeback = await client.post("/api/v1/staff", json={"email": leaving.user.email, "role": "owner"}, headers=auth)
+    assert comeback.status_code == 401 and comeback.json()["code"] == "not_authenticated"
+    assert await session.scalar(select(StaffSession).where(StaffSession.staff_id == leaving.user.id)) is None
+    listed = (await client.get("/api/v1/api-keys", cookies=staying.cookies)).json()
+    assert listed[0]["revoked_at"] is not None and listed[0]["created_by"] == leaving.user.id
+
+
+async def test_a_demoted_owners_keys_narrow_to_her_new_role_at_once(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    tenant = await factories.tenant(session)
+    demoted = await factories.staff_login(session, tenant.id)
+    other = await factories.staff_login(session, tenant.id)
+    full = await factories.api_key(session, demoted.principal)
+    # a key made with her key answers to her as well
+    made = await client.post(
+        "/api/v1/api-keys",
+        json={"name": "子密钥", "permissions": ["staff.write", "channels.read"]},
+        headers={"Authorization": f"Bearer {full}"},
+    )
+    assert made.status_code == 201 and made.json()["created_by"] == demoted.user.id
+    child = made.json()["secret"]
+    only_admin = await factories.api_key(session, demoted.principal, ["staff.write", "api_keys.manage"])
+    changed = await client.patch(
+        f"/api/v1/staff/{demoted.user.id}", json={"role": "analyst"}, cookies=other.cookies, headers=other.headers
+    )
+    assert changed.status_code == 200
+    for secret in (full, child):
+        auth = {"Authorization": f"Bearer {secret}"}
+        escalate = await client.post("/api/v1/staff", json={"email": demoted.user.email, "role": "owner"}, headers=auth)
+        assert escalate.status_code == 403
+        assert (await client.get("/api/v1/channels", headers=auth)).status_code == 200
+    me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {full}"})
+    assert set(me.json()["permissions"]) <= {
+        "tenant.read",
+        "channels.read",
+        "members.read",
+        "orders.read",
+        "mall.read",
+        "audit.read",
+        "jobs.read",
+    }
+    assert (await client.get("/api/v1/me", headers={"Authorization": f"Bearer {only_admin}"})).status_code == 401
+    listed = {k["name"]: k for k in (await client.get("/api/v1/api-keys", cookies=other.cookies)).json()}
+    assert listed["子密钥"]["permissions"] == ["channels.read"] and listed["子密钥"]["revoked_at"] is None
+    assert all(k["created_by_name"] == f"{demoted.user.name} <{demoted.user.email}>" for k in listed.values())
+
+
+async def test_a_deactivated_creators_key_stops_working(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    tenant = await factories.tenant(session)
+    owner = await factories.staff_login(session, tenant.id)
+    secret = await factories.api_key(session, owner.principal)
+    owner.user.active = False
+    await session.flush()
+    assert (await client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})).status_code == 401
+
+
+async def test_the_console_key_list_shows_creator_and_last_use(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    tenant = await factories.tenant(session)
+    owner = await factories.staff_login(session, tenant.id)
+    secret = await factories.api_key(session, owner.principal, ["tenant.read"])
+    assert (await client.get("/api/v1/tenant", headers={"Authorization": f"Bearer {secret}"})).status_code == 200
+    page = await client.get("/console/api-keys", cookies=owner.cookies)
+    assert page.status_code == 200
+    assert owner.user.email in page.text and "创建人" in page.text and "从未" not in page.text
