@@ -200,6 +200,11 @@ async def redeem_submit(slug: str, request: Request, session: DbSession, reward_
         redeem.KeyReused,
         service.RewardNotFound,
     ) as error:
+        # A refusal keeps nothing (sold out may come after the spend: see siyu.mall.redeem). The shop and the fan
+        # are kept out of the rollback, which would expire what the page shows of them.
+        session.expunge(fan.tenant)
+        session.expunge(fan.member)
+        await session.rollback()
         template = "h5/_redeem_refused.html" if _htmx(request) else "h5/redeem_refused.html"
         refused = _render(
             fan,

@@ -70,6 +70,13 @@ class FlashGate:
         answer = await self._sold_out(keys=self._keys(tenant_id, reward_id), args=[member_id])
         return int(answer) == 1
 
+    async def note_sold_out(self, *, tenant_id: int, reward_id: int) -> None:
+        """The database says none is left: (re)prime the counter at 0 for its short life, so that the crowd hears
+        "sold out" from the gate again once an earlier counter has expired. Never lowers a live counter (ops may
+        have restocked since): only sets one that is missing."""
+        left_key, _members = self._keys(tenant_id, reward_id)
+        await self.redis.set(left_key, 0, nx=True, ex=TTL_SECONDS)
+
     async def release(self, *, tenant_id: int, reward_id: int, member_id: int) -> None:
         await self._release(keys=self._keys(tenant_id, reward_id), args=[member_id])
 
