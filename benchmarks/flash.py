@@ -193,6 +193,7 @@ def drive(port: int, requests: list[bytes], connections: int, opens_at: float, q
         pending = list(reversed(requests))
         statuses: dict[str, int] = {}
         errors: list[str] = []
+        last_sale: list[float] = []
 
         async def connection() -> None:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -203,6 +204,8 @@ def drive(port: int, requests: list[bytes], connections: int, opens_at: float, q
                     writer.write(request)
                     status = await asyncio.wait_for(_read_response(reader), timeout=60)
                     statuses[status] = statuses.get(status, 0) + 1
+                    if status == "200":
+                        last_sale.append(time.perf_counter())
                 except (OSError, ConnectionError, asyncio.IncompleteReadError, TimeoutError, ValueError) as error:
                     errors.append(repr(error)[:200])  # answered by nobody: counted, not retried
                     writer.close()
@@ -214,7 +217,8 @@ def drive(port: int, requests: list[bytes], connections: int, opens_at: float, q
         began = time.perf_counter()
         failed = [r for r in await asyncio.gather(*tasks, return_exceptions=True) if isinstance(r, BaseException)]
         errors.extend(repr(f)[:200] for f in failed)
-        return {"seconds": time.perf_counter() - began, "statuses": statuses, "errors": errors}
+        sold_in = (max(last_sale) - began) if last_sale else 0.0
+        return {"seconds": time.perf_counter() - began, "statuses": statuses, "errors": errors, "sold_in": sold_in}
 
     queue.put(asyncio.run(main()))
 
@@ -315,7 +319,10 @@ def run(
         process.wait(timeout=30)
     attempts = sum(fired["statuses"].values()) + len(fired["errors"])
     per_s = attempts / fired["seconds"]
-    say(f"{what}: {per_s:.0f} attempts/s, statuses {fired['statuses']}, transport errors {len(fired['errors'])}")
+    say(
+        f"{what}: {per_s:.0f} attempts/s, the last one sold after {fired['sold_in']:.1f} s, "
+        f"statuses {fired['statuses']}, transport errors {len(fired['errors'])}"
+    )
     if fired["errors"]:
         say(f"e.g. {fired['errors'][:3]}; server log tail:\n{log.read_text(errors='replace')[-1500:]}")
     return {**fired, "attempts": attempts, "attempts_per_s": per_s}
@@ -415,6 +422,7 @@ def main() -> None:
         "statuses": app["statuses"],
         "transport_errors": len(app["errors"]),
         "seconds": round(app["seconds"], 2),
+        "sold_out_after_s": round(app["sold_in"], 2),
         "attempts_per_s": round(app["attempts_per_s"], 1),
         "points_ok": checked["wrong_balances"] == 0 and not checked["invariant_problems"],
         "wrong_balances": checked["wrong_balances"],
@@ -424,6 +432,7 @@ def main() -> None:
         theirs = checked["rewards"][plan["floor_reward_id"]]
         result.update(
             floor_attempts_per_s=round(floor["attempts_per_s"], 1),
+            floor_sold_out_after_s=round(floor["sold_in"], 2),
             floor_sold=theirs["sold"],
             floor_statuses=floor["statuses"],
             floor_transport_errors=len(floor["errors"]),

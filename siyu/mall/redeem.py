@@ -226,5 +226,5 @@ async def _take(
         code=code,
         created_at=now,
     )
-    await repository.insert_redemption(session, row)
+    await repository.insert_stored(session, row)
     return row

@@ -204,16 +204,13 @@ async def count_redeemed(
     return int((await connection.execute(_REDEEMED if day is None else _REDEEMED_ON, values)).scalar() or 0)
 
 
-_INSERT_REDEMPTION = insert(Redemption)
-
-
-async def insert_redemption(session: AsyncSession, row: Redemption) -> None:
-    """Write a new redemption in one Core INSERT, then hand the row to the session as the stored row it now is
-    (persistent, nothing left to flush), so that callers may refresh or change it like any loaded row."""
+async def insert_stored(session: AsyncSession, row: Redemption | Draw) -> None:
+    """Write a new row (a redemption, a draw) in one Core INSERT, then hand it to the session as the stored row it
+    now is (persistent, every column loaded, nothing left to flush), so callers may refresh or change it."""
     connection = await session.connection()
-    values = {column.key: getattr(row, column.key) for column in Redemption.__table__.columns}
-    await connection.execute(_INSERT_REDEMPTION, values)
-    for key, value in values.items():  # every column loaded (the unset ones are None), none left to lazy-load
+    values = {column.key: getattr(row, column.key) for column in type(row).__table__.columns}
+    await connection.execute(_INSERTS[row.__tablename__], values)
+    for key, value in values.items():  # the unset ones are None: none left to lazy-load
         setattr(row, key, value)
     make_transient_to_detached(row)
     session.add(row)
@@ -345,15 +342,22 @@ async def delete_prize(session: AsyncSession, *, tenant_id: int, prize_id: int) 
     )
 
 
+_TAKE_PRIZE = (
+    update(Prize)
+    .where(
+        Prize.tenant_id == bindparam("b_tenant_id"),
+        Prize.id == bindparam("b_prize_id"),
+        (Prize.stock.is_(None)) | (Prize.stock >= 1),
+    )
+    .values(stock=Prize.stock - 1, won=Prize.won + 1)
+)
+
+
 async def take_prize(session: AsyncSession, *, tenant_id: int, prize_id: int) -> bool:
     """Take one of the prize in one conditional update: False when none is left. Unlimited prizes only count."""
-    result = await session.execute(
-        update(Prize)
-        .where(Prize.tenant_id == tenant_id, Prize.id == prize_id, (Prize.stock.is_(None)) | (Prize.stock >= 1))
-        .values(stock=Prize.stock - 1, won=Prize.won + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    connection = await session.connection()
+    result = await connection.execute(_TAKE_PRIZE, {"b_tenant_id": tenant_id, "b_prize_id": prize_id})
+    return bool(result.rowcount)
 
 
 async def give_back_prize(session: AsyncSession, *, tenant_id: int, prize_id: int) -> None:
@@ -365,15 +369,22 @@ async def give_back_prize(session: AsyncSession, *, tenant_id: int, prize_id: in
     )
 
 
+_DRAWS = select(func.count()).where(
+    Draw.tenant_id == bindparam("tenant_id"),
+    Draw.lottery_id == bindparam("lottery_id"),
+    Draw.member_id == bindparam("member_id"),
+)
+_DRAWS_ON = _DRAWS.where(Draw.day == bindparam("day"))
+
+
 async def count_draws(
     session: AsyncSession, *, tenant_id: int, lottery_id: int, member_id: int, day: date | None = None
 ) -> int:
-    statement = select(func.count()).where(
-        Draw.tenant_id == tenant_id, Draw.lottery_id == lottery_id, Draw.member_id == member_id
-    )
+    connection = await session.connection()
+    values: dict[str, Any] = {"tenant_id": tenant_id, "lottery_id": lottery_id, "member_id": member_id}
     if day is not None:
-        statement = statement.where(Draw.day == day)
-    return int(await session.scalar(statement) or 0)
+        values["day"] = day
+    return int((await connection.execute(_DRAWS if day is None else _DRAWS_ON, values)).scalar() or 0)
 
 
 async def has_draws(session: AsyncSession, *, tenant_id: int, lottery_id: int, prize_id: int | None = None) -> bool:
@@ -383,10 +394,19 @@ async def has_draws(session: AsyncSession, *, tenant_id: int, lottery_id: int, p
     return await session.scalar(statement.limit(1)) is not None
 
 
+_DRAW_BY_KEY = select(Draw.id).where(
+    Draw.tenant_id == bindparam("tenant_id"),
+    Draw.member_id == bindparam("member_id"),
+    Draw.idempotency_key == bindparam("key"),
+)
+
+
 async def draw_by_key(session: AsyncSession, *, tenant_id: int, member_id: int, key: str) -> Draw | None:
-    return await session.scalar(
-        select(Draw).where(Draw.tenant_id == tenant_id, Draw.member_id == member_id, Draw.idempotency_key == key)
-    )
+    connection = await session.connection()
+    found = (
+        await connection.execute(_DRAW_BY_KEY, {"tenant_id": tenant_id, "member_id": member_id, "key": key})
+    ).scalar()
+    return None if found is None else await session.get(Draw, (tenant_id, found))
 
 
 async def draws(
@@ -408,3 +428,6 @@ async def gated_rewards(session: AsyncSession) -> list[Reward]:
         select(Reward).where(Reward.enabled.is_(True), Reward.stock.is_not(None), Reward.limit_per_member == 1)
     )
     return list(rows)
+
+
+_INSERTS = {Redemption.__tablename__: insert(Redemption), Draw.__tablename__: insert(Draw)}
