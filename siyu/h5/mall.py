@@ -135,15 +135,24 @@ def _in_place_of_form(response: Response) -> Response:
     return response
 
 
+# The gate's "sold out", rendered once per shop and form (fragment or page): the crowd gets the same few hundred
+# bytes. Slugs are few; the map is cleared if it ever grows large.
+_sold_out_html: dict[tuple[str, bool], str] = {}
+
+
 def _sold_out(request: Request, slug: str) -> Response:
     """The gate's answer to the crowd after the last one: a small fragment (or, without JavaScript, a small page)
-    rendered from nothing but the slug: no database, no shop settings."""
-    error = redeem.SoldOut()
-    context = {"slug": slug, "error": error, "brand_color": None, "oob": _htmx(request)}
-    if _htmx(request):
-        fragment = templates.TemplateResponse(request, "h5/_redeem_refused.html", context, status_code=error.status)
-        return _in_place_of_form(fragment)
-    return templates.TemplateResponse(request, "h5/sold_out.html", context, status_code=error.status)
+    made from nothing but the slug: no database, no shop settings, rendered once."""
+    htmx = _htmx(request)
+    html = _sold_out_html.get((slug, htmx))
+    if html is None:
+        if len(_sold_out_html) >= 10_000:
+            _sold_out_html.clear()
+        template = templates.get_template("h5/_redeem_refused.html" if htmx else "h5/sold_out.html")
+        html = template.render(slug=slug, error=redeem.SoldOut(), brand_color=None, oob=htmx)
+        _sold_out_html[(slug, htmx)] = html
+    response = HTMLResponse(html, status_code=redeem.SoldOut.status)
+    return _in_place_of_form(response) if htmx else response
 
 
 @router.post("/{slug}/mall/rewards/{reward_id}/redeem", response_class=HTMLResponse)
