@@ -307,6 +307,7 @@ def run(
     process, port, log = serve(
         url, redis_url, workdir, workers=args.workers, pool=args.pool, floor=floor, stock=args.stock
     )
+    before = asyncio.run(database_transactions(url))
     try:
         opens_at = time.time() + OPEN_AFTER_S
         if not floor:
@@ -317,6 +318,7 @@ def run(
     finally:
         process.terminate()
         process.wait(timeout=30)
+    transactions = asyncio.run(database_transactions(url)) - before
     attempts = sum(fired["statuses"].values()) + len(fired["errors"])
     per_s = attempts / fired["seconds"]
     say(
@@ -325,7 +327,25 @@ def run(
     )
     if fired["errors"]:
         say(f"e.g. {fired['errors'][:3]}; server log tail:\n{log.read_text(errors='replace')[-1500:]}")
-    return {**fired, "attempts": attempts, "attempts_per_s": per_s}
+    say(f"{what}: {transactions} database transactions for {attempts} attempts")
+    return {**fired, "attempts": attempts, "attempts_per_s": per_s, "transactions": transactions}
+
+
+async def database_transactions(url: str) -> int:
+    """Transactions committed or rolled back in the benchmark's database so far (PostgreSQL's own count, which
+    it publishes within a second or so: read after a pause)."""
+    import asyncpg
+
+    await asyncio.sleep(1.5)
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await connection.execute("SELECT pg_stat_clear_snapshot()")
+        count = await connection.fetchval(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+        )
+        return int(count)
+    finally:
+        await connection.close()
 
 
 async def verify(url: str, tenant_id: int, reward_ids: list[int]) -> dict[str, Any]:
@@ -421,6 +441,7 @@ def main() -> None:
         "stock_left": mine["stock_left"],
         "statuses": app["statuses"],
         "transport_errors": len(app["errors"]),
+        "db_transactions": app["transactions"],
         "seconds": round(app["seconds"], 2),
         "sold_out_after_s": round(app["sold_in"], 2),
         "attempts_per_s": round(app["attempts_per_s"], 1),
@@ -434,6 +455,7 @@ def main() -> None:
             floor_attempts_per_s=round(floor["attempts_per_s"], 1),
             floor_sold_out_after_s=round(floor["sold_in"], 2),
             floor_sold=theirs["sold"],
+            floor_db_transactions=floor["transactions"],
             floor_statuses=floor["statuses"],
             floor_transport_errors=len(floor["errors"]),
             ratio=round(app["attempts_per_s"] / floor["attempts_per_s"], 3),
