@@ -24,6 +24,7 @@ from siyu.config import Settings, get_settings
 from siyu.console import router as console_router
 from siyu.db import READ_ONLY, create_sessionmaker, engine_for
 from siyu.fans.api import router as fans_api
+from siyu.fans.mall_api import router as fan_mall_api
 from siyu.fans.sms import provider_for
 from siyu.fans.wechat import WechatClient
 from siyu.h5 import router as h5_router
@@ -119,6 +120,7 @@ def api_router() -> APIRouter:
     # Routes are matched in order: the fans' API (every claim of a live show) comes first.
     for router in (
         fans_api,
+        fan_mall_api,
         tenants_api,
         staff_api,
         members_api,

@@ -57,17 +57,24 @@ def sign_out(response: Response, tenant: Tenant) -> None:
     response.delete_cookie(cookie_name(tenant.slug), path=f"/h5/{tenant.slug}/")
 
 
-def _member_id(request: Request, tenant: Tenant) -> int | None:
-    raw = request.cookies.get(cookie_name(tenant.slug), "")
+def signed_fan(request: Request, slug: str) -> tuple[int, int] | None:
+    """(tenant, member) her cookie for this slug names, when it is ours and not expired; read without the database
+    (the member may since have been merged or blocked: fan_page looks her up)."""
+    raw = request.cookies.get(cookie_name(slug), "")
     parts = raw.split(".")
     if len(parts) != 4 or not all(p.isdigit() for p in parts[:3]):
         return None
     tenant_id, member_id, issued = (int(p) for p in parts[:3])
-    if tenant_id != tenant.id or issued + SESSION_DAYS * 86400 < time.time():
+    if issued + SESSION_DAYS * 86400 < time.time():
         return None
     if not same(parts[3], sign(request.app.state.settings.secret_key, _payload(tenant_id, member_id, issued))):
         return None
-    return member_id
+    return tenant_id, member_id
+
+
+def _member_id(request: Request, tenant: Tenant) -> int | None:
+    found = signed_fan(request, tenant.slug)
+    return found[1] if found is not None and found[0] == tenant.id else None
 
 
 @dataclass(frozen=True)

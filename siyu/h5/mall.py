@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from siyu.h5.fans import Fan, FanPage, to_sign_in
+from siyu.h5.fans import Fan, FanPage, fan_page, signed_fan, to_sign_in
 from siyu.kit.errors import AppError, NotFound
 from siyu.kit.time import utcnow
 from siyu.kit.web import DbSession, ResourceId
@@ -124,24 +124,68 @@ async def redeem_page(fan: Fan, request: Request, session: DbSession, reward_id:
     return await _confirm(fan, request, session, reward_id)
 
 
+def _htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def _in_place_of_form(response: Response) -> Response:
+    """The redeem button's answer (htmx) takes the form's place."""
+    response.headers["HX-Retarget"] = "#redeem-form"
+    response.headers["HX-Reswap"] = "outerHTML"
+    return response
+
+
+# The gate's "sold out", rendered once per shop and form (fragment or page): the crowd gets the same few hundred
+# bytes. Slugs are few; the map is cleared if it ever grows large.
+_sold_out_html: dict[tuple[str, bool], str] = {}
+
+
+def _sold_out(request: Request, slug: str) -> Response:
+    """The gate's answer to the crowd after the last one: a small fragment (or, without JavaScript, a small page)
+    made from nothing but the slug: no database, no shop settings, rendered once."""
+    htmx = _htmx(request)
+    html = _sold_out_html.get((slug, htmx))
+    if html is None:
+        if len(_sold_out_html) >= 10_000:
+            _sold_out_html.clear()
+        template = templates.get_template("h5/_redeem_refused.html" if htmx else "h5/sold_out.html")
+        html = template.render(slug=slug, error=redeem.SoldOut(), brand_color=None, oob=htmx)
+        _sold_out_html[(slug, htmx)] = html
+    response = HTMLResponse(html, status_code=redeem.SoldOut.status)
+    return _in_place_of_form(response) if htmx else response
+
+
 @router.post("/{slug}/mall/rewards/{reward_id}/redeem", response_class=HTMLResponse)
-async def redeem_submit(fan: Fan, request: Request, session: DbSession, reward_id: ResourceId) -> Response:
+async def redeem_submit(slug: str, request: Request, session: DbSession, reward_id: ResourceId) -> Response:
+    gate = request.app.state.gate
+    signed = signed_fan(request, slug)
+    if (
+        gate is not None
+        and signed is not None
+        and await gate.sold_out(tenant_id=signed[0], reward_id=reward_id, member_id=signed[1])
+    ):
+        return _sold_out(request, slug)
+    fan = await fan_page(slug, request, session)
     if fan.member is None:
-        return to_sign_in(fan, f"/h5/{fan.tenant.slug}/mall/rewards/{reward_id}/redeem")
+        back = f"/h5/{fan.tenant.slug}/mall/rewards/{reward_id}/redeem"
+        if _htmx(request):
+            return Response(status_code=204, headers={"HX-Redirect": f"/h5/{fan.tenant.slug}/login?next={back}"})
+        return to_sign_in(fan, back)
     form = await request.form()
     values = {k: str(form.get(k) or "").strip() for k in ("key", "address_id", *ADDRESS_FIELDS)}
     address_id = (
         int(values["address_id"]) if values["address_id"].isdigit() and len(values["address_id"]) < 19 else None
     )
     new_address = None
+    problem = None
     if address_id is None and any(values[f] for f in ADDRESS_FIELDS):
         try:
             new_address = AddressIn.model_validate({f: values[f] for f in ADDRESS_FIELDS})
         except ValidationError as invalid:
-            field = str(invalid.errors()[0]["loc"][0])
-            error = ADDRESS_PROBLEMS.get(field, "请检查收货地址")
-            return await _confirm(fan, request, session, reward_id, values=values, error=error, status_code=422)
+            problem = ADDRESS_PROBLEMS.get(str(invalid.errors()[0]["loc"][0]), "请检查收货地址")
     try:
+        if problem is not None:
+            raise redeem.AddressRequired(problem)
         row = await redeem.redeem(
             session,
             tenant_id=fan.tenant.id,
@@ -150,9 +194,11 @@ async def redeem_submit(fan: Fan, request: Request, session: DbSession, reward_i
             idempotency_key=values["key"] or None,
             address_id=address_id,
             address=new_address,
-            gate=request.app.state.gate,
+            gate=gate,
         )
     except redeem.AddressRequired as error:
+        if _htmx(request):  # said above the button; what she typed stays in the form
+            return _render(fan, request, "h5/_redeem_alert.html", status_code=error.status, error=error.message)
         return await _confirm(fan, request, session, reward_id, values=values, error=error.message, status_code=422)
     except (
         redeem.SoldOut,
@@ -161,10 +207,30 @@ async def redeem_submit(fan: Fan, request: Request, session: DbSession, reward_i
         redeem.OverMemberLimit,
         redeem.InsufficientPoints,
         redeem.KeyReused,
+        service.RewardNotFound,
     ) as error:
-        return _render(
-            fan, request, "h5/redeem_refused.html", status_code=error.status, error=error, reward_id=reward_id
+        # A refusal keeps nothing (sold out may come after the spend: see siyu.mall.redeem). The shop and the fan
+        # are kept out of the rollback, which would expire what the page shows of them.
+        session.expunge(fan.tenant)
+        session.expunge(fan.member)
+        await session.rollback()
+        template = "h5/_redeem_refused.html" if _htmx(request) else "h5/redeem_refused.html"
+        refused = _render(
+            fan,
+            request,
+            template,
+            status_code=error.status,
+            error=error,
+            reward_id=reward_id,
+            slug=fan.tenant.slug,
+            oob=_htmx(request),
         )
+        return _in_place_of_form(refused) if _htmx(request) else refused
+    if _htmx(request):
+        done = _render(
+            fan, request, "h5/_redeem_done.html", r=row, slug=fan.tenant.slug, status_labels=STATUS_LABELS, oob=True
+        )
+        return _in_place_of_form(done)
     return RedirectResponse(f"/h5/{fan.tenant.slug}/mall/redemptions/{row.id}?new=1", status_code=303)
 
 

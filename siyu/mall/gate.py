@@ -29,6 +29,14 @@ redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 return 1
 """
+# KEYS: counter, members; ARGV: member. Returns 1 when the counter is primed and at 0 and she holds no admission
+# (sold out, nothing else to know), 0 otherwise (not primed, not a gated reward, admissions left, or she is in).
+SOLD_OUT = """
+local left = redis.call('GET', KEYS[1])
+if not left or tonumber(left) > 0 then return 0 end
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return 0 end
+return 1
+"""
 # KEYS: counter, members; ARGV: member. Gives an admission back (only if she holds one).
 RELEASE = """
 if redis.call('SREM', KEYS[2], ARGV[1]) == 1 and redis.call('EXISTS', KEYS[1]) == 1 then
@@ -44,6 +52,7 @@ class FlashGate:
         self.prefix = prefix
         self._admit: Any = self.redis.register_script(ADMIT)
         self._release: Any = self.redis.register_script(RELEASE)
+        self._sold_out: Any = self.redis.register_script(SOLD_OUT)
 
     def _keys(self, tenant_id: int, reward_id: int) -> list[str]:
         base = f"{self.prefix}:{tenant_id}:{reward_id}"
@@ -53,6 +62,20 @@ class FlashGate:
         """Whether she may try (a member already trying, or no admissions left: no)."""
         answer = await self._admit(keys=self._keys(tenant_id, reward_id), args=[member_id, stock, TTL_SECONDS])
         return int(answer) == 1
+
+    async def sold_out(self, *, tenant_id: int, reward_id: int, member_id: int) -> bool:
+        """Whether the gate already knows the answer is "sold out", with no stock to prime it: the fast answer to
+        the crowd after the last admission, before anything reads the database. False: ask the database (the
+        counter is not primed, the reward is not gated, admissions are left, or she holds one: her own retry)."""
+        answer = await self._sold_out(keys=self._keys(tenant_id, reward_id), args=[member_id])
+        return int(answer) == 1
+
+    async def note_sold_out(self, *, tenant_id: int, reward_id: int) -> None:
+        """The database says none is left: (re)prime the counter at 0 for its short life, so that the crowd hears
+        "sold out" from the gate again once an earlier counter has expired. Never lowers a live counter (ops may
+        have restocked since): only sets one that is missing."""
+        left_key, _members = self._keys(tenant_id, reward_id)
+        await self.redis.set(left_key, 0, nx=True, ex=TTL_SECONDS)
 
     async def release(self, *, tenant_id: int, reward_id: int, member_id: int) -> None:
         await self._release(keys=self._keys(tenant_id, reward_id), args=[member_id])

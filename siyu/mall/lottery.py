@@ -8,6 +8,8 @@ A draw, in the caller's one transaction (nothing here commits):
 4. The prize is taken by one conditional UPDATE of its stock (a mall reward's stock too); a prize out of stock
    falls back to the campaign's "no prize" entry. Points are credited through the ledger; a mall reward becomes
    a redemption that spent nothing.
+   (The mall's own statements on this path, counting, taking a prize, writing the draw, are SQLAlchemy Core built
+   once: siyu.mall.repository.)
 5. The draw is stored (what the wheel said, what she got, whether it fell back) and audited.
 """
 
@@ -357,8 +359,8 @@ async def draw(
         row.prize_id, row.kind, row.title = drawn.id, drawn.kind, drawn.title
     else:
         row.fell_back = True
-    repository.add(session, row)
-    await session.flush()
+    await session.flush()  # a prize's redemption first (nothing to write otherwise: no round trip)
+    await repository.insert_stored(session, row)
     audit.record(
         session,
         actor=Principal(tenant_id=tenant_id, kind="member", actor_id=member_id, label=f"会员 {member_id}"),

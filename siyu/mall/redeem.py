@@ -6,9 +6,15 @@ Order of work, so that a refusal takes nothing and a flash opening cannot overse
 2. Window, tier and address are checked.
 3. The member's points are locked (siyu.ledger.service.lock_member), then her limits are counted and her
    balance compared: two redemptions of one member cannot both pass a limit.
-4. Stock is taken by one conditional UPDATE (... WHERE stock >= 1): the database decides who gets the last one.
-5. The points are spent through the ledger (soonest-expiring lots first); a virtual reward's code is claimed
-   by a conditional UPDATE of one unclaimed code; the redemption row is written.
+4. The points are spent through the ledger (soonest-expiring lots first; the ledger writes its own tables).
+5. Stock is taken by one conditional UPDATE (... WHERE stock >= 1): the database decides who gets the last one.
+   It comes last so that the reward's row, which a whole flash crowd wants, stays locked only for the end of
+   the transaction. A virtual reward's code is claimed by a conditional UPDATE of one unclaimed code; the
+   redemption row is written.
+A refusal raised before step 4 has written nothing. One raised after it (the last one taken between step 1 and
+step 5, a code pool out of step) is undone by the caller's rollback: the request boundary rolls back on every
+error that leaves the endpoint, and a page that answers a refusal in words rolls back before it renders.
+The mall's own statements on this path are SQLAlchemy Core, built once (siyu.mall.repository).
 """
 
 from __future__ import annotations
@@ -115,6 +121,8 @@ async def redeem(
     if reward is None or not reward.enabled:
         raise service.RewardNotFound()
     if reward.stock == 0:
+        if gate is not None and reward.limit_per_member == 1:
+            await gate.note_sold_out(tenant_id=tenant_id, reward_id=reward_id)
         raise SoldOut()
     tenant = await tenants.get_tenant(session, tenant_id)
     _check_window(reward, now, tenant.timezone)
@@ -177,8 +185,6 @@ async def _take(
         short = reward.points_price - max(points.available, 0)
         raise InsufficientPoints(f"积分不够：需要 {reward.points_price} 积分，还差 {short} 积分")
 
-    if not await repository.take_stock(session, tenant_id=tenant_id, reward_id=reward_id):
-        raise SoldOut()
     redemption_id = new_id()
     await ledger.spend(
         session,
@@ -189,6 +195,10 @@ async def _take(
         explanation=f"兑换 {reward.title}"[:300],
         now=now,
     )
+    # Stock last: its row is the one every fan of a flash opening wants, so it is locked for as short a time as
+    # possible (the insert and the commit). None left: the caller rolls the spend back with everything else.
+    if not await repository.take_stock(session, tenant_id=tenant_id, reward_id=reward_id):
+        raise SoldOut()
     code = None
     if reward.kind == RewardKind.virtual_code:
         postgres = session.get_bind().dialect.name == "postgresql"
@@ -216,6 +226,5 @@ async def _take(
         code=code,
         created_at=now,
     )
-    repository.add(session, row)
-    await session.flush()
+    await repository.insert_stored(session, row)
     return row

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from siyu.kit.pagination import Page, PageRequest
 from siyu.mall.models import Address, Code, Draw, Lottery, Prize, Redemption, Reward, Status
@@ -40,19 +41,24 @@ async def rewards(session: AsyncSession, *, tenant_id: int, enabled_only: bool =
     return list(rows)
 
 
+# The redeem path's statements, built once and run on the session's connection (SQLAlchemy Core: no unit of work,
+# no identity map): the flash crowd's admitted fans run each of them once.
+_TAKE_STOCK = (
+    update(Reward)
+    .where(
+        Reward.tenant_id == bindparam("b_tenant_id"),
+        Reward.id == bindparam("b_reward_id"),
+        (Reward.stock.is_(None)) | (Reward.stock >= 1),
+    )
+    .values(stock=Reward.stock - 1, sold=Reward.sold + 1)
+)
+
+
 async def take_stock(session: AsyncSession, *, tenant_id: int, reward_id: int) -> bool:
     """Take one from stock in one conditional update: False when none is left. Unlimited stock only counts."""
-    result = await session.execute(
-        update(Reward)
-        .where(
-            Reward.tenant_id == tenant_id,
-            Reward.id == reward_id,
-            (Reward.stock.is_(None)) | (Reward.stock >= 1),
-        )
-        .values(stock=Reward.stock - 1, sold=Reward.sold + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    connection = await session.connection()
+    result = await connection.execute(_TAKE_STOCK, {"b_tenant_id": tenant_id, "b_reward_id": reward_id})
+    return bool(result.rowcount)
 
 
 async def give_back_stock(session: AsyncSession, *, tenant_id: int, reward_id: int) -> None:
@@ -163,27 +169,51 @@ async def lock_redemption(session: AsyncSession, *, tenant_id: int, redemption_i
     )
 
 
+_BY_KEY = select(Redemption.id).where(
+    Redemption.tenant_id == bindparam("tenant_id"),
+    Redemption.member_id == bindparam("member_id"),
+    Redemption.idempotency_key == bindparam("key"),
+)
+
+
 async def by_idempotency_key(session: AsyncSession, *, tenant_id: int, member_id: int, key: str) -> Redemption | None:
-    return await session.scalar(
-        select(Redemption).where(
-            Redemption.tenant_id == tenant_id, Redemption.member_id == member_id, Redemption.idempotency_key == key
-        )
-    )
+    """Her redemption of this request key (a double tap), if any: one indexed Core lookup, the row loaded only when
+    there is one."""
+    connection = await session.connection()
+    found = (await connection.execute(_BY_KEY, {"tenant_id": tenant_id, "member_id": member_id, "key": key})).scalar()
+    return None if found is None else await session.get(Redemption, (tenant_id, found))
+
+
+_REDEEMED = select(func.count()).where(
+    Redemption.tenant_id == bindparam("tenant_id"),
+    Redemption.member_id == bindparam("member_id"),
+    Redemption.reward_id == bindparam("reward_id"),
+    Redemption.status != Status.cancelled,
+)
+_REDEEMED_ON = _REDEEMED.where(Redemption.day == bindparam("day"))
 
 
 async def count_redeemed(
     session: AsyncSession, *, tenant_id: int, member_id: int, reward_id: int, day: date | None = None
 ) -> int:
     """Redemptions of the reward by the member that were not cancelled (on `day` only, when given)."""
-    statement = select(func.count()).where(
-        Redemption.tenant_id == tenant_id,
-        Redemption.member_id == member_id,
-        Redemption.reward_id == reward_id,
-        Redemption.status != Status.cancelled,
-    )
+    connection = await session.connection()
+    values: dict[str, Any] = {"tenant_id": tenant_id, "member_id": member_id, "reward_id": reward_id}
     if day is not None:
-        statement = statement.where(Redemption.day == day)
-    return int(await session.scalar(statement) or 0)
+        values["day"] = day
+    return int((await connection.execute(_REDEEMED if day is None else _REDEEMED_ON, values)).scalar() or 0)
+
+
+async def insert_stored(session: AsyncSession, row: Redemption | Draw) -> None:
+    """Write a new row (a redemption, a draw) in one Core INSERT, then hand it to the session as the stored row it
+    now is (persistent, every column loaded, nothing left to flush), so callers may refresh or change it."""
+    connection = await session.connection()
+    values = {column.key: getattr(row, column.key) for column in type(row).__table__.columns}
+    await connection.execute(_INSERTS[row.__tablename__], values)
+    for key, value in values.items():  # the unset ones are None: none left to lazy-load
+        setattr(row, key, value)
+    make_transient_to_detached(row)
+    session.add(row)
 
 
 async def of_member(session: AsyncSession, *, tenant_id: int, member_id: int, limit: int) -> list[Redemption]:
@@ -312,15 +342,22 @@ async def delete_prize(session: AsyncSession, *, tenant_id: int, prize_id: int) 
     )
 
 
+_TAKE_PRIZE = (
+    update(Prize)
+    .where(
+        Prize.tenant_id == bindparam("b_tenant_id"),
+        Prize.id == bindparam("b_prize_id"),
+        (Prize.stock.is_(None)) | (Prize.stock >= 1),
+    )
+    .values(stock=Prize.stock - 1, won=Prize.won + 1)
+)
+
+
 async def take_prize(session: AsyncSession, *, tenant_id: int, prize_id: int) -> bool:
     """Take one of the prize in one conditional update: False when none is left. Unlimited prizes only count."""
-    result = await session.execute(
-        update(Prize)
-        .where(Prize.tenant_id == tenant_id, Prize.id == prize_id, (Prize.stock.is_(None)) | (Prize.stock >= 1))
-        .values(stock=Prize.stock - 1, won=Prize.won + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    connection = await session.connection()
+    result = await connection.execute(_TAKE_PRIZE, {"b_tenant_id": tenant_id, "b_prize_id": prize_id})
+    return bool(result.rowcount)
 
 
 async def give_back_prize(session: AsyncSession, *, tenant_id: int, prize_id: int) -> None:
@@ -332,15 +369,22 @@ async def give_back_prize(session: AsyncSession, *, tenant_id: int, prize_id: in
     )
 
 
+_DRAWS = select(func.count()).where(
+    Draw.tenant_id == bindparam("tenant_id"),
+    Draw.lottery_id == bindparam("lottery_id"),
+    Draw.member_id == bindparam("member_id"),
+)
+_DRAWS_ON = _DRAWS.where(Draw.day == bindparam("day"))
+
+
 async def count_draws(
     session: AsyncSession, *, tenant_id: int, lottery_id: int, member_id: int, day: date | None = None
 ) -> int:
-    statement = select(func.count()).where(
-        Draw.tenant_id == tenant_id, Draw.lottery_id == lottery_id, Draw.member_id == member_id
-    )
+    connection = await session.connection()
+    values: dict[str, Any] = {"tenant_id": tenant_id, "lottery_id": lottery_id, "member_id": member_id}
     if day is not None:
-        statement = statement.where(Draw.day == day)
-    return int(await session.scalar(statement) or 0)
+        values["day"] = day
+    return int((await connection.execute(_DRAWS if day is None else _DRAWS_ON, values)).scalar() or 0)
 
 
 async def has_draws(session: AsyncSession, *, tenant_id: int, lottery_id: int, prize_id: int | None = None) -> bool:
@@ -350,10 +394,19 @@ async def has_draws(session: AsyncSession, *, tenant_id: int, lottery_id: int, p
     return await session.scalar(statement.limit(1)) is not None
 
 
+_DRAW_BY_KEY = select(Draw.id).where(
+    Draw.tenant_id == bindparam("tenant_id"),
+    Draw.member_id == bindparam("member_id"),
+    Draw.idempotency_key == bindparam("key"),
+)
+
+
 async def draw_by_key(session: AsyncSession, *, tenant_id: int, member_id: int, key: str) -> Draw | None:
-    return await session.scalar(
-        select(Draw).where(Draw.tenant_id == tenant_id, Draw.member_id == member_id, Draw.idempotency_key == key)
-    )
+    connection = await session.connection()
+    found = (
+        await connection.execute(_DRAW_BY_KEY, {"tenant_id": tenant_id, "member_id": member_id, "key": key})
+    ).scalar()
+    return None if found is None else await session.get(Draw, (tenant_id, found))
 
 
 async def draws(
@@ -375,3 +428,6 @@ async def gated_rewards(session: AsyncSession) -> list[Reward]:
         select(Reward).where(Reward.enabled.is_(True), Reward.stock.is_not(None), Reward.limit_per_member == 1)
     )
     return list(rows)
+
+
+_INSERTS = {Redemption.__tablename__: insert(Redemption), Draw.__tablename__: insert(Draw)}

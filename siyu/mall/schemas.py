@@ -252,3 +252,105 @@ class DrawOut(BaseModel):
     redemption_id: int | None
     fell_back: bool
     created_at: datetime
+
+
+# What a fan's app or mini-program reads and sends (the fan API, /api/v1/fan/{slug}/...)
+
+
+class FanRewardOut(BaseModel):
+    """A reward as a fan sees it on the shelf: no sales figures, no set-up fields."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: RewardKind
+    kind_label: str = ""
+    title: str
+    description: str
+    category: str
+    points_price: int
+    stock: int | None = Field(description="还剩几件；空：不限")
+    limit_per_member: int | None
+    limit_per_day: int | None
+    needs_address: bool = False
+    tier_only: bool = Field(default=False, description="只有指定等级的会员可以兑换")
+    redeem_from: datetime | None = Field(description="开抢时间；空：展示即可兑换")
+    redeem_until: datetime | None
+    is_open: bool = Field(default=False, description="现在能不能兑换（已开抢、未结束）")
+    image_url: str | None = None
+
+
+class FanRedeemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    request_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="请求编号：同一个编号重复提交只兑换一次，返回第一次的结果（建议每次点“确认兑换”前生成一个）",
+    )
+    address_id: int | None = Field(default=None, ge=1, le=2**63 - 1, description="实物奖品：收货地址簿里的地址")
+    address: AddressIn | None = Field(default=None, description="实物奖品：新地址（同时存进地址簿）")
+
+
+class FanRedemptionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    reward_id: int
+    kind: RewardKind
+    title: str
+    points: int
+    status: Status
+    status_label: str = ""
+    address: dict[str, Any] | None
+    code: str | None = Field(description="虚拟卡券的兑换码")
+    carrier: str | None
+    tracking_no: str | None
+    cancel_reason: str | None
+    created_at: datetime
+
+
+class FanPrizeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: PrizeKind
+    title: str
+
+
+class FanLotteryOut(BaseModel):
+    id: int
+    title: str
+    description: str
+    points_cost: int
+    starts_at: datetime
+    ends_at: datetime
+    is_open: bool
+    cap_per_day: int | None
+    cap_total: int | None
+    chances_today: int | None = Field(description="今天还能抽几次；空：不限")
+    chances_total: int | None = Field(description="本活动还能抽几次；空：不限")
+    prizes: list[FanPrizeOut] = Field(default_factory=list, description="可能抽中的奖项（不含“未中奖”）")
+
+
+class FanDrawIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    request_key: str | None = Field(
+        default=None, min_length=1, max_length=64, description="请求编号：同一个编号重复提交只抽一次，返回第一次的结果"
+    )
+
+
+class FanDrawOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    lottery_id: int
+    points_cost: int
+    kind: PrizeKind = Field(description="实际得到的：points 积分 / reward 商城奖品 / nothing 未中奖")
+    title: str
+    points_won: int
+    redemption_id: int | None = Field(description="抽中商城奖品时的兑换记录（实物需要在“我的兑换”填写收货地址）")
+    fell_back: bool = Field(description="抽中的奖项没货了，按未中奖处理")
+    created_at: datetime

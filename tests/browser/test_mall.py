@@ -56,6 +56,19 @@ def test_a_fan_redeems_goods_with_an_address_and_sees_why_she_cannot_twice(
     screenshot(fan, "h5-redeem")
     fan.locator("#redeem-submit").click()
 
+    # The button posts in place (htmx): the result takes the form's place, in words.
+    result = fan.locator("#redeem-result")
+    expect(result).to_have_attribute("data-status", "pending_shipment")
+    expect(result.get_by_role("heading", name="兑换成功")).to_be_visible()
+    expect(result).to_contain_text("使用 30 积分")
+    expect(result).to_contain_text("文三路 90 号 3 幢 501")
+    expect(fan.locator("#redeem-form")).to_have_count(0)
+    expect(fan.get_by_role("heading", level=1, name="兑换成功")).to_be_visible()
+    assert fan.url.endswith("/redeem"), "the result came in place, without leaving the page"
+    no_sideways_scroll(fan, "the redeem result")
+    screenshot(fan, "h5-redeem-done")
+    result.get_by_role("link", name="查看兑换详情").click()
+
     expect(fan.get_by_role("heading", level=1, name="兑换成功")).to_be_visible()
     expect(fan.locator("#redemption")).to_have_attribute("data-status", "pending_shipment")
     expect(fan.locator("#redemption")).to_contain_text("待发货：我们会尽快为你寄出")
@@ -77,6 +90,7 @@ def test_a_fan_redeems_goods_with_an_address_and_sees_why_she_cannot_twice(
     expect(fan.get_by_role("radio", name=re.compile("林小鱼"))).to_be_checked()
     fan.locator("#redeem-submit").click()
     expect(fan.locator("#redeem-result")).to_have_attribute("data-code", "over_member_limit")
+    expect(fan.get_by_role("heading", level=1, name="没有兑换成功")).to_be_visible()
     expect(fan.locator("#redeem-result")).to_contain_text("每人每天限兑 1 次，明天再来吧")
     expect(fan.locator("#redeem-result")).to_contain_text("积分没有扣除")
     no_sideways_scroll(fan, "a refusal")

@@ -75,3 +75,15 @@ async def test_redeeming_through_the_gate(mall: Mall, gate: FlashGate) -> None:
             mall.session, tenant_id=mall.tenant_id, member_id=late, reward_id=reward.id, gate=gate, now=mall.now
         )
     assert await mall.available(late) == 1000  # nothing taken
+
+
+async def test_a_sold_out_reward_primes_the_gate_again_once_its_counter_has_expired(gate: FlashGate) -> None:
+    assert not await gate.sold_out(tenant_id=1, reward_id=9, member_id=1)  # nothing known: ask the database
+    await gate.note_sold_out(tenant_id=1, reward_id=9)  # the database said none is left
+    assert await gate.sold_out(tenant_id=1, reward_id=9, member_id=1)
+    assert await gate.admit(tenant_id=1, reward_id=10, member_id=1, stock=2)
+    await gate.note_sold_out(tenant_id=1, reward_id=10)  # a live counter is left alone
+    assert not await gate.sold_out(tenant_id=1, reward_id=10, member_id=2)
+    assert await gate.admit(tenant_id=1, reward_id=10, member_id=2, stock=2)
+    assert await gate.sold_out(tenant_id=1, reward_id=10, member_id=3)
+    assert not await gate.sold_out(tenant_id=1, reward_id=10, member_id=2)  # she holds one: her retry goes on
