@@ -32,7 +32,16 @@ from siyu.fans.schemas import (
 )
 from siyu.fans.service import TokenInvalid
 from siyu.kit.errors import AppError
-from siyu.kit.web import DbSession, Principal, ResourceId, client_ip, device_hash, ip_hash, require
+from siyu.kit.web import (
+    DbSession,
+    Principal,
+    ResourceId,
+    client_ip,
+    device_hash,
+    ip_hash,
+    request_transaction,
+    require,
+)
 from siyu.ledger import service as ledger
 from siyu.loyalty import service as loyalty
 from siyu.members import service as members
@@ -204,19 +213,29 @@ async def me(fan: CurrentFan, session: DbSession) -> FanMe:
     response_model=ClaimOut,
     summary="订单换积分：结果在 outcome（credited / claimed_by_you / pending …），每次尝试都会记录",
 )
-async def claim(fan: CurrentFan, body: FanClaimIn, request: Request, session: DbSession) -> ClaimOut:
-    row = await claims.claim(
-        session,
-        tenant_id=fan.tenant.id,
-        member_id=fan.member.id,
-        platform=body.platform,
-        text=body.order,
-        check_value=body.check,
-        ip_hash=ip_hash(request),
-        device_hash=device_hash(request),
-        limiter=request.app.state.limiter,
-        tenant=fan.tenant,
-    )
+async def claim(
+    slug: Slug,
+    body: FanClaimIn,
+    request: Request,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> ClaimOut:
+    # The busiest call after a live show opens its transaction itself rather than through the yielded DbSession
+    # dependency, whose cancel scope and exit stack cost about a tenth of a claim's CPU. Same rule: committed
+    # before the response is sent, rolled back on any error.
+    async with request_transaction(request) as session:
+        fan = await current_fan(slug, request, session, authorization)
+        row = await claims.claim(
+            session,
+            tenant_id=fan.tenant.id,
+            member_id=fan.member.id,
+            platform=body.platform,
+            text=body.order,
+            check_value=body.check,
+            ip_hash=ip_hash(request),
+            device_hash=device_hash(request),
+            limiter=request.app.state.limiter,
+            tenant=fan.tenant,
+        )
     return ClaimOut.of(row)
 
 

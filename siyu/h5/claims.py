@@ -81,6 +81,7 @@ async def claim(fan: Fan, request: Request, session: DbSession) -> Response:
             ip_hash=ip_hash(request),
             device_hash=device_hash(request),
             limiter=request.app.state.limiter,
+            tenant=await tenants.config_of(session, fan.tenant.id, version=fan.tenant.config_version),
         )
     except claims.ClaimsTooFast as error:  # what she typed stays in the form
         values = {"platform": platform, "order": text, "check": check_value}

@@ -7,6 +7,7 @@ normally, rolled back when it raises. Services never commit.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -41,6 +42,14 @@ Authenticator = Callable[[Request, AsyncSession], Awaitable[Principal | None]]
 
 
 async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.sessionmaker() as session, session.begin():
+        yield session
+
+
+@asynccontextmanager
+async def request_transaction(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's transaction opened by the endpoint itself (a hot path): committed when the block ends,
+    rolled back when it raises."""
     async with request.app.state.sessionmaker() as session, session.begin():
         yield session
 
