@@ -11,6 +11,10 @@ import polars as pl
 
 from siyu.claims.models import Outcome
 from siyu.kit.time import utcnow
+from siyu.ledger.models import Balance
+from siyu.loyalty import service as loyalty
+from siyu.loyalty.models import MemberTier
+from siyu.loyalty.schemas import TierIn
 from tests.console.conftest import Desk
 from tests.support import factories
 
@@ -122,3 +126,43 @@ async def test_the_orders_export_is_written_for_ops(desk: Desk) -> None:
     assert TAOBAO in frame["订单号"].to_list()  # every digit kept: a text cell
     claimed_row = frame.filter(pl.col("订单号") == TAOBAO).row(0, named=True)
     assert claimed_row["状态"] == "已发货" and float(claimed_row["实付（元）"]) == 129.9
+
+
+async def _members_with_points(desk: Desk) -> tuple[int, int, int]:
+    gold = await loyalty.create_tier(desk.session, actor=desk.owner, data=TierIn(name="金卡", threshold=100))
+    rich = await factories.member(desk.session, desk.tenant_id, "大户")
+    poor = await factories.member(desk.session, desk.tenant_id, "新人")
+    desk.session.add(Balance(tenant_id=desk.tenant_id, member_id=rich.id, available=880, pending=20, debt=0))
+    desk.session.add(MemberTier(tenant_id=desk.tenant_id, member_id=rich.id, tier_id=gold.id, growth=900))
+    await desk.claim_row(rich.id, TAOBAO)
+    await desk.session.flush()
+    return rich.id, poor.id, gold.id
+
+
+async def test_members_show_points_tier_and_last_claim_and_filter_by_them(desk: Desk) -> None:
+    rich, poor, gold = await _members_with_points(desk)
+    page = await desk.get("/console/members")
+    assert f'data-member="{rich}"' in page.text and f'data-member="{poor}"' in page.text
+    assert "金卡" in page.text and ">880<" in page.text and "共 2 位会员" in page.text
+    by_tier = await desk.get("/console/members", tier=str(gold))
+    assert f'data-member="{rich}"' in by_tier.text and f'data-member="{poor}"' not in by_tier.text
+    no_tier = await desk.get("/console/members", tier="none")
+    assert f'data-member="{rich}"' not in no_tier.text and f'data-member="{poor}"' in no_tier.text
+    by_points = await desk.get("/console/members", min_points="100")
+    assert f'data-member="{rich}"' in by_points.text and f'data-member="{poor}"' not in by_points.text
+    richest_first = await desk.get("/console/members", sort="-points")
+    assert richest_first.text.index(f'data-member="{rich}"') < richest_first.text.index(f'data-member="{poor}"')
+    poorest_first = await desk.get("/console/members", sort="points")
+    assert poorest_first.text.index(f'data-member="{rich}"') > poorest_first.text.index(f'data-member="{poor}"')
+
+
+async def test_members_export_as_csv_and_xlsx(desk: Desk) -> None:
+    rich, _poor, gold = await _members_with_points(desk)
+    exported = await desk.get("/console/members/export.csv", tier=str(gold))
+    table = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert table[0][:2] == ["会员号", "昵称"] and len(table) == 2
+    assert table[1][0] == f'="{rich}"' and table[1][1] == "大户" and table[1][4:8] == ["880", "20", "0", "金卡"]
+    assert table[1][8]  # the latest claim, in local time
+    xlsx = await desk.get("/console/members/export.xlsx")
+    frame = pl.read_excel(io.BytesIO(xlsx.content), infer_schema_length=0)
+    assert sorted(frame["昵称"].to_list()) == ["大户", "新人"] and str(rich) in frame["会员号"].to_list()
