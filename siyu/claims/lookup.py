@@ -81,3 +81,7 @@ def orders_claimed(claimed: bool) -> ColumnElement[bool]:
 
 async def last_claims(session: AsyncSession, *, tenant_id: int, member_ids: Collection[int]) -> dict[int, datetime]:
     return await repository.last_claims(session, tenant_id=tenant_id, member_ids=member_ids)
+
+
+async def by_ids(session: AsyncSession, *, tenant_id: int, claim_ids: Collection[int]) -> list[Claim]:
+    return await repository.get_many(session, tenant_id=tenant_id, claim_ids=list(claim_ids))

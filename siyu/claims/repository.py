@@ -362,7 +362,7 @@ async def last_claims(session: AsyncSession, *, tenant_id: int, member_ids: Coll
         .where(Claim.tenant_id == tenant_id, Claim.member_id.in_(list(member_ids)))
         .group_by(Claim.member_id)
     )
-    return dict(rows.tuples())
+    return {key: value for key, value in rows.tuples()}  # noqa: C416 (a Result has keys(): dict() would misread it)
 
 
 async def count_in_review(session: AsyncSession, *, tenant_id: int) -> int:

@@ -542,3 +542,18 @@ async def list_mappings(session: AsyncSession, *, tenant_id: int) -> list[Column
         select(ColumnMapping).where(ColumnMapping.tenant_id == tenant_id).order_by(ColumnMapping.name)
     )
     return list(rows)
+
+
+async def count_imports(session: AsyncSession, *, tenant_id: int, statuses: Sequence[str], since: datetime) -> int:
+    return (
+        await session.scalar(
+            select(func.count())
+            .select_from(OrderImport)
+            .where(
+                OrderImport.tenant_id == tenant_id,
+                OrderImport.status.in_(list(statuses)),
+                OrderImport.created_at >= since,
+            )
+        )
+        or 0
+    )

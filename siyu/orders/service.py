@@ -513,3 +513,8 @@ async def order_detail(session: AsyncSession, *, tenant_id: int, platform: str, 
 
 def stream_orders(session: AsyncSession, *, tenant_id: int) -> AsyncIterator[list[Order]]:
     return repository.stream_orders(session, tenant_id=tenant_id)
+
+
+async def failed_imports_since(session: AsyncSession, *, tenant_id: int, since: datetime) -> int:
+    """Imports that failed or were refused since then: files ops must look at again."""
+    return await repository.count_imports(session, tenant_id=tenant_id, statuses=("failed", "refused"), since=since)
