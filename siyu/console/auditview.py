@@ -69,6 +69,11 @@ class EntryView:
     changes: list[Change] = field(default_factory=list)
     ip: str = ""
 
+    @property
+    def one_sided(self) -> bool:
+        """Created or deleted: values, not changes (shown on one line)."""
+        return all(c.before is None or c.after is None for c in self.changes)
+
 
 @dataclass
 class Names:
@@ -127,6 +132,10 @@ def show(key: str, value: Any, names: Names) -> str:
     return str(value)
 
 
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
 def changes_of(entry: AuditEntry, names: Names) -> list[Change]:
     before, after = entry.before or {}, entry.after or {}
     out: list[Change] = []
@@ -134,6 +143,8 @@ def changes_of(entry: AuditEntry, names: Names) -> list[Change]:
         if key in HIDDEN_FIELDS:
             continue
         had, has = key in before, key in after
+        if had != has and _empty(before.get(key) if had else after.get(key)):
+            continue  # created or deleted: only the fields that had a value
         if had and has and before[key] == after[key]:
             continue
         out.append(
@@ -164,6 +175,8 @@ def _target(entry: AuditEntry, names: Names) -> tuple[str, str | None]:
     name = next((str(data[k]) for k in NAME_FIELDS if data.get(k)), "")
     deleted = entry.action.endswith((".delete", ".remove", ".revoke"))
     link: str | None = None
+    if entry.action.startswith("auth."):
+        return "", None
     if kind == "member" and number is not None:
         name = names.members.get(number, name)
         link = f"/console/members/{number}"
@@ -172,7 +185,7 @@ def _target(entry: AuditEntry, names: Names) -> tuple[str, str | None]:
         name = f"{PLATFORM_LABELS.get(platform, '')}订单 {order_id}"
         link = f"/console/claims?q={order_id}"
     elif kind == "redemption" and number is not None:
-        name = f"兑换单 {number}"
+        name = str(number)
         link = "/console/mall/redemptions?status=all"
     elif kind == "tenant":
         link = {"points.policy": "/console/points", "claims.policy": "/console/claims"}.get(
