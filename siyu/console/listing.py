@@ -6,11 +6,14 @@ headers, the result count and the pager from it, so every list pages, sorts and 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from siyu.kit.pagination import PageRequest, Sort
+from siyu.kit.pagination import Page, PageRequest, Sort
+
+T = TypeVar("T")
 
 PAGE_SIZE = 50
 
@@ -67,3 +70,14 @@ class Listing:
 
     def export_url(self, path: str) -> str:
         return self.url(path=path)
+
+
+def paged(items: Sequence[T], listing: Listing, keys: Mapping[str, Callable[[T], Any]]) -> Page[T]:
+    """Sort and page a short list the service returns whole (rewards, lotteries, staff …) the way the database
+    pages the long ones, so that every console table behaves the same. Empty values sort last."""
+    key = keys[listing.sort.key]
+    present = [item for item in items if key(item) is not None]
+    missing = [item for item in items if key(item) is None]
+    ordered = sorted(present, key=key, reverse=listing.sort.descending) + missing
+    request = listing.request
+    return Page(items=ordered[request.offset : request.offset + request.size], total=len(ordered), request=request)

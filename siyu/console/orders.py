@@ -53,11 +53,23 @@ def _import_context() -> dict[str, Any]:
 
 
 @router.get("/orders/import", response_class=HTMLResponse)
-async def import_page(console: ConsoleContext, session: DbSession) -> HTMLResponse:
+async def import_page(
+    console: ConsoleContext, session: DbSession, page: Annotated[int, Query(ge=1, le=100_000)] = 1
+) -> HTMLResponse:
     console.require("orders.read")
-    recent = await service.list_imports(session, tenant_id=console.tenant.id, page=PageRequest(size=10))
+    listing = Listing.of(
+        "/console/orders/import", sort=None, allowed=("created_at",), default="-created_at", page=page, size=20
+    )
+    recent = await service.list_imports(session, tenant_id=console.tenant.id, page=listing.request)
     mappings = await service.list_mappings(session, tenant_id=console.tenant.id)
-    return console.render("console/orders_import.html", "orders", recent=recent, mappings=mappings, **_import_context())
+    return console.render(
+        "console/orders_import.html",
+        "orders",
+        recent=recent,
+        listing=listing,
+        mappings=mappings,
+        **_import_context(),
+    )
 
 
 @router.post("/orders/import", response_class=HTMLResponse)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from siyu.console.deps import Console, ConsoleContext, text
+from siyu.console.listing import Listing, paged
 from siyu.kit.errors import AppError
 from siyu.kit.time import format_local, to_local
 from siyu.kit.web import DbSession, ResourceId
@@ -98,8 +99,12 @@ async def _page(
     policy_values: dict[str, Any] | None = None,
     status_code: int = 200,
     saved: str | None = None,
+    page: int = 1,
+    sort: str | None = None,
 ) -> HTMLResponse:
     policy, _tz = await loyalty.policy_of(session, console.tenant.id)
+    listing = Listing.of("/console/points", sort=sort, allowed=CAMPAIGN_SORTS, default="-starts_at", page=page)
+    result = paged(await loyalty.list_campaigns(session, tenant_id=console.tenant.id), listing, CAMPAIGN_SORTS)
     channels = await tenants.list_channels(session, tenant_id=console.tenant.id)
     values = policy_values or policy.model_dump(mode="json")
     return console.render(
@@ -110,7 +115,9 @@ async def _page(
         channels=channels,
         platforms=PLATFORM_LABELS,
         tiers=await loyalty.list_tiers(session, tenant_id=console.tenant.id),
-        campaigns=await loyalty.list_campaigns(session, tenant_id=console.tenant.id),
+        campaigns=result.items,
+        result=result,
+        listing=listing,
         channel_names={c.id: f"{PLATFORM_LABELS.get(c.platform, '')} {c.name}".strip() for c in channels},
         tier_names={t.id: t.name for t in await loyalty.list_tiers(session, tenant_id=console.tenant.id)},
         rounding_labels=ROUNDING_LABELS,
@@ -123,10 +130,24 @@ async def _page(
     )
 
 
+CAMPAIGN_SORTS: dict[str, Any] = {
+    "starts_at": lambda c: c.starts_at,
+    "name": lambda c: c.name,
+    "priority": lambda c: c.priority,
+    "awarded_total": lambda c: c.awarded_total,
+}
+
+
 @router.get("/points", response_class=HTMLResponse)
-async def points_page(console: ConsoleContext, session: DbSession, saved: str | None = None) -> HTMLResponse:
+async def points_page(
+    console: ConsoleContext,
+    session: DbSession,
+    saved: str | None = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    sort: Annotated[str | None, Query(max_length=20)] = None,
+) -> HTMLResponse:
     console.require("tenant.read")
-    return await _page(console, session, saved=saved)
+    return await _page(console, session, saved=saved, page=page, sort=sort)
 
 
 @router.post("/points/policy")

@@ -166,3 +166,40 @@ async def test_members_export_as_csv_and_xlsx(desk: Desk) -> None:
     xlsx = await desk.get("/console/members/export.xlsx")
     frame = pl.read_excel(io.BytesIO(xlsx.content), infer_schema_length=0)
     assert sorted(frame["昵称"].to_list()) == ["大户", "新人"] and str(rich) in frame["会员号"].to_list()
+
+
+async def test_the_api_keeps_a_machine_readable_orders_export(desk: Desk) -> None:
+    await factories.order(desk.session, desk.tenant_id, order_id=TAOBAO, paid_fen=12990, status="shipped")
+    secret = await factories.api_key(desk.session, desk.owner, ["orders.read"])
+    exported = await desk.client.get("/api/v1/orders/export.csv", headers={"Authorization": f"Bearer {secret}"})
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    table = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert table[0][:4] == ["platform", "order_id", "status", "paid_fen"]
+    assert table[1][:4] == ["taobao", TAOBAO, "shipped", "12990"]
+    refused = await desk.client.get("/api/v1/orders/export.csv")
+    assert refused.status_code == 401
+
+
+async def test_the_short_lists_page_sort_and_count_too(desk: Desk) -> None:
+    from siyu.tenants import service as tenants
+    from siyu.tenants.schemas import ChannelIn
+
+    for name in ("乙店", "甲店", "丙店"):
+        await tenants.create_channel(desk.session, actor=desk.owner, data=ChannelIn(platform="douyin", name=name))
+    by_name = (await desk.get("/console/channels", sort="name")).text
+    assert "共 3 个渠道" in by_name and 'aria-sort="ascending"' in by_name
+    names = re.findall(r"(甲店|乙店|丙店)", by_name[by_name.index("<tbody") :])
+    assert names[:3] == sorted(["乙店", "甲店", "丙店"])
+    reverse = (await desk.get("/console/channels", sort="-name")).text
+    assert re.findall(r"(甲店|乙店|丙店)", reverse[reverse.index("<tbody") :])[:3] == names[:3][::-1]
+    for path, unit in (
+        ("/console/staff", "位员工"),
+        ("/console/api-keys", "个密钥"),
+        ("/console/mall", "个奖品"),
+        ("/console/mall/lottery", "个活动"),
+        ("/console/points", "个活动"),
+        ("/console/orders/import", "次导入"),
+        ("/console/audit", "条"),
+        ("/console/mall/redemptions", "条"),
+    ):
+        assert re.search(rf"共 \d+ {unit}", (await desk.get(path)).text), path
