@@ -34,6 +34,9 @@ class Waiting:
         }
 
 
+NOTHING_COUNTED = Waiting(review=None, to_ship=None, failed_imports=None)
+
+
 async def waiting(session: AsyncSession, principal: Principal) -> Waiting:
     tenant_id = principal.tenant_id
     review = to_ship = failed = None
