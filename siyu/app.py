@@ -17,7 +17,7 @@ from sqlalchemy import text
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from siyu import __version__, errors
+from siyu import __version__, apidocs, errors
 from siyu.audit.api import router as audit_api
 from siyu.claims.api import router as claims_api
 from siyu.config import Settings, get_settings
@@ -168,6 +168,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="订单换积分、会员、积分与运营后台的开放接口。认证：`Authorization: Bearer <API 密钥>`。"
         '错误统一为 `{"code": 稳定代码, "message": 中文说明}`。',
         lifespan=lifespan,
+        docs_url=None,  # served by siyu.apidocs from vendored files, not from a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.authenticate = authenticate
@@ -196,6 +198,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return RedirectResponse("/console/", status_code=307)
 
     app.include_router(api_router())
+    app.include_router(apidocs.router)
     app.include_router(console_router, include_in_schema=False)
     app.include_router(h5_router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")

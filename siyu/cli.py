@@ -1,4 +1,5 @@
-"""The `siyu` command: serve, worker, database, tenants, staff and the demo."""
+"""The `siyu` command: serve, worker, database, tenants, staff and the demo. Everything it prints, its help
+included, is in Chinese; command and option names stay as they are."""
 
 from __future__ import annotations
 
@@ -6,29 +7,86 @@ import asyncio
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
+import typer.core
+import typer.rich_utils
 from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu import db, logs
 from siyu.config import Settings, get_settings
 from siyu.kit.errors import AppError
+from siyu.staff.models import ROLE_LABELS
 
 T = TypeVar("T")
 
-app = typer.Typer(help="siyu 私域会员平台", no_args_is_help=True, add_completion=False)
-db_app = typer.Typer(help="数据库", no_args_is_help=True)
-tenant_app = typer.Typer(help="店铺（租户）", no_args_is_help=True)
-staff_app = typer.Typer(help="员工", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-app.add_typer(tenant_app, name="tenant")
-app.add_typer(staff_app, name="staff")
-orders_app = typer.Typer(help="订单导入与导出", no_args_is_help=True)
-app.add_typer(orders_app, name="orders")
-ledger_app = typer.Typer(help="积分账本", no_args_is_help=True)
-app.add_typer(ledger_app, name="ledger")
+# The words Typer puts around our help, in Chinese too.
+typer.rich_utils.OPTIONS_PANEL_TITLE = "选项"
+typer.rich_utils.COMMANDS_PANEL_TITLE = "命令"
+typer.rich_utils.ARGUMENTS_PANEL_TITLE = "参数"
+typer.rich_utils.DEFAULT_STRING = "[默认：{}]"
+typer.rich_utils.REQUIRED_LONG_STRING = "[必填]"
+typer.rich_utils.ENVVAR_STRING = "[环境变量：{}]"
+
+
+class _Chinese:
+    """Usage line and the --help option of a command, in Chinese."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None:
+            option.help = "显示帮助并退出。"
+        return option
+
+    def format_usage(self, ctx: Any, formatter: Any) -> None:
+        pieces = self.collect_usage_pieces(ctx)  # type: ignore[attr-defined]
+        formatter.write_usage(ctx.command_path, " ".join(pieces), prefix="用法：")
+
+
+class Command(_Chinese, typer.core.TyperCommand):
+    pass
+
+
+class Group(_Chinese, typer.core.TyperGroup):
+    pass
+
+
+DEFAULTS = Settings.model_fields  # the built-in defaults, shown in --help (SIYU_* variables override them)
+ROLE_HELP = " / ".join(f"{code}（{label}）" for code, label in ROLE_LABELS.items())
+
+
+def _group(help: str, **kwargs: Any) -> typer.Typer:
+    return typer.Typer(
+        help=help,
+        cls=Group,
+        no_args_is_help=True,
+        options_metavar="[选项]",
+        subcommand_metavar="命令 [参数]...",
+        **kwargs,
+    )
+
+
+app = _group("siyu 私域会员平台：运营后台、粉丝 H5、开放接口和后台任务。", add_completion=False)
+db_app = _group("数据库")
+tenant_app = typer.Typer(
+    help="店铺（租户）", no_args_is_help=True, options_metavar="[选项]", subcommand_metavar="命令 [参数]..."
+)
+staff_app = typer.Typer(
+    help="员工", no_args_is_help=True, options_metavar="[选项]", subcommand_metavar="命令 [参数]..."
+)
+app.add_typer(db_app, name="db", cls=Group)
+app.add_typer(tenant_app, name="tenant", cls=Group)
+app.add_typer(staff_app, name="staff", cls=Group)
+orders_app = typer.Typer(
+    help="订单导入与导出", no_args_is_help=True, options_metavar="[选项]", subcommand_metavar="命令 [参数]..."
+)
+app.add_typer(orders_app, name="orders", cls=Group)
+ledger_app = typer.Typer(
+    help="积分账本", no_args_is_help=True, options_metavar="[选项]", subcommand_metavar="命令 [参数]..."
+)
+app.add_typer(ledger_app, name="ledger", cls=Group)
 out = Console()
 err = Console(stderr=True)
 
@@ -58,38 +116,40 @@ def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         raise typer.Exit(2) from error
 
 
-@db_app.command("upgrade")
-def db_upgrade(revision: str = "head") -> None:
-    """Run the database migrations."""
+@db_app.command("upgrade", cls=Command, options_metavar="[选项]")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="迁移到哪个版本", metavar="版本")] = "head") -> None:
+    """执行数据库迁移（建表、改表），可以重复运行。"""
     settings = _settings()
     db.upgrade(settings.database_url, revision)
     out.print(f"数据库已迁移到 {revision}")
 
 
-@tenant_app.command("create")
+@tenant_app.command("create", cls=Command, options_metavar="[选项]")
 def tenant_create(
-    slug: str,
-    name: Annotated[str, typer.Option(help="店铺名称")],
-    timezone: Annotated[str, typer.Option(help="时区")] = "Asia/Shanghai",
+    slug: Annotated[str, typer.Argument(help="店铺标识（H5 地址里的那一段，如 xinghe）", metavar="标识")],
+    name: Annotated[str, typer.Option(help="店铺名称", metavar="名称")],
+    timezone: Annotated[str, typer.Option(help="时区", metavar="时区")] = "Asia/Shanghai",
 ) -> None:
-    """Create a tenant."""
+    """新建店铺（租户）。"""
     from siyu.tenants import service
 
     tenant = _in_transaction(lambda s: service.create_tenant(s, slug=slug, name=name, timezone=timezone))
     out.print(f"已创建店铺 {tenant.name}（{tenant.slug}），H5：/h5/{tenant.slug}/")
 
 
-@staff_app.command("create")
+@staff_app.command("create", cls=Command, options_metavar="[选项]")
 def staff_create(
-    tenant: Annotated[str, typer.Option(help="店铺标识")],
-    email: Annotated[str, typer.Option()],
-    role: Annotated[str, typer.Option(help="owner / operator / fulfillment / analyst")],
-    password: Annotated[str | None, typer.Option(help="新账号的密码（至少 8 位）")] = None,
-    name: Annotated[str, typer.Option()] = "",
+    tenant: Annotated[str, typer.Option(help="店铺标识", metavar="标识")],
+    email: Annotated[str, typer.Option(help="登录邮箱", metavar="邮箱")],
+    role: Annotated[str, typer.Option(help=f"角色：{ROLE_HELP}，也可以直接写中文名", metavar="角色")],
+    password: Annotated[str | None, typer.Option(help="新账号的密码（至少 8 位）", metavar="密码")] = None,
+    name: Annotated[str, typer.Option(help="姓名（后台和操作日志里显示）", metavar="姓名")] = "",
 ) -> None:
-    """Give a person a role in a tenant (creating the account when the email is new)."""
+    """给一个人在店铺里分配角色（邮箱是新的就同时建账号）。"""
     from siyu.staff import service as staff
     from siyu.tenants import service as tenants
+
+    role = {label: code for code, label in ROLE_LABELS.items()}.get(role, role)
 
     async def work(session: AsyncSession) -> str:
         found = await tenants.get_by_slug(session, tenant)
@@ -99,18 +159,28 @@ def staff_create(
         return user.email
 
     created = _in_transaction(work)
-    out.print(f"已添加员工 {created}（{role}）到 {tenant}")
+    out.print(f"已添加员工 {created}（{ROLE_LABELS.get(role, role)}）到 {tenant}")
 
 
-@orders_app.command("import")
+@orders_app.command("import", cls=Command, options_metavar="[选项]")
 def orders_import(
-    files: Annotated[list[Path], typer.Argument(help="平台导出的订单文件（CSV/XLSX）", exists=True, dir_okay=False)],
-    tenant: Annotated[str, typer.Option(help="店铺标识")],
-    platform: Annotated[str, typer.Option(help="auto|taobao|douyin|kuaishou|channels|jd|pdd")] = "auto",
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="平台导出的订单文件（CSV/XLSX）", exists=True, dir_okay=False, metavar="文件"),
+    ],
+    tenant: Annotated[str, typer.Option(help="店铺标识", metavar="标识")],
+    platform: Annotated[
+        str,
+        typer.Option(
+            help="平台：auto（自动识别）、taobao（淘宝/天猫）、douyin（抖音）、kuaishou（快手）、channels（视频号）、"
+            "jd（京东）、pdd（拼多多）",
+            metavar="平台",
+        ),
+    ] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="最后一行输出每个文件的 JSON 摘要")] = False,
     force: Annotated[bool, typer.Option(help="同一文件已导入过时仍然重新导入")] = False,
 ) -> None:
-    """Import order exports. Exits non-zero when a file is refused."""
+    """导入平台导出的订单文件；有文件被拒绝时以非 0 状态退出。"""
     import json
 
     from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -168,13 +238,14 @@ def _print_summary(summary: dict[str, object]) -> None:
         out.print(f"  第 {item['row']} 行：{item['reason']}")
 
 
-@ledger_app.command("sweep")
+@ledger_app.command("sweep", cls=Command, options_metavar="[选项]")
 def ledger_sweep(
-    tenant: Annotated[str | None, typer.Option(help="只处理这个店铺；不填则处理所有店铺")] = None,
-    batch: Annotated[int, typer.Option(min=1, max=100_000, help="每批处理的行数（每批一个事务）")] = 2000,
+    tenant: Annotated[str | None, typer.Option(help="只处理这个店铺；不填则处理所有店铺", metavar="标识")] = None,
+    batch: Annotated[
+        int, typer.Option(min=1, max=100_000, help="每批处理的行数（每批一个事务）", metavar="行数")
+    ] = 2000,
 ) -> None:
-    """Post held points whose hold ended, expire points, warn of coming expiry and review tiers, now.
-    The worker does the same on schedule; running it again changes nothing."""
+    """立即处理到期的积分：等待期满的入账、过期、过期提醒和等级评估。后台任务会按时做同样的事，重复运行不会重复处理。"""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from siyu.claims import crediting
@@ -222,12 +293,14 @@ def ledger_sweep(
         )
 
 
-@orders_app.command("export")
+@orders_app.command("export", cls=Command, options_metavar="[选项]")
 def orders_export(
-    tenant: Annotated[str, typer.Option(help="店铺标识")],
-    out_path: Annotated[Path, typer.Option("--out", help="输出 CSV 文件（UTF-8 BOM，Excel 可直接打开）")],
+    tenant: Annotated[str, typer.Option(help="店铺标识", metavar="标识")],
+    out_path: Annotated[
+        Path, typer.Option("--out", help="输出 CSV 文件（UTF-8 BOM；英文列名、金额为分，给程序用）", metavar="文件")
+    ],
 ) -> None:
-    """Export the canonical order table as CSV."""
+    """把订单表导出为给程序用的 CSV（运营用的中文表格在后台“订单”页导出）。"""
     from siyu import cli_orders
 
     settings = _settings()
@@ -235,9 +308,14 @@ def orders_export(
     out.print(f"已导出 {count} 个订单到 {out_path}")
 
 
-@app.command()
-def demo(members: Annotated[int, typer.Option(help="演示会员数")] = 240) -> None:
-    """Load the demo tenant (idempotent)."""
+@app.command(cls=Command, options_metavar="[选项]")
+def demo(
+    members: Annotated[int, typer.Option(help="演示会员数", metavar="人数")] = 240,
+    port: Annotated[
+        int | None, typer.Option(help="打印的地址用哪个端口（与 siyu serve --port 一致）", metavar="端口")
+    ] = None,
+) -> None:
+    """载入演示店铺和数据（已载入则不重复），并打印登录地址和演示账号。"""
     from siyu.demo import data
 
     summary = _in_transaction(lambda s: data.load(s, members_count=members))
@@ -261,43 +339,60 @@ def demo(members: Annotated[int, typer.Option(help="演示会员数")] = 240) ->
 
         stocked = _in_transaction(lambda s: mall.load(s, slug=summary.tenant_slug))
         out.print(f"  积分商城：奖品 {stocked.rewards} 个，兑换 {stocked.redemptions} 笔")
-    base = f"http://{settings.host}:{settings.port}"
     out.print("[bold]演示数据" + ("已载入" if summary.created else "已存在") + f"[/bold]：会员 {summary.members} 位")
-    out.print(f"  运营后台  {base}/console/")
-    out.print(f"  粉丝 H5   {base}/h5/{summary.tenant_slug}/")
-    out.print(f"  接口文档  {base}/docs")
+    _print_addresses(settings.host, port or settings.port, summary.tenant_slug, serving=False)
     out.print(f"  演示账号（密码均为 {data.DEMO_PASSWORD}）：")
     for email, role in summary.staff:
-        out.print(f"    {email:28s} {role}")
+        out.print(f"    {email:28s} {ROLE_LABELS.get(role, role)}")
 
 
-@app.command()
+def _print_addresses(host: str, port: int, slug: str | None, *, serving: bool) -> None:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 (comparing, not binding)
+    base = f"http://{shown}:{port}"
+    if not serving:
+        out.print(f"  运行 siyu serve{'' if port == DEFAULTS['port'].default else f' --port {port}'} 后打开：")
+    out.print(f"  运营后台  {base}/console/")
+    if slug:
+        out.print(f"  粉丝 H5   {base}/h5/{slug}/")
+    out.print(f"  接口文档  {base}/docs")
+
+
+@app.command(cls=Command, options_metavar="[选项]")
 def serve(
-    host: Annotated[str | None, typer.Option()] = None,
-    port: Annotated[int | None, typer.Option()] = None,
-    workers: Annotated[int, typer.Option(help="HTTP 进程数")] = 1,
+    host: Annotated[
+        str | None,
+        typer.Option(help=f"监听地址 [默认：{DEFAULTS['host'].default}，或环境变量 SIYU_HOST]", metavar="地址"),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(help=f"端口 [默认：{DEFAULTS['port'].default}，或环境变量 SIYU_PORT]", metavar="端口"),
+    ] = None,
+    workers: Annotated[int, typer.Option(help="HTTP 进程数", metavar="个数")] = 1,
 ) -> None:
-    """Serve the console, the H5 and the API. On SQLite the job worker runs in the same process."""
+    """启动服务：运营后台、粉丝 H5 和开放接口。用 SQLite 时后台任务在同一进程里运行。"""
     import uvicorn
 
     settings = _settings()
     settings.check()
+    host, port = host or settings.host, port or settings.port
+    out.print("[bold]siyu 私域[/bold] 正在启动：")
+    _print_addresses(host, port, _demo_slug(settings), serving=True)
     uvicorn.run(
         "siyu.main:app",
-        host=host or settings.host,
-        port=port or settings.port,
+        host=host,
+        port=port,
         workers=workers,
         log_level=settings.log_level.lower(),
         proxy_headers=True,
     )
 
 
-@app.command()
+@app.command(cls=Command, options_metavar="[选项]")
 def worker(
     once: Annotated[bool, typer.Option(help="处理完当前到期的任务后退出")] = False,
-    concurrency: Annotated[int, typer.Option(help="本进程内并行的取任务循环数")] = 1,
+    concurrency: Annotated[int, typer.Option(help="本进程内并行的取任务循环数", metavar="个数")] = 1,
 ) -> None:
-    """Drain the jobs table. Run several on PostgreSQL; they never take the same job."""
+    """运行后台任务（导入、积分入账与过期、通知……）。PostgreSQL 上可以同时运行多个，不会重复处理同一个任务。"""
     from siyu.jobs.worker import Worker
     from siyu.tasks import load_handlers
 
@@ -321,6 +416,15 @@ def worker(
             await engine.dispose()
 
     asyncio.run(run())
+
+
+def _demo_slug(settings: Settings) -> str | None:
+    """The demo tenant's H5 address is worth printing when the demo is on."""
+    if not settings.demo:
+        return None
+    from siyu.demo import data
+
+    return data.DEMO_SLUG
 
 
 def main() -> None:

@@ -126,3 +126,31 @@ def test_ledger_sweep_expires_by_hand_and_a_second_run_changes_nothing(cli_datab
     assert again.exit_code == 0 and "过期 0 笔" in again.output
     unknown = runner.invoke(app, ["ledger", "sweep", "--tenant", "nope"])
     assert unknown.exit_code == 2 and "tenant_not_found" in unknown.output
+
+
+def test_help_is_in_chinese_and_serve_shows_its_defaults() -> None:
+    for args in (["--help"], ["serve", "--help"], ["staff", "create", "--help"], ["orders", "--help"]):
+        shown = runner.invoke(app, args, env={"COLUMNS": "160"})
+        assert shown.exit_code == 0, shown.output
+        assert "用法：" in shown.output and "显示帮助并退出" in shown.output
+        for english in ("Usage:", "Show this message", "Options", "Commands", "[default"):
+            assert english not in shown.output, (args, english)
+    serve = runner.invoke(app, ["serve", "--help"], env={"COLUMNS": "160"}).output
+    assert "默认：127.0.0.1" in serve and "默认：8000" in serve
+    assert "所有者" in runner.invoke(app, ["staff", "create", "--help"], env={"COLUMNS": "160"}).output
+
+
+def test_the_demo_prints_the_port_it_serves_on_and_roles_in_chinese(
+    cli_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIYU_PORT", "8765")
+    get_settings.cache_clear()
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    loaded = runner.invoke(app, ["demo", "--members", "3"])
+    assert loaded.exit_code == 0, loaded.output
+    assert "http://127.0.0.1:8765/console/" in loaded.output and ":8000" not in loaded.output
+    assert "所有者" in loaded.output and "运营" in loaded.output
+    for code in ("owner\n", "operator\n", "fulfillment\n", "analyst\n"):
+        assert code not in loaded.output
+    again = runner.invoke(app, ["demo", "--port", "9100"])
+    assert "siyu serve --port 9100" in again.output and "http://127.0.0.1:9100/docs" in again.output

@@ -6,43 +6,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from siyu.audit import repository
+from siyu.audit import labels, repository
+from siyu.audit.labels import FAN_ACTOR_KINDS
 from siyu.audit.models import AuditEntry
 from siyu.kit.ids import new_id
-from siyu.kit.pagination import Page, PageRequest
+from siyu.kit.pagination import Page, PageRequest, Sort
 from siyu.kit.web import Principal
 
-ACTION_LABELS: dict[str, str] = {
-    "tenant.update": "修改店铺设置",
-    "channel.create": "新增渠道",
-    "channel.update": "修改渠道",
-    "staff.add": "添加员工",
-    "staff.update": "修改员工角色",
-    "staff.remove": "移除员工",
-    "api_key.create": "创建 API 密钥",
-    "api_key.revoke": "吊销 API 密钥",
-    "api_key.narrow": "收窄 API 密钥权限（创建人角色变更）",
-    "member.create": "新建会员",
-    "points.adjust": "手工调整积分",
-    "points.policy": "修改积分规则",
-    "campaign.create": "新建积分活动",
-    "campaign.update": "修改积分活动",
-    "campaign.delete": "删除积分活动",
-    "tier.create": "新建会员等级",
-    "tier.update": "修改会员等级",
-    "tier.delete": "删除会员等级",
-    "claims.policy": "修改订单换积分设置",
-    "reward.create": "新建积分商城奖品",
-    "reward.update": "修改积分商城奖品",
-    "reward.delete": "删除积分商城奖品",
-    "reward.image": "更换奖品图片",
-    "reward.codes": "导入兑换码",
-    "redemption.ship": "兑换订单发货",
-    "redemption.deliver": "兑换订单签收",
-    "redemption.cancel": "取消兑换订单",
-    "auth.login": "登录后台",
-    "auth.logout": "退出登录",
-}
+ACTION_LABELS = labels.ACTION_LABELS  # kept for callers that read it from here
 
 
 def record(
@@ -91,6 +62,28 @@ def record_change(
 
 
 async def list_entries(
-    session: AsyncSession, *, tenant_id: int, page: PageRequest, action: str | None = None
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    page: PageRequest,
+    action: str | None = None,
+    staff_only: bool = False,
+    sort: Sort | None = None,
 ) -> Page[AuditEntry]:
-    return await repository.list_entries(session, tenant_id=tenant_id, page=page, action=action)
+    """The log, newest first. `staff_only`: without what fans did themselves (their lottery draws), which
+    belongs on their member page."""
+    return await repository.list_entries(
+        session,
+        tenant_id=tenant_id,
+        page=page,
+        action=action,
+        exclude_actor_kinds=FAN_ACTOR_KINDS if staff_only else (),
+        sort=sort,
+    )
+
+
+ENTRY_SORTS = tuple(repository.ENTRY_SORTS)
+
+
+async def about_member(session: AsyncSession, *, tenant_id: int, member_id: int, page: PageRequest) -> Page[AuditEntry]:
+    return await repository.about_member(session, tenant_id=tenant_id, member_id=member_id, page=page)

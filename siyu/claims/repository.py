@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, and_, exists, func, insert, select, update
+from sqlalchemy import ColumnExpressionArgument, Exists, Table, and_, exists, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.claims.models import Claim, Outcome, Via
 from siyu.kit.db import adopt
 from siyu.kit.fast import Fast
-from siyu.kit.pagination import Page, PageRequest
+from siyu.kit.pagination import Page, PageRequest, Sort, paginate
 from siyu.ledger import refs
 from siyu.ledger.models import Lot
 from siyu.members.models import Identity
@@ -301,3 +302,100 @@ async def review_queue(session: AsyncSession, *, tenant_id: int, limit: int) -> 
         .limit(limit)
     )
     return [(claim, order) for claim, order in rows.tuples()]
+
+
+CLAIM_SORTS: dict[str, Any] = {"created_at": Claim.created_at, "points": Claim.points}
+
+
+async def find(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    order_id: str | None,
+    member_ids: Collection[int],
+    outcome: str | None,
+    page: PageRequest,
+    sort: Sort,
+) -> Page[Claim]:
+    """Claims of an order number OR of one of these members (either may be missing), newest first by default."""
+    statement = select(Claim).where(Claim.tenant_id == tenant_id)
+    matches = []
+    if order_id:
+        matches.append(Claim.order_id == order_id)
+    if member_ids:
+        matches.append(Claim.member_id.in_(list(member_ids)))
+    if matches:
+        statement = statement.where(or_(*matches))
+    if outcome:
+        statement = statement.where(Claim.outcome == outcome)
+    return await paginate(session, statement, page, sort.order_by(CLAIM_SORTS, Claim.id))
+
+
+async def review_page(session: AsyncSession, *, tenant_id: int, page: PageRequest, sort: Sort) -> Page[Claim]:
+    statement = select(Claim).where(Claim.tenant_id == tenant_id, Claim.outcome == Outcome.review)
+    return await paginate(session, statement, page, sort.order_by(CLAIM_SORTS, Claim.id))
+
+
+async def orders_of(
+    session: AsyncSession, *, tenant_id: int, keys: Collection[tuple[str, str]]
+) -> dict[tuple[str, str], Order]:
+    if not keys:
+        return {}
+    rows = await session.scalars(
+        select(Order).where(
+            Order.tenant_id == tenant_id, tuple_(Order.platform, Order.order_id).in_([tuple(key) for key in keys])
+        )
+    )
+    return {(row.platform, row.order_id): row for row in rows}
+
+
+async def credited_claims_of_orders(
+    session: AsyncSession, *, tenant_id: int, keys: Collection[tuple[str, str]]
+) -> dict[tuple[str, str], Claim]:
+    """The claim that earned each of these orders its points (at most one per order)."""
+    if not keys:
+        return {}
+    rows = await session.scalars(
+        select(Claim).where(
+            Claim.tenant_id == tenant_id,
+            Claim.outcome == Outcome.credited,
+            tuple_(Claim.platform, Claim.order_id).in_([tuple(key) for key in keys]),
+        )
+    )
+    return {(row.platform, row.order_id or ""): row for row in rows}
+
+
+def order_claimed(
+    tenant_id: ColumnExpressionArgument[int],
+    platform: ColumnExpressionArgument[str],
+    order_id: ColumnExpressionArgument[str],
+) -> Exists:
+    """In SQL: whether a member has claimed the order named by these columns (and earned its points)."""
+    return exists(
+        select(Claim.id).where(
+            Claim.tenant_id == tenant_id,
+            Claim.platform == platform,
+            Claim.order_id == order_id,
+            Claim.outcome == Outcome.credited,
+        )
+    )
+
+
+async def last_claims(session: AsyncSession, *, tenant_id: int, member_ids: Collection[int]) -> dict[int, datetime]:
+    if not member_ids:
+        return {}
+    rows = await session.execute(
+        select(Claim.member_id, func.max(Claim.created_at))
+        .where(Claim.tenant_id == tenant_id, Claim.member_id.in_(list(member_ids)))
+        .group_by(Claim.member_id)
+    )
+    return {key: value for key, value in rows.tuples()}  # noqa: C416 (a Result has keys(): dict() would misread it)
+
+
+async def count_in_review(session: AsyncSession, *, tenant_id: int) -> int:
+    return (
+        await session.scalar(
+            select(func.count()).select_from(Claim).where(Claim.tenant_id == tenant_id, Claim.outcome == Outcome.review)
+        )
+        or 0
+    )

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from siyu.console.deps import ConsoleContext, text
+from siyu.console.listing import Listing, paged
 from siyu.kit.errors import AppError
 from siyu.kit.web import DbSession, ResourceId
 from siyu.staff import api_keys
 from siyu.staff.permissions import PERMISSION_LABELS
 
 router = APIRouter()
+
+
+KEY_SORTS: dict[str, Any] = {  # over (key, the staff member who created it)
+    "name": lambda pair: pair[0].name,
+    "created_at": lambda pair: pair[0].created_at,
+    "last_used_at": lambda pair: pair[0].last_used_at,
+}
 
 
 async def _page(
@@ -21,13 +31,19 @@ async def _page(
     created: str | None = None,
     error: str | None = None,
     status_code: int = 200,
+    page: int = 1,
+    sort: str | None = None,
 ) -> HTMLResponse:
-    keys = await api_keys.list_keys(session, tenant_id=console.tenant.id)
+    listing = Listing.of("/console/api-keys", sort=sort, allowed=KEY_SORTS, default="-created_at", page=page)
+    result = paged(await api_keys.list_keys(session, tenant_id=console.tenant.id), listing, KEY_SORTS)
+    keys = result.items
     grantable = {p: label for p, label in PERMISSION_LABELS.items() if console.can(p)}
     return console.render(
         "console/api_keys.html",
         "api_keys",
         keys=keys,
+        result=result,
+        listing=listing,
         created=created,
         error=error,
         permissions=grantable,
@@ -38,9 +54,14 @@ async def _page(
 
 
 @router.get("/api-keys", response_class=HTMLResponse)
-async def api_keys_page(console: ConsoleContext, session: DbSession) -> HTMLResponse:
+async def api_keys_page(
+    console: ConsoleContext,
+    session: DbSession,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    sort: Annotated[str | None, Query(max_length=20)] = None,
+) -> HTMLResponse:
     console.require("api_keys.manage")
-    return await _page(console, session)
+    return await _page(console, session, page=page, sort=sort)
 
 
 @router.post("/api-keys", response_class=HTMLResponse)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from siyu.console.deps import ConsoleContext, text
+from siyu.console.listing import Listing, paged
 from siyu.kit.errors import AppError
 from siyu.kit.web import DbSession, ResourceId
 from siyu.tenants import service as tenants
@@ -16,6 +19,13 @@ from siyu.tenants.schemas import ChannelIn, ChannelUpdate
 router = APIRouter()
 
 
+CHANNEL_SORTS: dict[str, Any] = {
+    "platform": lambda c: list(PLATFORM_LABELS).index(c.platform) if c.platform in PLATFORM_LABELS else 99,
+    "name": lambda c: c.name,
+    "created_at": lambda c: c.created_at,
+}
+
+
 async def _page(
     console: ConsoleContext,
     session: DbSession,
@@ -23,12 +33,17 @@ async def _page(
     error: str | None = None,
     values: dict[str, str] | None = None,
     status_code: int = 200,
+    page: int = 1,
+    sort: str | None = None,
 ) -> HTMLResponse:
-    channels = await tenants.list_channels(session, tenant_id=console.tenant.id)
+    listing = Listing.of("/console/channels", sort=sort, allowed=CHANNEL_SORTS, default="platform", page=page)
+    result = paged(await tenants.list_channels(session, tenant_id=console.tenant.id), listing, CHANNEL_SORTS)
     return console.render(
         "console/channels.html",
         "channels",
-        channels=channels,
+        channels=result.items,
+        result=result,
+        listing=listing,
         platforms=PLATFORM_LABELS,
         error=error,
         values=values or {},
@@ -37,9 +52,14 @@ async def _page(
 
 
 @router.get("/channels", response_class=HTMLResponse)
-async def channels_page(console: ConsoleContext, session: DbSession) -> HTMLResponse:
+async def channels_page(
+    console: ConsoleContext,
+    session: DbSession,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    sort: Annotated[str | None, Query(max_length=20)] = None,
+) -> HTMLResponse:
     console.require("channels.read")
-    return await _page(console, session)
+    return await _page(console, session, page=page, sort=sort)
 
 
 @router.post("/channels")

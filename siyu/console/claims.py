@@ -9,13 +9,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from siyu.claims import lookup
 from siyu.claims import service as claims
 from siyu.claims.models import OUTCOME_LABELS, REVIEW_REASONS
 from siyu.claims.schemas import CHECK_LABELS, ClaimPolicy
 from siyu.console.deps import Console, ConsoleContext, text
+from siyu.console.listing import Listing
 from siyu.kit.errors import AppError
 from siyu.kit.money import format_yuan
-from siyu.kit.pagination import PageRequest
 from siyu.kit.time import utcnow
 from siyu.kit.web import DbSession
 from siyu.members import service as members
@@ -42,26 +43,25 @@ async def _page(
     q: str = "",
     outcome: str = "",
     page: int = 1,
+    sort: str | None = None,
     error: str | None = None,
     policy_values: dict[str, Any] | None = None,
     saved: bool = False,
     status_code: int = 200,
 ) -> HTMLResponse:
     tenant_id = console.tenant.id
-    member_id = int(q) if q.isdigit() and len(q) < 19 else None  # member numbers are shorter than order ids
-    result = await claims.search(
-        session,
-        tenant_id=tenant_id,
-        order_id=None if member_id is not None else q,
-        member_id=member_id,
-        outcome=outcome or None,
-        page=PageRequest(page=page, size=50),
+    listing = Listing.of(
+        "/console/claims", sort=sort, allowed=lookup.SORTS, default="-created_at", page=page, q=q, outcome=outcome
+    )
+    result = await lookup.search(
+        session, tenant_id=tenant_id, query=q, outcome=outcome or None, page=listing.request, sort=listing.sort
     )
     policy = await claims.policy_of(session, tenant_id)
     return console.render(
         "console/claims.html",
         "claims",
         result=result,
+        listing=listing,
         nicknames=await members.nicknames(session, tenant_id=tenant_id, member_ids=[c.member_id for c in result.items]),
         q=q,
         outcome=outcome,
@@ -83,12 +83,13 @@ async def claims_page(
     q: Annotated[str, Query(max_length=40)] = "",
     outcome: Annotated[str, Query(max_length=20)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    sort: Annotated[str | None, Query(max_length=20)] = None,
     saved: int = 0,
 ) -> HTMLResponse:
     console.require("members.read")
     if outcome and outcome not in OUTCOME_LABELS:
         outcome = ""
-    return await _page(console, session, q=q.strip(), outcome=outcome, page=page, saved=bool(saved))
+    return await _page(console, session, q=q.strip(), outcome=outcome, page=page, sort=sort, saved=bool(saved))
 
 
 @router.post("/claims/policy")
@@ -105,14 +106,25 @@ async def save_policy(request: Request, console: ConsoleContext, session: DbSess
 
 
 async def _review_page(
-    console: Console, session: DbSession, *, error: str | None = None, done: str = "", status_code: int = 200
+    console: Console,
+    session: DbSession,
+    *,
+    error: str | None = None,
+    done: str = "",
+    page: int = 1,
+    sort: str | None = None,
+    status_code: int = 200,
 ) -> HTMLResponse:
     tenant_id = console.tenant.id
-    queue = await claims.review_queue(session, tenant_id=tenant_id)
+    listing = Listing.of("/console/claims/review", sort=sort, allowed=lookup.SORTS, default="created_at", page=page)
+    result, orders = await lookup.review_page(session, tenant_id=tenant_id, page=listing.request, sort=listing.sort)
+    queue = [(c, orders.get((c.platform, c.order_id or ""))) for c in result.items]
     return console.render(
         "console/claims_review.html",
         "review",
         queue=queue,
+        result=result,
+        listing=listing,
         nicknames=await members.nicknames(session, tenant_id=tenant_id, member_ids=[c.member_id for c, _ in queue]),
         reasons=REVIEW_REASONS,
         platforms=PLATFORM_LABELS,
@@ -124,9 +136,17 @@ async def _review_page(
 
 
 @router.get("/claims/review", response_class=HTMLResponse)
-async def review_page(console: ConsoleContext, session: DbSession, done: str = "") -> HTMLResponse:
+async def review_page(
+    console: ConsoleContext,
+    session: DbSession,
+    done: str = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    sort: Annotated[str | None, Query(max_length=20)] = None,
+) -> HTMLResponse:
     console.require("members.read")
-    return await _review_page(console, session, done=done if done in ("approved", "rejected") else "")
+    return await _review_page(
+        console, session, done=done if done in ("approved", "rejected") else "", page=page, sort=sort
+    )
 
 
 @router.post("/claims/review")

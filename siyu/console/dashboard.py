@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from siyu.audit import service as audit
+from siyu.console.auditview import views
 from siyu.console.deps import ConsoleContext
 from siyu.kit.pagination import PageRequest
 from siyu.kit.web import DbSession
@@ -21,7 +22,14 @@ async def dashboard(console: ConsoleContext, session: DbSession) -> HTMLResponse
     tenant_id = console.tenant.id
     channels = await tenants.list_channels(session, tenant_id=tenant_id)
     recent = (
-        await audit.list_entries(session, tenant_id=tenant_id, page=PageRequest(size=8))
+        await views(
+            session,
+            tenant_id=tenant_id,
+            timezone=console.tenant.timezone,
+            entries=(
+                await audit.list_entries(session, tenant_id=tenant_id, page=PageRequest(size=8), staff_only=True)
+            ).items,
+        )
         if console.can("audit.read")
         else None
     )
@@ -34,5 +42,4 @@ async def dashboard(console: ConsoleContext, session: DbSession) -> HTMLResponse
         staff_count=len(await staff.list_staff(session, tenant_id=tenant_id)),
         recent=recent,
         joined=joined,
-        action_labels=audit.ACTION_LABELS,
     )

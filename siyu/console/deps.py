@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 
+from siyu.console.waiting import NOTHING_COUNTED, Waiting, waiting
 from siyu.kit.errors import Forbidden, NotAuthenticated
 from siyu.kit.web import CurrentPrincipal, DbSession, Principal, form_text
 from siyu.staff import service as staff
@@ -48,6 +49,7 @@ class Console:
     principal: Principal
     tenant: Tenant
     tenants: list[Tenant]
+    waiting: Waiting
 
     def can(self, permission: str) -> bool:
         return self.principal.can(permission)
@@ -67,6 +69,8 @@ class Console:
                 "tenant": self.tenant,
                 "tenants": self.tenants,
                 "nav": nav,
+                "nav_badges": self.waiting.for_nav(),
+                "waiting": self.waiting,
                 "active": active,
                 "csrf_token": self.principal.csrf_token,
                 **context,
@@ -85,7 +89,14 @@ async def console_context(request: Request, session: DbSession, principal: Curre
         principal=principal,
         tenant=tenant,
         tenants=await tenants.tenants_by_id(session, tenant_ids),
+        # the counts are for a full page's navigation: not for forms posted or htmx fragments (an import's card
+        # polls every second)
+        waiting=await waiting(session, principal) if _full_page(request) else NOTHING_COUNTED,
     )
+
+
+def _full_page(request: Request) -> bool:
+    return request.method == "GET" and "hx-request" not in request.headers
 
 
 ConsoleContext = Annotated[Console, Depends(console_context)]

@@ -4,15 +4,16 @@ its latest draws."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from siyu.console.deps import Console, ConsoleContext, text
+from siyu.console.listing import Listing, paged
 from siyu.kit.errors import AppError
 from siyu.kit.time import to_local, utcnow
 from siyu.kit.web import DbSession, ResourceId
@@ -93,11 +94,32 @@ def _problem(error: ValidationError | ValueError) -> str:
     return "时间格式不正确"
 
 
+LOTTERY_SORTS: dict[str, Any] = {
+    "starts_at": lambda row: row.starts_at,
+    "title": lambda row: row.title,
+    "points_cost": lambda row: row.points_cost,
+}
+
+
 @router.get("/mall/lottery", response_class=HTMLResponse)
-async def campaigns(console: ConsoleContext, session: DbSession) -> HTMLResponse:
+async def campaigns(
+    console: ConsoleContext,
+    session: DbSession,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    sort: Annotated[str | None, Query(max_length=20)] = None,
+) -> HTMLResponse:
     console.require("mall.read")
-    rows = await lottery.list_lotteries(session, tenant_id=console.tenant.id)
-    return console.render("console/lotteries.html", "lottery", lotteries=rows, now=utcnow(), is_open=lottery.is_open)
+    listing = Listing.of("/console/mall/lottery", sort=sort, allowed=LOTTERY_SORTS, default="-starts_at", page=page)
+    result = paged(await lottery.list_lotteries(session, tenant_id=console.tenant.id), listing, LOTTERY_SORTS)
+    return console.render(
+        "console/lotteries.html",
+        "lottery",
+        lotteries=result.items,
+        result=result,
+        listing=listing,
+        now=utcnow(),
+        is_open=lottery.is_open,
+    )
 
 
 async def _page(

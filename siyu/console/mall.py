@@ -13,8 +13,8 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
 from siyu.console.deps import Console, ConsoleContext, text
+from siyu.console.listing import Listing, paged
 from siyu.kit.errors import AppError
-from siyu.kit.pagination import PageRequest
 from siyu.kit.time import to_local
 from siyu.kit.web import DbSession, ResourceId
 from siyu.loyalty import service as loyalty
@@ -83,14 +83,32 @@ async def _upload(form: FormData, name: str, limit: int) -> tuple[bytes, str] | 
     return data, upload.filename
 
 
+REWARD_SORTS: dict[str, Any] = {
+    "sort_order": lambda r: r.sort_order,
+    "title": lambda r: r.title,
+    "points_price": lambda r: r.points_price,
+    "stock": lambda r: r.stock,
+    "redeem_from": lambda r: r.redeem_from,
+}
+
+
 @router.get("/mall", response_class=HTMLResponse)
-async def catalogue(console: ConsoleContext, session: DbSession) -> HTMLResponse:
+async def catalogue(
+    console: ConsoleContext,
+    session: DbSession,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    sort: Annotated[str | None, Query(max_length=20)] = None,
+) -> HTMLResponse:
     console.require("mall.read")
     tenant_id = console.tenant.id
+    listing = Listing.of("/console/mall", sort=sort, allowed=REWARD_SORTS, default="-sort_order", page=page)
+    result = paged(await service.list_rewards(session, tenant_id=tenant_id), listing, REWARD_SORTS)
     return console.render(
         "console/mall.html",
         "mall",
-        rewards=await service.list_rewards(session, tenant_id=tenant_id),
+        rewards=result.items,
+        result=result,
+        listing=listing,
         stats=await service.stats(session, tenant_id=tenant_id),
         kinds=KIND_LABELS,
         status_labels=STATUS_LABELS,
@@ -213,19 +231,29 @@ async def _queue(
     *,
     status: str = "pending_shipment",
     page: int = 1,
+    sort: str | None = None,
     report: ImportReport | None = None,
     error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     tenant_id = console.tenant.id
+    listing = Listing.of(
+        "/console/mall/redemptions",
+        sort=sort,
+        allowed=service.REDEMPTION_SORTS,
+        default="created_at",
+        page=page,
+        status=status or "all",
+    )
     result = await service.search(
-        session, tenant_id=tenant_id, status=status or None, page=PageRequest(page=page, size=50)
+        session, tenant_id=tenant_id, status=status or None, page=listing.request, sort=listing.sort
     )
     return console.render(
         "console/redemptions.html",
         "fulfilment",
         status_code=status_code,
         result=result,
+        listing=listing,
         status=status,
         status_labels=STATUS_LABELS,
         counts=(await service.stats(session, tenant_id=tenant_id)).by_status,
@@ -241,11 +269,12 @@ async def redemptions(
     session: DbSession,
     status: Annotated[str, Query(max_length=20)] = "pending_shipment",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    sort: Annotated[str | None, Query(max_length=20)] = None,
 ) -> HTMLResponse:
     console.require("mall.read")
     if status and status not in STATUS_LABELS:
         status = ""
-    return await _queue(console, session, status=status, page=page)
+    return await _queue(console, session, status=status, page=page, sort=sort)
 
 
 @router.get("/mall/pick-list.xlsx")

@@ -3,48 +3,220 @@ and adjusting her points with a reason."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from siyu.audit import service as audit
+from siyu.claims import lookup as claims_lookup
 from siyu.claims import service as claims
 from siyu.claims.models import OUTCOME_LABELS
+from siyu.console import sources
+from siyu.console.auditview import views
 from siyu.console.deps import Console, ConsoleContext, text
+from siyu.console.exports import table_response
+from siyu.console.listing import Listing
 from siyu.fans import service as fans
 from siyu.kit.errors import AppError
-from siyu.kit.pagination import PageRequest
+from siyu.kit.pagination import PageRequest, Sort
+from siyu.kit.time import format_local, utcnow
 from siyu.kit.web import DbSession, ResourceId
+from siyu.ledger import lookup as ledger_lookup
 from siyu.ledger import service as ledger
 from siyu.ledger.models import KIND_LABELS
+from siyu.ledger.service import Points
+from siyu.loyalty import lookup as loyalty_lookup
 from siyu.loyalty import service as loyalty
 from siyu.loyalty.models import TIER_REASON_LABELS
 from siyu.members import service as members
-from siyu.members.models import IDENTITY_LABELS, IdentityKind
+from siyu.members.models import IDENTITY_LABELS, IdentityKind, Member
 
 router = APIRouter()
+
+
+@dataclass(frozen=True)
+class MemberFilters:
+    q: str = ""
+    tier: str = ""  # a tier id, "none" (no tier) or "" (all)
+    min_points: str = ""
+
+    def where(self) -> list[Any]:
+        conditions: list[Any] = []
+        if self.tier == "none":
+            conditions.append(~loyalty_lookup.holds_tier(None, Member.tenant_id, Member.id))
+        elif self.tier:
+            conditions.append(loyalty_lookup.holds_tier(int(self.tier), Member.tenant_id, Member.id))
+        if self.min_points:
+            conditions.append(ledger_lookup.available_of(Member.tenant_id, Member.id) >= int(self.min_points))
+        return conditions
+
+
+def _member_filters(q: str | None, tier: str | None, min_points: str | None) -> MemberFilters:
+    tier = (tier or "").strip()
+    points = (min_points or "").strip()
+    return MemberFilters(
+        q=(q or "").strip(),
+        tier=tier if tier == "none" or (tier.isdigit() and len(tier) < 19) else "",
+        min_points=points if points.isdigit() and len(points) < 10 else "",
+    )
+
+
+SORT_COLUMNS = {"points": ledger_lookup.available_of(Member.tenant_id, Member.id)}
+SORTS = (*members.MEMBER_SORTS, *SORT_COLUMNS)
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    member: Member
+    phone: str
+    accounts: list[str]
+    points: Points
+    tier: str
+    last_claim: datetime | None
+
+
+async def _rows(session: DbSession, tenant_id: int, items: list[Member]) -> list[MemberRow]:
+    ids = [m.id for m in items]
+    identities = await members.identities_by_member(session, tenant_id=tenant_id, member_ids=ids)
+    balances = await ledger_lookup.balances(session, tenant_id=tenant_id, member_ids=ids)
+    tiers = await loyalty_lookup.tiers_of(session, tenant_id=tenant_id, member_ids=ids)
+    last = await claims_lookup.last_claims(session, tenant_id=tenant_id, member_ids=ids)
+    rows = []
+    for m in items:
+        bound = identities.get(m.id, [])
+        rows.append(
+            MemberRow(
+                member=m,
+                phone=" ".join(members.mask(i.kind, i.value) for i in bound if i.kind == IdentityKind.phone),
+                accounts=[IDENTITY_LABELS.get(i.kind, i.kind) for i in bound if i.kind != IdentityKind.phone],
+                points=balances.get(m.id, NO_POINTS),
+                tier=tiers[m.id].name if m.id in tiers else "",
+                last_claim=last.get(m.id),
+            )
+        )
+    return rows
+
+
+NO_POINTS = Points(0, 0, 0)
+Q = Annotated[str | None, Query(max_length=100)]
+Short = Annotated[str | None, Query(max_length=20)]
 
 
 @router.get("/members", response_class=HTMLResponse)
 async def members_page(
     console: ConsoleContext,
     session: DbSession,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    q: Q = None,
+    tier: Short = None,
+    min_points: Short = None,
+    sort: Short = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
     console.require("members.read")
-    result = await members.search(session, tenant_id=console.tenant.id, query=q, page=PageRequest(page=page))
-    identities = await members.identities_by_member(
-        session, tenant_id=console.tenant.id, member_ids=[m.id for m in result.items]
+    tenant_id = console.tenant.id
+    filters = _member_filters(q, tier, min_points)
+    listing = Listing.of(
+        "/console/members", sort=sort, allowed=SORTS, default="-created_at", page=page, **asdict(filters)
+    )
+    result = await members.search(
+        session,
+        tenant_id=tenant_id,
+        query=filters.q,
+        page=listing.request,
+        sort=listing.sort,
+        where=filters.where(),
+        sort_columns=SORT_COLUMNS,
     )
     return console.render(
         "console/members.html",
         "members",
         result=result,
-        q=q or "",
-        identities=identities,
-        identity_labels=IDENTITY_LABELS,
-        mask=members.mask,
+        listing=listing,
+        filters=filters,
+        q=filters.q,
+        rows=await _rows(session, tenant_id, result.items),
+        tiers=await loyalty.list_tiers(session, tenant_id=tenant_id),
+    )
+
+
+MEMBER_COLUMNS = [
+    "会员号",
+    "昵称",
+    "手机号",
+    "绑定的账号",
+    "可用积分",
+    "待入账积分",
+    "欠分",
+    "等级",
+    "最近领取",
+    "加入时间",
+]
+MEMBER_WIDTHS = (21, 18, 14, 22, 10, 11, 8, 10, 17, 17)
+
+
+@router.get("/members/export.csv", name="members_csv")
+@router.get("/members/export.xlsx", name="members_xlsx")
+async def export_members(
+    request: Request,
+    console: ConsoleContext,
+    q: Q = None,
+    tier: Short = None,
+    min_points: Short = None,
+    sort: Short = None,
+) -> Response:
+    """The members of the list (its filters and sort apply) with their points, tier and latest claim."""
+    console.require("members.read")
+    fmt = "xlsx" if request.url.path.endswith(".xlsx") else "csv"
+    tenant_id, timezone = console.tenant.id, console.tenant.timezone
+    filters = _member_filters(q, tier, min_points)
+    order = Sort.parse(sort, allowed=SORTS, default="-created_at")
+    sessionmaker = request.app.state.sessionmaker
+
+    async def chunks() -> AsyncIterator[list[list[object]]]:
+        async with sessionmaker() as session:
+            number = 1
+            while True:
+                result = await members.search(
+                    session,
+                    tenant_id=tenant_id,
+                    query=filters.q,
+                    page=PageRequest(page=number, size=200),
+                    sort=order,
+                    where=filters.where(),
+                    sort_columns=SORT_COLUMNS,
+                )
+                yield [
+                    [
+                        str(r.member.id),
+                        r.member.nickname,
+                        r.phone,
+                        "、".join(r.accounts),
+                        r.points.available,
+                        r.points.pending,
+                        r.points.debt,
+                        r.tier,
+                        format_local(r.last_claim, timezone),
+                        format_local(r.member.created_at, timezone),
+                    ]
+                    for r in await _rows(session, tenant_id, result.items)
+                ]
+                if number >= result.pages:
+                    return
+                number += 1
+
+    stamp = format_local(utcnow(), timezone, "%Y%m%d%H%M")
+    return await table_response(
+        fmt=fmt,
+        filename=f"会员-{stamp}",
+        sheet="会员",
+        headers=MEMBER_COLUMNS,
+        chunks=chunks(),
+        text_columns={0, 2},
+        widths=MEMBER_WIDTHS,
     )
 
 
@@ -74,6 +246,16 @@ async def _member_page(
         entries=await ledger.recent_entries(session, tenant_id=tenant_id, member_id=member_id, limit=50),
         lots=await ledger.lots(session, tenant_id=tenant_id, member_id=member_id, limit=50),
         kind_labels=KIND_LABELS,
+        source_of=sources.source,
+        actor_of=sources.actor,
+        history=await views(
+            session,
+            tenant_id=tenant_id,
+            timezone=console.tenant.timezone,
+            entries=(
+                await audit.about_member(session, tenant_id=tenant_id, member_id=member_id, page=PageRequest(size=30))
+            ).items,
+        ),
         standing=await loyalty.standing(session, tenant_id=tenant_id, member_id=member_id),
         tier_history=await loyalty.tier_history(session, tenant_id=tenant_id, member_id=member_id, limit=20),
         tier_reasons=TIER_REASON_LABELS,

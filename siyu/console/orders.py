@@ -6,27 +6,41 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
 from datetime import datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
+from siyu.claims import lookup
 from siyu.console.deps import ConsoleContext, text
+from siyu.console.exports import table_response
+from siyu.console.listing import Listing
 from siyu.kit.errors import AppError
 from siyu.kit.pagination import PageRequest
 from siyu.kit.time import format_local, utcnow
 from siyu.kit.web import DbSession, ResourceId
+from siyu.members import service as members
 from siyu.orders import layouts, service
-from siyu.orders.exporting import EXPORT_COLUMNS, REJECTION_COLUMNS, export_row, rejection_row
-from siyu.orders.models import STATUS_LABELS, OrderImport
+from siyu.orders.exporting import (
+    OPS_COLUMNS,
+    OPS_TEXT_COLUMNS,
+    OPS_WIDTHS,
+    REJECTION_COLUMNS,
+    Earned,
+    ops_row,
+    rejection_row,
+)
+from siyu.orders.models import STATUS_LABELS, Order, OrderImport
 from siyu.orders.uploads import start_import
 from siyu.tenants.models import PLATFORM_LABELS
 
 router = APIRouter()
 
+EXPORT_CHUNK = 200  # orders a query of the export reads
 IMPORT_STATUS = {"queued": "排队中", "running": "导入中", "done": "已完成", "refused": "已拒绝", "failed": "失败"}
 
 
@@ -47,11 +61,23 @@ def _import_context() -> dict[str, Any]:
 
 
 @router.get("/orders/import", response_class=HTMLResponse)
-async def import_page(console: ConsoleContext, session: DbSession) -> HTMLResponse:
+async def import_page(
+    console: ConsoleContext, session: DbSession, page: Annotated[int, Query(ge=1, le=100_000)] = 1
+) -> HTMLResponse:
     console.require("orders.read")
-    recent = await service.list_imports(session, tenant_id=console.tenant.id, page=PageRequest(size=10))
+    listing = Listing.of(
+        "/console/orders/import", sort=None, allowed=("created_at",), default="-created_at", page=page, size=20
+    )
+    recent = await service.list_imports(session, tenant_id=console.tenant.id, page=listing.request)
     mappings = await service.list_mappings(session, tenant_id=console.tenant.id)
-    return console.render("console/orders_import.html", "orders", recent=recent, mappings=mappings, **_import_context())
+    return console.render(
+        "console/orders_import.html",
+        "orders",
+        recent=recent,
+        listing=listing,
+        mappings=mappings,
+        **_import_context(),
+    )
 
 
 @router.post("/orders/import", response_class=HTMLResponse)
@@ -158,72 +184,153 @@ def _day(value: str | None, timezone: str, *, end: bool = False) -> datetime | N
     return start + timedelta(days=1) if end else start
 
 
+CLAIMED = {"yes": "已领取", "no": "未领取"}
+
+
+@dataclass(frozen=True)
+class OrderFilters:
+    q: str = ""
+    platform: str = ""
+    status: str = ""
+    paid_from: str = ""
+    paid_to: str = ""
+    claimed: str = ""
+
+    def kwargs(self, timezone: str) -> dict[str, Any]:
+        where = [lookup.orders_claimed(self.claimed == "yes")] if self.claimed in CLAIMED else []
+        return {
+            "query": self.q or None,
+            "platform": self.platform or None,
+            "status": self.status or None,
+            "paid_from": _day(self.paid_from, timezone),
+            "paid_to": _day(self.paid_to, timezone, end=True),
+            "where": where,
+        }
+
+
+def _filters(
+    q: str | None,
+    platform: str | None,
+    status: str | None,
+    paid_from: str | None,
+    paid_to: str | None,
+    claimed: str | None,
+) -> OrderFilters:
+    return OrderFilters(
+        q=(q or "").strip(),
+        platform=platform if platform in PLATFORM_LABELS else "",
+        status=status if status in STATUS_LABELS else "",
+        paid_from=paid_from if paid_from and _day(paid_from, "UTC") else "",
+        paid_to=paid_to if paid_to and _day(paid_to, "UTC") else "",
+        claimed=claimed if claimed in CLAIMED else "",
+    )
+
+
+async def _earned(session: DbSession, tenant_id: int, orders: list[Order]) -> dict[tuple[str, str], Earned]:
+    """Who claimed each of these orders and the points it earned (from the claims domain)."""
+    claimed = await lookup.claims_of_orders(
+        session, tenant_id=tenant_id, keys=[(o.platform, o.order_id) for o in orders]
+    )
+    names = await members.nicknames(session, tenant_id=tenant_id, member_ids=[c.member_id for c in claimed.values()])
+    return {
+        key: Earned(member=names.get(c.member_id) or f"会员 {c.member_id}", points=c.points or 0, member_id=c.member_id)
+        for key, c in claimed.items()
+    }
+
+
+Q = Annotated[str | None, Query(max_length=100)]
+Short = Annotated[str | None, Query(max_length=16)]
+Day = Annotated[str | None, Query(max_length=10)]
+
+
 @router.get("/orders", response_class=HTMLResponse)
 async def orders_page(
     console: ConsoleContext,
     session: DbSession,
-    q: Annotated[str | None, Query(max_length=100)] = None,
-    platform: Annotated[str | None, Query(max_length=16)] = None,
-    status: Annotated[str | None, Query(max_length=16)] = None,
-    paid_from: Annotated[str | None, Query(max_length=10)] = None,
-    paid_to: Annotated[str | None, Query(max_length=10)] = None,
+    q: Q = None,
+    platform: Short = None,
+    status: Short = None,
+    paid_from: Day = None,
+    paid_to: Day = None,
+    claimed: Short = None,
+    sort: Short = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
     console.require("orders.read")
-    timezone = console.tenant.timezone
+    filters = _filters(q, platform, status, paid_from, paid_to, claimed)
+    listing = Listing.of(
+        "/console/orders", sort=sort, allowed=service.ORDER_SORTS, default="-paid_at", page=page, **asdict(filters)
+    )
     result = await service.search_orders(
         session,
         tenant_id=console.tenant.id,
-        page=PageRequest(page=page, size=50),
-        query=q,
-        platform=platform if platform in PLATFORM_LABELS else None,
-        status=status if status in STATUS_LABELS else None,
-        paid_from=_day(paid_from, timezone),
-        paid_to=_day(paid_to, timezone, end=True),
+        page=listing.request,
+        sort=listing.sort,
+        **filters.kwargs(console.tenant.timezone),
     )
-    filters = {
-        "q": q or "",
-        "platform": platform or "",
-        "status": status or "",
-        "paid_from": paid_from or "",
-        "paid_to": paid_to or "",
-    }
     return console.render(
         "console/orders.html",
         "orders",
         result=result,
+        listing=listing,
         filters=filters,
+        earned=await _earned(session, console.tenant.id, result.items),
+        claimed_labels=CLAIMED,
         platforms=PLATFORM_LABELS,
         statuses=STATUS_LABELS,
     )
 
 
-@router.get("/orders/export.csv")
-async def export_orders(request: Request, console: ConsoleContext) -> StreamingResponse:
-    """All orders as CSV (UTF-8 with BOM for Excel), streamed chunk by chunk from a session of its own."""
+@router.get("/orders/export.csv", name="orders_csv")
+@router.get("/orders/export.xlsx", name="orders_xlsx")
+async def export_orders(
+    request: Request,
+    console: ConsoleContext,
+    q: Q = None,
+    platform: Short = None,
+    status: Short = None,
+    paid_from: Day = None,
+    paid_to: Day = None,
+    claimed: Short = None,
+) -> Response:
+    """The orders of the list as ops read them (the filters of the list apply): Chinese headers, yuan, statuses
+    in words, who claimed each order and its points. CSV is streamed from a session of its own."""
     console.require("orders.read")
+    fmt = "xlsx" if request.url.path.endswith(".xlsx") else "csv"
     timezone = console.tenant.timezone
     tenant_id = console.tenant.id
+    filters = _filters(q, platform, status, paid_from, paid_to, claimed)
     sessionmaker = request.app.state.sessionmaker
 
-    async def rows() -> AsyncIterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(EXPORT_COLUMNS)
-        yield "\ufeff" + buffer.getvalue()
+    async def chunks() -> AsyncIterator[list[list[object]]]:
         async with sessionmaker() as session:
-            async for chunk in service.stream_orders(session, tenant_id=tenant_id):
-                buffer.seek(0)
-                buffer.truncate()
-                for order in chunk:
-                    writer.writerow(export_row(order, timezone))
-                yield buffer.getvalue()
+            number = 1
+            while True:
+                result = await service.search_orders(
+                    session,
+                    tenant_id=tenant_id,
+                    page=PageRequest(page=number, size=EXPORT_CHUNK),
+                    **filters.kwargs(timezone),
+                )
+                if not result.items:
+                    return
+                earned = await _earned(session, tenant_id, result.items)
+                yield [
+                    ops_row(o, timezone, PLATFORM_LABELS, earned.get((o.platform, o.order_id))) for o in result.items
+                ]
+                if number >= result.pages:
+                    return
+                number += 1
 
     stamp = format_local(utcnow(), timezone, "%Y%m%d%H%M")
-    return StreamingResponse(
-        rows(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="orders-{stamp}.csv"'},
+    return await table_response(
+        fmt=fmt,
+        filename=f"订单-{stamp}",
+        sheet="订单",
+        headers=OPS_COLUMNS,
+        chunks=chunks(),
+        text_columns=OPS_TEXT_COLUMNS,
+        widths=OPS_WIDTHS,
     )
 
 

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from siyu.console.deps import Console, ConsoleContext, text
+from siyu.console.listing import Listing, paged
 from siyu.kit.errors import AppError
-from siyu.kit.time import to_local
+from siyu.kit.time import format_local, to_local
 from siyu.kit.web import DbSession, ResourceId
 from siyu.loyalty import service as loyalty
 from siyu.loyalty.models import Campaign
@@ -62,6 +64,7 @@ FIELD_LABELS = {
     "cap_per_member_day": "每人每天上限",
     "cap_total": "活动总上限",
     "paid_fen": "实付金额",
+    "at": "下单时间",
 }
 
 
@@ -96,8 +99,12 @@ async def _page(
     policy_values: dict[str, Any] | None = None,
     status_code: int = 200,
     saved: str | None = None,
+    page: int = 1,
+    sort: str | None = None,
 ) -> HTMLResponse:
     policy, _tz = await loyalty.policy_of(session, console.tenant.id)
+    listing = Listing.of("/console/points", sort=sort, allowed=CAMPAIGN_SORTS, default="-starts_at", page=page)
+    result = paged(await loyalty.list_campaigns(session, tenant_id=console.tenant.id), listing, CAMPAIGN_SORTS)
     channels = await tenants.list_channels(session, tenant_id=console.tenant.id)
     values = policy_values or policy.model_dump(mode="json")
     return console.render(
@@ -108,7 +115,11 @@ async def _page(
         channels=channels,
         platforms=PLATFORM_LABELS,
         tiers=await loyalty.list_tiers(session, tenant_id=console.tenant.id),
-        campaigns=await loyalty.list_campaigns(session, tenant_id=console.tenant.id),
+        campaigns=result.items,
+        result=result,
+        listing=listing,
+        channel_names={c.id: f"{PLATFORM_LABELS.get(c.platform, '')} {c.name}".strip() for c in channels},
+        tier_names={t.id: t.name for t in await loyalty.list_tiers(session, tenant_id=console.tenant.id)},
         rounding_labels=ROUNDING_LABELS,
         hold_labels=HOLD_LABELS,
         expiry_labels=EXPIRY_LABELS,
@@ -119,10 +130,24 @@ async def _page(
     )
 
 
+CAMPAIGN_SORTS: dict[str, Any] = {
+    "starts_at": lambda c: c.starts_at,
+    "name": lambda c: c.name,
+    "priority": lambda c: c.priority,
+    "awarded_total": lambda c: c.awarded_total,
+}
+
+
 @router.get("/points", response_class=HTMLResponse)
-async def points_page(console: ConsoleContext, session: DbSession, saved: str | None = None) -> HTMLResponse:
+async def points_page(
+    console: ConsoleContext,
+    session: DbSession,
+    saved: str | None = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    sort: Annotated[str | None, Query(max_length=20)] = None,
+) -> HTMLResponse:
     console.require("tenant.read")
-    return await _page(console, session, saved=saved)
+    return await _page(console, session, saved=saved, page=page, sort=sort)
 
 
 @router.post("/points/policy")
@@ -196,6 +221,8 @@ async def preview(request: Request, console: ConsoleContext, session: DbSession)
     console.require("tenant.read")
     form = await request.form()
     error = calc = None
+    timezone = console.tenant.timezone
+    at = _parse_local(text(form, "at"), timezone) if text(form, "at") else None
     try:
         data = PreviewIn.model_validate(
             {
@@ -205,6 +232,7 @@ async def preview(request: Request, console: ConsoleContext, session: DbSession)
                 "live_room": text(form, "live_room") or None,
                 "tier_id": text(form, "tier_id") or None,
                 "first_claim": text(form, "first_claim") == "on",
+                "at": at,
             }
         )
         calc = await loyalty.preview(session, tenant_id=console.tenant.id, data=data)
@@ -212,7 +240,8 @@ async def preview(request: Request, console: ConsoleContext, session: DbSession)
         error = _problem(problem)
     except AppError as problem:
         error = problem.message
-    return console.render("console/_points_preview.html", "points", calc=calc, error=error)
+    at_label = format_local(at, timezone) if isinstance(at, datetime) else None
+    return console.render("console/_points_preview.html", "points", calc=calc, error=error, at_label=at_label)
 
 
 # Campaigns
@@ -270,6 +299,8 @@ def _campaign_form(form: FormData) -> dict[str, Any]:
     values["tier_ids"] = [int(v) for v in form.getlist("tier_ids") if isinstance(v, str) and v.isdigit()]
     values["exclusive"] = text(form, "exclusive") == "on"
     values["active"] = text(form, "active") == "on"
+    values["form_token"] = text(form, "form_token")[:64]
+    values["allow_twin"] = text(form, "allow_twin") == "on"
     return values
 
 
@@ -294,6 +325,39 @@ def _campaign_in(values: dict[str, Any], timezone: str) -> CampaignIn:
     )
 
 
+SAVES_PER_FORM = "1/day"  # a new-campaign form (its token) creates at most one campaign
+
+
+def _same_rules(campaign: Campaign, data: CampaignIn) -> bool:
+    """Whether a campaign gives the same extra points to the same orders at the same time (names may differ):
+    two of them would credit twice."""
+    return (
+        campaign.starts_at == data.starts_at
+        and campaign.ends_at == data.ends_at
+        and campaign.multiplier_pct == data.multiplier_pct
+        and (campaign.bonus_points or 0) == data.bonus_points
+        and (campaign.first_claim_bonus or 0) == data.first_claim_bonus
+        and campaign.cap_per_member_day == data.cap_per_member_day
+        and campaign.cap_total == data.cap_total
+        and (campaign.live_room or None) == (data.live_room or None)
+        and sorted(int(c) for c in campaign.channel_ids or []) == sorted(data.channel_ids)
+        and sorted(int(t) for t in campaign.tier_ids or []) == sorted(data.tier_ids)
+        and campaign.exclusive == data.exclusive
+    )
+
+
+async def _identical(
+    session: DbSession, tenant_id: int, data: CampaignIn, *, other_than: int | None
+) -> Campaign | None:
+    """An active campaign with the same rules as `data`, other than the one being edited."""
+    if not data.active:
+        return None
+    for campaign in await loyalty.list_campaigns(session, tenant_id=tenant_id):
+        if campaign.active and campaign.id != other_than and _same_rules(campaign, data):
+            return campaign
+    return None
+
+
 async def _campaign_page(
     console: Console,
     session: DbSession,
@@ -301,6 +365,8 @@ async def _campaign_page(
     campaign: Campaign | None,
     values: dict[str, Any],
     error: str | None = None,
+    twin: Campaign | None = None,
+    notice: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     return console.render(
@@ -308,6 +374,9 @@ async def _campaign_page(
         "points",
         campaign=campaign,
         values=values,
+        twin=twin,
+        notice=notice,
+        form_token=values.get("form_token") or secrets.token_urlsafe(16),
         channels=await tenants.list_channels(session, tenant_id=console.tenant.id),
         platforms=PLATFORM_LABELS,
         tiers=await loyalty.list_tiers(session, tenant_id=console.tenant.id),
@@ -323,32 +392,58 @@ async def new_campaign(console: ConsoleContext, session: DbSession) -> HTMLRespo
 
 
 @router.get("/points/campaigns/{campaign_id}", response_class=HTMLResponse)
-async def campaign_page(campaign_id: ResourceId, console: ConsoleContext, session: DbSession) -> HTMLResponse:
+async def campaign_page(
+    campaign_id: ResourceId, console: ConsoleContext, session: DbSession, saved: str = ""
+) -> HTMLResponse:
     console.require("tenant.read")
     campaign = await loyalty.get_campaign(session, tenant_id=console.tenant.id, campaign_id=campaign_id)
     values = _campaign_values(campaign, console.tenant.timezone)
-    return await _campaign_page(console, session, campaign=campaign, values=values)
+    notice = "这个表单已经保存过，活动只创建了一次。" if saved == "again" else None
+    return await _campaign_page(console, session, campaign=campaign, values=values, notice=notice)
 
 
 async def _save_campaign(request: Request, console: Console, session: DbSession, campaign_id: int | None) -> Response:
+    """Create or update a campaign. Saving the same new-campaign form twice (a double click, the back button)
+    creates it once: the form carries a token that is spent on the first save. A campaign with the same rules
+    as another active one is saved only when ops confirm it: both would credit every matching order."""
     console.require("points.rules")
+    tenant_id = console.tenant.id
     campaign = (
         None
         if campaign_id is None
-        else await loyalty.get_campaign(session, tenant_id=console.tenant.id, campaign_id=campaign_id)
+        else await loyalty.get_campaign(session, tenant_id=tenant_id, campaign_id=campaign_id)
     )
     values = _campaign_form(await request.form())
+    limiter = request.app.state.limiter
+    token = values["form_token"]
+    form_key = ("campaign-form", str(tenant_id), token)
     try:
         data = _campaign_in(values, console.tenant.timezone)
-        if campaign_id is None:
-            await loyalty.create_campaign(session, actor=console.principal, data=data)
-        else:
-            await loyalty.update_campaign(session, actor=console.principal, campaign_id=campaign_id, data=data)
     except ValidationError as error:
         return await _campaign_page(
             console, session, campaign=campaign, values=values, error=_problem(error), status_code=422
         )
+    twin = await _identical(session, tenant_id, data, other_than=campaign_id)
+    if campaign_id is None and token and not await limiter.allowed(SAVES_PER_FORM, *form_key):
+        # already saved from this form: show what was saved instead of saving it again
+        target = f"/console/points/campaigns/{twin.id}?saved=again" if twin else "/console/points?saved=campaign"
+        return RedirectResponse(target, status_code=303)
+    if twin is not None and not values["allow_twin"]:
+        message = f"已有规则完全相同、正在启用的活动「{twin.name}」：两个活动会让同一笔订单重复加分。"
+        return await _campaign_page(
+            console, session, campaign=campaign, values=values, error=message, twin=twin, status_code=409
+        )
+    try:
+        async with session.begin_nested():
+            if campaign_id is None:
+                if token:
+                    await limiter.hit(SAVES_PER_FORM, *form_key)
+                await loyalty.create_campaign(session, actor=console.principal, data=data)
+            else:
+                await loyalty.update_campaign(session, actor=console.principal, campaign_id=campaign_id, data=data)
     except AppError as error:
+        if campaign_id is None and token:
+            await limiter.clear(SAVES_PER_FORM, *form_key)
         return await _campaign_page(
             console, session, campaign=campaign, values=values, error=error.message, status_code=error.status
         )

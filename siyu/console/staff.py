@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from siyu.console.deps import ConsoleContext, text
+from siyu.console.listing import Listing, paged
 from siyu.kit.errors import AppError
 from siyu.kit.web import DbSession, ResourceId
 from siyu.staff import service as staff
 from siyu.staff.models import ROLE_LABELS
 
 router = APIRouter()
+
+
+STAFF_SORTS: dict[str, Any] = {
+    "name": lambda row: row[0].name or row[0].email,
+    "email": lambda row: row[0].email,
+    "role": lambda row: list(ROLE_LABELS).index(row[1].role) if row[1].role in ROLE_LABELS else 99,
+}
 
 
 async def _page(
@@ -21,12 +31,17 @@ async def _page(
     error: str | None = None,
     values: dict[str, str] | None = None,
     status_code: int = 200,
+    page: int = 1,
+    sort: str | None = None,
 ) -> HTMLResponse:
-    rows = await staff.list_staff(session, tenant_id=console.tenant.id)
+    listing = Listing.of("/console/staff", sort=sort, allowed=STAFF_SORTS, default="name", page=page)
+    result = paged(await staff.list_staff(session, tenant_id=console.tenant.id), listing, STAFF_SORTS)
     return console.render(
         "console/staff.html",
         "staff",
-        rows=rows,
+        rows=result.items,
+        result=result,
+        listing=listing,
         roles=ROLE_LABELS,
         error=error,
         values=values or {},
@@ -35,9 +50,14 @@ async def _page(
 
 
 @router.get("/staff", response_class=HTMLResponse)
-async def staff_page(console: ConsoleContext, session: DbSession) -> HTMLResponse:
+async def staff_page(
+    console: ConsoleContext,
+    session: DbSession,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    sort: Annotated[str | None, Query(max_length=20)] = None,
+) -> HTMLResponse:
     console.require("staff.read")
-    return await _page(console, session)
+    return await _page(console, session, page=page, sort=sort)
 
 
 @router.post("/staff")

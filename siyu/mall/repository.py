@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
-from siyu.kit.pagination import Page, PageRequest
+from siyu.kit.pagination import Page, PageRequest, Sort, paginate
 from siyu.mall.models import Address, Code, Draw, Lottery, Prize, Redemption, Reward, Status
 
 
@@ -234,6 +234,7 @@ async def search(
     reward_id: int | None,
     member_id: int | None,
     page: PageRequest,
+    sort: Sort | None = None,
 ) -> Page[Redemption]:
     statement = select(Redemption).where(Redemption.tenant_id == tenant_id)
     if status:
@@ -242,11 +243,11 @@ async def search(
         statement = statement.where(Redemption.reward_id == reward_id)
     if member_id is not None:
         statement = statement.where(Redemption.member_id == member_id)
-    total = await session.scalar(select(func.count()).select_from(statement.subquery())) or 0
-    rows = await session.scalars(
-        statement.order_by(Redemption.created_at, Redemption.id).offset(page.offset).limit(page.size)
-    )
-    return Page(items=list(rows), total=total, request=page)
+    order_by = (sort or Sort("created_at")).order_by(REDEMPTION_SORTS, Redemption.id)
+    return await paginate(session, statement, page, order_by)
+
+
+REDEMPTION_SORTS: dict[str, Any] = {"created_at": Redemption.created_at, "points": Redemption.points}
 
 
 async def to_ship(session: AsyncSession, *, tenant_id: int, limit: int) -> list[Redemption]:

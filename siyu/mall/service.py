@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from siyu.audit import service as audit
 from siyu.kit.errors import Conflict, InvalidInput, NotFound
 from siyu.kit.ids import new_id
-from siyu.kit.pagination import Page, PageRequest
+from siyu.kit.pagination import Page, PageRequest, Sort
 from siyu.kit.time import utcnow
 from siyu.kit.web import Principal
 from siyu.loyalty import service as loyalty
@@ -351,10 +351,14 @@ async def search(
     reward_id: int | None = None,
     member_id: int | None = None,
     page: PageRequest,
+    sort: Sort | None = None,
 ) -> Page[Redemption]:
     return await repository.search(
-        session, tenant_id=tenant_id, status=status, reward_id=reward_id, member_id=member_id, page=page
+        session, tenant_id=tenant_id, status=status, reward_id=reward_id, member_id=member_id, page=page, sort=sort
     )
+
+
+REDEMPTION_SORTS = tuple(repository.REDEMPTION_SORTS)
 
 
 async def stats(session: AsyncSession, *, tenant_id: int) -> StatsOut:

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
 from siyu.kit.db import adopt, keep
 from siyu.kit.fast import Fast
-from siyu.kit.pagination import Page, PageRequest
+from siyu.kit.pagination import Page, PageRequest, Sort, paginate
 from siyu.members.models import Identity, Member
 
 
@@ -70,21 +72,33 @@ async def identities_of_many(session: AsyncSession, *, tenant_id: int, member_id
     return list(rows)
 
 
-async def search(session: AsyncSession, *, tenant_id: int, query: str | None, page: PageRequest) -> Page[Member]:
+MEMBER_SORTS: dict[str, Any] = {"created_at": Member.created_at, "nickname": Member.nickname}
+
+
+async def search(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    query: str | None,
+    page: PageRequest,
+    sort: Sort | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
+    sort_columns: Mapping[str, Any] | None = None,
+) -> Page[Member]:
     statement = _members(tenant_id).where(Member.status == "active")
     if query:
         matching = select(Identity.member_id).where(
             Identity.tenant_id == tenant_id, Identity.value.contains(query, autoescape=True)
         )
         clauses = [Member.nickname.contains(query, autoescape=True), Member.id.in_(matching)]
-        if query.isdigit():
+        if query.isdigit() and int(query) < 2**63:
             clauses.append(Member.id == int(query))
         statement = statement.where(or_(*clauses))
-    total = await session.scalar(select(func.count()).select_from(statement.subquery())) or 0
-    rows = await session.scalars(
-        statement.order_by(Member.created_at.desc(), Member.id.desc()).offset(page.offset).limit(page.size)
-    )
-    return Page(items=list(rows), total=total, request=page)
+    if where:
+        statement = statement.where(*where)
+    columns = {**MEMBER_SORTS, **(sort_columns or {})}
+    order_by = (sort or Sort("created_at", descending=True)).order_by(columns, Member.id)
+    return await paginate(session, statement, page, order_by)
 
 
 async def count(session: AsyncSession, *, tenant_id: int) -> int:

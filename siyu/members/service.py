@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
+from typing import Any
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.audit import service as audit
 from siyu.kit.errors import Conflict, InvalidInput, NotFound
 from siyu.kit.ids import new_id
-from siyu.kit.pagination import Page, PageRequest
+from siyu.kit.pagination import Page, PageRequest, Sort
 from siyu.kit.time import to_local, utcnow
 from siyu.kit.web import Principal
 from siyu.members import repository
@@ -171,8 +174,31 @@ def mask(kind: str, value: str) -> str:
     return value
 
 
-async def search(session: AsyncSession, *, tenant_id: int, query: str | None, page: PageRequest) -> Page[Member]:
-    return await repository.search(session, tenant_id=tenant_id, query=(query or "").strip() or None, page=page)
+async def search(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    query: str | None,
+    page: PageRequest,
+    sort: Sort | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
+    sort_columns: Mapping[str, Any] | None = None,
+) -> Page[Member]:
+    """Active members matching `query` (nickname, a bound account or phone, the member number). `where` and
+    `sort_columns`: conditions and sort keys over the member's columns that a higher domain supplies (her
+    points, her tier) without members reading its tables."""
+    return await repository.search(
+        session,
+        tenant_id=tenant_id,
+        query=(query or "").strip() or None,
+        page=page,
+        sort=sort,
+        where=where,
+        sort_columns=sort_columns,
+    )
+
+
+MEMBER_SORTS = tuple(repository.MEMBER_SORTS)
 
 
 async def count(session: AsyncSession, *, tenant_id: int) -> int:

@@ -10,12 +10,12 @@ from datetime import datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Select, bindparam, func, or_, select, text
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.kit import bulk
 from siyu.kit.fast import Fast
-from siyu.kit.pagination import Page, PageRequest
+from siyu.kit.pagination import Page, PageRequest, Sort, paginate
 from siyu.orders.models import (
     LINE_ORDER,
     STATUS_RANK,
@@ -532,6 +532,15 @@ def _search(
     return statement
 
 
+ORDER_SORTS: dict[str, Any] = {
+    "paid_at": Order.paid_at,
+    "paid_fen": Order.paid_fen,
+    "refund_fen": Order.refund_fen,
+    "status": Order.status,
+    "platform": Order.platform,
+}
+
+
 async def search_orders(
     session: AsyncSession,
     *,
@@ -542,15 +551,14 @@ async def search_orders(
     status: str | None = None,
     paid_from: datetime | None = None,
     paid_to: datetime | None = None,
+    sort: Sort | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> Page[Order]:
     statement = _search(tenant_id, query=query, platform=platform, status=status, paid_from=paid_from, paid_to=paid_to)
-    total = await session.scalar(select(func.count()).select_from(statement.subquery())) or 0
-    rows = await session.scalars(
-        statement.order_by(Order.paid_at.desc().nulls_last(), Order.order_id.desc())
-        .offset(page.offset)
-        .limit(page.size)
-    )
-    return Page(items=list(rows), total=total, request=page)
+    if where:
+        statement = statement.where(*where)
+    order_by = (sort or Sort("paid_at", descending=True)).order_by(ORDER_SORTS, Order.order_id)
+    return await paginate(session, statement, page, order_by)
 
 
 async def stream_orders(session: AsyncSession, *, tenant_id: int, chunk: int = 5000) -> AsyncIterator[list[Order]]:
@@ -581,3 +589,18 @@ async def list_mappings(session: AsyncSession, *, tenant_id: int) -> list[Column
         select(ColumnMapping).where(ColumnMapping.tenant_id == tenant_id).order_by(ColumnMapping.name)
     )
     return list(rows)
+
+
+async def count_imports(session: AsyncSession, *, tenant_id: int, statuses: Sequence[str], since: datetime) -> int:
+    return (
+        await session.scalar(
+            select(func.count())
+            .select_from(OrderImport)
+            .where(
+                OrderImport.tenant_id == tenant_id,
+                OrderImport.status.in_(list(statuses)),
+                OrderImport.created_at >= since,
+            )
+        )
+        or 0
+    )

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.kit.errors import InvalidInput, NotFound
 from siyu.kit.ids import new_id
-from siyu.kit.pagination import Page, PageRequest
+from siyu.kit.pagination import Page, PageRequest, Sort
 from siyu.kit.time import utcnow
 from siyu.kit.web import Principal
 from siyu.orders import layouts, reading, repository
@@ -468,7 +469,11 @@ async def search_orders(
     status: str | None = None,
     paid_from: datetime | None = None,
     paid_to: datetime | None = None,
+    sort: Sort | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> Page[Order]:
+    """A page of orders. `where`: further conditions over the order's columns that a higher domain supplies
+    (e.g. "claimed by a member"), so that orders need not know whose tables they read."""
     return await repository.search_orders(
         session,
         tenant_id=tenant_id,
@@ -478,7 +483,12 @@ async def search_orders(
         status=status or None,
         paid_from=paid_from,
         paid_to=paid_to,
+        sort=sort,
+        where=where,
     )
+
+
+ORDER_SORTS = tuple(repository.ORDER_SORTS)
 
 
 @dataclass
@@ -522,3 +532,8 @@ async def order_detail(session: AsyncSession, *, tenant_id: int, platform: str, 
 
 def stream_orders(session: AsyncSession, *, tenant_id: int) -> AsyncIterator[list[Order]]:
     return repository.stream_orders(session, tenant_id=tenant_id)
+
+
+async def failed_imports_since(session: AsyncSession, *, tenant_id: int, since: datetime) -> int:
+    """Imports that failed or were refused since then: files ops must look at again."""
+    return await repository.count_imports(session, tenant_id=tenant_id, statuses=("failed", "refused"), since=since)

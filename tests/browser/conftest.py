@@ -92,9 +92,9 @@ def _watched_page(context: BrowserContext) -> Iterator[Page]:
 
 @pytest.fixture
 def page(browser: Browser, server: str) -> Iterator[Page]:
-    """A desktop page (1366x900) in a fresh context: no cookies from other tests."""
+    """A desktop page (1440x900, the width ops work at) in a fresh context: no cookies from other tests."""
     context = browser.new_context(
-        base_url=server, viewport={"width": 1366, "height": 900}, locale="zh-CN", timezone_id="Asia/Shanghai"
+        base_url=server, viewport={"width": 1440, "height": 900}, locale="zh-CN", timezone_id="Asia/Shanghai"
     )
     yield from _watched_page(context)
 

@@ -85,7 +85,7 @@ def test_ops_work_the_review_queue(page: Page, screenshot: Screenshot) -> None:
 def test_ops_bind_an_account_and_merge_two_members(page: Page, screenshot: Screenshot) -> None:
     log_in(page, OWNER)
     page.goto("/console/members")
-    links = page.locator("a[href^='/console/members/']")
+    links = page.locator("#members a[href^='/console/members/']")
     first = (links.nth(0).get_attribute("href") or "").rsplit("/", 1)[-1]
     second = (links.nth(1).get_attribute("href") or "").rsplit("/", 1)[-1]
 
