@@ -62,19 +62,21 @@ def create_engine(
     pool_timeout: float = 30,
     statement_timeout_ms: int = 0,
     lock_timeout_ms: int = 0,
+    pre_ping: bool = False,
 ) -> AsyncEngine:
     """An engine with a bounded pool: a caller waits at most `pool_timeout` seconds for a connection.
 
     `max_overflow` defaults to `pool_size`. On PostgreSQL, every connection gets the statement and lock
     timeouts (0: none). Connections are not pinged before each use (a round trip on every request): one the
     database dropped fails once, SQLAlchemy then discards every connection of the pool, and the next request
-    opens a fresh one, so the pool heals by itself after a database restart.
+    opens a fresh one, so the pool heals by itself after a database restart. `pre_ping` checks every connection
+    before use instead (for long-lived tools that must not see that one failure).
     """
     pool: dict[str, Any] = {
         "pool_size": pool_size,
         "max_overflow": pool_size if max_overflow is None else max_overflow,
         "pool_timeout": pool_timeout,
-        "pool_pre_ping": False,
+        "pool_pre_ping": pre_ping,
     }
     if is_sqlite(url):
         in_memory = make_url(url).database in (None, "", ":memory:")

@@ -34,7 +34,7 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture(scope="session")
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
+    engine = create_engine(database_url, pre_ping=True)  # a test may restart the database's connections
     yield engine
     await engine.dispose()
 

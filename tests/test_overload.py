@@ -76,7 +76,8 @@ async def test_postgres_limits_and_recovery(database_url: str) -> None:
             assert (await connection.execute(text("SHOW lock_timeout"))).scalar() == "150ms"
         async for client in _client(settings, engine):
             assert (await client.get("/api/v1/me", headers=UNKNOWN_KEY)).status_code == 401
-            # The database restarts under the server: its pooled connections die; the next request still works.
+            # The database restarts under the server: its pooled connections die. A request that meets a dead one
+            # is told to come back (503), the pool is replaced, and the next request works.
             async with engine.connect() as connection:
                 await connection.execute(
                     text(
@@ -84,6 +85,8 @@ async def test_postgres_limits_and_recovery(database_url: str) -> None:
                         "WHERE datname = current_database() AND pid <> pg_backend_pid()"
                     )
                 )
+            first = await client.get("/api/v1/me", headers=UNKNOWN_KEY)
+            assert first.status_code in (401, 503), first.text
             assert (await client.get("/api/v1/me", headers=UNKNOWN_KEY)).status_code == 401
     finally:
         await engine.dispose()
