@@ -81,13 +81,17 @@ class Fast:
         return count
 
     async def _run(self, session: AsyncSession, params: dict[str, Any]) -> Rows:
-        connection = await session.connection()
-        driver = await _driver(session, connection)
-        if driver is None:  # no transaction on the driver connection yet: SQLAlchemy opens it
-            result: Any = await connection.execute(self.statement, params)
-            rows = [tuple(row) for row in result] if result.returns_rows else []
-            return rows, int(result.rowcount or 0) if not result.returns_rows else len(rows)
-        compiled = self._compile(connection.dialect)
+        found = _driver_of(session)
+        if found is None:
+            connection = await session.connection()
+            driver = await _driver(session, connection)
+            if driver is None:  # no transaction on the driver connection yet: SQLAlchemy opens it
+                result: Any = await connection.execute(self.statement, params)
+                rows = [tuple(row) for row in result] if result.returns_rows else []
+                return rows, int(result.rowcount or 0) if not result.returns_rows else len(rows)
+            found = _remember(session, driver, connection.dialect)
+        driver, dialect = found
+        compiled = self._compile(dialect)
         if statements.enabled():
             statements.counted()
         args = [
@@ -102,6 +106,21 @@ class Fast:
             return await _sqlite(driver, compiled, args)
         except (asyncpg.IntegrityConstraintViolationError, sqlite3.IntegrityError) as error:
             raise exc.IntegrityError(compiled.sql, args, error) from error
+
+
+def _driver_of(session: AsyncSession) -> tuple[Any, Dialect] | None:
+    """The driver connection this session's current transaction runs on, once a Fast statement has found it (asking
+    the session for its connection each time costs a greenlet switch)."""
+    kept = session.info.get(CONNECTION)
+    transaction = session.sync_session.get_transaction()
+    if kept is None or transaction is None or kept[0] is not transaction:
+        return None
+    return kept[1], kept[2]
+
+
+def _remember(session: AsyncSession, driver: Any, dialect: Dialect) -> tuple[Any, Dialect]:
+    session.info[CONNECTION] = (session.sync_session.get_transaction(), driver, dialect)
+    return driver, dialect
 
 
 async def _driver(session: AsyncSession, connection: AsyncConnection) -> Any:
