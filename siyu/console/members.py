@@ -17,6 +17,7 @@ from siyu.kit.pagination import PageRequest
 from siyu.kit.web import DbSession, ResourceId
 from siyu.ledger import service as ledger
 from siyu.ledger.models import KIND_LABELS
+from siyu.ledger.schemas import MAX_ADJUSTMENT
 from siyu.loyalty import service as loyalty
 from siyu.loyalty.models import TIER_REASON_LABELS
 from siyu.members import service as members
@@ -106,7 +107,7 @@ async def adjust_points(
     except ValueError:
         return await _member_page(console, session, member_id, error="请填写整数积分", values=values, status_code=422)
     try:
-        if amount <= 0:
+        if not 0 < amount <= MAX_ADJUSTMENT:  # (a huge number would overflow the ledger's columns)
             raise ledger.InvalidAmount()
         if values["direction"] == "deduct":
             amount = -amount

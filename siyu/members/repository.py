@@ -53,6 +53,9 @@ async def identities_of_many(session: AsyncSession, *, tenant_id: int, member_id
     return list(rows)
 
 
+MAX_MEMBER_ID = 2**63 - 1  # ids are 64-bit signed integers
+
+
 async def search(session: AsyncSession, *, tenant_id: int, query: str | None, page: PageRequest) -> Page[Member]:
     statement = _members(tenant_id).where(Member.status == "active")
     if query:
@@ -60,7 +63,7 @@ async def search(session: AsyncSession, *, tenant_id: int, query: str | None, pa
             Identity.tenant_id == tenant_id, Identity.value.contains(query, autoescape=True)
         )
         clauses = [Member.nickname.contains(query, autoescape=True), Member.id.in_(matching)]
-        if query.isdigit():
+        if query.isascii() and query.isdigit() and int(query) <= MAX_MEMBER_ID:  # (a longer number is no id)
             clauses.append(Member.id == int(query))
         statement = statement.where(or_(*clauses))
     total = await session.scalar(select(func.count()).select_from(statement.subquery())) or 0
