@@ -47,10 +47,18 @@ log = structlog.get_logger("siyu.http")
 
 
 async def _carries_nul(request: Request) -> bool:
+    """A NUL in the query, in a JSON body (any JSON media type: application/json, application/merge-patch+json,
+    any +json, in any case, or no content type, which FastAPI reads as JSON) or in a URL-encoded form body.
+    Multipart bodies (uploads) are not read here: their text fields lose NULs in `form_text`."""
     if "%00" in request.url.query:
         return True
-    if request.headers.get("content-type", "").startswith("application/json"):
-        return b"\\u0000" in await request.body()
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media in ("", "application/json") or media.endswith(("+json", "/json")):
+        body = await request.body()
+        return b"\\u0000" in body or b"\x00" in body
+    if media == "application/x-www-form-urlencoded":
+        body = await request.body()
+        return b"%00" in body or b"\x00" in body
     return False
 
 

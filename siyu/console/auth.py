@@ -110,6 +110,6 @@ async def logout(request: Request, session: DbSession, console: ConsoleContext) 
 async def switch_tenant(request: Request, session: DbSession, console: ConsoleContext) -> Response:
     form = await request.form()
     raw = text(form, "tenant_id")
-    if raw.isdigit():
+    if raw.isascii() and raw.isdigit() and len(raw) < 19:  # (a longer number is no tenant id)
         await staff.switch_tenant(session, token=request.cookies.get(SESSION_COOKIE, ""), tenant_id=int(raw))
     return RedirectResponse("/console/", status_code=303)

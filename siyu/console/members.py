@@ -28,6 +28,7 @@ from siyu.kit.web import DbSession, ResourceId
 from siyu.ledger import lookup as ledger_lookup
 from siyu.ledger import service as ledger
 from siyu.ledger.models import KIND_LABELS
+from siyu.ledger.schemas import MAX_ADJUSTMENT
 from siyu.ledger.service import Points
 from siyu.loyalty import lookup as loyalty_lookup
 from siyu.loyalty import service as loyalty
@@ -288,7 +289,7 @@ async def adjust_points(
     except ValueError:
         return await _member_page(console, session, member_id, error="请填写整数积分", values=values, status_code=422)
     try:
-        if amount <= 0:
+        if not 0 < amount <= MAX_ADJUSTMENT:  # (a huge number would overflow the ledger's columns)
             raise ledger.InvalidAmount()
         if values["direction"] == "deduct":
             amount = -amount

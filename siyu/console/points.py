@@ -80,14 +80,14 @@ def _problem(error: ValidationError) -> str:
 def _yuan_to_fen(value: str) -> int | str:
     try:
         return round(float(value) * 100)
-    except ValueError:
+    except (ValueError, OverflowError):  # also "inf", "1e400": not an amount
         return value  # let validation say what is wrong
 
 
 def _multiple_to_pct(value: str) -> int | str:
     try:
         return round(float(value or "1") * 100)
-    except ValueError:
+    except (ValueError, OverflowError):
         return value
 
 

@@ -22,12 +22,13 @@ from siyu.fans import repository
 from siyu.fans.models import RefreshToken, SmsCode
 from siyu.fans.schemas import TokenPair, WechatConfig
 from siyu.fans.sms import SmsProvider
-from siyu.fans.wechat import WechatUser
+from siyu.fans.wechat import WechatError, WechatUser
 from siyu.kit.errors import AppError, Conflict, InvalidInput, NotAuthenticated, RateLimited
 from siyu.kit.ids import new_id
 from siyu.kit.ratelimit import RateLimiter
 from siyu.kit.security import hash_token, new_token, same, sign
 from siyu.kit.time import utcnow
+from siyu.kit.types import plain_text
 from siyu.kit.web import Principal
 from siyu.ledger import service as ledger
 from siyu.loyalty import service as loyalty
@@ -314,14 +315,18 @@ async def sign_in_wechat(
 ) -> Member:
     """Her member for a WeChat account: by openid, else by unionid (the same person in another app of the
     tenant), else a new member."""
-    identities: list[tuple[str, str]] = [(IdentityKind.wechat_openid, user.openid)]
-    if user.unionid:
-        identities.append((IdentityKind.wechat_unionid, user.unionid))
+    # What WeChat sent is outside text: no NUL, no lone surrogate, no longer than the columns.
+    openid, unionid = plain_text(user.openid, 128), plain_text(user.unionid, 128)
+    if not openid:
+        raise WechatError()
+    identities: list[tuple[str, str]] = [(IdentityKind.wechat_openid, openid)]
+    if unionid:
+        identities.append((IdentityKind.wechat_unionid, unionid))
     return await _one_person(
         session,
         tenant_id=tenant_id,
         identities=identities,
-        nickname=user.nickname or "微信会员",
+        nickname=plain_text(user.nickname, 100) or "微信会员",
         signed_in_as=signed_in_as,
         now=now or utcnow(),
     )

@@ -14,6 +14,7 @@ import httpx
 import structlog
 
 from siyu.kit.errors import AppError
+from siyu.kit.types import plain_text
 
 log = structlog.get_logger("siyu.fans.wechat")
 
@@ -125,7 +126,7 @@ class WechatClient:
         )
         if str(token.get("is_snapshotuser") or "") == "1":
             raise WechatSnapshotUser()
-        openid = str(token.get("openid") or "")
+        openid = plain_text(token.get("openid"), 128)
         if not openid:
             raise WechatError()
         unionid = token.get("unionid") or None
@@ -134,9 +135,9 @@ class WechatClient:
             info = await self._get(
                 "/sns/userinfo", {"access_token": str(token["access_token"]), "openid": openid, "lang": "zh_CN"}
             )
-            nickname = str(info.get("nickname") or "")
+            nickname = plain_text(info.get("nickname"), 100)  # whatever WeChat sends: no NUL, no lone surrogate
             unionid = unionid or info.get("unionid") or None
-        return WechatUser(openid=openid, unionid=str(unionid) if unionid else None, nickname=nickname)
+        return WechatUser(openid=openid, unionid=plain_text(unionid, 128) or None, nickname=nickname)
 
     async def mini_program_user(self, *, app_id: str, secret: str, js_code: str) -> WechatUser:
         """Mini-program login: code-to-session gives the openid (and unionid when the app is bound)."""
@@ -144,8 +145,7 @@ class WechatClient:
             "/sns/jscode2session",
             {"appid": app_id, "secret": secret, "js_code": js_code, "grant_type": "authorization_code"},
         )
-        openid = str(body.get("openid") or "")
+        openid = plain_text(body.get("openid"), 128)
         if not openid:
             raise WechatError()
-        unionid = body.get("unionid") or None
-        return WechatUser(openid=openid, unionid=str(unionid) if unionid else None)
+        return WechatUser(openid=openid, unionid=plain_text(body.get("unionid"), 128) or None)

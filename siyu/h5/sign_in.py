@@ -3,6 +3,8 @@ a one-time code, or the demo fan on a demo server; signing out; the fan's bound 
 
 from __future__ import annotations
 
+from urllib.parse import quote, unquote
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
@@ -176,7 +178,8 @@ async def sign_in_with_code(fan: Fan, request: Request, session: DbSession) -> R
 
 
 def _state_value(request: Request, state: str, next_path: str) -> str:
-    payload = f"{state}|{next_path}"
+    # The path is percent-encoded: a cookie holds Latin-1 only, and a | in it would split the value.
+    payload = f"{state}|{quote(next_path, safe='/')}"
     return f"{payload}|{sign(request.app.state.settings.secret_key, payload)}"
 
 
@@ -220,7 +223,7 @@ async def wechat_callback(fan: Fan, request: Request, session: DbSession, code: 
         return await _login(
             fan, request, session, next_path=home, error="登录已过期，请重新点击“微信登录”", status_code=400
         )
-    next_path = _safe_next(fan.tenant.slug, saved[1])
+    next_path = _safe_next(fan.tenant.slug, unquote(saved[1]))
     if not code:  # she declined on WeChat's page
         return await _login(fan, request, session, next_path=next_path, error="你取消了微信授权", status_code=400)
     config = await fans.wechat_config(session, fan.tenant.id)

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TypeVar
 from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
+
+M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 
@@ -28,3 +33,21 @@ def is_valid_timezone(name: str) -> bool:
     except (KeyError, ValueError):
         return False
     return True
+
+
+def aware(value: datetime, timezone: str = DEFAULT_TIMEZONE) -> datetime:
+    """`value` as an aware datetime: one given without a zone (2026-11-11T20:00) is read as the tenant's local
+    time, as ops mean it; one with a zone is kept."""
+    return value.replace(tzinfo=ZoneInfo(timezone)) if value.tzinfo is None else value
+
+
+def aware_or_none(value: datetime | None, timezone: str = DEFAULT_TIMEZONE) -> datetime | None:
+    return None if value is None else aware(value, timezone)
+
+
+def localise_fields(model: M, timezone: str) -> M:
+    """A copy of `model` whose datetime fields (top level) given without a zone are read in `timezone`."""
+    update = {
+        name: aware(value, timezone) for name, value in model if isinstance(value, datetime) and value.tzinfo is None
+    }
+    return model.model_copy(update=update) if update else model

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,3 +38,13 @@ class UTCDateTime(TypeDecorator[datetime]):
 # A text field with at least one character that is not blank to all three regex engines that see our patterns
 # (pydantic's, Python's str.strip in the services, and JSON Schema's ECMA regexes in API clients and testers).
 NOT_BLANK = r"[^\s\x1c-\x1f\u0085]"
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def plain_text(value: object, max_length: int) -> str:
+    """Text from outside (another service's JSON) that any column can hold: lone surrogates (which no UTF-8 text
+    can carry) become U+FFFD, NUL and other control characters go, and it is cut to `max_length`."""
+    text = str(value or "").encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return _CONTROL.sub("", text).strip()[:max_length]

@@ -121,9 +121,10 @@ def require(permission: str) -> Any:
 
 
 def form_text(form: FormData, name: str) -> str:
-    """A form field as trimmed text ("" when missing, or when it is a file)."""
+    """A form field as trimmed text ("" when missing, or when it is a file), without NUL characters (no
+    column can hold one; a multipart form is not checked for them before it gets here)."""
     value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
+    return value.replace("\x00", "").strip() if isinstance(value, str) else ""
 
 
 def client_ip(request: Request) -> str:

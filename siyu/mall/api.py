@@ -217,6 +217,7 @@ async def list_lotteries(session: DbSession, principal: Annotated[Principal, req
 async def create_lottery(
     body: LotteryIn, session: DbSession, principal: Annotated[Principal, require("mall.manage")]
 ) -> LotteryOut:
+    body = await service.local_times(session, tenant_id=principal.tenant_id, data=body)  # no zone: the shop's time
     return await _lottery(session, await lottery.create_lottery(session, actor=principal, data=body))
 
 
@@ -237,6 +238,7 @@ async def get_lottery(
 async def update_lottery(
     lottery_id: ResourceId, body: LotteryIn, session: DbSession, principal: Annotated[Principal, require("mall.manage")]
 ) -> LotteryOut:
+    body = await service.local_times(session, tenant_id=principal.tenant_id, data=body)  # no zone: the shop's time
     return await _lottery(
         session, await lottery.update_lottery(session, actor=principal, lottery_id=lottery_id, data=body)
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from siyu.kit.time import aware
 from siyu.kit.types import NOT_BLANK
 from siyu.mall.models import PrizeKind, RewardKind, Status
 
@@ -42,7 +43,8 @@ class RewardIn(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> RewardIn:
         for start, end in ((self.visible_from, self.visible_until), (self.redeem_from, self.redeem_until)):
-            if start is not None and end is not None and end <= start:
+            # (a time without a zone is the shop's local time: see service.local_times)
+            if start is not None and end is not None and aware(end) <= aware(start):
                 raise ValueError("结束时间必须晚于开始时间")
         if self.stock is None and self.kind in (RewardKind.physical, RewardKind.virtual_code):
             raise ValueError("实物和兑换码奖品必须设置库存")
@@ -198,7 +200,7 @@ class LotteryIn(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> LotteryIn:
-        if self.ends_at <= self.starts_at:
+        if aware(self.ends_at) <= aware(self.starts_at):
             raise ValueError("结束时间必须晚于开始时间")
         if not any(p.kind == PrizeKind.nothing and p.weight > 0 for p in self.prizes):
             raise ValueError("至少要有一个权重大于 0 的“未中奖”奖项")

@@ -8,20 +8,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.audit import service as audit
 from siyu.kit.errors import Conflict, InvalidInput, NotFound
 from siyu.kit.ids import new_id
 from siyu.kit.pagination import Page, PageRequest, Sort
-from siyu.kit.time import utcnow
+from siyu.kit.time import localise_fields, utcnow
 from siyu.kit.web import Principal
 from siyu.loyalty import service as loyalty
 from siyu.mall import files, images, repository
 from siyu.mall.models import Address, Code, Redemption, Reward, RewardKind, Status
 from siyu.mall.schemas import AddressIn, ImportReport, RewardIn, RewardStats, RowProblem, StatsOut
+from siyu.tenants import service as tenants
+
+M = TypeVar("M", bound=BaseModel)
 
 MAX_ADDRESSES = 10
 
@@ -101,7 +105,14 @@ async def _check_tiers(session: AsyncSession, tenant_id: int, tier_ids: list[int
         raise loyalty.TierNotFound()
 
 
+async def local_times(session: AsyncSession, *, tenant_id: int, data: M) -> M:
+    """`data` with its times given without a zone read as the shop's local time (as ops mean them)."""
+    timezone = (await tenants.get_tenant(session, tenant_id)).timezone
+    return localise_fields(data, timezone)
+
+
 async def create_reward(session: AsyncSession, *, actor: Principal, data: RewardIn) -> Reward:
+    data = await local_times(session, tenant_id=actor.tenant_id, data=data)
     await _check_tiers(session, actor.tenant_id, data.tier_ids)
     values = data.model_dump()
     if data.kind == RewardKind.virtual_code:
@@ -117,6 +128,7 @@ async def create_reward(session: AsyncSession, *, actor: Principal, data: Reward
 
 async def update_reward(session: AsyncSession, *, actor: Principal, reward_id: int, data: RewardIn) -> Reward:
     reward = await get_reward(session, tenant_id=actor.tenant_id, reward_id=reward_id)
+    data = await local_times(session, tenant_id=actor.tenant_id, data=data)
     await _check_tiers(session, actor.tenant_id, data.tier_ids)
     reward = await repository.fresh_reward(session, tenant_id=actor.tenant_id, reward_id=reward_id) or reward
     values = data.model_dump()

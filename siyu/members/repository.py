@@ -72,6 +72,7 @@ async def identities_of_many(session: AsyncSession, *, tenant_id: int, member_id
     return list(rows)
 
 
+MAX_MEMBER_ID = 2**63 - 1  # ids are 64-bit signed integers
 MEMBER_SORTS: dict[str, Any] = {"created_at": Member.created_at, "nickname": Member.nickname}
 
 
@@ -91,7 +92,7 @@ async def search(
             Identity.tenant_id == tenant_id, Identity.value.contains(query, autoescape=True)
         )
         clauses = [Member.nickname.contains(query, autoescape=True), Member.id.in_(matching)]
-        if query.isdigit() and int(query) < 2**63:
+        if query.isascii() and query.isdigit() and int(query) <= MAX_MEMBER_ID:  # (a longer number is no id)
             clauses.append(Member.id == int(query))
         statement = statement.where(or_(*clauses))
     if where:

@@ -20,13 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from siyu.kit.errors import InvalidInput, NotFound
 from siyu.kit.ids import new_id
 from siyu.kit.pagination import Page, PageRequest, Sort
-from siyu.kit.time import utcnow
+from siyu.kit.time import aware_or_none, utcnow
 from siyu.kit.web import Principal
 from siyu.orders import layouts, reading, repository
 from siyu.orders.layouts import Layout
 from siyu.orders.models import ChangeView, ColumnMapping, Order, OrderChange, OrderImport, OrderView, SubOrder
 from siyu.orders.normalise import FILLED, ROW, clean_column, fold_orders, normalise, order_limits, rank_expr
 from siyu.orders.reading import FileRefused
+from siyu.tenants import service as tenants
 
 EXPORT_TIMEZONE = "Asia/Shanghai"  # platforms write China time in their exports
 BATCH_ROWS = 100_000
@@ -474,6 +475,9 @@ async def search_orders(
 ) -> Page[Order]:
     """A page of orders. `where`: further conditions over the order's columns that a higher domain supplies
     (e.g. "claimed by a member"), so that orders need not know whose tables they read."""
+    if (paid_from is not None and paid_from.tzinfo is None) or (paid_to is not None and paid_to.tzinfo is None):
+        timezone = (await tenants.get_tenant(session, tenant_id)).timezone  # a time without a zone is the shop's
+        paid_from, paid_to = aware_or_none(paid_from, timezone), aware_or_none(paid_to, timezone)
     return await repository.search_orders(
         session,
         tenant_id=tenant_id,
