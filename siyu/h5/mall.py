@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.h5.fans import Fan, FanPage, fan_page, signed_fan, to_sign_in
 from siyu.kit.errors import AppError, NotFound
@@ -156,7 +157,7 @@ def _sold_out(request: Request, slug: str) -> Response:
 
 
 @router.post("/{slug}/mall/rewards/{reward_id}/redeem", response_class=HTMLResponse)
-async def redeem_submit(slug: str, request: Request, session: DbSession, reward_id: ResourceId) -> Response:
+async def redeem_submit(slug: str, request: Request, reward_id: ResourceId) -> Response:
     gate = request.app.state.gate
     signed = signed_fan(request, slug)
     if (
@@ -165,7 +166,14 @@ async def redeem_submit(slug: str, request: Request, session: DbSession, reward_
         and await gate.sold_out(tenant_id=signed[0], reward_id=reward_id, member_id=signed[1])
     ):
         return _sold_out(request, slug)
-    fan = await fan_page(slug, request, session)
+    # Past the gate, the request's transaction as DbSession opens it for other routes (committed when this
+    # returns, rolled back when it raises), opened here so that the crowd the gate answers never opens one.
+    async with request.app.state.sessionmaker() as session, session.begin():
+        return await _redeem_form(await fan_page(slug, request, session), request, session, reward_id)
+
+
+async def _redeem_form(fan: FanPage, request: Request, session: AsyncSession, reward_id: int) -> Response:
+    gate = request.app.state.gate
     if fan.member is None:
         back = f"/h5/{fan.tenant.slug}/mall/rewards/{reward_id}/redeem"
         if _htmx(request):
