@@ -20,9 +20,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from siyu import __version__, apidocs, errors
 from siyu.audit.api import router as audit_api
 from siyu.claims.api import router as claims_api
+from siyu.claims.schemas import ClaimOut
 from siyu.config import Settings, get_settings
 from siyu.console import router as console_router
 from siyu.db import READ_ONLY, create_sessionmaker, engine_for
+from siyu.fans import api as fans_hot
 from siyu.fans.api import router as fans_api
 from siyu.fans.mall_api import router as fan_mall_api
 from siyu.fans.sms import provider_for
@@ -205,6 +207,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def root() -> RedirectResponse:
         return RedirectResponse("/console/", status_code=307)
 
+    # The claim route sits on the app itself, ahead of every router: it carries every claim of a live show, and
+    # matching a path through the nested routers costs more than the route's own validation.
+    app.add_api_route(
+        fans_hot.CLAIM_PATH,
+        fans_hot.claim,
+        methods=["POST"],
+        response_model=ClaimOut,
+        summary=fans_hot.CLAIM_SUMMARY,
+        tags=["粉丝"],
+        responses=errors.ERROR_RESPONSES,
+    )
     app.include_router(api_router())
     app.include_router(apidocs.router)
     app.include_router(console_router, include_in_schema=False)

@@ -208,11 +208,10 @@ async def me(fan: CurrentFan, session: DbSession) -> FanMe:
     )
 
 
-@router.post(
-    "/fan/{slug}/claims",
-    response_model=ClaimOut,
-    summary="订单换积分：结果在 outcome（credited / claimed_by_you / pending …），每次尝试都会记录",
-)
+CLAIM_PATH = "/api/v1/fan/{slug}/claims"
+CLAIM_SUMMARY = "订单换积分：结果在 outcome（credited / claimed_by_you / pending …），每次尝试都会记录"
+
+
 async def claim(
     slug: Slug,
     body: FanClaimIn,
