@@ -135,13 +135,12 @@ async def credit(
         raise NotEligible(status=order.status)
     tenant_id, programme = context.tenant_id, context.programme
     await ledger.lock_member(session, tenant_id=tenant_id, member_id=member_id, now=now)  # caps and first claim
-    facts = order
     source_ref = refs.order_ref(order.platform, order.order_id)
-    first = loyalty.wants_first_claim(programme, facts, now) and not await ledger.has_credit_from(
+    first = loyalty.wants_first_claim(programme, order, now) and not await ledger.has_credit_from(
         session, tenant_id=tenant_id, member_id=member_id, prefix=refs.ORDER_PREFIX
     )
     priced = await loyalty.price(
-        session, programme=programme, member_id=member_id, order=facts, first_claim=first, now=now
+        session, programme=programme, member_id=member_id, order=order, first_claim=first, now=now
     )
     entry = await ledger.earn(
         session,

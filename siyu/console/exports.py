@@ -1,7 +1,8 @@
 """Tables ops download, as CSV (UTF-8 with BOM, so Excel opens Chinese correctly) or XLSX.
 
 Long digit strings (order numbers, phones) are text in both: in XLSX a string cell, in CSV the `="…"` form
-Excel reads as text, so a 19-digit Taobao order number is not turned into 1.93E+18.
+Excel reads as text, so a 19-digit Taobao order number is not turned into 1.93E+18. Any other text a spreadsheet
+would run as a formula (a nickname "=HYPERLINK(…)") gets a leading apostrophe, in both.
 """
 
 from __future__ import annotations
@@ -9,10 +10,17 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from typing import TypeVar
 from urllib.parse import quote
 
 from fastapi.responses import Response, StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from siyu.kit.pagination import Page, PageRequest
+from siyu.kit.spreadsheet import safe_cell
+
+T = TypeVar("T")
 
 FORMATS = ("csv", "xlsx")
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -28,7 +36,26 @@ def csv_cell(value: object, *, text: bool) -> object:
         return ""
     if text and isinstance(value, str) and value.isdigit():
         return f'="{value}"'
-    return value
+    return safe_cell(value)
+
+
+async def every_page(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    read: Callable[[AsyncSession, PageRequest], Awaitable[Page[T]]],
+    *,
+    size: int = 200,
+) -> AsyncIterator[tuple[AsyncSession, list[T]]]:
+    """Every page of a list, read in a session of its own (an export streams on after the request's session has
+    closed), with that session for what the rows need besides."""
+    async with sessionmaker() as session:
+        number = 1
+        while True:
+            result = await read(session, PageRequest(page=number, size=size))
+            if result.items:
+                yield session, result.items
+            if not result.items or number >= result.pages:
+                return
+            number += 1
 
 
 async def table_response(
@@ -94,7 +121,7 @@ async def _xlsx(
                     if value is None or value == "":
                         continue
                     if column in text_columns or isinstance(value, str):
-                        sheet.write_string(n, column, str(value))
+                        sheet.write_string(n, column, str(safe_cell(str(value))))
                     elif isinstance(value, float):
                         sheet.write_number(n, column, value, money)
                     elif isinstance(value, int):

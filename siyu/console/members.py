@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.audit import service as audit
 from siyu.claims import lookup as claims_lookup
@@ -18,19 +19,17 @@ from siyu.claims.models import OUTCOME_LABELS
 from siyu.console import sources
 from siyu.console.auditview import views
 from siyu.console.deps import Console, ConsoleContext, text
-from siyu.console.exports import table_response
+from siyu.console.exports import every_page, table_response
 from siyu.console.listing import Listing
 from siyu.fans import service as fans
 from siyu.kit.errors import AppError
-from siyu.kit.pagination import PageRequest, Sort
+from siyu.kit.pagination import Page, PageRequest, Sort
 from siyu.kit.time import format_local, utcnow
 from siyu.kit.web import DbSession, ResourceId
-from siyu.ledger import lookup as ledger_lookup
 from siyu.ledger import service as ledger
 from siyu.ledger.models import KIND_LABELS
 from siyu.ledger.schemas import MAX_ADJUSTMENT
 from siyu.ledger.service import Points
-from siyu.loyalty import lookup as loyalty_lookup
 from siyu.loyalty import service as loyalty
 from siyu.loyalty.models import TIER_REASON_LABELS
 from siyu.members import service as members
@@ -48,11 +47,11 @@ class MemberFilters:
     def where(self) -> list[Any]:
         conditions: list[Any] = []
         if self.tier == "none":
-            conditions.append(~loyalty_lookup.holds_tier(None, Member.tenant_id, Member.id))
+            conditions.append(~loyalty.holds_tier(None, Member.tenant_id, Member.id))
         elif self.tier:
-            conditions.append(loyalty_lookup.holds_tier(int(self.tier), Member.tenant_id, Member.id))
+            conditions.append(loyalty.holds_tier(int(self.tier), Member.tenant_id, Member.id))
         if self.min_points:
-            conditions.append(ledger_lookup.available_of(Member.tenant_id, Member.id) >= int(self.min_points))
+            conditions.append(ledger.available_of(Member.tenant_id, Member.id) >= int(self.min_points))
         return conditions
 
 
@@ -66,7 +65,7 @@ def _member_filters(q: str | None, tier: str | None, min_points: str | None) -> 
     )
 
 
-SORT_COLUMNS = {"points": ledger_lookup.available_of(Member.tenant_id, Member.id)}
+SORT_COLUMNS = {"points": ledger.available_of(Member.tenant_id, Member.id)}
 SORTS = (*members.MEMBER_SORTS, *SORT_COLUMNS)
 
 
@@ -83,8 +82,8 @@ class MemberRow:
 async def _rows(session: DbSession, tenant_id: int, items: list[Member]) -> list[MemberRow]:
     ids = [m.id for m in items]
     identities = await members.identities_by_member(session, tenant_id=tenant_id, member_ids=ids)
-    balances = await ledger_lookup.balances(session, tenant_id=tenant_id, member_ids=ids)
-    tiers = await loyalty_lookup.tiers_of(session, tenant_id=tenant_id, member_ids=ids)
+    balances = await ledger.balances(session, tenant_id=tenant_id, member_ids=ids)
+    tiers = await loyalty.tiers_of(session, tenant_id=tenant_id, member_ids=ids)
     last = await claims_lookup.last_claims(session, tenant_id=tenant_id, member_ids=ids)
     rows = []
     for m in items:
@@ -177,37 +176,34 @@ async def export_members(
     order = Sort.parse(sort, allowed=SORTS, default="-created_at")
     sessionmaker = request.app.state.sessionmaker
 
+    async def read(session: AsyncSession, page: PageRequest) -> Page[Member]:
+        return await members.search(
+            session,
+            tenant_id=tenant_id,
+            query=filters.q,
+            page=page,
+            sort=order,
+            where=filters.where(),
+            sort_columns=SORT_COLUMNS,
+        )
+
     async def chunks() -> AsyncIterator[list[list[object]]]:
-        async with sessionmaker() as session:
-            number = 1
-            while True:
-                result = await members.search(
-                    session,
-                    tenant_id=tenant_id,
-                    query=filters.q,
-                    page=PageRequest(page=number, size=200),
-                    sort=order,
-                    where=filters.where(),
-                    sort_columns=SORT_COLUMNS,
-                )
-                yield [
-                    [
-                        str(r.member.id),
-                        r.member.nickname,
-                        r.phone,
-                        "、".join(r.accounts),
-                        r.points.available,
-                        r.points.pending,
-                        r.points.debt,
-                        r.tier,
-                        format_local(r.last_claim, timezone),
-                        format_local(r.member.created_at, timezone),
-                    ]
-                    for r in await _rows(session, tenant_id, result.items)
+        async for session, items in every_page(sessionmaker, read):
+            yield [
+                [
+                    str(r.member.id),
+                    r.member.nickname,
+                    r.phone,
+                    "、".join(r.accounts),
+                    r.points.available,
+                    r.points.pending,
+                    r.points.debt,
+                    r.tier,
+                    format_local(r.last_claim, timezone),
+                    format_local(r.member.created_at, timezone),
                 ]
-                if number >= result.pages:
-                    return
-                number += 1
+                for r in await _rows(session, tenant_id, items)
+            ]
 
     stamp = format_local(utcnow(), timezone, "%Y%m%d%H%M")
     return await table_response(

@@ -13,14 +13,15 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
 from siyu.claims import lookup
 from siyu.console.deps import ConsoleContext, text
-from siyu.console.exports import table_response
+from siyu.console.exports import every_page, table_response
 from siyu.console.listing import Listing
 from siyu.kit.errors import AppError
-from siyu.kit.pagination import PageRequest
+from siyu.kit.pagination import Page, PageRequest
 from siyu.kit.time import format_local, utcnow
 from siyu.kit.web import DbSession, ResourceId
 from siyu.members import service as members
@@ -302,25 +303,13 @@ async def export_orders(
     filters = _filters(q, platform, status, paid_from, paid_to, claimed)
     sessionmaker = request.app.state.sessionmaker
 
+    async def read(session: AsyncSession, page: PageRequest) -> Page[Order]:
+        return await service.search_orders(session, tenant_id=tenant_id, page=page, **filters.kwargs(timezone))
+
     async def chunks() -> AsyncIterator[list[list[object]]]:
-        async with sessionmaker() as session:
-            number = 1
-            while True:
-                result = await service.search_orders(
-                    session,
-                    tenant_id=tenant_id,
-                    page=PageRequest(page=number, size=EXPORT_CHUNK),
-                    **filters.kwargs(timezone),
-                )
-                if not result.items:
-                    return
-                earned = await _earned(session, tenant_id, result.items)
-                yield [
-                    ops_row(o, timezone, PLATFORM_LABELS, earned.get((o.platform, o.order_id))) for o in result.items
-                ]
-                if number >= result.pages:
-                    return
-                number += 1
+        async for session, items in every_page(sessionmaker, read, size=EXPORT_CHUNK):
+            earned = await _earned(session, tenant_id, items)
+            yield [ops_row(o, timezone, PLATFORM_LABELS, earned.get((o.platform, o.order_id))) for o in items]
 
     stamp = format_local(utcnow(), timezone, "%Y%m%d%H%M")
     return await table_response(

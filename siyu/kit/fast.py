@@ -84,7 +84,7 @@ class Fast:
         found = _driver_of(session)
         if found is None:
             connection = await session.connection()
-            driver = await _driver(session, connection)
+            driver = await _driver(connection)
             if driver is None:  # no transaction on the driver connection yet: SQLAlchemy opens it
                 result: Any = await connection.execute(self.statement, params)
                 rows = [tuple(row) for row in result] if result.returns_rows else []
@@ -123,7 +123,7 @@ def _remember(session: AsyncSession, driver: Any, dialect: Dialect) -> tuple[Any
     return driver, dialect
 
 
-async def _driver(session: AsyncSession, connection: AsyncConnection) -> Any:
+async def _driver(connection: AsyncConnection) -> Any:
     """The session's driver connection (asyncpg / aiosqlite) when a transaction is open on it, else None."""
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection

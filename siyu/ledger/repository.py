@@ -3,12 +3,12 @@ member's balance row is locked, so the identity map never hands out a stale lot.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, exists, func, insert, select, update
+from sqlalchemy import ColumnExpressionArgument, Table, bindparam, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.kit.bulk import insert_ignoring_duplicates
@@ -338,4 +338,27 @@ async def richest_member(session: AsyncSession, *, tenant_id: int) -> int | None
         .where(Balance.tenant_id == tenant_id, Balance.merged_into.is_(None))
         .order_by((Balance.available + Balance.pending).desc(), Balance.member_id)
         .limit(1)
+    )
+
+
+# Many members at once (the console's member list)
+
+
+async def balances_of(session: AsyncSession, *, tenant_id: int, member_ids: Collection[int]) -> list[Balance]:
+    if not member_ids:
+        return []
+    rows = await session.scalars(
+        select(Balance).where(Balance.tenant_id == tenant_id, Balance.member_id.in_(list(member_ids)))
+    )
+    return list(rows)
+
+
+def available_of(tenant_id: ColumnExpressionArgument[int], member_id: ColumnExpressionArgument[int]) -> Any:
+    """In SQL: the available points of the member named by these columns (0 without a balance), to sort or
+    filter a list of members by."""
+    return func.coalesce(
+        select(Balance.available)
+        .where(Balance.tenant_id == tenant_id, Balance.member_id == member_id)
+        .scalar_subquery(),
+        0,
     )

@@ -20,6 +20,7 @@ that returns None, so jobs can run again safely.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -35,6 +36,7 @@ from siyu.kit.web import Principal
 from siyu.ledger import refs, repository
 from siyu.ledger.models import Allocation, Entry, EntryKind, Lot, LotStatus
 from siyu.ledger.repository import Account
+from siyu.ledger.repository import available_of as available_of  # (an SQL expression, to sort members by)
 from siyu.members import service as members
 
 
@@ -943,6 +945,12 @@ async def balance(session: AsyncSession, *, tenant_id: int, member_id: int) -> P
     await members.get_member(session, tenant_id=tenant_id, member_id=member_id)
     row = await repository.get_balance(session, tenant_id=tenant_id, member_id=member_id)
     return Points(0, 0, 0) if row is None else Points(row.available, row.pending, row.debt)
+
+
+async def balances(session: AsyncSession, *, tenant_id: int, member_ids: Collection[int]) -> dict[int, Points]:
+    """Each member's balance; members who never had points are missing (read them as zeros)."""
+    rows = await repository.balances_of(session, tenant_id=tenant_id, member_ids=member_ids)
+    return {row.member_id: Points(row.available, row.pending, row.debt) for row in rows}
 
 
 async def recent_entries(session: AsyncSession, *, tenant_id: int, member_id: int, limit: int = 20) -> list[Entry]:

@@ -22,6 +22,8 @@ from siyu.kit.time import to_local, utcnow
 from siyu.kit.web import Principal
 from siyu.loyalty import repository, rules
 from siyu.loyalty.models import Campaign, CampaignAward, MemberTier, Tier, TierChange
+from siyu.loyalty.repository import holds_tier as holds_tier  # (an SQL condition, to filter members by)
+from siyu.loyalty.repository import tiers_of as tiers_of
 from siyu.loyalty.rules import Calculation, CampaignFacts, OrderFacts, TierFacts
 from siyu.loyalty.schemas import CampaignIn, PointsPolicy, PreviewIn, TierIn
 from siyu.members import service as members

@@ -4,7 +4,7 @@
 - for ops (`OPS_COLUMNS`, `ops_row`): Chinese headers, yuan, statuses in words, tenant-local times, and what
   the order earned (who claimed it, how many points), supplied by the caller from the claims domain.
 
-Both are formula-safe: text a spreadsheet would run as a formula starts with an apostrophe.
+The machine shape is formula-safe here; the ops shape is written through the console's table writer, which is.
 """
 
 from __future__ import annotations
@@ -102,20 +102,20 @@ def ops_row(order: Order, timezone: str, platforms: dict[str, str], earned: Earn
 
     return [
         platforms.get(order.platform, order.platform),
-        safe_cell(order.order_id),
+        order.order_id,
         STATUS_LABELS.get(order.status, order.status),
         yuan(order.paid_fen),
         yuan(order.refund_fen) if order.refund_fen else None,
         order.item_count,
-        safe_cell(order.title or ""),
-        safe_cell(order.buyer_nick or ""),
-        safe_cell(order.receiver_phone or ""),
-        safe_cell(order.shop or ""),
-        safe_cell(order.author or ""),
-        safe_cell(order.live_room or ""),
+        order.title or "",
+        order.buyer_nick or "",
+        order.receiver_phone or "",
+        order.shop or "",
+        order.author or "",
+        order.live_room or "",
         when(order.placed_at),
         when(order.paid_at),
         when(order.completed_at),
-        safe_cell(earned.member) if earned else "",
+        earned.member if earned else "",
         earned.points if earned else None,
     ]

@@ -92,3 +92,21 @@ def test_the_mall_pick_list_is_formula_safe() -> None:
 def book_sheet(data: bytes) -> str:
     with zipfile.ZipFile(io.BytesIO(data)) as book:
         return book.read("xl/worksheets/sheet1.xml").decode()
+
+
+async def test_the_members_export_is_formula_safe_as_csv_and_xlsx(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    tenant = await factories.tenant(session)
+    login = await factories.staff_login(session, tenant.id)
+    await factories.member(session, tenant.id, nickname=HOSTILE[0])
+
+    exported = await client.get("/console/members/export.csv", cookies=login.cookies)
+    assert exported.status_code == 200
+    header, row = _csv(exported.content)
+    assert dict(zip(header, row, strict=True))["昵称"] == "'" + HOSTILE[0]
+
+    workbook = await client.get("/console/members/export.xlsx", cookies=login.cookies)
+    assert workbook.status_code == 200
+    strings = zipfile.ZipFile(io.BytesIO(workbook.content)).read("xl/worksheets/sheet1.xml").decode()
+    assert "'=HYPERLINK" in strings and ">=HYPERLINK" not in strings
