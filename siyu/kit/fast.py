@@ -6,8 +6,8 @@ its CPU. A `Fast` statement is a Core statement compiled once per dialect; it ru
 transaction, on the same connection, with the same bind and result conversions SQLAlchemy would apply, and a
 broken unique key still raises SQLAlchemy's IntegrityError, so callers treat both paths alike.
 
-When the connection has no transaction open yet (asyncpg opens it with the first statement), the statement goes
-through SQLAlchemy once, which opens it.
+When the connection has no transaction open yet (SQLAlchemy's asyncpg adapter opens it with the first statement),
+the adapter is asked to open it first.
 """
 
 from __future__ import annotations
@@ -124,11 +124,21 @@ def _remember(session: AsyncSession, driver: Any, dialect: Dialect) -> tuple[Any
 
 
 async def _driver(connection: AsyncConnection) -> Any:
-    """The session's driver connection (asyncpg / aiosqlite) when a transaction is open on it, else None."""
+    """The session's driver connection (asyncpg / aiosqlite) with a transaction open on it, else None.
+
+    SQLAlchemy's asyncpg adapter sends BEGIN with the first statement it runs; when it has not yet, the adapter is
+    asked to begin right here (the same call it makes itself, so its commit and rollback stay in charge), which
+    spares the first statement a trip through SQLAlchemy's execution."""
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
     if isinstance(driver, asyncpg.Connection):
-        return driver if driver.is_in_transaction() else None
+        if not driver.is_in_transaction():
+            adapter = raw.dbapi_connection
+            begin = getattr(adapter, "_start_transaction", None)
+            if begin is None or getattr(adapter, "_transaction", False) is not None:
+                return None  # an adapter that works otherwise: the first statement goes through SQLAlchemy
+            await begin()
+        return driver
     return driver if getattr(driver, "in_transaction", False) else None
 
 

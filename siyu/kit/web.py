@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
@@ -142,7 +143,12 @@ def device_id(request: Request) -> str | None:
 
 def hashed(request: Request, value: str) -> str:
     """A keyed hash of an IP or a device id: counted and compared without being stored."""
-    return sign(request.app.state.settings.secret_key, value)[:16]
+    return _hashed(request.app.state.settings.secret_key, value)
+
+
+@lru_cache(maxsize=8192)  # the same fans' addresses and devices come back request after request
+def _hashed(secret: str, value: str) -> str:
+    return sign(secret, value)[:16]
 
 
 def ip_hash(request: Request) -> str:

@@ -10,8 +10,9 @@ from typing import Any, cast
 
 from sqlalchemy import ColumnExpressionArgument, Table, bindparam, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
 
-from siyu.kit.bulk import insert_ignoring_duplicates
+from siyu.kit.bulk import dialect, insert_ignoring_duplicates
 from siyu.kit.fast import Fast
 from siyu.ledger.models import Allocation, Balance, Entry, Lot, LotStatus
 
@@ -149,6 +150,94 @@ _INSERT_LOT = Fast(insert(cast(Table, Lot.__table__)))
 
 async def insert_entry(session: AsyncSession, values: dict[str, Any]) -> None:
     await _INSERT_ENTRY.execute(session, values)
+
+
+def _credit_statement() -> Executable:
+    """A credit in one round trip (PostgreSQL): unless its source is credited already, the entry, the lot and the
+    balance change, as data-modifying CTEs of one statement that answers who held the source before."""
+    entries, lots, balances = (cast(Table, model.__table__) for model in (Entry, Lot, Balance))
+
+    def param(name: str, column: Any) -> Any:
+        return bindparam(name, type_=column.type)
+
+    owner = (
+        select(lots.c.member_id)
+        .where(
+            lots.c.tenant_id == param("tenant_id", lots.c.tenant_id),
+            lots.c.source_ref == param("source_ref", lots.c.source_ref),
+        )
+        .cte("owner")
+    )
+    fresh = ~exists(select(owner.c.member_id))
+
+    def insert_row(table: Table, names: dict[str, str], name: str) -> Any:
+        columns = list(names)
+        values = select(*(param(names[column], table.c[column]) for column in columns)).where(fresh)
+        return insert(table).from_select(columns, values).cte(name)
+
+    entry = insert_row(entries, {c: _ENTRY_PARAMS.get(c, c) for c in _ENTRY_COLUMNS}, "new_entry")
+    lot = insert_row(lots, {c: _LOT_PARAMS.get(c, c) for c in _LOT_COLUMNS}, "new_lot")
+    balance = (
+        update(balances)
+        .where(
+            balances.c.tenant_id == param("tenant_id", balances.c.tenant_id),
+            balances.c.member_id == param("member_id", balances.c.member_id),
+            fresh,
+        )
+        .values(
+            available=balances.c.available + param("add_available", balances.c.available),
+            pending=balances.c.pending + param("add_pending", balances.c.pending),
+            updated_at=param("now", balances.c.updated_at),
+        )
+        .cte("balance")
+    )
+    return select(select(owner.c.member_id).scalar_subquery().label("owner")).add_cte(entry, lot, balance)
+
+
+_ENTRY_COLUMNS = (
+    *("tenant_id", "id", "member_id", "kind", "amount", "pending_amount", "source_ref", "lot_id"),
+    *("explanation", "created_by", "created_at"),
+)
+_ENTRY_PARAMS = {"id": "entry_id", "amount": "entry_amount", "pending_amount": "entry_pending", "created_at": "now"}
+_LOT_COLUMNS = (
+    *("tenant_id", "id", "member_id", "entry_id", "source_ref", "amount", "remaining", "status"),
+    *("post_after", "expires_at", "created_at"),
+)
+_LOT_PARAMS = {"id": "lot_id", "amount": "lot_amount", "remaining": "lot_amount", "status": "lot_status"}
+_LOT_PARAMS["created_at"] = "now"
+_CREDIT = Fast(_credit_statement())
+
+
+async def write_credit(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    account: Account,
+    entry: dict[str, Any],
+    lot: dict[str, Any],
+    now: datetime,
+) -> int | None:
+    """Write a credit (its entry's and lot's columns) and add it to the member's locked balance (available or
+    pending, as the lot is posted or not), unless its source is credited already: then nothing is written and the
+    member holding it is returned. PostgreSQL does it in one statement, SQLite in four."""
+    available, pending = entry["amount"], entry["pending_amount"]
+    if dialect(session) == "postgresql":
+        params = {**{_ENTRY_PARAMS.get(c, c): entry[c] for c in _ENTRY_COLUMNS}}
+        params.update({_LOT_PARAMS.get(c, c): lot[c] for c in _LOT_COLUMNS})
+        params.update(add_available=available, add_pending=pending, now=now)
+        owner = await _CREDIT.scalar(session, params)
+        if owner is not None:
+            return int(owner)
+        account.available += available
+        account.pending += pending
+        return None
+    owner = await credit_owner(session, tenant_id=tenant_id, source_ref=entry["source_ref"])
+    if owner is not None:
+        return owner
+    await insert_entry(session, entry)
+    await insert_lot(session, lot)
+    await change_balance(session, tenant_id=tenant_id, account=account, now=now, available=available, pending=pending)
+    return None
 
 
 async def insert_lot(session: AsyncSession, values: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -161,6 +162,58 @@ def _is_duplicate_source(error: IntegrityError) -> bool:
     return "source_ref" in message and ("UNIQUE" in message or "unique" in message)
 
 
+def _entry_values(
+    *,
+    tenant_id: int,
+    member_id: int,
+    kind: EntryKind,
+    source_ref: str,
+    explanation: str,
+    now: datetime,
+    amount: int = 0,
+    pending_amount: int = 0,
+    lot_id: int | None = None,
+    created_by: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "id": new_id(),
+        "member_id": member_id,
+        "kind": str(kind),
+        "amount": amount,
+        "pending_amount": pending_amount,
+        "source_ref": source_ref,
+        "lot_id": lot_id,
+        "explanation": explanation[:300],
+        "created_by": created_by,
+        "created_at": now,
+    }
+
+
+def _lot_values(
+    entry: dict[str, Any],
+    *,
+    amount: int,
+    pending: bool,
+    now: datetime,
+    post_after: datetime | None = None,
+    expires_at: datetime | None = None,
+) -> dict[str, Any]:
+    return {
+        "tenant_id": entry["tenant_id"],
+        "id": entry["lot_id"],
+        "member_id": entry["member_id"],
+        "entry_id": entry["id"],
+        "source_ref": entry["source_ref"],
+        "amount": amount,
+        "remaining": amount,
+        "status": str(LotStatus.pending if pending else LotStatus.posted),
+        "post_after": post_after,
+        "expires_at": expires_at,
+        "created_at": now,
+    }
+
+
 async def _add_entry(
     session: AsyncSession,
     *,
@@ -176,19 +229,18 @@ async def _add_entry(
     created_by: str | None = None,
 ) -> Entry:
     """Write one entry (a plain INSERT; the entry returned is not tracked by the session: entries never change)."""
-    values = {
-        "tenant_id": tenant_id,
-        "id": new_id(),
-        "member_id": member_id,
-        "kind": str(kind),
-        "amount": amount,
-        "pending_amount": pending_amount,
-        "source_ref": source_ref,
-        "lot_id": lot_id,
-        "explanation": explanation[:300],
-        "created_by": created_by,
-        "created_at": now,
-    }
+    values = _entry_values(
+        tenant_id=tenant_id,
+        member_id=member_id,
+        kind=kind,
+        source_ref=source_ref,
+        explanation=explanation,
+        now=now,
+        amount=amount,
+        pending_amount=pending_amount,
+        lot_id=lot_id,
+        created_by=created_by,
+    )
     try:
         await repository.insert_entry(session, values)
     except IntegrityError as error:
@@ -216,19 +268,11 @@ async def _add_lot(
     expires_at: datetime | None = None,
 ) -> None:
     assert entry.lot_id is not None
-    values = {
-        "tenant_id": tenant_id,
-        "id": entry.lot_id,
-        "member_id": entry.member_id,
-        "entry_id": entry.id,
-        "source_ref": entry.source_ref,
-        "amount": amount,
-        "remaining": amount,
-        "status": str(LotStatus.pending if pending else LotStatus.posted),
-        "post_after": post_after,
-        "expires_at": expires_at,
-        "created_at": now,
-    }
+    of_entry: dict[str, Any] = {"tenant_id": tenant_id, "lot_id": entry.lot_id, "member_id": entry.member_id}
+    of_entry.update(id=entry.id, source_ref=entry.source_ref)
+    values = _lot_values(
+        of_entry, amount=amount, pending=pending, now=now, post_after=post_after, expires_at=expires_at
+    )
     try:
         await repository.insert_lot(session, values)
     except IntegrityError as error:
@@ -442,11 +486,7 @@ async def earn(
     if post_after is not None and not pending:
         raise InvalidInput("只有待入账的积分才有入账时间", code="invalid_post_after")
     account = await _open(session, tenant_id=tenant_id, member_id=member_id, now=now)
-    owner = await repository.credit_owner(session, tenant_id=tenant_id, source_ref=source_ref)
-    if owner is not None:
-        raise AlreadyCredited(by_this_member=owner == member_id)
-    entry = await _add_entry(
-        session,
+    values = _entry_values(
         tenant_id=tenant_id,
         member_id=member_id,
         kind=EntryKind.earn_pending if pending else EntryKind.earn,
@@ -458,20 +498,21 @@ async def earn(
         created_by=created_by,
         now=now,
     )
-    await _add_lot(
-        session,
-        tenant_id=tenant_id,
-        entry=entry,
-        amount=amount,
-        pending=pending,
-        post_after=post_after,
-        expires_at=expires_at,
-        now=now,
-    )
+    lot = _lot_values(values, amount=amount, pending=pending, now=now, post_after=post_after, expires_at=expires_at)
+    try:
+        owner = await repository.write_credit(
+            session, tenant_id=tenant_id, account=account, entry=values, lot=lot, now=now
+        )
+    except IntegrityError as error:
+        if _is_duplicate_source(error):  # a concurrent credit of the same source got there first
+            raise AlreadyCredited() from error
+        raise
+    if owner is not None:
+        raise AlreadyCredited(by_this_member=owner == member_id)
+    entry = Entry(**values)
+    adopt(session, entry, values)
     if pending:
-        await repository.change_balance(session, tenant_id=tenant_id, account=account, now=now, pending=amount)
         return entry
-    await repository.change_balance(session, tenant_id=tenant_id, account=account, now=now, available=amount)
     moves = _Moves(tenant_id)
     await _settle_debt(session, tenant_id=tenant_id, account=account, entry=entry, moves=moves, now=now)
     await moves.write(session)

@@ -4,6 +4,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.kit.db import keep
+from siyu.kit.fast import Fast
 from siyu.tenants.models import Channel, Tenant
 
 
@@ -22,7 +23,7 @@ async def get_by_slug(session: AsyncSession, slug: str) -> Tenant | None:
     return None if tenant is None else keep(session, tenant)
 
 
-_VERSION_BY_SLUG = select(Tenant.id, Tenant.config_version).where(Tenant.slug == bindparam("slug"))
+_VERSION_BY_SLUG = Fast(select(Tenant.id, Tenant.config_version).where(Tenant.slug == bindparam("slug")))
 _VERSION_BY_ID = select(Tenant.config_version).where(Tenant.id == bindparam("tenant_id"))
 _BUMP = (
     update(Tenant)
@@ -34,7 +35,7 @@ _BUMP = (
 
 async def version_by_slug(session: AsyncSession, slug: str) -> tuple[int, int] | None:
     """(id, config_version) of the tenant with this slug: what a fan request reads before its cached config."""
-    row = (await session.execute(_VERSION_BY_SLUG, {"slug": slug})).one_or_none()
+    row = await _VERSION_BY_SLUG.one_or_none(session, {"slug": slug})
     return None if row is None else (int(row[0]), int(row[1]))
 
 
