@@ -55,6 +55,19 @@ def adopt(session: AsyncSession, row: object, values: dict[str, Any]) -> None:
     session.add(row)
 
 
+M = TypeVar("M", bound=Base)
+
+
+def adopt_new(session: AsyncSession, model: type[M], values: dict[str, Any]) -> M:
+    """`adopt` a row of `model` made straight from its columns' values: the constructor's attribute events (a
+    tenth of the work of reading a row) are skipped, since none of them is a change."""
+    row: M = model.__mapper__.class_manager.new_instance()
+    row.__dict__.update(values)
+    make_transient_to_detached(row)
+    session.add(row)
+    return row
+
+
 def keep(session: AsyncSession, row: T, limit: int = 256) -> T:
     """Hold a loaded row for the rest of the session, so that reading it again by primary key (session.get)
     finds it in the identity map, which holds rows only while someone else does. The most recent `limit`."""

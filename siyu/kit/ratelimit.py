@@ -8,6 +8,7 @@ pass a check before any of them is counted. `allowed` only looks, and is no guar
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 from typing import Any
 
 from limits import RateLimitItem, parse
@@ -16,6 +17,8 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
 REDIS_CONNECTIONS = 64
+# A rule such as "5/30 minutes" is parsed once (with a regular expression) rather than at every attempt.
+rule_of = lru_cache(maxsize=1024)(parse)
 REDIS_WAIT_S = 2
 
 
@@ -41,11 +44,11 @@ class RateLimiter:
 
     async def hit(self, rule: str, *keys: str) -> bool:
         """Count one attempt; False when the limit is already used up."""
-        return await self._limiter.hit(parse(rule), *keys)
+        return await self._limiter.hit(rule_of(rule), *keys)
 
     async def allowed(self, rule: str, *keys: str) -> bool:
         """True while attempts remain, without counting one."""
-        return await self._limiter.test(parse(rule), *keys)
+        return await self._limiter.test(rule_of(rule), *keys)
 
     async def attempt(
         self, counted: list[tuple[str, str, str]], looked_at: list[tuple[str, str, str]]
@@ -61,22 +64,22 @@ class RateLimiter:
         now = time.time()
         async with bridge.get_connection().pipeline(transaction=False) as pipeline:
             for rule, *keys in counted:
-                item = parse(rule)
+                item = rule_of(rule)
                 key = bridge.prefixed_key(item.key_for(*keys))
                 await bridge.lua_acquire_moving_window([key], [now, item.amount, item.get_expiry(), 1], pipeline)
             for rule, *keys in looked_at:
-                item = parse(rule)
+                item = rule_of(rule)
                 key = bridge.prefixed_key(item.key_for(*keys))
                 await bridge.lua_moving_window([key], [now - item.get_expiry(), item.amount], pipeline)
             results = await pipeline.execute()
         hits, windows = results[: len(counted)], results[len(counted) :]
-        limits = [parse(rule).amount for rule, *_keys in looked_at]
+        limits = [rule_of(rule).amount for rule, *_keys in looked_at]
         # A window is [its start, entries in it] (or empty): the test passes while entries < the limit.
         looks = [not window or int(window[1]) < limit for window, limit in zip(windows, limits, strict=True)]
         return all(bool(hit) for hit in hits), all(looks)
 
     async def clear(self, rule: str, *keys: str) -> None:
-        item: RateLimitItem = parse(rule)
+        item: RateLimitItem = rule_of(rule)
         await self._limiter.clear(item, *keys)
 
     async def reset(self) -> None:

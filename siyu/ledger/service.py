@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.audit import service as audit
-from siyu.kit.db import adopt
+from siyu.kit.db import adopt, adopt_new
 from siyu.kit.errors import Conflict, InvalidInput, NotFound
 from siyu.kit.ids import new_id
 from siyu.kit.time import utcnow
@@ -509,8 +509,7 @@ async def earn(
         raise
     if owner is not None:
         raise AlreadyCredited(by_this_member=owner == member_id)
-    entry = Entry(**values)
-    adopt(session, entry, values)
+    entry = adopt_new(session, Entry, values)
     if pending:
         return entry
     moves = _Moves(tenant_id)

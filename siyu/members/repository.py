@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, bindparam, delete, func, or_, select, upda
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
-from siyu.kit.db import adopt, keep
+from siyu.kit.db import adopt_new, keep
 from siyu.kit.fast import Fast
 from siyu.kit.pagination import Page, PageRequest, Sort, paginate
 from siyu.members.models import Identity, Member
@@ -34,9 +34,7 @@ async def get(session: AsyncSession, *, tenant_id: int, member_id: int) -> Membe
         row = await _BY_ID.one_or_none(session, {"tenant_id": tenant_id, "id": member_id})
         if row is None:
             return None
-        values = dict(zip(_COLUMNS, row, strict=True))
-        found = Member(**values)
-        adopt(session, found, values)
+        found = adopt_new(session, Member, dict(zip(_COLUMNS, row, strict=True)))
         return keep(session, found)  # read again by id, she comes from memory
     member = await session.get(Member, (tenant_id, member_id))
     return None if member is None else keep(session, member)
