@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 
 import pytest
 
+from siyu.kit import ratelimit
 from siyu.kit.ratelimit import RateLimiter
 
 REDIS_URL = os.environ.get("SIYU_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -22,6 +24,28 @@ async def test_memory_limits_count_and_clear() -> None:
     assert not await limiter.allowed("3/minute", "test", "a")
     await limiter.clear("3/minute", "test", "a")
     assert await limiter.allowed("3/minute", "test", "a")
+
+
+async def test_memory_entries_past_their_window_are_swept_and_no_longer_count(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [1_000_000.0]
+    monkeypatch.setattr("time.time", lambda: clock[0])
+    limiter = RateLimiter()
+    assert await _counts(limiter, "b") == [True, True, True, False]  # the clean-up runs at most once a second
+    await asyncio.sleep(0.05)  # the pass the first hit started is over
+    clock[0] += 61  # the window has passed: counted from the entries' times, swept or not
+    assert await limiter.hit("3/minute", "test", "b")
+    clock[0] += 61
+    monkeypatch.setattr(ratelimit, "SWEEP_EVERY_S", 0.0)
+    await limiter.hit("3/minute", "test", "c")  # starts a clean-up pass
+    events = limiter.storage.events  # type: ignore[attr-defined]
+    assert "LIMITER/test/b/3/1/minute" in events
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if "LIMITER/test/b/3/1/minute" not in events:
+            break
+    assert "LIMITER/test/b/3/1/minute" not in events and "LIMITER/test/c/3/1/minute" in events
 
 
 async def test_redis_limits_are_shared_between_limiters() -> None:
