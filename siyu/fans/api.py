@@ -1,7 +1,7 @@
 """The fan API: sign in (phone code, WeChat, mini-program), refresh, and what a signed-in fan can do from an
 app or a mini-program: see herself, claim orders, read her claims, unbind an account.
 
-Fans use their own bearer tokens (`Authorization: Bearer fa1…`), never a staff session or API key. Every
+Fans use their own bearer tokens (`Authorization: Bearer fa2…`), never a staff session or API key. Every
 path names the tenant by its slug.
 """
 
@@ -36,6 +36,7 @@ from siyu.kit.web import (
     DbSession,
     Principal,
     ResourceId,
+    bearer_token,
     client_ip,
     device_hash,
     ip_hash,
@@ -76,7 +77,7 @@ async def current_fan(
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> FanCaller:
     tenant = await tenants.config_by_slug(session, slug)
-    token = (authorization or "").removeprefix("Bearer ").strip()
+    token = bearer_token(authorization)
     found = service.read_access_token(request.app.state.settings.secret_key, token) if token else None
     if found is None or found[0] != tenant.id:
         raise TokenInvalid()
@@ -109,7 +110,9 @@ async def send_code(slug: Slug, body: PhoneIn, request: Request, session: DbSess
         sms=request.app.state.sms,
     )
     return CodeSent(
-        expires_in=sent.expires_in, resend_in=sent.resend_in, demo_code=sent.code if settings.demo else None
+        expires_in=sent.expires_in,
+        resend_in=sent.resend_in,
+        demo_code=sent.code if settings.is_demo_tenant(slug) else None,
     )
 
 
@@ -155,7 +158,7 @@ async def sign_in_mini_program(slug: Slug, body: WechatCodeIn, request: Request,
 
 @router.post("/fan/{slug}/auth/demo", response_model=TokenPair, summary="演示会员登录（仅演示站点）")
 async def sign_in_demo(slug: Slug, request: Request, session: DbSession) -> TokenPair:
-    if not request.app.state.settings.demo:
+    if not request.app.state.settings.is_demo_tenant(slug):
         raise service.DemoOnly()
     tenant = await tenants.get_by_slug(session, slug)
     member = await service.demo_member(session, tenant_id=tenant.id)

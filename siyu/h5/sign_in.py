@@ -56,7 +56,7 @@ async def _login(
         {
             "tenant": fan.tenant,
             "brand_color": fan.brand_color,
-            "demo": settings.demo,
+            "demo": settings.is_demo_tenant(fan.tenant.slug),
             "wechat": wechat.official_account,
             "binding": binding and fan.member is not None,
             "next": _safe_next(fan.tenant.slug, next_path),
@@ -120,7 +120,7 @@ async def send_code(fan: Fan, request: Request, session: DbSession) -> Response:
         note, failed = error.message, True
     else:
         note, failed = "验证码已发送，5 分钟内有效", False
-        if settings.demo:
+        if settings.is_demo_tenant(fan.tenant.slug):
             note += f"（演示站点不发短信，验证码是 {sent.code}）"
     if request.headers.get("hx-request"):
         return templates.TemplateResponse(
@@ -173,7 +173,7 @@ async def sign_in_with_code(fan: Fan, request: Request, session: DbSession) -> R
             binding=binding,
         )
     response = RedirectResponse(_safe_next(fan.tenant.slug, next_path), status_code=303)
-    sign_in(request, response, fan.tenant, member.id)
+    await sign_in(request, response, session, fan.tenant, member.id)
     return response
 
 
@@ -241,26 +241,26 @@ async def wechat_callback(fan: Fan, request: Request, session: DbSession, code: 
     member = await fans.sign_in_wechat(session, tenant_id=fan.tenant.id, user=user, signed_in_as=None)
     response = RedirectResponse(next_path, status_code=303)
     response.delete_cookie(STATE_COOKIE, path=f"/h5/{fan.tenant.slug}/")
-    sign_in(request, response, fan.tenant, member.id)
+    await sign_in(request, response, session, fan.tenant, member.id)
     return response
 
 
 @router.post("/{slug}/demo-login")
 async def demo_login(fan: Fan, request: Request, session: DbSession) -> Response:
     """On a demo server: look around as the demo fan with the most points."""
-    if not request.app.state.settings.demo:
+    if not request.app.state.settings.is_demo_tenant(fan.tenant.slug):
         return RedirectResponse(f"/h5/{fan.tenant.slug}/login", status_code=303)
     form = await request.form()
     response = RedirectResponse(_safe_next(fan.tenant.slug, form_text(form, "next")), status_code=303)
     member = await fans.demo_member(session, tenant_id=fan.tenant.id)
-    sign_in(request, response, fan.tenant, member.id)
+    await sign_in(request, response, session, fan.tenant, member.id)
     return response
 
 
 @router.post("/{slug}/logout")
-async def logout(fan: Fan) -> Response:
+async def logout(fan: Fan, request: Request, session: DbSession) -> Response:
     response = RedirectResponse(f"/h5/{fan.tenant.slug}/", status_code=303)
-    sign_out(response, fan.tenant)
+    await sign_out(request, response, session, fan.tenant)
     return response
 
 
