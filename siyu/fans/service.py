@@ -53,6 +53,11 @@ class CodeInvalid(InvalidInput):
     message = "验证码不正确或已过期，请重新输入"
 
 
+class CodeRequired(InvalidInput):
+    code = "sms_code_required"
+    message = "请输入验证码"
+
+
 class CodeLocked(RateLimited):
     code = "sms_code_locked"
     message = "验证码输错次数太多，请 10 分钟后重新获取"
@@ -340,6 +345,8 @@ async def sign_in_with_code(
     member: the one with this phone, or a new one. Signed in already (by WeChat) as another member: the two
     are one person."""
     now = now or utcnow()
+    if not code.strip():
+        raise CodeRequired()  # not a try: nothing was compared
     phone = members.normalise_identity(IdentityKind.phone, phone)
     phone_hash = _phone_hash(secret, tenant_id, phone)
     # Every try is counted before the code is compared, atomically: parallel guesses get five checks, not more.
@@ -361,6 +368,77 @@ async def sign_in_with_code(
         signed_in_as=signed_in_as,
         now=now,
     )
+
+
+# What she sees of herself
+
+
+PLATFORM_OF_KIND: dict[str, str] = {
+    IdentityKind.phone: "手机号",
+    IdentityKind.wechat_openid: "微信",
+    IdentityKind.wechat_unionid: "微信",
+    IdentityKind.channels_openid: "视频号",
+    IdentityKind.taobao_nick: "淘宝",
+    IdentityKind.taobao_open_uid: "淘宝",
+    IdentityKind.douyin_open_id: "抖音",
+    IdentityKind.kuaishou_id: "快手",
+}
+NAMED_KINDS = frozenset({IdentityKind.taobao_nick})  # the value is a name she chose, shown masked
+DEFAULT_NICKNAME = "会员"  # phone sign-ins are named 会员 + the number's last four digits
+
+
+def mask_name(name: str) -> str:
+    """A nickname as others may glimpse it over her shoulder: 小鱼儿 -> 小*儿, 小鱼 -> 小*."""
+    name = name.strip()
+    if len(name) <= 1:
+        return name
+    if len(name) == 2:
+        return f"{name[0]}*"
+    return f"{name[0]}{'*' * min(len(name) - 2, 4)}{name[-1]}"
+
+
+@dataclass(frozen=True)
+class ShownIdentity:
+    """A bound account as the fan sees it: the platform's name and a masked account, never the raw id."""
+
+    kind: str
+    platform: str
+    account: str  # masked phone, masked nickname, or "" for an id only the platform knows
+    bound_at: datetime
+    ref: str  # names the account in an unbind form without showing it
+
+
+def identity_ref(secret: str, *, member_id: int, kind: str, value: str) -> str:
+    return sign(secret, f"identity:{member_id}:{kind}:{value}")[:20]
+
+
+def shown_identity(secret: str, *, member: Member, kind: str, value: str, bound_at: datetime) -> ShownIdentity:
+    if kind == IdentityKind.phone:
+        account = members.mask(kind, value)
+    elif kind in NAMED_KINDS:
+        account = mask_name(value)
+    elif kind in (IdentityKind.wechat_openid, IdentityKind.wechat_unionid) and not _default_name(member.nickname):
+        account = mask_name(member.nickname)  # her WeChat nickname, taken when she signed in with WeChat
+    else:
+        account = ""
+    return ShownIdentity(
+        kind=kind,
+        platform=PLATFORM_OF_KIND.get(kind, "其他平台"),
+        account=account,
+        bound_at=bound_at,
+        ref=identity_ref(secret, member_id=member.id, kind=kind, value=value),
+    )
+
+
+def _default_name(nickname: str) -> bool:
+    return not nickname.strip() or nickname in ("微信会员", "演示会员") or nickname.startswith(DEFAULT_NICKNAME)
+
+
+def display_name(member: Member, phone: str | None) -> str:
+    """Who the H5 greets: her nickname, else her masked phone number."""
+    if member.nickname.strip() and not (member.nickname.startswith(DEFAULT_NICKNAME) and phone):
+        return member.nickname.strip()
+    return members.mask(IdentityKind.phone, phone) if phone else "会员"
 
 
 # WeChat

@@ -10,6 +10,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from siyu.fans.service import identity_ref
 from siyu.fans.wechat import WechatClient
 from siyu.h5.fans import cookie_name
 from siyu.ledger import service as ledger
@@ -118,9 +119,14 @@ async def test_binding_a_phone_merges_the_member_it_belonged_to(
     merged_view = await client.get(f"{base}/accounts", cookies=jar)
     assert merged_view.status_code == 200
 
-    unbind = await client.post(f"{base}/accounts/unbind", data={"kind": "wechat_openid", "value": "oa-77"}, cookies=jar)
+    secret = app.state.settings.secret_key
+    page = merged_view.text
+    assert "oa-77" not in page and ">微信<" in page and "绑定</div>" in page  # the platform and when, never the id
+    ref = identity_ref(secret, member_id=older.id, kind="wechat_openid", value="oa-77")
+    unbind = await client.post(f"{base}/accounts/unbind", data={"kind": "wechat_openid", "ref": ref}, cookies=jar)
     assert unbind.status_code == 303
-    last = await client.post(f"{base}/accounts/unbind", data={"kind": "phone", "value": PHONE}, cookies=jar)
+    ref = identity_ref(secret, member_id=older.id, kind="phone", value=PHONE)
+    last = await client.post(f"{base}/accounts/unbind", data={"kind": "phone", "ref": ref}, cookies=jar)
     assert last.status_code == 409 and "唯一的登录方式" in last.text
 
 
