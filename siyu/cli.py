@@ -373,8 +373,12 @@ def serve(
     import uvicorn
 
     settings = _settings()
-    settings.check()
     host, port = host or settings.host, port or settings.port
+    try:
+        settings.check(host)
+    except ValueError as unsafe:
+        out.print(f"[red]{unsafe}[/red]")
+        raise typer.Exit(2) from None
     out.print("[bold]siyu 私域[/bold] 正在启动：")
     _print_addresses(host, port, _demo_slug(settings), serving=True)
     uvicorn.run(
@@ -384,6 +388,7 @@ def serve(
         workers=workers,
         log_level=settings.log_level.lower(),
         proxy_headers=True,
+        forwarded_allow_ips=settings.trusted_proxies,
     )
 
 

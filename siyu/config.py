@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+from fnmatch import fnmatchcase
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -9,7 +11,18 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_SECRET = "change-me-siyu-development-secret"  # noqa: S105 - refused in production
+DEFAULT_SECRET = "change-me-siyu-development-secret"  # noqa: S105 - refused in production and off localhost
+DEMO_SLUG = "xinghe"  # the demo tenant `siyu demo` loads
+
+
+def is_loopback(host: str) -> bool:
+    """Whether listening on `host` keeps the server to this machine."""
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class Settings(BaseSettings):
@@ -23,6 +36,8 @@ class Settings(BaseSettings):
     port: int = 8000
     timezone: str = "Asia/Shanghai"
     demo: bool = False
+    # Which tenant (slug, or a pattern such as host-*) anyone may look around as the demo fan, on a demo server.
+    demo_tenant: str = DEMO_SLUG
     log_level: str = "INFO"
     log_json: bool = False
     session_hours: int = Field(default=12, ge=1)
@@ -45,6 +60,10 @@ class Settings(BaseSettings):
     wechat_api_base: str = "https://api.weixin.qq.com"
     wechat_open_base: str = "https://open.weixin.qq.com"
     sms_provider: str = "log"
+    # Addresses of the reverse proxies whose X-Forwarded-Proto / X-Forwarded-For are believed (comma separated,
+    # IPs or networks; "*" trusts anyone, only for a server no one reaches but through the proxy). Others' headers
+    # are ignored: the scheme (Secure cookies) and the client's IP (rate limits) are what the connection says.
+    trusted_proxies: str = "127.0.0.1"
     # Run the job worker inside `siyu serve`. Unset: yes on SQLite, no on PostgreSQL (run `siyu worker`).
     embedded_worker: bool | None = None
 
@@ -66,10 +85,21 @@ class Settings(BaseSettings):
     def cookie_secure(self) -> bool:
         return self.is_production
 
-    def check(self) -> None:
-        """Refuse configurations that are unsafe to run."""
-        if self.is_production and (self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32):
+    def is_demo_tenant(self, slug: str) -> bool:
+        """The demo fan sign-in is open on a demo server, on the demo tenant only."""
+        return self.demo and fnmatchcase(slug, self.demo_tenant)
+
+    def check(self, host: str | None = None) -> None:
+        """Refuse configurations that are unsafe to run: in production, or listening beyond this machine (`host`,
+        else SIYU_HOST), the secret must be set, and not to the built-in one."""
+        weak = self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32
+        if self.is_production and weak:
             raise ValueError("生产环境必须设置 SIYU_SECRET_KEY（至少 32 个字符，且不能使用默认值）")
+        if self.secret_key == DEFAULT_SECRET and not is_loopback(host or self.host):
+            raise ValueError(
+                f"监听 {host or self.host} 时其他机器也能访问：请设置 SIYU_SECRET_KEY"
+                "（至少 32 个字符，不能使用默认值），或只监听 127.0.0.1"
+            )
 
 
 @lru_cache

@@ -29,7 +29,8 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, env="test", embedded_worker=False, _env_file=None)  # type: ignore[call-arg]
+    # Every test tenant (host-…) may be the demo tenant when a test turns the demo on.
+    return Settings(database_url=database_url, env="test", embedded_worker=False, demo_tenant="host-*", _env_file=None)  # type: ignore[call-arg]
 
 
 @pytest.fixture(scope="session")

@@ -44,8 +44,8 @@ async def test_a_demo_fan_signs_in_sees_her_points_and_only_in_her_tenant(
     # The same cookie under the other tenant's name, or with a changed member, is nobody.
     elsewhere = await client.get(f"/h5/{other.slug}/points", cookies={cookie_name(other.slug): cookie})
     assert elsewhere.status_code == 303
-    tenant_id, member_id, issued, signature = cookie.split(".")
-    forged = f"{tenant_id}.{int(member_id) + 1}.{issued}.{signature}"
+    tenant_id, member_id, session_id, issued, signature = cookie.split(".")
+    forged = f"{tenant_id}.{int(member_id) + 1}.{session_id}.{issued}.{signature}"
     assert (await client.get(f"/h5/{home.slug}/points", cookies={cookie_name(home.slug): forged})).status_code == 303
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,13 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
 from siyu.fans.wechat import WechatUser
-from siyu.h5.fans import _payload, cookie_name
-from siyu.kit.security import sign
 from siyu.kit.types import plain_text
 from siyu.kit.web import form_text
 from siyu.members import service as members
 from siyu.tenants import service as tenants
 from tests.support import factories
+from tests.support.fans import h5_cookies
 
 
 async def _owner_key(session: AsyncSession) -> tuple[Any, dict[str, str]]:
@@ -162,6 +160,5 @@ async def test_a_wechat_nickname_with_nul_or_a_lone_surrogate_signs_in(
     assert httpx.URL(back.headers["location"]).path == chinese
     member = await members.find_by_identity(session, tenant_id=tenant.id, kind="wechat_openid", value="oa-nul")
     assert member is not None and member.nickname == "小鱼\ufffd"
-    payload = _payload(tenant.id, member.id, int(time.time()))
-    jar = {cookie_name(tenant.slug): f"{payload}.{sign(app.state.settings.secret_key, payload)}"}
+    jar = await h5_cookies(app, session, tenant, member.id)
     assert (await client.get(f"{base}/", cookies=jar)).status_code == 200

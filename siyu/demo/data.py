@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from siyu.config import DEMO_SLUG
 from siyu.kit.time import utcnow
 from siyu.members import service as members
 from siyu.members.models import IdentityKind
@@ -17,7 +18,6 @@ from siyu.tenants import service as tenants
 from siyu.tenants.models import Platform
 from siyu.tenants.schemas import ChannelIn, TenantUpdate
 
-DEMO_SLUG = "xinghe"
 DEMO_PASSWORD = "siyu-demo-2026"  # noqa: S105 - published demo login
 DEMO_STAFF = [
     ("owner@demo.siyu.local", "林晓", "owner"),

@@ -4,7 +4,7 @@ who claimed some of the imported orders after the show, credited through the sam
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,7 +12,7 @@ from siyu.claims import crediting
 from siyu.claims import service as claims
 from siyu.claims.schemas import ClaimPolicy
 from siyu.kit.pagination import PageRequest
-from siyu.kit.time import utcnow
+from siyu.kit.time import to_local, utcnow
 from siyu.kit.web import Principal
 from siyu.ledger import service as ledger
 from siyu.loyalty import service as loyalty
@@ -114,6 +114,20 @@ async def load(session: AsyncSession, *, slug: str, seed: int = 11, now: datetim
     for member_id, amount, reason in ((fans[0], 50, "直播间抽奖补发"), (fans[1], 30, "物流延误补偿")):
         await ledger.adjust(
             session, tenant_id=tenant.id, member_id=member_id, amount=amount, reason=reason, actor=actor, now=now
+        )
+    # The demo fan (the richest) holds a gift that is about to expire: the H5 shows the last day she may use it.
+    richest = await ledger.richest_member(session, tenant_id=tenant.id)
+    if richest is not None:
+        today = to_local(now, tenant.timezone).replace(hour=0, minute=0, second=0, microsecond=0)
+        await ledger.adjust(
+            session,
+            tenant_id=tenant.id,
+            member_id=richest,
+            amount=20,
+            reason="会员日礼包（限时使用）",
+            actor=actor,
+            expires_at=(today + timedelta(days=5)).astimezone(UTC),
+            now=now,
         )
     return credited
 

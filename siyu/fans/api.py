@@ -1,7 +1,7 @@
 """The fan API: sign in (phone code, WeChat, mini-program), refresh, and what a signed-in fan can do from an
 app or a mini-program: see herself, claim orders, read her claims, unbind an account.
 
-Fans use their own bearer tokens (`Authorization: Bearer fa1…`), never a staff session or API key. Every
+Fans use their own bearer tokens (`Authorization: Bearer fa2…`), never a staff session or API key. Every
 path names the tenant by its slug.
 """
 
@@ -19,6 +19,7 @@ from siyu.fans import service
 from siyu.fans.schemas import (
     CodeSent,
     FanClaimIn,
+    FanExpiring,
     FanIdentityOut,
     FanMe,
     FanPoints,
@@ -32,10 +33,12 @@ from siyu.fans.schemas import (
 )
 from siyu.fans.service import TokenInvalid
 from siyu.kit.errors import AppError
+from siyu.kit.time import last_valid_day
 from siyu.kit.web import (
     DbSession,
     Principal,
     ResourceId,
+    bearer_token,
     client_ip,
     device_hash,
     ip_hash,
@@ -45,7 +48,7 @@ from siyu.kit.web import (
 from siyu.ledger import service as ledger
 from siyu.loyalty import service as loyalty
 from siyu.members import service as members
-from siyu.members.models import IDENTITY_LABELS, IdentityKind, Member
+from siyu.members.models import IdentityKind, Member
 from siyu.members.schemas import IdentityIn, IdentityOut
 from siyu.tenants import service as tenants
 from siyu.tenants.models import Tenant
@@ -76,7 +79,7 @@ async def current_fan(
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> FanCaller:
     tenant = await tenants.config_by_slug(session, slug)
-    token = (authorization or "").removeprefix("Bearer ").strip()
+    token = bearer_token(authorization)
     found = service.read_access_token(request.app.state.settings.secret_key, token) if token else None
     if found is None or found[0] != tenant.id:
         raise TokenInvalid()
@@ -109,7 +112,9 @@ async def send_code(slug: Slug, body: PhoneIn, request: Request, session: DbSess
         sms=request.app.state.sms,
     )
     return CodeSent(
-        expires_in=sent.expires_in, resend_in=sent.resend_in, demo_code=sent.code if settings.demo else None
+        expires_in=sent.expires_in,
+        resend_in=sent.resend_in,
+        demo_code=sent.code if settings.is_demo_tenant(slug) else None,
     )
 
 
@@ -155,7 +160,7 @@ async def sign_in_mini_program(slug: Slug, body: WechatCodeIn, request: Request,
 
 @router.post("/fan/{slug}/auth/demo", response_model=TokenPair, summary="演示会员登录（仅演示站点）")
 async def sign_in_demo(slug: Slug, request: Request, session: DbSession) -> TokenPair:
-    if not request.app.state.settings.demo:
+    if not request.app.state.settings.is_demo_tenant(slug):
         raise service.DemoOnly()
     tenant = await tenants.get_by_slug(session, slug)
     member = await service.demo_member(session, tenant_id=tenant.id)
@@ -185,25 +190,36 @@ async def logout(slug: Slug, body: RefreshIn, session: DbSession) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/fan/{slug}/me", response_model=FanMe, summary="我的会员信息、积分和绑定的账号")
-async def me(fan: CurrentFan, session: DbSession) -> FanMe:
+@router.get("/fan/{slug}/me", response_model=FanMe, summary="我的会员信息、积分（含即将过期）和绑定的账号")
+async def me(fan: CurrentFan, request: Request, session: DbSession) -> FanMe:
     tenant_id, member_id = fan.tenant.id, fan.member.id
+    secret = request.app.state.settings.secret_key
     points = await ledger.balance(session, tenant_id=tenant_id, member_id=member_id)
     standing = await loyalty.standing(session, tenant_id=tenant_id, member_id=member_id)
+    expiring = await loyalty.expiring_soon(session, tenant_id=tenant_id, member_id=member_id)
     identities = await members.identities_of(session, tenant_id=tenant_id, member_id=member_id)
+    phone = next((i.value for i in identities if i.kind == IdentityKind.phone), None)
+    shown = [
+        service.shown_identity(secret, member=fan.member, kind=i.kind, value=i.value, bound_at=i.created_at)
+        for i in identities
+    ]
     return FanMe(
         member_id=member_id,
         nickname=fan.member.nickname,
-        points=FanPoints(available=points.available, pending=points.pending, debt=points.debt),
+        display_name=service.display_name(fan.member, phone),
+        points=FanPoints(
+            available=points.available,
+            pending=points.pending,
+            debt=points.debt,
+            expiring=FanExpiring(
+                points=expiring.points,
+                expires_at=expiring.soonest,
+                last_day=None if expiring.soonest is None else last_valid_day(expiring.soonest, fan.tenant.timezone),
+            ),
+        ),
         tier=standing.tier.name if standing.tier else None,
         identities=[
-            FanIdentityOut(
-                kind=i.kind,
-                label=IDENTITY_LABELS.get(i.kind, i.kind),
-                value=members.mask(i.kind, i.value),
-                created_at=i.created_at,
-            )
-            for i in identities
+            FanIdentityOut(kind=i.kind, label=i.platform, value=i.account, created_at=i.bound_at) for i in shown
         ],
     )
 

@@ -60,7 +60,19 @@ async def revoke_family(session: AsyncSession, *, tenant_id: int, family_id: int
     )
 
 
-async def revoke_member(session: AsyncSession, *, tenant_id: int, member_id: int, now: datetime) -> None:
+async def revoke_member(session: AsyncSession, *, tenant_id: int, member_id: int, now: datetime) -> list[int]:
+    """Revoke every session of the member; the ids of the sessions ended."""
+    families = list(
+        await session.scalars(
+            select(RefreshToken.family_id)
+            .where(
+                RefreshToken.tenant_id == tenant_id,
+                RefreshToken.member_id == member_id,
+                RefreshToken.revoked_at.is_(None),
+            )
+            .distinct()
+        )
+    )
     await session.execute(
         update(RefreshToken)
         .where(
@@ -69,6 +81,23 @@ async def revoke_member(session: AsyncSession, *, tenant_id: int, member_id: int
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
     )
+    return families
+
+
+async def family_alive(session: AsyncSession, *, tenant_id: int, family_id: int, now: datetime) -> bool:
+    """A session is alive while one of its tokens is neither revoked nor expired (used ones count: the API's
+    current token is the last of its family, the H5's one token is never used)."""
+    found = await session.scalar(
+        select(RefreshToken.id)
+        .where(
+            RefreshToken.tenant_id == tenant_id,
+            RefreshToken.family_id == family_id,
+            RefreshToken.revoked_at.is_(None),
+            RefreshToken.expires_at > now,
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 async def delete_expired(session: AsyncSession, *, now: datetime) -> int:

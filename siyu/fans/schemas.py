@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -73,21 +73,31 @@ class FanClaimIn(BaseModel):
 
 
 class FanIdentityOut(BaseModel):
-    kind: str
-    label: str
-    value: str
-    created_at: datetime
+    kind: str = Field(description="账号类型（解绑时用）")
+    label: str = Field(description="平台名称，如 微信、抖音、手机号")
+    value: str = Field(description="打码后的账号或昵称；只有平台内部编号的账号为空（从不返回原始编号）")
+    created_at: datetime = Field(description="绑定时间")
+
+
+class FanExpiring(BaseModel):
+    points: int = Field(description="即将过期的积分")
+    expires_at: datetime | None = Field(
+        description="最早一批积分失效的时刻（这一刻起不能再用，月底/年底过期为次日 0 点，店铺时区）"
+    )
+    last_day: date | None = Field(description="最早一批积分还能使用的最后一天（店铺时区），给会员看的就是这一天")
 
 
 class FanPoints(BaseModel):
     available: int
     pending: int
     debt: int
+    expiring: FanExpiring | None = Field(default=None, description="近期将过期的积分（按店铺设置的提醒天数）")
 
 
 class FanMe(BaseModel):
     member_id: int
     nickname: str
+    display_name: str = Field(description="会员中心显示的名字：昵称，没有昵称时为打码的手机号")
     points: FanPoints
     tier: str | None
     identities: list[FanIdentityOut]

@@ -39,7 +39,6 @@ from siyu.tenants import service as tenants
 log = structlog.get_logger("siyu.fans")
 
 WECHAT_KEY = "wechat"
-ACCESS_SECONDS = 15 * 60
 REFRESH_DAYS = 30
 CODE_SECONDS = 5 * 60
 RESEND_SECONDS = 60
@@ -52,6 +51,11 @@ SYSTEM_LABEL = "会员登录"
 class CodeInvalid(InvalidInput):
     code = "sms_code_invalid"
     message = "验证码不正确或已过期，请重新输入"
+
+
+class CodeRequired(InvalidInput):
+    code = "sms_code_required"
+    message = "请输入验证码"
 
 
 class CodeLocked(RateLimited):
@@ -87,24 +91,102 @@ class MergeRefused(Conflict):
 
 
 # Sessions
+#
+# A session is a family of refresh tokens: an API client's (each refresh uses one up and issues the next) or the
+# H5's (one token never handed out; the cookie names the family). Ending a session revokes its family. Access
+# tokens and H5 cookies carry the session id. The claim route (every claim of a live show) must not read the
+# database to check it, so an access token lives only ACCESS_SECONDS and is checked against the sessions this
+# process saw end; the H5 checks a session against the database at most once per CHECK_SECONDS per process.
+# A session ended by another process is refused there within ACCESS_SECONDS / CHECK_SECONDS; by this process, at
+# once.
+
+ACCESS_SECONDS = 5 * 60
+CHECK_SECONDS = 5 * 60
+_ended: dict[int, float] = {}  # session id -> when this process ended it (kept while its tokens could live)
+_alive: dict[int, float] = {}  # session id -> when this process last found it alive in the database
+_MAX_ALIVE = 100_000
 
 
-def access_token(secret: str, *, tenant_id: int, member_id: int, now: float | None = None) -> str:
-    """A short-lived bearer token: who she is, until when, signed with the server's secret."""
+def ended_here(session_id: int) -> bool:
+    return session_id in _ended
+
+
+def _forget_ended(now: float) -> None:
+    for sid in [sid for sid, at in _ended.items() if at < now - max(ACCESS_SECONDS, CHECK_SECONDS)]:
+        del _ended[sid]
+
+
+def end_here(*session_ids: int) -> None:
+    """Sessions this process ended: refused at once here (other processes refuse them within the windows)."""
+    now = time.time()
+    _forget_ended(now)
+    for sid in session_ids:
+        _ended[sid] = now
+        _alive.pop(sid, None)
+
+
+def access_token(
+    secret: str, *, tenant_id: int, member_id: int, session_id: int | None = None, now: float | None = None
+) -> str:
+    """A short-lived bearer token: who she is, in which session, until when, signed with the server's secret."""
     expires = int((now or time.time()) + ACCESS_SECONDS)
-    payload = f"fa1.{tenant_id}.{member_id}.{expires}"
+    payload = f"fa2.{tenant_id}.{member_id}.{session_id or new_id()}.{expires}"
     return f"{payload}.{sign(secret, payload)}"
 
 
 def read_access_token(secret: str, token: str, *, now: float | None = None) -> tuple[int, int] | None:
-    """(tenant, member) of a valid access token; None when it is forged, malformed or expired."""
+    """(tenant, member) of a valid access token; None when it is forged, malformed, expired or its session was
+    ended in this process. Never reads the database."""
     parts = token.split(".")
-    if len(parts) != 5 or parts[0] != "fa1" or not all(p.isdigit() for p in parts[1:4]):
+    if len(parts) != 6 or parts[0] != "fa2" or not all(p.isdigit() and len(p) < 20 for p in parts[1:5]):
         return None
-    payload = ".".join(parts[:4])
-    if not same(parts[4], sign(secret, payload)) or int(parts[3]) < (now or time.time()):
+    payload = ".".join(parts[:5])
+    if not same(parts[5], sign(secret, payload)) or int(parts[4]) < (now or time.time()):
+        return None
+    if int(parts[3]) in _ended:
         return None
     return int(parts[1]), int(parts[2])
+
+
+async def session_alive(session: AsyncSession, *, tenant_id: int, session_id: int, now: datetime | None = None) -> bool:
+    """Whether the H5 session is still on: not ended here, and found alive in the database within CHECK_SECONDS."""
+    if session_id in _ended:
+        return False
+    clock = time.time()
+    checked = _alive.get(session_id)
+    if checked is not None and checked > clock - CHECK_SECONDS:
+        return True
+    if not await repository.family_alive(session, tenant_id=tenant_id, family_id=session_id, now=now or utcnow()):
+        return False
+    if len(_alive) >= _MAX_ALIVE:
+        _alive.clear()
+    _alive[session_id] = clock
+    return True
+
+
+async def open_h5_session(
+    session: AsyncSession, *, tenant_id: int, member_id: int, days: int, now: datetime | None = None
+) -> int:
+    """A session for the H5's cookie: a family of one token that is never handed out. Returns its id."""
+    now = now or utcnow()
+    row = RefreshToken(
+        tenant_id=tenant_id,
+        id=new_id(),
+        member_id=member_id,
+        family_id=new_id(),
+        token_hash=hash_token(new_token()),
+        expires_at=now + timedelta(days=days),
+        created_at=now,
+    )
+    repository.add(session, row)
+    await session.flush()
+    _alive[row.family_id] = time.time()
+    return row.family_id
+
+
+async def end_session(session: AsyncSession, *, tenant_id: int, session_id: int, now: datetime | None = None) -> None:
+    await repository.revoke_family(session, tenant_id=tenant_id, family_id=session_id, now=now or utcnow())
+    end_here(session_id)
 
 
 async def issue_tokens(
@@ -130,7 +212,9 @@ async def issue_tokens(
     repository.add(session, row)
     await session.flush()
     return TokenPair(
-        access_token=access_token(secret, tenant_id=tenant_id, member_id=member_id, now=now.timestamp()),
+        access_token=access_token(
+            secret, tenant_id=tenant_id, member_id=member_id, session_id=row.family_id, now=now.timestamp()
+        ),
         expires_in=ACCESS_SECONDS,
         refresh_token=refresh,
         refresh_expires_at=row.expires_at,
@@ -156,7 +240,7 @@ async def refresh(
     if row.used_at is not None or not await repository.use_refresh_token(
         session, tenant_id=tenant_id, token_id=row.id, now=now
     ):
-        await repository.revoke_family(session, tenant_id=tenant_id, family_id=row.family_id, now=now)
+        await end_session(session, tenant_id=tenant_id, session_id=row.family_id, now=now)
         log.warning("fans.refresh_reused", tenant_id=tenant_id, member_id=row.member_id)
         return Refreshed(None, TokenInvalid("登录状态异常，请重新登录", code="fan_token_reused"))
     member = await members.current(session, tenant_id=tenant_id, member_id=row.member_id)
@@ -171,7 +255,14 @@ async def refresh(
 async def sign_out(session: AsyncSession, *, tenant_id: int, token: str, now: datetime | None = None) -> None:
     row = await repository.refresh_token(session, token_hash=hash_token(token))
     if row is not None and row.tenant_id == tenant_id:
-        await repository.revoke_family(session, tenant_id=tenant_id, family_id=row.family_id, now=now or utcnow())
+        await end_session(session, tenant_id=tenant_id, session_id=row.family_id, now=now)
+
+
+async def end_sessions_of(
+    session: AsyncSession, *, tenant_id: int, member_id: int, now: datetime | None = None
+) -> None:
+    """End every session of the member (merged away, removed by staff)."""
+    end_here(*await repository.revoke_member(session, tenant_id=tenant_id, member_id=member_id, now=now or utcnow()))
 
 
 async def fan_member(session: AsyncSession, *, tenant_id: int, member_id: int) -> Member | None:
@@ -254,6 +345,8 @@ async def sign_in_with_code(
     member: the one with this phone, or a new one. Signed in already (by WeChat) as another member: the two
     are one person."""
     now = now or utcnow()
+    if not code.strip():
+        raise CodeRequired()  # not a try: nothing was compared
     phone = members.normalise_identity(IdentityKind.phone, phone)
     phone_hash = _phone_hash(secret, tenant_id, phone)
     # Every try is counted before the code is compared, atomically: parallel guesses get five checks, not more.
@@ -275,6 +368,77 @@ async def sign_in_with_code(
         signed_in_as=signed_in_as,
         now=now,
     )
+
+
+# What she sees of herself
+
+
+PLATFORM_OF_KIND: dict[str, str] = {
+    IdentityKind.phone: "手机号",
+    IdentityKind.wechat_openid: "微信",
+    IdentityKind.wechat_unionid: "微信",
+    IdentityKind.channels_openid: "视频号",
+    IdentityKind.taobao_nick: "淘宝",
+    IdentityKind.taobao_open_uid: "淘宝",
+    IdentityKind.douyin_open_id: "抖音",
+    IdentityKind.kuaishou_id: "快手",
+}
+NAMED_KINDS = frozenset({IdentityKind.taobao_nick})  # the value is a name she chose, shown masked
+DEFAULT_NICKNAME = "会员"  # phone sign-ins are named 会员 + the number's last four digits
+
+
+def mask_name(name: str) -> str:
+    """A nickname as others may glimpse it over her shoulder: 小鱼儿 -> 小*儿, 小鱼 -> 小*."""
+    name = name.strip()
+    if len(name) <= 1:
+        return name
+    if len(name) == 2:
+        return f"{name[0]}*"
+    return f"{name[0]}{'*' * min(len(name) - 2, 4)}{name[-1]}"
+
+
+@dataclass(frozen=True)
+class ShownIdentity:
+    """A bound account as the fan sees it: the platform's name and a masked account, never the raw id."""
+
+    kind: str
+    platform: str
+    account: str  # masked phone, masked nickname, or "" for an id only the platform knows
+    bound_at: datetime
+    ref: str  # names the account in an unbind form without showing it
+
+
+def identity_ref(secret: str, *, member_id: int, kind: str, value: str) -> str:
+    return sign(secret, f"identity:{member_id}:{kind}:{value}")[:20]
+
+
+def shown_identity(secret: str, *, member: Member, kind: str, value: str, bound_at: datetime) -> ShownIdentity:
+    if kind == IdentityKind.phone:
+        account = members.mask(kind, value)
+    elif kind in NAMED_KINDS:
+        account = mask_name(value)
+    elif kind in (IdentityKind.wechat_openid, IdentityKind.wechat_unionid) and not _default_name(member.nickname):
+        account = mask_name(member.nickname)  # her WeChat nickname, taken when she signed in with WeChat
+    else:
+        account = ""
+    return ShownIdentity(
+        kind=kind,
+        platform=PLATFORM_OF_KIND.get(kind, "其他平台"),
+        account=account,
+        bound_at=bound_at,
+        ref=identity_ref(secret, member_id=member.id, kind=kind, value=value),
+    )
+
+
+def _default_name(nickname: str) -> bool:
+    return not nickname.strip() or nickname in ("微信会员", "演示会员") or nickname.startswith(DEFAULT_NICKNAME)
+
+
+def display_name(member: Member, phone: str | None) -> str:
+    """Who the H5 greets: her nickname, else her masked phone number."""
+    if member.nickname.strip() and not (member.nickname.startswith(DEFAULT_NICKNAME) and phone):
+        return member.nickname.strip()
+    return members.mask(IdentityKind.phone, phone) if phone else "会员"
 
 
 # WeChat
@@ -420,7 +584,7 @@ async def merge_members(
     claimed = await claims.move_member(
         session, tenant_id=tenant_id, from_member_id=from_member_id, into_member_id=into_member_id
     )
-    await repository.revoke_member(session, tenant_id=tenant_id, member_id=from_member_id, now=now)
+    await end_sessions_of(session, tenant_id=tenant_id, member_id=from_member_id, now=now)
     await loyalty.refresh_tiers(session, tenant_id=tenant_id, member_ids=[into_member_id], now=now)
     await session.refresh(source)
     who = actor or Principal(tenant_id=tenant_id, kind="system", actor_id=None, label=SYSTEM_LABEL)

@@ -1,4 +1,5 @@
-"""Who the fan is on the H5: a signed cookie per tenant naming her member id.
+"""Who the fan is on the H5: a signed cookie per tenant naming her member id and her session (which the server
+can end: signing out, a merge; see siyu.fans.service for how soon every process refuses it).
 
 Fans sign in through the tenant's own entry points (WeChat, a phone code); on a demo server anyone can look
 around as a demo fan. Pages that need a fan send others to the sign-in page.
@@ -12,7 +13,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from siyu.fans import service as fans
 from siyu.kit.errors import AppError
 from siyu.kit.security import same, sign
 from siyu.kit.web import DbSession
@@ -34,47 +37,68 @@ def cookie_name(slug: str) -> str:
     return f"siyu_fan_{slug}"
 
 
-def _payload(tenant_id: int, member_id: int, issued: int) -> str:
-    return f"{tenant_id}.{member_id}.{issued}"
+def _payload(tenant_id: int, member_id: int, session_id: int, issued: int) -> str:
+    return f"{tenant_id}.{member_id}.{session_id}.{issued}"
 
 
-def sign_in(request: Request, response: Response, tenant: Tenant, member_id: int) -> None:
-    issued = int(time.time())
-    payload = _payload(tenant.id, member_id, issued)
-    value = f"{payload}.{sign(request.app.state.settings.secret_key, payload)}"
+def cookie_value(secret: str, *, tenant_id: int, member_id: int, session_id: int, issued: int | None = None) -> str:
+    payload = _payload(tenant_id, member_id, session_id, int(time.time()) if issued is None else issued)
+    return f"{payload}.{sign(secret, payload)}"
+
+
+async def sign_in(request: Request, response: Response, session: AsyncSession, tenant: Tenant, member_id: int) -> None:
+    settings = request.app.state.settings
+    session_id = await fans.open_h5_session(session, tenant_id=tenant.id, member_id=member_id, days=SESSION_DAYS)
     response.set_cookie(
         cookie_name(tenant.slug),
-        value,
+        cookie_value(settings.secret_key, tenant_id=tenant.id, member_id=member_id, session_id=session_id),
         max_age=SESSION_DAYS * 86400,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        # Behind a proxy the scheme is https only when the proxy is trusted (SIYU_TRUSTED_PROXIES); in production
+        # the cookie is Secure whatever the scheme looks like.
+        secure=settings.cookie_secure or request.url.scheme == "https",
         path=f"/h5/{tenant.slug}/",
     )
 
 
-def sign_out(response: Response, tenant: Tenant) -> None:
+async def sign_out(request: Request, response: Response, session: AsyncSession, tenant: Tenant) -> None:
+    """End her session (a copied cookie stops working too) and drop the cookie."""
+    found = _signed(request, tenant.slug)
+    if found is not None and found[0] == tenant.id:
+        await fans.end_session(session, tenant_id=tenant.id, session_id=found[2])
     response.delete_cookie(cookie_name(tenant.slug), path=f"/h5/{tenant.slug}/")
 
 
-def signed_fan(request: Request, slug: str) -> tuple[int, int] | None:
-    """(tenant, member) her cookie for this slug names, when it is ours and not expired; read without the database
-    (the member may since have been merged or blocked: fan_page looks her up)."""
+def _signed(request: Request, slug: str) -> tuple[int, int, int] | None:
     raw = request.cookies.get(cookie_name(slug), "")
     parts = raw.split(".")
-    if len(parts) != 4 or not all(p.isdigit() for p in parts[:3]):
+    if len(parts) != 5 or not all(p.isdigit() and len(p) < 20 for p in parts[:4]):
         return None
-    tenant_id, member_id, issued = (int(p) for p in parts[:3])
+    tenant_id, member_id, session_id, issued = (int(p) for p in parts[:4])
     if issued + SESSION_DAYS * 86400 < time.time():
         return None
-    if not same(parts[3], sign(request.app.state.settings.secret_key, _payload(tenant_id, member_id, issued))):
+    payload = _payload(tenant_id, member_id, session_id, issued)
+    if not same(parts[4], sign(request.app.state.settings.secret_key, payload)) or fans.ended_here(session_id):
         return None
-    return tenant_id, member_id
+    return tenant_id, member_id, session_id
 
 
-def _member_id(request: Request, tenant: Tenant) -> int | None:
-    found = signed_fan(request, tenant.slug)
-    return found[1] if found is not None and found[0] == tenant.id else None
+def signed_fan(request: Request, slug: str) -> tuple[int, int] | None:
+    """(tenant, member) her cookie for this slug names, when it is ours, not expired and its session not ended in
+    this process; read without the database (the session may since have been ended elsewhere, the member merged
+    or blocked: fan_page looks them up)."""
+    found = _signed(request, slug)
+    return None if found is None else (found[0], found[1])
+
+
+async def _member_id(request: Request, session: AsyncSession, tenant: Tenant) -> int | None:
+    found = _signed(request, tenant.slug)
+    if found is None or found[0] != tenant.id:
+        return None
+    if not await fans.session_alive(session, tenant_id=tenant.id, session_id=found[2]):
+        return None
+    return found[1]
 
 
 @dataclass(frozen=True)
@@ -89,7 +113,7 @@ class FanPage:
 
 async def fan_page(slug: str, request: Request, session: DbSession) -> FanPage:
     tenant = await tenants.get_by_slug(session, slug)
-    member_id = _member_id(request, tenant)
+    member_id = await _member_id(request, session, tenant)
     member = None
     if member_id is not None:
         member = await members.current(session, tenant_id=tenant.id, member_id=member_id)  # merged: the other one

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.claims import service as claims
 from siyu.claims.models import OUTCOME_LABELS, Claim, Outcome, Via
+from siyu.fans import service as fans
 from siyu.h5.fans import Fan
 from siyu.kit.time import utcnow
 from siyu.kit.web import DbSession
 from siyu.ledger import service as ledger
+from siyu.loyalty import service as loyalty
 from siyu.mall import service as mall
 from siyu.mall.models import Redemption, Status
+from siyu.members import service as members
+from siyu.members.models import Member
 from siyu.templating import templates
 from siyu.tenants import service as tenants
 from siyu.tenants.models import PLATFORM_LABELS
@@ -27,6 +33,7 @@ async def home(fan: Fan, request: Request, session: DbSession) -> HTMLResponse:
     tenant = fan.tenant
     channels = [c for c in await tenants.list_channels(session, tenant_id=tenant.id) if c.active]
     platforms = sorted({c.platform for c in channels}, key=list(PLATFORM_LABELS).index)
+    who = None if fan.member is None else await _who(session, tenant.id, fan.member)
     return templates.TemplateResponse(
         request,
         "h5/home.html",
@@ -35,6 +42,7 @@ async def home(fan: Fan, request: Request, session: DbSession) -> HTMLResponse:
             "brand_color": (tenant.settings or {}).get("brand_color", "#e8336d"),
             "welcome": (tenant.settings or {}).get("welcome_text") or f"欢迎来到{tenant.name}会员中心",
             "platforms": [PLATFORM_LABELS[p] for p in platforms],
+            "who": who,
             "fan_points": None
             if fan.member is None
             else await ledger.balance(session, tenant_id=tenant.id, member_id=fan.member.id),
@@ -54,6 +62,25 @@ async def home(fan: Fan, request: Request, session: DbSession) -> HTMLResponse:
             "outcome_labels": OUTCOME_LABELS,
             "platform_labels": PLATFORM_LABELS,
         },
+    )
+
+
+@dataclass(frozen=True)
+class Who:
+    """The signed-in fan as her home page greets her."""
+
+    name: str
+    tier: str
+    expiring: loyalty.ExpiringSoon
+
+
+async def _who(session: AsyncSession, tenant_id: int, member: Member) -> Who:
+    identities = await members.identities_of(session, tenant_id=tenant_id, member_id=member.id)
+    standing = await loyalty.standing(session, tenant_id=tenant_id, member_id=member.id)
+    return Who(
+        name=fans.display_name(member, next((i.value for i in identities if i.kind == "phone"), None)),
+        tier=standing.tier.name if standing.tier else "普通会员",
+        expiring=await loyalty.expiring_soon(session, tenant_id=tenant_id, member_id=member.id),
     )
 
 

@@ -16,7 +16,6 @@ from siyu.kit.errors import AppError
 from siyu.kit.security import new_token, same, sign
 from siyu.kit.web import DbSession, client_ip, form_text
 from siyu.members import service as members
-from siyu.members.models import IDENTITY_LABELS
 from siyu.templating import templates
 
 router = APIRouter()
@@ -46,6 +45,7 @@ async def _login(
     sent: str | None = None,
     status_code: int = 200,
     binding: bool = False,
+    resend_in: int = 0,
 ) -> Response:
     settings = request.app.state.settings
     wechat = await fans.wechat_config(session, fan.tenant.id)
@@ -56,13 +56,14 @@ async def _login(
         {
             "tenant": fan.tenant,
             "brand_color": fan.brand_color,
-            "demo": settings.demo,
+            "demo": settings.is_demo_tenant(fan.tenant.slug),
             "wechat": wechat.official_account,
             "binding": binding and fan.member is not None,
             "next": _safe_next(fan.tenant.slug, next_path),
             "phone": phone,
             "error": error,
             "sent": sent,
+            "resend_in": resend_in,
             "csrf_token": token,
         },
         status_code=status_code,
@@ -100,9 +101,11 @@ async def send_code(fan: Fan, request: Request, session: DbSession) -> Response:
     settings = request.app.state.settings
     if not _same_site(request, form):
         if request.headers.get("hx-request"):
-            return templates.TemplateResponse(
+            expired = templates.TemplateResponse(
                 request, "h5/_code_sent.html", {"note": "页面已过期，请刷新后重试", "failed": True}, status_code=200
             )
+            expired.headers["HX-Retarget"] = "#code-error"
+            return expired
         return await _login(
             fan, request, session, next_path=next_path, phone=phone, error=EXPIRED, status_code=403, binding=binding
         )
@@ -117,25 +120,35 @@ async def send_code(fan: Fan, request: Request, session: DbSession) -> Response:
             sms=request.app.state.sms,
         )
     except AppError as error:
-        note, failed = error.message, True
-    else:
-        note, failed = "验证码已发送，5 分钟内有效", False
-        if settings.demo:
-            note += f"（演示站点不发短信，验证码是 {sent.code}）"
+        if request.headers.get("hx-request"):
+            # The refusal goes next to the button: the line saying a code was sent (on a demo, the code) stays.
+            refused = templates.TemplateResponse(
+                request, "h5/_code_sent.html", {"note": error.message, "failed": True}, status_code=200
+            )
+            refused.headers["HX-Retarget"] = "#code-error"
+            return refused
+        return await _login(
+            fan,
+            request,
+            session,
+            next_path=next_path,
+            phone=phone,
+            error=error.message,
+            status_code=error.status,
+            binding=binding,
+        )
+    note = "验证码已发送，5 分钟内有效"
+    if settings.is_demo_tenant(fan.tenant.slug):
+        note += f"（演示站点不发短信，验证码是 {sent.code}）"
     if request.headers.get("hx-request"):
         return templates.TemplateResponse(
-            request, "h5/_code_sent.html", {"note": note, "failed": failed}, status_code=200
+            request,
+            "h5/_code_sent.html",
+            {"note": note, "failed": False, "resend_in": sent.resend_in},
+            status_code=200,
         )
     return await _login(
-        fan,
-        request,
-        session,
-        next_path=next_path,
-        phone=phone,
-        error=note if failed else None,
-        sent=None if failed else note,
-        status_code=429 if failed else 200,
-        binding=binding,
+        fan, request, session, next_path=next_path, phone=phone, sent=note, resend_in=sent.resend_in, binding=binding
     )
 
 
@@ -173,7 +186,7 @@ async def sign_in_with_code(fan: Fan, request: Request, session: DbSession) -> R
             binding=binding,
         )
     response = RedirectResponse(_safe_next(fan.tenant.slug, next_path), status_code=303)
-    sign_in(request, response, fan.tenant, member.id)
+    await sign_in(request, response, session, fan.tenant, member.id)
     return response
 
 
@@ -241,26 +254,26 @@ async def wechat_callback(fan: Fan, request: Request, session: DbSession, code: 
     member = await fans.sign_in_wechat(session, tenant_id=fan.tenant.id, user=user, signed_in_as=None)
     response = RedirectResponse(next_path, status_code=303)
     response.delete_cookie(STATE_COOKIE, path=f"/h5/{fan.tenant.slug}/")
-    sign_in(request, response, fan.tenant, member.id)
+    await sign_in(request, response, session, fan.tenant, member.id)
     return response
 
 
 @router.post("/{slug}/demo-login")
 async def demo_login(fan: Fan, request: Request, session: DbSession) -> Response:
     """On a demo server: look around as the demo fan with the most points."""
-    if not request.app.state.settings.demo:
+    if not request.app.state.settings.is_demo_tenant(fan.tenant.slug):
         return RedirectResponse(f"/h5/{fan.tenant.slug}/login", status_code=303)
     form = await request.form()
     response = RedirectResponse(_safe_next(fan.tenant.slug, form_text(form, "next")), status_code=303)
     member = await fans.demo_member(session, tenant_id=fan.tenant.id)
-    sign_in(request, response, fan.tenant, member.id)
+    await sign_in(request, response, session, fan.tenant, member.id)
     return response
 
 
 @router.post("/{slug}/logout")
-async def logout(fan: Fan) -> Response:
+async def logout(fan: Fan, request: Request, session: DbSession) -> Response:
     response = RedirectResponse(f"/h5/{fan.tenant.slug}/", status_code=303)
-    sign_out(response, fan.tenant)
+    await sign_out(request, response, session, fan.tenant)
     return response
 
 
@@ -268,7 +281,9 @@ async def _accounts(
     fan: FanPage, request: Request, session: DbSession, *, error: str | None = None, status_code: int = 200
 ) -> Response:
     assert fan.member is not None
+    secret = request.app.state.settings.secret_key
     identities = await members.identities_of(session, tenant_id=fan.tenant.id, member_id=fan.member.id)
+    phone = next((i.value for i in identities if i.kind == "phone"), None)
     return templates.TemplateResponse(
         request,
         "h5/accounts.html",
@@ -276,11 +291,14 @@ async def _accounts(
             "tenant": fan.tenant,
             "brand_color": fan.brand_color,
             "member": fan.member,
-            "identities": identities,
-            "labels": IDENTITY_LABELS,
-            "mask": members.mask,
-            "has_phone": any(i.kind == "phone" for i in identities),
+            "name": fans.display_name(fan.member, phone),
+            "identities": [
+                fans.shown_identity(secret, member=fan.member, kind=i.kind, value=i.value, bound_at=i.created_at)
+                for i in identities
+            ],
+            "has_phone": phone is not None,
             "last_sign_in": [i for i in identities if i.kind in members.SIGN_IN_KINDS][1:] == [],
+            "sign_in_kinds": members.SIGN_IN_KINDS,
             "error": error,
             "unbound": request.query_params.get("unbound") == "1",
         },
@@ -300,14 +318,22 @@ async def unbind(fan: Fan, request: Request, session: DbSession) -> Response:
     if fan.member is None:
         return to_sign_in(fan, f"/h5/{fan.tenant.slug}/accounts")
     form = await request.form()
+    kind, ref = form_text(form, "kind"), form_text(form, "ref")
+    secret = request.app.state.settings.secret_key
     try:
-        await members.unbind_identity(
-            session,
-            tenant_id=fan.tenant.id,
-            member_id=fan.member.id,
-            kind=form_text(form, "kind"),
-            value=form_text(form, "value"),
+        # The form names the account by a keyed reference, never by its id (which fans never see).
+        value = next(
+            (
+                i.value
+                for i in await members.identities_of(session, tenant_id=fan.tenant.id, member_id=fan.member.id)
+                if i.kind == kind
+                and same(ref, fans.identity_ref(secret, member_id=fan.member.id, kind=kind, value=i.value))
+            ),
+            None,
         )
+        if value is None:
+            raise members.IdentityNotFound()
+        await members.unbind_identity(session, tenant_id=fan.tenant.id, member_id=fan.member.id, kind=kind, value=value)
     except AppError as error:
         return await _accounts(fan, request, session, error=error.message, status_code=error.status)
     return RedirectResponse(f"/h5/{fan.tenant.slug}/accounts?unbound=1", status_code=303)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
@@ -25,6 +25,17 @@ def format_local(value: datetime | None, timezone: str = DEFAULT_TIMEZONE, fmt: 
     if value is None:
         return ""
     return to_local(value, timezone).strftime(fmt)
+
+
+def last_valid_day(expires_at: datetime, timezone: str = DEFAULT_TIMEZONE) -> date:
+    """The last local day on which something that expires at `expires_at` can still be used. Expiry is stored as
+    the first instant it is gone (month and year ends: the next local midnight), so points of 2027 expire at
+    2028-01-01 00:00 Asia/Shanghai and their last day is 2027-12-31."""
+    return (to_local(expires_at, timezone) - timedelta(microseconds=1)).date()
+
+
+def format_last_day(value: datetime | None, timezone: str = DEFAULT_TIMEZONE, fmt: str = "%Y年%m月%d日") -> str:
+    return "" if value is None else last_valid_day(value, timezone).strftime(fmt)
 
 
 def is_valid_timezone(name: str) -> bool:

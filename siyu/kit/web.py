@@ -128,6 +128,14 @@ def form_text(form: FormData, name: str) -> str:
     return value.replace("\x00", "").strip() if isinstance(value, str) else ""
 
 
+def bearer_token(authorization: str | None) -> str | None:
+    """The credential of an `Authorization: Bearer <token>` header, for staff API keys and fan tokens alike: the
+    scheme in any case, spaces around the token ignored; None for another scheme or an empty token."""
+    scheme, _, value = (authorization or "").strip().partition(" ")
+    value = value.strip()
+    return value if scheme.lower() == "bearer" and value else None
+
+
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 

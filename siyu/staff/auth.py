@@ -5,18 +5,14 @@ from __future__ import annotations
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from siyu.kit.web import Principal, client_ip
+from siyu.kit.web import Principal, bearer_token, client_ip
 from siyu.staff import api_keys, service
 
 SESSION_COOKIE = "siyu_session"
 
 
 def bearer_key(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return request.headers.get("x-api-key") or None
+    return bearer_token(request.headers.get("authorization")) or request.headers.get("x-api-key") or None
 
 
 async def authenticate(request: Request, session: AsyncSession) -> Principal | None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Dialog, Page, expect
@@ -117,3 +119,61 @@ def test_ops_bind_an_account_and_merge_two_members(page: Page, screenshot: Scree
     expect(page.locator("#identities [data-identity=kuaishou_id]")).to_contain_text("ks_fan_2026")
     page.goto(f"/console/members/{second}")
     expect(page.locator("#merged-banner")).to_contain_text("这位会员已并入")
+
+
+def test_the_code_button_counts_down_and_a_refused_resend_keeps_the_code(
+    mobile_page: Page, screenshot: Screenshot
+) -> None:
+    fan = mobile_page
+    fan.goto(f"/h5/{DEMO_SLUG}/login")
+    fan.get_by_label("手机号").fill("13712340001")
+    send = fan.locator("#send-code")
+    send.click()
+    note = fan.locator("#code-note")
+    expect(note).to_contain_text("验证码是")
+    shown = note.inner_text()
+    expect(send).to_be_disabled()
+    expect(send).to_have_text(re.compile(r"^(60|59|58) 秒后重发$"))
+
+    fan.get_by_role("button", name="登录", exact=True).click()  # no code typed
+    expect(fan.locator("#code-error")).to_have_text("请输入验证码")
+    expect(fan).to_have_url(re.compile(rf"/h5/{DEMO_SLUG}/login$"))  # caught before it left the page
+    screenshot(fan, "h5-login-countdown")
+
+    # Asked again within the minute (say from another tab): refused under the button, the code stays on show.
+    fan.evaluate("document.getElementById('send-code').disabled = false")
+    send.click()
+    expect(fan.locator("#code-error")).to_contain_text("太频繁")
+    expect(note).to_have_text(shown)
+    screenshot(fan, "h5-login-resend-refused")
+
+
+def test_her_home_greets_her_with_her_tier_and_her_accounts_hide_every_id(
+    mobile_page: Page, screenshot: Screenshot
+) -> None:
+    fan = mobile_page
+    fan.goto(f"/h5/{DEMO_SLUG}/login")
+    fan.get_by_role("button", name="以演示会员身份体验").click()
+    expect(fan).to_have_url(re.compile(rf"/h5/{DEMO_SLUG}/$"))
+    expect(fan.locator("#fan-name")).not_to_be_empty()
+    expect(fan.locator("#fan-tier")).to_have_text(re.compile(r"\S+"))
+    # The demo fan's gift expires at the start of the fifth local day from today: its last day is the fourth.
+    last_day = (datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=4)).strftime("%Y年%m月%d日")
+    expect(fan.locator("#home-expiring")).to_contain_text(f"积分有效期到 {last_day}")
+    width = fan.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375, f"the home page scrolls sideways ({width}px wide)"
+    screenshot(fan, "h5-home-signed-in")
+
+    fan.goto(f"/h5/{DEMO_SLUG}/points")
+    expect(fan.locator("#expiring-last-day")).to_have_text(last_day)
+
+    fan.goto(f"/h5/{DEMO_SLUG}/accounts")
+    rows = fan.locator("#identities [data-identity]")
+    expect(rows.first).to_be_visible()
+    for n in range(rows.count()):
+        expect(rows.nth(n)).to_contain_text("绑定")
+    text = fan.locator("body").inner_text()
+    for raw in ("openid", "open id", "oXh8", "dy_", "会员号"):
+        assert raw not in text, f"the accounts page shows {raw!r}"
+    assert "oXh8" not in fan.content() and "dy_" not in fan.content()  # not even in the unbind forms
+    screenshot(fan, "h5-accounts-platforms")

@@ -4,22 +4,22 @@ phone while signed in (two members of one person merge), and unbinding accounts.
 from __future__ import annotations
 
 import re
-import time
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from siyu.fans.service import identity_ref
 from siyu.fans.wechat import WechatClient
-from siyu.h5.fans import _payload, cookie_name
-from siyu.kit.security import sign
+from siyu.h5.fans import cookie_name
 from siyu.ledger import service as ledger
 from siyu.members import service as members
 from siyu.tenants import service as tenants
 from tests.fans.conftest import sent_code
 from tests.support import factories
 from tests.support.fake_wechat import APP_ID, APP_SECRET, FakeWechat
+from tests.support.fans import h5_cookies
 
 PHONE = "13900139000"
 
@@ -101,9 +101,7 @@ async def test_binding_a_phone_merges_the_member_it_belonged_to(
     await members.bind_identity(session, tenant_id=tenant.id, member=newer, kind="wechat_openid", value="oa-77")
     await ledger.earn(session, tenant_id=tenant.id, member_id=newer.id, amount=20, source_ref="order:taobao:10")
 
-    issued = int(time.time())
-    payload = _payload(tenant.id, newer.id, issued)
-    jar = {cookie_name(tenant.slug): f"{payload}.{sign(app.state.settings.secret_key, payload)}"}
+    jar = await h5_cookies(app, session, tenant, newer.id)
 
     accounts = await client.get(f"{base}/accounts", cookies=jar)
     assert accounts.status_code == 200 and 'id="bind-phone"' in accounts.text
@@ -115,13 +113,20 @@ async def test_binding_a_phone_merges_the_member_it_belonged_to(
     assert done.status_code == 303
     assert done.cookies[cookie_name(tenant.slug)].startswith(f"{tenant.id}.{older.id}.")
     assert (await ledger.balance(session, tenant_id=tenant.id, member_id=older.id)).available == 50
-    # Her old cookie still works: it leads to the member she was merged into.
+    # The merge ended the merged member's sessions: her old cookie signs no one in; the new one is the member's.
+    assert (await client.get(f"{base}/accounts", cookies=jar)).status_code == 303
+    jar = {cookie_name(tenant.slug): done.cookies[cookie_name(tenant.slug)]}
     merged_view = await client.get(f"{base}/accounts", cookies=jar)
-    assert merged_view.status_code == 200 and f"会员号 {older.id}" in merged_view.text
+    assert merged_view.status_code == 200
 
-    unbind = await client.post(f"{base}/accounts/unbind", data={"kind": "wechat_openid", "value": "oa-77"}, cookies=jar)
+    secret = app.state.settings.secret_key
+    page = merged_view.text
+    assert "oa-77" not in page and ">微信<" in page and "绑定</div>" in page  # the platform and when, never the id
+    ref = identity_ref(secret, member_id=older.id, kind="wechat_openid", value="oa-77")
+    unbind = await client.post(f"{base}/accounts/unbind", data={"kind": "wechat_openid", "ref": ref}, cookies=jar)
     assert unbind.status_code == 303
-    last = await client.post(f"{base}/accounts/unbind", data={"kind": "phone", "value": PHONE}, cookies=jar)
+    ref = identity_ref(secret, member_id=older.id, kind="phone", value=PHONE)
+    last = await client.post(f"{base}/accounts/unbind", data={"kind": "phone", "ref": ref}, cookies=jar)
     assert last.status_code == 409 and "唯一的登录方式" in last.text
 
 
@@ -157,8 +162,7 @@ async def test_signing_in_while_signed_in_never_merges_without_the_binding_form(
     await members.bind_identity(session, tenant_id=tenant.id, member=other, kind="phone", value=PHONE)
     current = await members.create_member(session, tenant_id=tenant.id, nickname="微信会员")
     await members.bind_identity(session, tenant_id=tenant.id, member=current, kind="wechat_openid", value="oa-88")
-    payload = _payload(tenant.id, current.id, int(time.time()))
-    jar = {cookie_name(tenant.slug): f"{payload}.{sign(app.state.settings.secret_key, payload)}"}
+    jar = await h5_cookies(app, session, tenant, current.id)
 
     token = _token(await client.get(f"{base}/login?bind=1", cookies=jar))
     await client.post(f"{base}/login/code", data={"phone": PHONE, "csrf_token": token}, cookies=jar)

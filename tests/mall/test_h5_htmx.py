@@ -15,21 +15,17 @@ from fastapi import FastAPI
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from siyu.h5.fans import cookie_name
-from siyu.kit.security import sign
 from siyu.mall.gate import FlashGate
 from siyu.mall.models import RewardKind
 from tests.mall.conftest import Mall
+from tests.support.fans import h5_cookies
 
 REDIS_URL = os.environ.get("SIYU_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 HTMX = {"HX-Request": "true"}
 
 
-def _cookies(app: FastAPI, mall: Mall, member_id: int) -> dict[str, str]:
-    import time
-
-    payload = f"{mall.tenant_id}.{member_id}.{int(time.time())}"  # as siyu.h5.fans.sign_in writes it
-    return {cookie_name(mall.tenant.slug): f"{payload}.{sign(app.state.settings.secret_key, payload)}"}
+async def _cookies(app: FastAPI, mall: Mall, member_id: int) -> dict[str, str]:
+    return await h5_cookies(app, mall.session, mall.tenant, member_id)
 
 
 def _fan_text(html: str) -> None:
@@ -44,7 +40,7 @@ async def test_the_redeem_button_swaps_in_the_result_or_the_refusal(
     app: FastAPI, client: httpx.AsyncClient, mall: Mall
 ) -> None:
     fan = await mall.fan(400)
-    cookies = _cookies(app, mall, fan)
+    cookies = await _cookies(app, mall, fan)
     slug = mall.tenant.slug
     goods = await mall.reward(kind=RewardKind.physical, title="定制帆布包", points_price=300, stock=5)
     form = await client.get(f"/h5/{slug}/mall/rewards/{goods.id}/redeem", cookies=cookies)
@@ -104,7 +100,8 @@ async def test_the_flash_crowd_hears_sold_out_from_the_gate_without_the_database
     flash = await mall.reward(title="双11 限量券", stock=1, limit_per_member=1)
     winner, late = await mall.fan(), await mall.fan()
     url = f"/h5/{mall.tenant.slug}/mall/rewards/{flash.id}/redeem"
-    won = await client.post(url, data={"key": "w"}, cookies=_cookies(app, mall, winner), headers=HTMX)
+    winner_cookies, late_cookies = await _cookies(app, mall, winner), await _cookies(app, mall, late)
+    won = await client.post(url, data={"key": "w"}, cookies=winner_cookies, headers=HTMX)
     assert won.status_code == 200 and "兑换成功" in won.text
 
     statements: list[str] = []
@@ -114,10 +111,10 @@ async def test_the_flash_crowd_hears_sold_out_from_the_gate_without_the_database
 
     event.listen(engine.sync_engine, "before_cursor_execute", count)
     try:
-        fragment = await client.post(url, data={"key": "l"}, cookies=_cookies(app, mall, late), headers=HTMX)
-        page = await client.post(url, data={"key": "l"}, cookies=_cookies(app, mall, late))
+        fragment = await client.post(url, data={"key": "l"}, cookies=late_cookies, headers=HTMX)
+        page = await client.post(url, data={"key": "l"}, cookies=late_cookies)
         assert statements == []
-        again = await client.post(url, data={"key": "w"}, cookies=_cookies(app, mall, winner), headers=HTMX)
+        again = await client.post(url, data={"key": "w"}, cookies=winner_cookies, headers=HTMX)
         assert statements  # her own retry reaches the database, which answers with her redemption
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", count)
