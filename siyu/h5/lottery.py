@@ -49,7 +49,7 @@ async def _campaign(
     now = utcnow()
     row = await lottery.open_lottery(session, tenant_id=tenant.id, lottery_id=lottery_id)
     prizes = [p for p in await lottery.prizes_of(session, tenant_id=tenant.id, lottery_id=row.id) if p.weight > 0]
-    points = chances = None
+    points = chances = refused = None
     mine: list[Draw] = []
     if fan.member is not None:
         points = await ledger.balance(session, tenant_id=tenant.id, member_id=fan.member.id)
@@ -59,6 +59,7 @@ async def _campaign(
         mine = await lottery.draws_of(
             session, tenant_id=tenant.id, lottery_id=row.id, member_id=fan.member.id, limit=10
         )
+        refused = lottery.draw_refusal(row, chances, points.available, now, tenant.timezone)
     return _render(
         fan,
         request,
@@ -74,6 +75,7 @@ async def _campaign(
         key=secrets.token_urlsafe(16),
         result=result,
         error=error,
+        refused=refused,
     )
 
 
