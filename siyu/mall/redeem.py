@@ -94,10 +94,14 @@ def tier_words(reward_tier_ids: list[int], tiers: list[Tier]) -> str:
     allowed = sorted((t for t in tiers if t.id in set(reward_tier_ids)), key=lambda t: t.threshold)
     if not allowed:
         return "指定等级的会员"
+
+    def bare(tier: Tier) -> str:  # "金卡会员" and "金卡" both read "金卡…会员"
+        return tier.name.removesuffix("会员") or tier.name
+
     above = [t for t in sorted(tiers, key=lambda t: t.threshold) if t.threshold >= allowed[0].threshold]
     if [t.id for t in above] == [t.id for t in allowed] and len(allowed) > 1:
-        return f"{allowed[0].name}及以上会员"
-    return "、".join(t.name for t in allowed) + "会员"
+        return f"{bare(allowed[0])}及以上会员"
+    return "、".join(bare(t) for t in allowed) + "会员"
 
 
 async def _check_tier(session: AsyncSession, reward: Reward, member_id: int, now: datetime) -> None:

@@ -45,11 +45,11 @@
 
   function picker(input) {
     var row = document.createElement("div");
-    row.className = "h5-region mb-2";
+    row.className = "h5-region";
     var labels = [["province", "省份"], ["city", "城市"], ["district", "区县"]];
     var selects = labels.map(function (pair) {
       var select = document.createElement("select");
-      select.className = "form-select";
+      select.className = "form-select mb-2";
       select.setAttribute("aria-label", pair[1]);
       select.dataset.part = pair[0];
       row.appendChild(select);
