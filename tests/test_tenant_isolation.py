@@ -55,7 +55,7 @@ PUBLIC_ROUTES = {
     "/h5/{slug}/mall/addresses": "the signed-in fan's own address book",
     "/h5/{slug}/mall/addresses/{address_id}/default": "only the signed-in fan's own addresses (tests/mall/test_h5.py)",
     "/h5/{slug}/mall/addresses/{address_id}/delete": "only the signed-in fan's own addresses (tests/mall/test_h5.py)",
-    "/h5/{slug}/mall/addresses/{address_id}/edit": "only the signed-in fan's own addresses (tests/mall/test_addresses.py)",
+    "/h5/{slug}/mall/addresses/{address_id}/edit": "only her own addresses (tests/mall/test_addresses.py)",
     "/h5/{slug}/mall/addresses/{address_id}": "only the signed-in fan's own addresses (tests/mall/test_addresses.py)",
     "/h5/{slug}/lottery": "public list of the tenant's open lotteries",
     "/h5/{slug}/lottery/{lottery_id}": "a lottery looked up within the slug's tenant (tests/mall/test_lottery_h5.py)",

@@ -288,6 +288,8 @@ async def test_what_she_lacks_is_said_before_the_address_and_names_the_tier(
     assert shelf["金卡礼盒"]["tier_words"] == "金卡及以上会员" and shelf["保温杯"]["tier_words"] is None
     assert redeem.tier_words([silver.id, black.id], [silver, gold, black]) == "银卡、黑卡会员"
     assert redeem.tier_words([black.id], [silver, gold, black]) == "黑卡会员"
+    black.name = "黑卡会员"  # a tier named with 会员 is not said twice
+    assert redeem.tier_words([gold.id, black.id], [silver, gold, black]) == "金卡及以上会员"
 
     once = await mall.reward(kind=RewardKind.physical, title="一次", points_price=10, stock=5, limit_per_member=1)
     await redeem.redeem(mall.session, tenant_id=mall.tenant_id, member_id=fan, reward_id=once.id, address=ADDRESS)
