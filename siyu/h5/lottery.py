@@ -13,7 +13,7 @@ from siyu.h5.fans import Fan, FanPage, to_sign_in
 from siyu.kit.time import utcnow
 from siyu.kit.web import DbSession, ResourceId
 from siyu.ledger import service as ledger
-from siyu.mall import lottery
+from siyu.mall import lottery, service
 from siyu.mall.models import Draw
 from siyu.templating import templates
 
@@ -60,10 +60,16 @@ async def _campaign(
             session, tenant_id=tenant.id, lottery_id=row.id, member_id=fan.member.id, limit=10
         )
         refused = lottery.draw_refusal(row, chances, points.available, now, tenant.timezone)
+    prize = None  # the redemption a won mall reward became (goods ask for her address)
+    if result is not None and result.redemption_id is not None and fan.member is not None:
+        prize = await service.redemption_of_member(
+            session, tenant_id=tenant.id, member_id=fan.member.id, redemption_id=result.redemption_id
+        )
     return _render(
         fan,
         request,
         "h5/lottery.html",
+        prize=prize,
         status_code=status_code,
         lottery=row,
         prizes=[p for p in prizes if p.kind != "nothing"],

@@ -354,3 +354,32 @@ async def test_the_lottery_turns_its_button_off_and_her_history_says_draw(
     assert "抽奖奖品，免费" in mine.text and "-0 积分" not in mine.text
     one_prize = await client.get(f"/h5/{mall.tenant.slug}/mall/redemptions/{prize_id}", cookies=cookies)
     assert "使用 0 积分" not in one_prize.text and "抽奖奖品，免费" in one_prize.text
+
+
+async def test_a_won_parcel_asks_for_her_address_and_a_won_coupon_does_not(
+    app: FastAPI, client: httpx.AsyncClient, mall: Mall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await mall.fan(900)
+    cup = await mall.reward(kind=RewardKind.physical, title="保温杯", stock=5)
+    coupon = await mall.reward(title="满 99 减 20 券", stock=5)
+    now = utcnow()
+    wheels = []
+    for reward in (cup, coupon):
+        data = LotteryIn(
+            title=f"{reward.title}转盘",
+            points_cost=10,
+            starts_at=now - timedelta(days=1),
+            ends_at=now + timedelta(days=1),
+            prizes=[
+                PrizeIn(kind=PrizeKind.reward, title=reward.title, weight=1_000_000, reward_id=reward.id),
+                PrizeIn(kind=PrizeKind.nothing, title="谢谢参与", weight=1),
+            ],
+        )
+        wheels.append(await lottery.create_lottery(mall.session, actor=mall.owner, data=data))
+    monkeypatch.setattr(lottery, "_wheel", random.Random(3))
+    cookies = await _signed_in(app, client, mall)
+    slug = mall.tenant.slug
+    parcel = await client.post(f"/h5/{slug}/lottery/{wheels[0].id}/draw", data={"key": "p"}, cookies=cookies)
+    assert 'id="prize-link"' in parcel.text and "填写收货地址，我们就为你寄出 ›" in parcel.text
+    code = await client.post(f"/h5/{slug}/lottery/{wheels[1].id}/draw", data={"key": "c"}, cookies=cookies)
+    assert 'id="prize-link"' in code.text and "查看奖品 ›" in code.text and "收货地址" not in code.text
