@@ -427,6 +427,13 @@ class AddressLocked(Conflict):
 ADDRESS_OPEN = (Status.awaiting_address, Status.pending_shipment)
 
 
+def _one_line(address: dict[str, Any] | None) -> str | None:
+    """An address as the audit log shows it to ops: in words, not a structure."""
+    if not address:
+        return None
+    return " ".join(str(address.get(k) or "") for k in ("name", "phone", "region", "detail")).strip()
+
+
 def address_changeable(row: Redemption) -> bool:
     return row.kind == RewardKind.physical and row.status in ADDRESS_OPEN
 
@@ -459,7 +466,7 @@ async def set_address(
         )
     else:
         raise InvalidInput("请选择或填写收货地址", code="address_required")
-    before = {"status": row.status, "address": row.address}
+    before = {"status": row.status, "address": _one_line(row.address)}
     row.address = snapshot
     row.status = Status.pending_shipment
     await session.flush()
@@ -470,6 +477,6 @@ async def set_address(
         target_type="redemption",
         target_id=row.id,
         before=before,
-        after={"status": row.status, "address": row.address},
+        after={"status": row.status, "address": _one_line(row.address)},
     )
     return row
