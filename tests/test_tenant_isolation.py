@@ -55,6 +55,8 @@ PUBLIC_ROUTES = {
     "/h5/{slug}/mall/addresses": "the signed-in fan's own address book",
     "/h5/{slug}/mall/addresses/{address_id}/default": "only the signed-in fan's own addresses (tests/mall/test_h5.py)",
     "/h5/{slug}/mall/addresses/{address_id}/delete": "only the signed-in fan's own addresses (tests/mall/test_h5.py)",
+    "/h5/{slug}/mall/addresses/{address_id}/edit": "only her own addresses (tests/mall/test_addresses.py)",
+    "/h5/{slug}/mall/addresses/{address_id}": "only the signed-in fan's own addresses (tests/mall/test_addresses.py)",
     "/h5/{slug}/lottery": "public list of the tenant's open lotteries",
     "/h5/{slug}/lottery/{lottery_id}": "a lottery looked up within the slug's tenant (tests/mall/test_lottery_h5.py)",
     "/h5/{slug}/lottery/{lottery_id}/draw": "the signed-in fan draws in her own tenant (tests/mall/test_lottery_h5.py)",
@@ -119,7 +121,7 @@ async def world(session: AsyncSession) -> World:
         data=RewardIn(kind=RewardKind.physical, title="帆布包", points_price=1, stock=5),
     )
     await ledger.earn(session, tenant_id=tenant_b.id, member_id=member_b.id, amount=10, source_ref="adjust:isolation")
-    address = AddressIn(name="林小鱼", phone="13800138000", region="浙江省 杭州市", detail="文三路 90 号")
+    address = AddressIn(name="林小鱼", phone="13800138000", region="浙江省 杭州市 西湖区", detail="文三路 90 号")
     redemption_b = await redeem.redeem(
         session, tenant_id=tenant_b.id, member_id=member_b.id, reward_id=reward_b.id, address=address
     )

@@ -46,6 +46,7 @@ ACTION_LABELS: dict[str, str] = {
     "lottery.update": "修改积分抽奖",
     "lottery.delete": "删除积分抽奖",
     "lottery.draw": "会员抽奖",
+    "redemption.address": "会员填写或修改收货地址",
 }
 
 # Actions a fan does herself: shown on her member page, not in the staff audit log.
@@ -158,6 +159,7 @@ FIELD_LABELS: dict[str, str] = {
     "status": "状态",
     "carrier": "快递公司",
     "tracking_no": "运单号",
+    "address": "收货地址",
     "points_cost": "每次消耗积分",
     "cap_per_day": "每人每天次数",
     "prizes": "奖项",

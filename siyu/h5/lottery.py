@@ -13,7 +13,7 @@ from siyu.h5.fans import Fan, FanPage, to_sign_in
 from siyu.kit.time import utcnow
 from siyu.kit.web import DbSession, ResourceId
 from siyu.ledger import service as ledger
-from siyu.mall import lottery
+from siyu.mall import lottery, service
 from siyu.mall.models import Draw
 from siyu.templating import templates
 
@@ -49,7 +49,7 @@ async def _campaign(
     now = utcnow()
     row = await lottery.open_lottery(session, tenant_id=tenant.id, lottery_id=lottery_id)
     prizes = [p for p in await lottery.prizes_of(session, tenant_id=tenant.id, lottery_id=row.id) if p.weight > 0]
-    points = chances = None
+    points = chances = refused = None
     mine: list[Draw] = []
     if fan.member is not None:
         points = await ledger.balance(session, tenant_id=tenant.id, member_id=fan.member.id)
@@ -59,10 +59,17 @@ async def _campaign(
         mine = await lottery.draws_of(
             session, tenant_id=tenant.id, lottery_id=row.id, member_id=fan.member.id, limit=10
         )
+        refused = lottery.draw_refusal(row, chances, points.available, now, tenant.timezone)
+    prize = None  # the redemption a won mall reward became (goods ask for her address)
+    if result is not None and result.redemption_id is not None and fan.member is not None:
+        prize = await service.redemption_of_member(
+            session, tenant_id=tenant.id, member_id=fan.member.id, redemption_id=result.redemption_id
+        )
     return _render(
         fan,
         request,
         "h5/lottery.html",
+        prize=prize,
         status_code=status_code,
         lottery=row,
         prizes=[p for p in prizes if p.kind != "nothing"],
@@ -74,6 +81,7 @@ async def _campaign(
         key=secrets.token_urlsafe(16),
         result=result,
         error=error,
+        refused=refused,
     )
 
 

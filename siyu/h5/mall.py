@@ -4,6 +4,7 @@ redemptions with logistics, her address book, and the rewards' images."""
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -12,10 +13,11 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.h5.fans import Fan, FanPage, fan_page, signed_fan, to_sign_in
-from siyu.kit.errors import AppError, NotFound
+from siyu.kit.errors import AppError, InvalidInput, NotFound
 from siyu.kit.time import utcnow
 from siyu.kit.web import DbSession, ResourceId
 from siyu.ledger import service as ledger
+from siyu.loyalty import service as loyalty
 from siyu.mall import images, redeem, service
 from siyu.mall.models import KIND_LABELS, STATUS_LABELS, RewardKind
 from siyu.mall.schemas import AddressIn
@@ -26,9 +28,36 @@ ADDRESS_FIELDS = ("name", "phone", "region", "detail")
 ADDRESS_PROBLEMS = {
     "name": "请填写收件人",
     "phone": "请填写 11 位手机号",
-    "region": "请填写省、市、区",
+    "region": "请选择省、市、区",
     "detail": "请填写详细地址（街道、门牌号）",
 }
+
+
+def _address_problem(invalid: ValidationError) -> str:
+    return ADDRESS_PROBLEMS.get(str(invalid.errors()[0]["loc"][0]), "请检查收货地址")
+
+
+@dataclass(frozen=True)
+class AddressChoice:
+    """What the address part of a form said: a saved address, a new one, or why the new one is not right."""
+
+    values: dict[str, str]
+    address_id: int | None
+    new: AddressIn | None
+    problem: str | None
+
+
+def _address_choice(form: Any, *extra: str) -> AddressChoice:
+    """A new address she filled in wins over a saved one (its fields are only sent while she chose it: see
+    _address_choice.html); without one, the saved address she picked."""
+    values = {k: str(form.get(k) or "").strip() for k in (*extra, "address_id", *ADDRESS_FIELDS)}
+    if any(values[f] for f in ADDRESS_FIELDS):
+        try:
+            return AddressChoice(values, None, AddressIn.model_validate({f: values[f] for f in ADDRESS_FIELDS}), None)
+        except ValidationError as invalid:
+            return AddressChoice(values, None, None, _address_problem(invalid))
+    raw = values["address_id"]
+    return AddressChoice(values, int(raw) if raw.isdigit() and len(raw) < 19 else None, None, None)
 
 
 def _render(fan: FanPage, request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -74,9 +103,18 @@ async def image(fan: Fan, request: Request, name: str) -> Response:
 async def reward_page(fan: Fan, request: Request, session: DbSession, reward_id: ResourceId) -> Response:
     now = utcnow()
     reward = await service.visible_reward(session, tenant_id=fan.tenant.id, reward_id=reward_id, now=now)
-    points = (
-        None if fan.member is None else await ledger.balance(session, tenant_id=fan.tenant.id, member_id=fan.member.id)
-    )
+    points = refused = None
+    if fan.member is not None:
+        points = await ledger.balance(session, tenant_id=fan.tenant.id, member_id=fan.member.id)
+        refused = await redeem.refusal(
+            session,
+            tenant_id=fan.tenant.id,
+            timezone=fan.tenant.timezone,
+            member_id=fan.member.id,
+            reward=reward,
+            now=now,
+        )
+    tiers = await loyalty.list_tiers(session, tenant_id=fan.tenant.id) if reward.tier_ids else []
     return _render(
         fan,
         request,
@@ -85,6 +123,8 @@ async def reward_page(fan: Fan, request: Request, session: DbSession, reward_id:
         kind_label=KIND_LABELS.get(reward.kind, ""),
         is_open=service.is_open(reward, now),
         points=points,
+        refused=refused,
+        tier_words=redeem.tier_words(list(reward.tier_ids), tiers),
         now=now,
     )
 
@@ -103,6 +143,9 @@ async def _confirm(
     reward = await service.visible_reward(session, tenant_id=fan.tenant.id, reward_id=reward_id)
     saved = await service.addresses(session, tenant_id=fan.tenant.id, member_id=fan.member.id)
     points = await ledger.balance(session, tenant_id=fan.tenant.id, member_id=fan.member.id)
+    refused = await redeem.refusal(
+        session, tenant_id=fan.tenant.id, timezone=fan.tenant.timezone, member_id=fan.member.id, reward=reward
+    )
     return _render(
         fan,
         request,
@@ -115,6 +158,7 @@ async def _confirm(
         key=(values or {}).get("key") or secrets.token_urlsafe(16),
         values=values or {},
         error=error,
+        refused=refused,
     )
 
 
@@ -179,29 +223,24 @@ async def _redeem_form(fan: FanPage, request: Request, session: AsyncSession, re
         if _htmx(request):
             return Response(status_code=204, headers={"HX-Redirect": f"/h5/{fan.tenant.slug}/login?next={back}"})
         return to_sign_in(fan, back)
-    form = await request.form()
-    values = {k: str(form.get(k) or "").strip() for k in ("key", "address_id", *ADDRESS_FIELDS)}
-    address_id = (
-        int(values["address_id"]) if values["address_id"].isdigit() and len(values["address_id"]) < 19 else None
-    )
-    new_address = None
-    problem = None
-    if address_id is None and any(values[f] for f in ADDRESS_FIELDS):
-        try:
-            new_address = AddressIn.model_validate({f: values[f] for f in ADDRESS_FIELDS})
-        except ValidationError as invalid:
-            problem = ADDRESS_PROBLEMS.get(str(invalid.errors()[0]["loc"][0]), "请检查收货地址")
+    choice = _address_choice(await request.form(), "key")
+    values = choice.values
     try:
-        if problem is not None:
-            raise redeem.AddressRequired(problem)
+        if choice.problem is not None:
+            # What she lacks (points, tier, a limit) says more than a wrong field of an address that would not help.
+            reward = await service.visible_reward(session, tenant_id=fan.tenant.id, reward_id=reward_id)
+            lacking = await redeem.refusal(
+                session, tenant_id=fan.tenant.id, timezone=fan.tenant.timezone, member_id=fan.member.id, reward=reward
+            )
+            raise lacking or redeem.AddressRequired(choice.problem)
         row = await redeem.redeem(
             session,
             tenant_id=fan.tenant.id,
             member_id=fan.member.id,
             reward_id=reward_id,
             idempotency_key=values["key"] or None,
-            address_id=address_id,
-            address=new_address,
+            address_id=choice.address_id,
+            address=choice.new,
             gate=gate,
         )
     except redeem.AddressRequired as error:
@@ -252,11 +291,11 @@ async def my_redemptions(fan: Fan, request: Request, session: DbSession) -> Resp
 
 @router.get("/{slug}/mall/redemptions/{redemption_id}", response_class=HTMLResponse)
 async def redemption_page(
-    fan: Fan, request: Request, session: DbSession, redemption_id: ResourceId, new: int = 0
+    fan: Fan, request: Request, session: DbSession, redemption_id: ResourceId, new: int = 0, moved: int = 0
 ) -> Response:
     if fan.member is None:
         return to_sign_in(fan, f"/h5/{fan.tenant.slug}/mall/redemptions/{redemption_id}")
-    return await _redemption(fan, request, session, redemption_id, new=bool(new))
+    return await _redemption(fan, request, session, redemption_id, new=bool(new), moved=bool(moved))
 
 
 async def _redemption(
@@ -266,6 +305,7 @@ async def _redemption(
     redemption_id: int,
     *,
     new: bool = False,
+    moved: bool = False,
     values: dict[str, str] | None = None,
     error: str | None = None,
     status_code: int = 200,
@@ -282,8 +322,10 @@ async def _redemption(
         status_code=status_code,
         r=row,
         new=new,
+        moved=moved,
         status_labels=STATUS_LABELS,
         addresses=saved,
+        can_change_address=service.address_changeable(row),
         values=values or {},
         error=error,
     )
@@ -291,36 +333,29 @@ async def _redemption(
 
 @router.post("/{slug}/mall/redemptions/{redemption_id}/address", response_class=HTMLResponse)
 async def prize_address(fan: Fan, request: Request, session: DbSession, redemption_id: ResourceId) -> Response:
-    """Goods won in a lottery: she gives the address to send them to."""
+    """Where to send her goods: a prize waiting for its address, or a redemption not shipped yet."""
     if fan.member is None:
         return to_sign_in(fan, f"/h5/{fan.tenant.slug}/mall/redemptions/{redemption_id}")
-    form = await request.form()
-    values = {k: str(form.get(k) or "").strip() for k in ("address_id", *ADDRESS_FIELDS)}
-    address_id = (
-        int(values["address_id"]) if values["address_id"].isdigit() and len(values["address_id"]) < 19 else None
-    )
-    new_address = None
-    if address_id is None:
-        try:
-            new_address = AddressIn.model_validate({f: values[f] for f in ADDRESS_FIELDS})
-        except ValidationError as invalid:
-            field = str(invalid.errors()[0]["loc"][0])
-            problem = ADDRESS_PROBLEMS.get(field, "请检查收货地址")
-            return await _redemption(
-                fan, request, session, redemption_id, values=values, error=problem, status_code=422
-            )
+    choice = _address_choice(await request.form())
+    if choice.problem is not None:
+        return await _redemption(
+            fan, request, session, redemption_id, values=choice.values, error=choice.problem, status_code=422
+        )
     try:
-        await service.give_address(
+        await service.set_address(
             session,
             tenant_id=fan.tenant.id,
             member_id=fan.member.id,
             redemption_id=redemption_id,
-            address_id=address_id,
-            address=new_address,
+            address_id=choice.address_id,
+            address=choice.new,
         )
-    except service.NoAddressNeeded as refused:
-        return await _redemption(fan, request, session, redemption_id, error=refused.message, status_code=409)
-    return RedirectResponse(f"/h5/{fan.tenant.slug}/mall/redemptions/{redemption_id}", status_code=303)
+    except (service.NoAddressNeeded, service.AddressLocked, service.AddressNotFound, InvalidInput) as refused:
+        values, status = choice.values, refused.status
+        return await _redemption(
+            fan, request, session, redemption_id, values=values, error=refused.message, status_code=status
+        )
+    return RedirectResponse(f"/h5/{fan.tenant.slug}/mall/redemptions/{redemption_id}?moved=1", status_code=303)
 
 
 @router.get("/{slug}/mall/addresses", response_class=HTMLResponse)
@@ -343,12 +378,42 @@ async def add_address(fan: Fan, request: Request, session: DbSession) -> Respons
             session, tenant_id=fan.tenant.id, member_id=fan.member.id, data=data, make_default=bool(form.get("default"))
         )
     except (ValidationError, AppError) as problem:
-        if isinstance(problem, ValidationError):
-            message = ADDRESS_PROBLEMS.get(str(problem.errors()[0]["loc"][0]), "请检查收货地址")
-        else:
-            message = problem.message
+        message = _address_problem(problem) if isinstance(problem, ValidationError) else problem.message
         saved = await service.addresses(session, tenant_id=fan.tenant.id, member_id=fan.member.id)
         return _render(fan, request, "h5/addresses.html", 422, addresses=saved, values=values, error=message)
+    return RedirectResponse(f"/h5/{fan.tenant.slug}/mall/addresses", status_code=303)
+
+
+@router.get("/{slug}/mall/addresses/{address_id}/edit", response_class=HTMLResponse)
+async def edit_address_page(fan: Fan, request: Request, session: DbSession, address_id: ResourceId) -> Response:
+    if fan.member is None:
+        return to_sign_in(fan, f"/h5/{fan.tenant.slug}/mall/addresses")
+    row = await service.get_address(session, tenant_id=fan.tenant.id, member_id=fan.member.id, address_id=address_id)
+    values = {f: getattr(row, f) for f in ADDRESS_FIELDS}
+    return _render(fan, request, "h5/address_edit.html", address=row, values=values, error=None)
+
+
+@router.post("/{slug}/mall/addresses/{address_id}", response_class=HTMLResponse)
+async def edit_address(fan: Fan, request: Request, session: DbSession, address_id: ResourceId) -> Response:
+    if fan.member is None:
+        return to_sign_in(fan, f"/h5/{fan.tenant.slug}/mall/addresses")
+    row = await service.get_address(session, tenant_id=fan.tenant.id, member_id=fan.member.id, address_id=address_id)
+    form = await request.form()
+    values = {f: str(form.get(f) or "").strip() for f in ADDRESS_FIELDS}
+    try:
+        data = AddressIn.model_validate(values)
+    except ValidationError as invalid:
+        return _render(
+            fan, request, "h5/address_edit.html", 422, address=row, values=values, error=_address_problem(invalid)
+        )
+    await service.update_address(
+        session,
+        tenant_id=fan.tenant.id,
+        member_id=fan.member.id,
+        address_id=address_id,
+        data=data,
+        make_default=bool(form.get("default")),
+    )
     return RedirectResponse(f"/h5/{fan.tenant.slug}/mall/addresses", status_code=303)
 
 

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.audit import service as audit
-from siyu.kit.errors import Conflict, InvalidInput, NotFound
+from siyu.kit.errors import AppError, Conflict, InvalidInput, NotFound
 from siyu.kit.ids import new_id
 from siyu.kit.time import format_local, to_local, utcnow
 from siyu.kit.web import Principal
@@ -276,6 +276,23 @@ async def chances(
     return Chances(today, total)
 
 
+def draw_refusal(lottery: Lottery, left: Chances, available: int, now: datetime, timezone: str) -> AppError | None:
+    """What refuses her a draw now, in words (None: she may draw): closed, no draws left, short of points. The page
+    disables its button with it; `draw` decides again under the lock."""
+    try:
+        _check_window(lottery, now, timezone)
+    except LotteryClosed as closed:
+        return closed
+    if left.total == 0:
+        return OverDrawLimit(f"每人最多抽 {lottery.cap_total} 次，你的次数已经用完了")
+    if left.today == 0:
+        return OverDrawLimit(f"每人每天最多抽 {lottery.cap_per_day} 次，明天再来吧")
+    if available < lottery.points_cost:
+        short = lottery.points_cost - max(available, 0)
+        return InsufficientPoints(f"积分不够：抽一次要 {lottery.points_cost} 积分，还差 {short} 积分", short=short)
+    return None
+
+
 def _check_window(lottery: Lottery, now: datetime, timezone: str) -> None:
     if now < lottery.starts_at:
         when = format_local(lottery.starts_at, timezone, "%m月%d日 %H:%M")
@@ -316,13 +333,9 @@ async def draw(
         if earlier is not None:
             return earlier
     left = await chances(session, tenant_id=tenant_id, lottery=lottery, member_id=member_id, timezone=timezone, now=now)
-    if left.total == 0:
-        raise OverDrawLimit(f"每人最多抽 {lottery.cap_total} 次，你的次数已经用完了")
-    if left.today == 0:
-        raise OverDrawLimit(f"每人每天最多抽 {lottery.cap_per_day} 次，明天再来吧")
-    if points.available < lottery.points_cost:
-        short = lottery.points_cost - max(points.available, 0)
-        raise InsufficientPoints(f"积分不够：抽一次要 {lottery.points_cost} 积分，还差 {short} 积分")
+    refused = draw_refusal(lottery, left, points.available, now, timezone)
+    if refused is not None:
+        raise refused
 
     draw_id = new_id()
     await ledger.spend(

@@ -190,6 +190,22 @@ def win_ref(draw_id: int) -> str:
     return f"lottery-win:{draw_id}"
 
 
+# What the mall's own entries in a fan's points history are, by the prefix of their source_ref: the ledger only knows
+# "spend" and "earn", which would call a draw's cost 积分兑换.
+LEDGER_LABELS: dict[tuple[str, str], str] = {
+    ("spend", "redeem"): "积分兑换",
+    ("refund", "redeem"): "兑换取消退回",
+    ("spend", "lottery"): "积分抽奖",
+    ("refund", "lottery"): "抽奖退回",
+    ("earn", "lottery-win"): "抽奖中奖",
+}
+
+
+def ledger_label(kind: str, source_ref: str) -> str | None:
+    """The label of a points entry the mall made (None: not the mall's)."""
+    return LEDGER_LABELS.get((kind, source_ref.split(":", 1)[0]))
+
+
 class Lottery(Base):
     __tablename__ = "mall_lotteries"
     __table_args__ = (

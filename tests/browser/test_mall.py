@@ -46,7 +46,10 @@ def test_a_fan_redeems_goods_with_an_address_and_sees_why_she_cannot_twice(
     # A wrong phone number is refused on the page and what she typed stays.
     fan.get_by_label("收件人").fill("林小鱼")
     fan.get_by_label("手机号").fill("12345")
-    fan.get_by_label("所在地区").fill("浙江省 杭州市 西湖区")
+    # The region is picked province > city > district from the division data.
+    fan.get_by_label("省份").select_option("浙江省")
+    fan.get_by_label("城市").select_option("杭州市")
+    fan.get_by_label("区县").select_option("西湖区")
     fan.get_by_label("详细地址").fill("文三路 90 号 3 幢 501")
     fan.locator("#redeem-submit").click()
     expect(fan.get_by_role("alert")).to_have_text("请填写 11 位手机号")
@@ -82,30 +85,30 @@ def test_a_fan_redeems_goods_with_an_address_and_sees_why_she_cannot_twice(
     expect(first).to_contain_text("-30 积分")
     screenshot(fan, "h5-redemptions")
 
-    # Again today: the saved address is chosen, and the daily limit says no in words; nothing is spent.
+    # Again today: the daily limit is said on the reward in words and its button is off; nothing is spent.
     fan.goto(f"/h5/{DEMO_SLUG}/mall")
     before = int(fan.locator("#mall-points").inner_text())
     fan.locator("#rewards").get_by_role("link", name=re.compile("补水面膜")).click()
-    fan.get_by_role("link", name="立即兑换").click()
-    expect(fan.get_by_role("radio", name=re.compile("林小鱼"))).to_be_checked()
-    fan.locator("#redeem-submit").click()
-    expect(fan.locator("#redeem-result")).to_have_attribute("data-code", "over_member_limit")
-    expect(fan.get_by_role("heading", level=1, name="没有兑换成功")).to_be_visible()
-    expect(fan.locator("#redeem-result")).to_contain_text("每人每天限兑 1 次，明天再来吧")
-    expect(fan.locator("#redeem-result")).to_contain_text("积分没有扣除")
+    expect(fan.locator("#redeem-blocked")).to_have_text("每人每天限兑 1 次，明天再来吧")
+    expect(fan.get_by_role("button", name="已达兑换上限")).to_be_disabled()
     no_sideways_scroll(fan, "a refusal")
     screenshot(fan, "h5-redeem-refused")
 
-    # Not enough points: the reward says how many are missing, and so does the refusal.
+    # Not enough points: the reward says how many are missing and its button is off; she is not sent to fill
+    # in an address first (the form, opened all the same, says the same and asks for nothing).
     fan.goto(f"/h5/{DEMO_SLUG}/mall")
     expect(fan.locator("#mall-points")).to_have_text(str(before))
     assert before < 300, "the demo fan can afford the 300-point cup; the test needs a reward she cannot"
     fan.locator("#rewards").get_by_role("link", name=re.compile("保温杯")).click()
-    expect(fan.locator("body")).to_contain_text(f"还差 {300 - before} 积分")
-    fan.get_by_role("link", name="立即兑换").click()
-    fan.locator("#redeem-submit").click()
-    expect(fan.locator("#redeem-result")).to_have_attribute("data-code", "insufficient_points")
-    expect(fan.locator("#redeem-result")).to_contain_text(f"需要 300 积分，还差 {300 - before} 积分")
+    expect(fan.locator("#redeem-blocked")).to_have_text(f"你有 {before} 积分，还差 {300 - before} 积分")
+    expect(fan.get_by_role("button", name="积分不足")).to_be_disabled()
+    expect(fan.get_by_role("link", name="立即兑换")).to_have_count(0)
+    no_sideways_scroll(fan, "a reward she cannot afford")
+    screenshot(fan, "h5-reward-short-of-points")
+    fan.goto(fan.url + "/redeem")
+    expect(fan.locator("#redeem-blocked")).to_contain_text(f"需要 300 积分，还差 {300 - before} 积分")
+    expect(fan.locator("#redeem-submit")).to_be_disabled()
+    expect(fan.get_by_label("详细地址")).to_have_count(0)
 
 
 def test_ops_ship_one_redemption_and_cancel_another(page: Page, screenshot: Screenshot) -> None:

@@ -47,7 +47,7 @@ async def test_the_redeem_button_swaps_in_the_result_or_the_refusal(
     assert 'hx-post="/h5/' in form.text and 'id="redeem-outcome"' in form.text
     url = f"/h5/{slug}/mall/rewards/{goods.id}/redeem"
 
-    bad = {"key": "k1", "name": "林小鱼", "phone": "123", "region": "浙江省 杭州市", "detail": "文三路 90 号"}
+    bad = {"key": "k1", "name": "林小鱼", "phone": "123", "region": "浙江省 杭州市 西湖区", "detail": "文三路 90 号"}
     problem = await client.post(url, data=bad, cookies=cookies, headers=HTMX)
     assert problem.status_code == 422 and "HX-Retarget" not in problem.headers
     assert problem.text.strip().startswith('<div class="alert') and "请填写 11 位手机号" in problem.text

@@ -288,15 +288,18 @@ async def test_goods_won_wait_for_her_address_then_ship_or_go_back_to_stock(mall
         )
     other = await mall.fan(0)
     with pytest.raises(service.RedemptionNotFound):
-        await service.give_address(
+        await service.set_address(
             mall.session, tenant_id=mall.tenant_id, member_id=other, redemption_id=prize.id, address=ADDRESS
         )
-    given = await service.give_address(
+    given = await service.set_address(
         mall.session, tenant_id=mall.tenant_id, member_id=fan, redemption_id=prize.id, address=ADDRESS
     )
     assert given.status == Status.pending_shipment and given.address and given.address["detail"] == ADDRESS.detail
-    with pytest.raises(service.NoAddressNeeded):
-        await service.give_address(
+    await fulfil.ship(
+        mall.session, actor=mall.owner, redemption_id=prize.id, data=ShipIn(carrier="顺丰速运", tracking_no="SF1234")
+    )
+    with pytest.raises(service.AddressLocked):  # on its way: too late to send it elsewhere
+        await service.set_address(
             mall.session, tenant_id=mall.tenant_id, member_id=fan, redemption_id=prize.id, address=ADDRESS
         )
     second = await _draw(mall, fan, row, rng=random.Random(4))
