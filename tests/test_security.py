@@ -5,6 +5,7 @@ way to read `Authorization`."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,6 +34,7 @@ async def test_every_page_says_where_it_may_load_from_and_who_may_frame_it(
         policy = response.headers.get("content-security-policy", "")
         assert "default-src 'self'" in policy and "frame-ancestors 'self'" in policy, path
         assert "object-src 'none'" in policy and response.headers["x-frame-options"] == "SAMEORIGIN", path
+        assert "unsafe-eval" not in policy, path  # no page evaluates strings (no hx-on handlers)
         assert len(response.headers.get_list("content-security-policy")) == 1, path
 
 
@@ -126,3 +128,10 @@ def test_fans_and_staff_read_authorization_the_same_way() -> None:
         assert bearer_token(header) == "abc", header
     for header in (None, "", "Bearer", "Bearer   ", "Basic abc", "abc", "Token abc"):
         assert bearer_token(header) is None, header
+
+
+def test_no_page_needs_evaluated_strings() -> None:
+    """The policy forbids eval: an hx-on handler (htmx evaluates its text) would silently do nothing."""
+    templates = Path(__file__).resolve().parents[1] / "siyu" / "templates"
+    found = [p.name for p in templates.rglob("*.html") if "hx-on" in p.read_text(encoding="utf-8")]
+    assert found == []

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from siyu.fans.api import CurrentFan, Slug
 from siyu.fans.service import read_access_token
 from siyu.kit.time import utcnow
-from siyu.kit.web import DbSession, ResourceId
+from siyu.kit.web import DbSession, ResourceId, bearer_token
 from siyu.ledger import service as ledger
 from siyu.loyalty import service as loyalty
 from siyu.loyalty.models import Tier
@@ -59,7 +59,8 @@ async def sold_out_at_gate(
     gate = request.app.state.gate
     if gate is None or not authorization:
         return
-    found = read_access_token(request.app.state.settings.secret_key, authorization.removeprefix("Bearer ").strip())
+    token = bearer_token(authorization)
+    found = read_access_token(request.app.state.settings.secret_key, token) if token else None
     if found is None or _tenant_of_slug.get(slug) != found[0]:
         return  # the full path decides (and refuses a bad token)
     if await gate.sold_out(tenant_id=found[0], reward_id=reward_id, member_id=found[1]):
