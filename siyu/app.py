@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
+import re
+import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import structlog
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.routing import iter_route_contexts
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.datastructures import MutableHeaders
@@ -30,8 +35,10 @@ from siyu.fans.mall_api import router as fan_mall_api
 from siyu.fans.sms import provider_for
 from siyu.fans.wechat import WechatClient
 from siyu.h5 import router as h5_router
+from siyu.jobs import service as jobs
 from siyu.jobs.api import router as jobs_api
 from siyu.jobs.worker import Worker
+from siyu.kit import metrics
 from siyu.kit.ratelimit import RateLimiter
 from siyu.ledger.api import router as ledger_api
 from siyu.loyalty.api import router as loyalty_api
@@ -45,6 +52,7 @@ from siyu.tasks import load_handlers
 from siyu.tenants.api import router as tenants_api
 
 STATIC_DIR = Path(__file__).parent / "static"
+LOCAL_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 log = structlog.get_logger("siyu.http")
 
 
@@ -64,22 +72,61 @@ async def _carries_nul(request: Request) -> bool:
     return False
 
 
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def _request_id(scope: Scope) -> str:
+    """The caller's X-Request-ID when it is short and plain (letters, digits, . _ : -), else a new one."""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            given = value.decode("latin-1")
+            if REQUEST_ID.fullmatch(given):
+                return given
+            break
+    return secrets.token_hex(8)
+
+
+def _route_templates(app: Any) -> dict[int, str]:
+    """Full route templates (/api/v1/members/{member_id}) by route: included routers keep their routes with the
+    path relative to the router, and the request's scope names only that route."""
+    return {id(context.original_route): context.path_format or "" for context in iter_route_contexts(app.routes)}
+
+
+def _route_of(scope: Scope, templates: dict[int, str]) -> str:
+    """The route template that answered; one label for everything unrouted."""
+    route = scope.get("route")
+    if route is not None:
+        return templates.get(id(route)) or getattr(route, "path_format", None) or metrics.UNMATCHED
+    return "/static" if scope["path"].startswith("/static/") else metrics.UNMATCHED
+
+
 class HeadersAndLog:
     """Plain ASGI middleware (no task per request, unlike @app.middleware): refuses NUL characters up front,
-    adds the security headers, logs each request with its time."""
+    adds the security headers, logs each request with its time, under a request id every log line of the request
+    carries (echoed in X-Request-ID), and counts it for /metrics."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.templates: dict[int, str] | None = None  # filled at the first request, once every route is there
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        request_id = _request_id(scope)
+        bound = structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await self._handle(scope, receive, send, request_id, started)
+        finally:
+            structlog.contextvars.reset_contextvars(**bound)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send, request_id: str, started: float) -> None:
         request = Request(scope, receive)
         if await _carries_nul(request):
             # No text column anywhere can hold a NUL character: refuse it up front rather than fail in SQL.
             refusal = JSONResponse({"code": "invalid_request", "message": "请求中含有不允许的字符"}, status_code=422)
+            refusal.headers["X-Request-ID"] = request_id
             await refusal(scope, receive, send)
             return
         body: bytes | None = getattr(request, "_body", None)  # read by the check (request.body()): hand it on
@@ -93,6 +140,7 @@ class HeadersAndLog:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = request_id
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("Referrer-Policy", "same-origin")
                 if path.startswith("/console"):
@@ -102,13 +150,11 @@ class HeadersAndLog:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            log.debug(
-                "request",
-                method=scope["method"],
-                path=path,
-                status=status,
-                ms=round((time.perf_counter() - started) * 1000, 1),
-            )
+            seconds = time.perf_counter() - started
+            if self.templates is None:
+                self.templates = _route_templates(scope["app"])
+            metrics.observe_request(_route_of(scope, self.templates), status, seconds)
+            log.debug("request", method=scope["method"], path=path, status=status, ms=round(seconds * 1000, 1))
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -202,6 +248,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 {"status": "error", "database": "unreachable", "detail": str(error)[:200]}, status_code=503
             )
         return JSONResponse({"status": "ok", "database": "ok", "version": __version__})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics(request: Request) -> Response:
+        """Prometheus metrics of every process (see docs/running.md): with SIYU_METRICS_TOKEN set, only for
+        `Authorization: Bearer <token>`; without it, only for callers on this machine."""
+        token = request.app.state.settings.metrics_token
+        if token:
+            given = request.headers.get("authorization", "")
+            allowed = hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+        else:
+            allowed = request.client is not None and request.client.host in LOCAL_HOSTS
+        if not allowed:
+            return JSONResponse({"code": "forbidden", "message": "没有权限查看监控指标"}, status_code=403)
+        async with request.app.state.sessionmaker() as session:
+            backlog = await jobs.backlog(session)
+        gauges = [
+            ("siyu_jobs_waiting", "Jobs due and not yet taken by a worker", backlog["waiting"]),
+            ("siyu_jobs_failing", "Jobs waiting to be retried after an error", backlog["retrying"]),
+            ("siyu_jobs_running", "Jobs taken by a worker", backlog["running"]),
+            ("siyu_jobs_parked", "Jobs given up after their last attempt", backlog["parked"]),
+        ]
+        body = await asyncio.to_thread(metrics.render, gauges)  # reads every process's file: off the event loop
+        return Response(body, media_type=metrics.CONTENT_TYPE)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

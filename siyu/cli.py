@@ -374,6 +374,7 @@ def serve(
 
     settings = _settings()
     settings.check()
+    _share_metrics(settings)
     host, port = host or settings.host, port or settings.port
     out.print("[bold]siyu 私域[/bold] 正在启动：")
     _print_addresses(host, port, _demo_slug(settings), serving=True)
@@ -397,6 +398,7 @@ def worker(
     from siyu.tasks import load_handlers
 
     settings = _settings()
+    _share_metrics(settings)
     load_handlers()
 
     async def run() -> None:
@@ -416,6 +418,16 @@ def worker(
             await engine.dispose()
 
     asyncio.run(run())
+
+
+def _share_metrics(settings: Settings) -> None:
+    """Counters of every process in one directory, added up by /metrics (see docs/running.md "监控")."""
+    import os
+
+    from siyu.kit import metrics
+
+    directory = os.environ.get(metrics.MULTIPROC_ENV) or str(settings.data_dir / "metrics")
+    metrics.prepare_multiprocess_dir(Path(directory))
 
 
 def _demo_slug(settings: Settings) -> str | None:

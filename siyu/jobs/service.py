@@ -64,3 +64,8 @@ async def list_for_tenant(
     session: AsyncSession, *, tenant_id: int, page: PageRequest, status: str | None = None
 ) -> Page[Job]:
     return await repository.list_for_tenant(session, tenant_id=tenant_id, page=page, status=status)
+
+
+async def backlog(session: AsyncSession) -> dict[str, int]:
+    """How many jobs are due, retrying after an error, running and parked (for monitoring)."""
+    return await repository.backlog(session, now=utcnow())

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from siyu.jobs import service as jobs
 from siyu.jobs.models import Job
 from siyu.jobs.registry import handler, long_handler
+from siyu.kit import metrics
 from siyu.kit.errors import AppError
 from siyu.kit.time import utcnow
 from siyu.orders import events, service
@@ -72,6 +73,7 @@ async def run_import(
                 error=refusal.message,
                 finished_at=utcnow(),
             )
+            metrics.count_import("refused")
             raise
         await _set(
             sessionmaker,
@@ -102,10 +104,12 @@ async def run_import(
                 error=FAILED_MESSAGE.format(rows=totals.rows),
                 finished_at=utcnow(),
             )
+            metrics.count_import("failed")
             raise
     async with sessionmaker() as session, session.begin():
         row = await service.get_import(session, tenant_id=tenant_id, import_id=import_id)
         row.status, row.finished_at = "done", utcnow()
+    metrics.count_import("done")
     log.info(
         "orders.imported",
         tenant_id=tenant_id,
