@@ -15,8 +15,8 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.routing import iter_route_contexts
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.datastructures import MutableHeaders
@@ -45,7 +45,9 @@ from siyu.loyalty.api import router as loyalty_api
 from siyu.mall.api import router as mall_api
 from siyu.mall.gate import FlashGate
 from siyu.members.api import router as members_api
+from siyu.orders import uploads
 from siyu.orders.api import router as orders_api
+from siyu.orders.uploads import UploadLimit
 from siyu.staff.api import router as staff_api
 from siyu.staff.auth import authenticate
 from siyu.tasks import load_handlers
@@ -53,6 +55,7 @@ from siyu.tenants.api import router as tenants_api
 
 STATIC_DIR = Path(__file__).parent / "static"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+UPLOAD_PATHS = frozenset({"/api/v1/order-imports"})  # refused from Content-Length before the body is read
 log = structlog.get_logger("siyu.http")
 
 
@@ -198,6 +201,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(uploads.remove_abandoned_temp_dirs)  # left by a process killed mid-upload
         engine = engine_for(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
@@ -234,6 +238,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.gate = None  # the Redis flash gate, opened with the app when SIYU_REDIS_URL is set
     errors.install(app)
     app.add_middleware(GZipMiddleware, minimum_size=800)
+    app.add_middleware(UploadLimit, paths=UPLOAD_PATHS, limit_bytes=settings.max_upload_mb << 20)
 
     app.add_middleware(HeadersAndLog)
 

@@ -395,10 +395,12 @@ def worker(
 ) -> None:
     """运行后台任务（导入、积分入账与过期、通知……）。PostgreSQL 上可以同时运行多个，不会重复处理同一个任务。"""
     from siyu.jobs.worker import Worker
+    from siyu.orders.uploads import remove_abandoned_temp_dirs
     from siyu.tasks import load_handlers
 
     settings = _settings()
     _share_metrics(settings)
+    remove_abandoned_temp_dirs()  # an import killed mid-file leaves its work directory behind
     load_handlers()
 
     async def run() -> None:

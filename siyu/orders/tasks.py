@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import tempfile
 from collections.abc import AsyncGenerator, Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from siyu.kit.errors import AppError
 from siyu.kit.time import utcnow
 from siyu.orders import events, service
 from siyu.orders.service import Totals
+from siyu.orders.uploads import temp_dir
 
 log = structlog.get_logger("siyu.orders")
 
@@ -57,7 +57,7 @@ async def run_import(
         row.status = "running"
         mapped = await service.mapped_headers(session, tenant_id=tenant_id)
     totals = Totals()
-    with tempfile.TemporaryDirectory(prefix="siyu-import-") as workdir:
+    with temp_dir("import") as workdir:
         try:
             opened = service.open_file(path, Path(workdir), also_read=mapped)
             async with sessionmaker() as session, session.begin():
