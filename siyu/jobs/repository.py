@@ -81,6 +81,11 @@ async def _park_exhausted(session: AsyncSession, *, now: datetime) -> None:
     )
 
 
+async def statuses(session: AsyncSession, job_ids: list[int]) -> dict[int, str]:
+    rows = await session.execute(select(Job.id, Job.status).where(Job.id.in_(job_ids)))
+    return {int(row[0]): str(row[1]) for row in rows.all()}
+
+
 async def get(session: AsyncSession, job_id: int) -> Job | None:
     return await session.get(Job, job_id)
 
