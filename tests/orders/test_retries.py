@@ -10,6 +10,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.jobs.models import Job, JobStatus
+from siyu.kit.errors import AppError
 from siyu.kit.time import utcnow
 from siyu.orders import service
 from tests.orders import exports
@@ -105,3 +106,27 @@ async def test_imports_whose_worker_died_on_the_last_attempt_are_marked_failed(s
     assert abandoned.status == "failed" and abandoned.finished_at is not None
     assert abandoned.error is not None and "重新导入" in abandoned.error and "Error" not in abandoned.error
     assert (alive.status, waiting.status) == ("running", "queued")
+
+
+async def test_an_unbalanced_quote_is_a_refusal_not_a_failure(shop: Shop) -> None:
+    rows = [
+        exports.douyin_row(
+            f"69312345678912{n}0000",
+            f"69312345678912{n}0001",
+            title=f"title{n}",
+            quantity="1",
+            paid="1.00",
+            status="已完成",
+        )
+        for n in range(3)
+    ]
+    # The second row's title opens a quote that never closes: the rest of the file would be one cell.
+    data = exports.douyin(rows).replace(b",title1,", b',"title1,')
+    assert data.count(b'"') % 2 == 1
+    import_id = await shop.create_import("quote.csv", data)
+    with pytest.raises(AppError) as refused:
+        await shop.run(import_id)
+    row = await shop.import_row(import_id)
+    assert row.status == "refused" and row.error == refused.value.message
+    assert refused.value.code == "unbalanced_quote" and "第 3 行" in refused.value.message
+    assert await shop.orders() == {}  # refused before anything was imported
