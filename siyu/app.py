@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import itertools
 import re
 import secrets
 import time
@@ -22,7 +23,7 @@ from sqlalchemy import text
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from siyu import __version__, apidocs, errors
+from siyu import __version__, apidocs, errors, logs
 from siyu.audit.api import router as audit_api
 from siyu.claims.api import router as claims_api
 from siyu.claims.schemas import ClaimOut
@@ -78,6 +79,10 @@ async def _carries_nul(request: Request) -> bool:
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
+_ID_PREFIX = secrets.token_hex(4)  # per process: ids stay unique across processes without a random draw each
+_ID_COUNTER = itertools.count()
+
+
 def _request_id(scope: Scope) -> str:
     """The caller's X-Request-ID when it is short and plain (letters, digits, . _ : -), else a new one."""
     for name, value in scope["headers"]:
@@ -86,7 +91,7 @@ def _request_id(scope: Scope) -> str:
             if REQUEST_ID.fullmatch(given):
                 return given
             break
-    return secrets.token_hex(8)
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):08x}"
 
 
 def _route_templates(app: Any) -> dict[int, str]:
@@ -118,11 +123,11 @@ class HeadersAndLog:
             return
         started = time.perf_counter()
         request_id = _request_id(scope)
-        bound = structlog.contextvars.bind_contextvars(request_id=request_id)
+        bound = logs.REQUEST_ID.set(request_id)
         try:
             await self._handle(scope, receive, send, request_id, started)
         finally:
-            structlog.contextvars.reset_contextvars(**bound)
+            logs.REQUEST_ID.reset(bound)
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send, request_id: str, started: float) -> None:
         request = Request(scope, receive)

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from siyu import logs
 from siyu.claims import service as claims
 from siyu.jobs.service import enqueue
 from siyu.kit import metrics
@@ -57,12 +58,13 @@ async def test_scrape_counts_requests_by_route_template_and_status_class(
 
     after = await _scrape(client)
     route = "/api/v1/members/{member_id}"
-    assert _delta(before, after, "siyu_http_requests_total", route=route, status="2xx") == 3
-    assert _delta(before, after, "siyu_http_requests_total", route=route, status="4xx") == 1
-    assert _delta(before, after, "siyu_http_request_duration_seconds_count", route=route) == 4
-    assert _delta(before, after, "siyu_http_request_duration_seconds_bucket", route=route, le="+Inf") == 4
+    requests = "siyu_http_request_duration_seconds_count"
+    assert _delta(before, after, requests, route=route, status="2xx") == 3
+    assert _delta(before, after, requests, route=route, status="4xx") == 1
+    buckets = "siyu_http_request_duration_seconds_bucket"
+    assert _delta(before, after, buckets, route=route, status="2xx", le="+Inf") == 3
     # Paths that match no route share one label: a scanner cannot blow the series up.
-    assert _delta(before, after, "siyu_http_requests_total", route="unmatched", status="4xx") == 1
+    assert _delta(before, after, requests, route="unmatched", status="4xx") == 1
     assert not any("12345" in dict(labels).get("route", "") for _, labels in after)
 
 
@@ -175,7 +177,7 @@ def captured_logs() -> list[dict[str, object]]:
 
     saved = structlog.get_config()
     structlog.configure(
-        processors=[structlog.contextvars.merge_contextvars, keep],
+        processors=[structlog.contextvars.merge_contextvars, logs.add_request_id, keep],
         wrapper_class=structlog.make_filtering_bound_logger(0),
         logger_factory=structlog.ReturnLoggerFactory(),
     )
