@@ -9,12 +9,16 @@ import sys
 import tempfile
 from pathlib import Path
 
+import httpx
 import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Message
 
 from siyu.app import create_app
 from siyu.config import Settings
 from siyu.orders import uploads
+from tests.support import factories
 
 
 async def test_api_upload_over_the_limit_is_refused_before_its_body_is_read(settings: Settings) -> None:
@@ -87,3 +91,20 @@ def test_temp_dirs_of_a_dead_process_are_removed_at_start(temp_root: Path) -> No
         assert not any(directory.exists() for directory in abandoned)
         assert Path(ours).exists() and other.exists()
         assert Path(ours).name.startswith(f"siyu-upload-{os.getpid()}-")
+
+
+async def test_console_upload_over_the_limit_is_refused_in_words(
+    app: FastAPI, client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    tenant = await factories.tenant(session)
+    login = await factories.staff_login(session, tenant.id)
+    app.state.settings = app.state.settings.model_copy(update={"max_upload_mb": 1})
+    body = b"x" * (2 << 20)
+    response = await client.post(
+        "/console/orders/import",
+        content=body,
+        headers={"Content-Type": "multipart/form-data; boundary=x", "X-CSRF-Token": login.csrf},
+        cookies=login.cookies,
+    )
+    assert response.status_code == 413
+    assert "文件超过 1 MB" in response.text and "{" not in response.text.split("alert")[1][:200]
