@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
+import itertools
+import re
+import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import structlog
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from siyu import __version__, apidocs, errors
+from siyu import __version__, apidocs, errors, logs
 from siyu.audit.api import router as audit_api
 from siyu.claims.api import router as claims_api
 from siyu.claims.schemas import ClaimOut
@@ -30,21 +36,28 @@ from siyu.fans.mall_api import router as fan_mall_api
 from siyu.fans.sms import provider_for
 from siyu.fans.wechat import WechatClient
 from siyu.h5 import router as h5_router
+from siyu.jobs import service as jobs
 from siyu.jobs.api import router as jobs_api
 from siyu.jobs.worker import Worker
+from siyu.kit import metrics
 from siyu.kit.ratelimit import RateLimiter
+from siyu.kit.web import bearer_token
 from siyu.ledger.api import router as ledger_api
 from siyu.loyalty.api import router as loyalty_api
 from siyu.mall.api import router as mall_api
 from siyu.mall.gate import FlashGate
 from siyu.members.api import router as members_api
+from siyu.orders import uploads
 from siyu.orders.api import router as orders_api
+from siyu.orders.uploads import UploadLimit
 from siyu.staff.api import router as staff_api
 from siyu.staff.auth import authenticate
 from siyu.tasks import load_handlers
 from siyu.tenants.api import router as tenants_api
 
 STATIC_DIR = Path(__file__).parent / "static"
+LOCAL_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+UPLOAD_PATHS = frozenset({"/api/v1/order-imports"})  # refused from Content-Length before the body is read
 log = structlog.get_logger("siyu.http")
 
 
@@ -79,22 +92,65 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
 ]
 
 
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+_ID_PREFIX = secrets.token_hex(4)  # per process: ids stay unique across processes without a random draw each
+_ID_COUNTER = itertools.count()
+
+
+def _request_id(scope: Scope) -> str:
+    """The caller's X-Request-ID when it is short and plain (letters, digits, . _ : -), else a new one."""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            given = value.decode("latin-1")
+            if REQUEST_ID.fullmatch(given):
+                return given
+            break
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):08x}"
+
+
+def _route_templates(app: Any) -> dict[int, str]:
+    """Full route templates (/api/v1/members/{member_id}) by route: included routers keep their routes with the
+    path relative to the router, and the request's scope names only that route."""
+    return {id(context.original_route): context.path_format or "" for context in iter_route_contexts(app.routes)}
+
+
+def _route_of(scope: Scope, templates: dict[int, str]) -> str:
+    """The route template that answered; one label for everything unrouted."""
+    route = scope.get("route")
+    if route is not None:
+        return templates.get(id(route)) or getattr(route, "path_format", None) or metrics.UNMATCHED
+    return "/static" if scope["path"].startswith("/static/") else metrics.UNMATCHED
+
+
 class HeadersAndLog:
     """Plain ASGI middleware (no task per request, unlike @app.middleware): refuses NUL characters up front,
-    adds the security headers, logs each request with its time."""
+    adds the security headers, logs each request with its time, under a request id every log line of the request
+    carries (echoed in X-Request-ID), and counts it for /metrics."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.templates: dict[int, str] | None = None  # filled at the first request, once every route is there
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        request_id = _request_id(scope)
+        bound = logs.REQUEST_ID.set(request_id)
+        try:
+            await self._handle(scope, receive, send, request_id, started)
+        finally:
+            logs.REQUEST_ID.reset(bound)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send, request_id: str, started: float) -> None:
         request = Request(scope, receive)
         if await _carries_nul(request):
             # No text column anywhere can hold a NUL character: refuse it up front rather than fail in SQL.
             refusal = JSONResponse({"code": "invalid_request", "message": "请求中含有不允许的字符"}, status_code=422)
+            refusal.headers["X-Request-ID"] = request_id
             await refusal(scope, receive, send)
             return
         body: bytes | None = getattr(request, "_body", None)  # read by the check (request.body()): hand it on
@@ -108,6 +164,7 @@ class HeadersAndLog:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = request_id
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("Referrer-Policy", "same-origin")
                 headers.raw.extend(SECURITY_HEADERS)
@@ -116,13 +173,11 @@ class HeadersAndLog:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            log.debug(
-                "request",
-                method=scope["method"],
-                path=path,
-                status=status,
-                ms=round((time.perf_counter() - started) * 1000, 1),
-            )
+            seconds = time.perf_counter() - started
+            if self.templates is None:
+                self.templates = _route_templates(scope["app"])
+            metrics.observe_request(_route_of(scope, self.templates), status, seconds)
+            log.debug("request", method=scope["method"], path=path, status=status, ms=round(seconds * 1000, 1))
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -166,6 +221,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(uploads.remove_abandoned_temp_dirs)  # left by a process killed mid-upload
         engine = engine_for(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
@@ -202,6 +258,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.gate = None  # the Redis flash gate, opened with the app when SIYU_REDIS_URL is set
     errors.install(app)
     app.add_middleware(GZipMiddleware, minimum_size=800)
+    app.add_middleware(UploadLimit, paths=UPLOAD_PATHS, limit_bytes=settings.max_upload_mb << 20)
 
     app.add_middleware(HeadersAndLog)
 
@@ -216,6 +273,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.error("healthz.database", error=str(error)[:200])
             return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics(request: Request) -> Response:
+        """Prometheus metrics of every process (see docs/running.md): with SIYU_METRICS_TOKEN set, only for
+        `Authorization: Bearer <token>`; without it, only for callers on this machine."""
+        token = request.app.state.settings.metrics_token
+        if token:
+            given = bearer_token(request.headers.get("authorization")) or ""
+            allowed = hmac.compare_digest(given.encode(), token.encode())
+        else:
+            allowed = request.client is not None and request.client.host in LOCAL_HOSTS
+        if not allowed:
+            return JSONResponse({"code": "forbidden", "message": "没有权限查看监控指标"}, status_code=403)
+        async with request.app.state.sessionmaker() as session:
+            backlog = await jobs.backlog(session)
+        gauges = [
+            ("siyu_jobs_waiting", "Jobs due and not yet taken by a worker", backlog["waiting"]),
+            ("siyu_jobs_failing", "Jobs waiting to be retried after an error", backlog["retrying"]),
+            ("siyu_jobs_running", "Jobs taken by a worker", backlog["running"]),
+            ("siyu_jobs_parked", "Jobs given up after their last attempt", backlog["parked"]),
+        ]
+        body = await asyncio.to_thread(metrics.render, gauges)  # reads every process's file: off the event loop
+        return Response(body, media_type=metrics.CONTENT_TYPE)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

@@ -379,6 +379,7 @@ def serve(
     except ValueError as unsafe:
         out.print(f"[red]{unsafe}[/red]")
         raise typer.Exit(2) from None
+    _share_metrics(settings)
     out.print("[bold]siyu 私域[/bold] 正在启动：")
     _print_addresses(host, port, _demo_slug(settings), serving=True)
     uvicorn.run(
@@ -399,9 +400,12 @@ def worker(
 ) -> None:
     """运行后台任务（导入、积分入账与过期、通知……）。PostgreSQL 上可以同时运行多个，不会重复处理同一个任务。"""
     from siyu.jobs.worker import Worker
+    from siyu.orders.uploads import remove_abandoned_temp_dirs
     from siyu.tasks import load_handlers
 
     settings = _settings()
+    _share_metrics(settings)
+    remove_abandoned_temp_dirs()  # an import killed mid-file leaves its work directory behind
     load_handlers()
 
     async def run() -> None:
@@ -421,6 +425,16 @@ def worker(
             await engine.dispose()
 
     asyncio.run(run())
+
+
+def _share_metrics(settings: Settings) -> None:
+    """Counters of every process in one directory, added up by /metrics (see docs/running.md "监控")."""
+    import os
+
+    from siyu.kit import metrics
+
+    directory = os.environ.get(metrics.MULTIPROC_ENV) or str(settings.data_dir / "metrics")
+    metrics.prepare_multiprocess_dir(Path(directory))
 
 
 def _demo_slug(settings: Settings) -> str | None:

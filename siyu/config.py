@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     db_job_statement_timeout_ms: int = Field(default=600_000, ge=0)
     data_dir: Path = Path("var")
     max_upload_mb: int = Field(default=512, ge=1)
+    # /metrics: with a token, only for `Authorization: Bearer <token>`; without one, only for callers on this machine.
+    metrics_token: str | None = None
     # Fan sign-in: WeChat's endpoints (point them at a fake in tests or staging) and who sends SMS codes.
     wechat_api_base: str = "https://api.weixin.qq.com"
     wechat_open_base: str = "https://open.weixin.qq.com"

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from siyu.kit import metrics
 from siyu.kit.errors import AppError, NotAuthenticated, Unavailable
 from siyu.templating import templates
 
@@ -111,6 +112,7 @@ async def database_error(request: Request, exc: Exception) -> Response:
     if not database_unavailable(exc):
         return await unexpected_error(request, exc)
     log.warning("request.database_unavailable", path=request.url.path, error=type(exc).__name__)
+    metrics.count_db_unavailable("pool_timeout" if isinstance(exc, sa_exc.TimeoutError) else "database")
     return await app_error(request, Unavailable())
 
 

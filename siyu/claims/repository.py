@@ -10,6 +10,7 @@ from sqlalchemy import ColumnExpressionArgument, Exists, Table, and_, exists, fu
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.claims.models import Claim, Outcome, Via
+from siyu.kit import metrics
 from siyu.kit.db import adopt
 from siyu.kit.fast import Fast
 from siyu.kit.pagination import Page, PageRequest, Sort, paginate
@@ -38,6 +39,7 @@ async def save_new(session: AsyncSession, claim: Claim) -> None:
         value = getattr(claim, key)
         values[key] = default if value is None and default is not None else value
     await _INSERT.execute(session, values)
+    metrics.count_claim(str(values["outcome"]))  # every attempt writes one row here, with its outcome
     adopt(session, claim, values)
 
 

@@ -36,7 +36,7 @@ from siyu.orders.exporting import (
     rejection_row,
 )
 from siyu.orders.models import STATUS_LABELS, Order, OrderImport
-from siyu.orders.uploads import start_import
+from siyu.orders.uploads import declared_too_large, start_import, too_large
 from siyu.tenants.models import PLATFORM_LABELS
 
 router = APIRouter()
@@ -85,6 +85,18 @@ async def import_page(
 async def upload(request: Request, console: ConsoleContext, session: DbSession) -> HTMLResponse:
     """htmx target: the upload answers with the import's live card, or the refusal (with a mapping form)."""
     console.require("orders.import")
+    limit = request.app.state.settings.max_upload_mb << 20
+    if declared_too_large(request.scope["headers"], limit):  # before the body is read and spooled
+        refusal = too_large(limit)
+        return console.render(
+            "console/_import_refused.html",
+            "orders",
+            status_code=refusal.status,
+            message=refusal.message,
+            code=refusal.code,
+            headers=[],
+            **_import_context(),
+        )
     form = await request.form()
     file = form.get("file")
     platform = text(form, "platform") or "auto"

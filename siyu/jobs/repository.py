@@ -81,6 +81,11 @@ async def _park_exhausted(session: AsyncSession, *, now: datetime) -> None:
     )
 
 
+async def statuses(session: AsyncSession, job_ids: list[int]) -> dict[int, str]:
+    rows = await session.execute(select(Job.id, Job.status).where(Job.id.in_(job_ids)))
+    return {int(row[0]): str(row[1]) for row in rows.all()}
+
+
 async def get(session: AsyncSession, job_id: int) -> Job | None:
     return await session.get(Job, job_id)
 
@@ -105,3 +110,28 @@ async def list_for_tenant(
     total = await session.scalar(select(func.count()).select_from(statement.subquery())) or 0
     rows = await session.scalars(statement.order_by(Job.id.desc()).offset(page.offset).limit(page.size))
     return Page(items=list(rows), total=total, request=page)
+
+
+async def backlog(session: AsyncSession, *, now: datetime) -> dict[str, int]:
+    """Jobs due and not taken, jobs waiting to retry after an error, and parked jobs: one grouped count over the
+    (status, run_after) index, cheap enough for every scrape."""
+    retrying = and_(Job.status == JobStatus.queued, Job.last_error.is_not(None))
+    due = and_(Job.status == JobStatus.queued, Job.run_after <= now)
+    statement = select(
+        func.count().filter(due),
+        func.count().filter(retrying),
+        func.count().filter(Job.status == JobStatus.running),
+        func.count().filter(Job.status == JobStatus.parked),
+    ).where(Job.status.in_((JobStatus.queued, JobStatus.running, JobStatus.parked)))
+    waiting, failing, running, parked = (await session.execute(statement)).one()
+    return {"waiting": waiting, "retrying": failing, "running": running, "parked": parked}
+
+
+async def renew(session: AsyncSession, *, job_id: int, worker: str, lease_until: datetime) -> bool:
+    """Extend the lease of a job this worker still holds; False when it has lost it."""
+    result = await session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.locked_by == worker, Job.status == JobStatus.running)
+        .values(locked_until=lease_until)
+    )
+    return bool(getattr(result, "rowcount", 0))

@@ -64,3 +64,16 @@ async def list_for_tenant(
     session: AsyncSession, *, tenant_id: int, page: PageRequest, status: str | None = None
 ) -> Page[Job]:
     return await repository.list_for_tenant(session, tenant_id=tenant_id, page=page, status=status)
+
+
+async def backlog(session: AsyncSession) -> dict[str, int]:
+    """How many jobs are due, retrying after an error, running and parked (for monitoring)."""
+    return await repository.backlog(session, now=utcnow())
+
+
+async def given_up(session: AsyncSession, job_ids: list[int]) -> set[int]:
+    """Of `job_ids`, those that will never run again: parked, or gone."""
+    if not job_ids:
+        return set()
+    statuses = await repository.statuses(session, job_ids)
+    return {job_id for job_id in job_ids if statuses.get(job_id, JobStatus.parked) == JobStatus.parked}

@@ -27,11 +27,23 @@ from siyu.kit.time import utcnow
 log = structlog.get_logger("siyu.worker")
 
 LEASE = timedelta(minutes=5)
+HEARTBEAT = LEASE / 3  # a running job's lease is renewed this often: it is lost only when its worker is
 
 
 def _worker_name() -> str:
     """Unique per Worker (several run in one process with --concurrency) and within jobs.locked_by (64)."""
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+@dataclass
+class _Heartbeat:
+    stopping: asyncio.Event
+    task: asyncio.Task[None] | None = None
+
+    async def stop(self) -> None:
+        self.stopping.set()
+        if self.task is not None:
+            await self.task
 
 
 class LeaseLost(Exception):
@@ -45,6 +57,7 @@ class Worker:
     batch: int = 10
     idle_sleep: float = 1.0
     processed: int = 0
+    heartbeat: float = HEARTBEAT.total_seconds()
 
     async def schedule_periodic(self) -> None:
         """Enqueue each periodic job once per its period; the dedupe key makes that once across workers."""
@@ -65,6 +78,35 @@ class Worker:
         return len(jobs)
 
     async def _run(self, job: Job) -> None:
+        with structlog.contextvars.bound_contextvars(job_id=job.id, job_kind=job.kind):
+            lease = _Heartbeat(asyncio.Event())
+            lease.task = asyncio.create_task(self._keep_lease(job, lease.stopping))
+            try:
+                await self._run_handler(job, lease)
+            finally:
+                await lease.stop()
+
+    async def _keep_lease(self, job: Job, stop: asyncio.Event) -> None:
+        """Renew the job's lease while its handler runs, so a job longer than the lease is not taken over while
+        its worker is alive. Stops once the job is being finished (or the lease is lost to another worker)."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.heartbeat)
+            if stop.is_set():
+                return
+            try:
+                async with self.sessionmaker() as session, session.begin():
+                    kept = await repository.renew(
+                        session, job_id=job.id, worker=self.name, lease_until=utcnow() + LEASE
+                    )
+            except Exception:  # a lost connection: try again at the next beat, the lease still has time
+                log.warning("job.lease_renewal_failed", exc_info=True)
+                continue
+            if not kept:
+                log.warning("job.lease_lost", attempts=job.attempts)
+                return
+
+    async def _run_handler(self, job: Job, lease: _Heartbeat) -> None:
         handler = HANDLERS.get(job.kind)
         long_running = LONG_HANDLERS.get(job.kind)
         try:
@@ -74,6 +116,7 @@ class Worker:
             early = await long_running(self.sessionmaker, job) if long_running is not None else None
             async with self.sessionmaker() as session, session.begin():
                 result = await handler(session, job) if handler is not None else early
+                await lease.stop()  # no renewal runs beside the statement that finishes the job
                 finished = await repository.finish(
                     session,
                     job_id=job.id,
@@ -94,6 +137,7 @@ class Worker:
         except LeaseLost:
             log.warning("job.lease_lost", job_id=job.id, kind=job.kind, attempts=job.attempts)
         except Exception as error:
+            await lease.stop()
             await self._fail(job, error)
 
     async def _fail(self, job: Job, error: Exception) -> None:

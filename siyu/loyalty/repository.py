@@ -10,7 +10,7 @@ from sqlalchemy import ColumnExpressionArgument, Exists, and_, bindparam, delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.kit.bulk import insert_ignoring_duplicates
-from siyu.ledger.models import Balance, Entry, Lot, LotStatus
+from siyu.ledger.models import Balance, Entry, EntryKind, Lot, LotStatus
 from siyu.loyalty.models import Campaign, CampaignAward, ExpiryWarning, MemberTier, Tier, TierChange
 
 GROWTH_KINDS = ("earn", "post", "clawback")  # posted order points, less what refunds took back
@@ -175,22 +175,46 @@ async def forget_reviews(session: AsyncSession, *, tenant_id: int) -> None:
 async def growth(
     session: AsyncSession, *, tenant_id: int, member_ids: Sequence[int], since: datetime
 ) -> dict[int, int]:
-    """Posted order points of each member since `since` (less clawbacks)."""
+    """Posted order points of each member since `since` (less clawbacks), with those of the members merged into
+    her: a merge moves points lots, while the entries (the growth) stay with the member who earned them."""
     if not member_ids:
         return {}
+    owner = await _merged_into(session, tenant_id=tenant_id, member_ids=member_ids)
     rows = await session.execute(
         select(Entry.member_id, func.sum(Entry.amount))
         .where(
             Entry.tenant_id == tenant_id,
-            Entry.member_id.in_(member_ids),
+            Entry.member_id.in_(sorted(owner)),
             Entry.kind.in_(GROWTH_KINDS),
             Entry.source_ref.startswith("order:"),
             Entry.created_at >= since,
         )
         .group_by(Entry.member_id)
     )
-    found = {int(member_id): int(points) for member_id, points in rows}
-    return {member_id: max(found.get(member_id, 0), 0) for member_id in member_ids}
+    found = dict.fromkeys(member_ids, 0)
+    for member_id, points in rows:
+        found[owner[int(member_id)]] += int(points)
+    return {member_id: max(found[member_id], 0) for member_id in member_ids}
+
+
+async def _merged_into(session: AsyncSession, *, tenant_id: int, member_ids: Sequence[int]) -> dict[int, int]:
+    """Each of `member_ids` for herself, and every member merged into one of them (through any chain of merges)
+    for the one she ended up in: read from the survivors' merge_in entries (source_ref `merge:<member id>`)."""
+    owner = {member_id: member_id for member_id in member_ids}
+    frontier = list(member_ids)
+    while frontier:
+        merges = await session.execute(
+            select(Entry.member_id, Entry.source_ref).where(
+                Entry.tenant_id == tenant_id, Entry.member_id.in_(frontier), Entry.kind == EntryKind.merge_in
+            )
+        )
+        frontier = []
+        for into, ref in merges:
+            source = int(ref.removeprefix("merge:"))
+            if source not in owner:
+                owner[source] = owner[int(into)]
+                frontier.append(source)
+    return owner
 
 
 async def members_to_review(session: AsyncSession, *, tenant_id: int, period: str, limit: int) -> list[int]:

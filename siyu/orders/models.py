@@ -61,6 +61,8 @@ class Order(Base):
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
         Index(None, "tenant_id", "paid_at"),
+        # The orders one import wrote: crediting bound accounts after an import (migration 0011).
+        Index(None, "tenant_id", "last_import_id"),
         # Only orders that carry an open uid (most exports have none); no index on the nickname: nothing can
         # use one (migration 0004).
         Index(

@@ -207,6 +207,7 @@ def open_text(path: Path, workdir: Path) -> TextFile:
     headers, separator = _first_record(text)
     if not headers:
         raise FileRefused("文件里没有表头，也没有数据", code="empty_file")
+    check_quotes(parts)
     return TextFile(
         path=target,
         encoding=encoding,
@@ -216,6 +217,26 @@ def open_text(path: Path, workdir: Path) -> TextFile:
         source_bytes=size,
         parts=tuple(parts) if len(parts) > 1 else (),
     )
+
+
+def check_quotes(files: Sequence[Path], size: int = RECORD_CHUNK, quote: bytes = b'"') -> None:
+    """Refuse a file whose quotes do not pair up: from its last unpaired quote on, the whole rest of the file would
+    be one cell, which no retry can read. One pass counting bytes (no parsing), before anything is imported."""
+    quotes, lines, last_quote_line = 0, 0, 0
+    for path in files:
+        with open(path, "rb") as handle:
+            while block := handle.read(size):
+                found = block.count(quote)
+                if found:
+                    quotes += found
+                    last_quote_line = lines + block.count(b"\n", 0, block.rfind(quote)) + 1
+                lines += block.count(b"\n")
+    if quotes % 2:
+        raise FileRefused(
+            f'第 {last_quote_line} 行附近有一个没有配对的英文引号（"），从那里起的内容无法分成单元格。'
+            "请在表格软件里打开检查这一行（或重新从平台导出）后再导入",
+            code="unbalanced_quote",
+        )
 
 
 def record_chunks(files: Sequence[Path], size: int = RECORD_CHUNK, quote: bytes = b'"') -> Iterator[bytes]:

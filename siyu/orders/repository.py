@@ -370,6 +370,31 @@ async def get_import(session: AsyncSession, *, tenant_id: int, import_id: int) -
     )
 
 
+async def written_by_import(session: AsyncSession, *, tenant_id: int, import_id: int) -> tuple[int, int]:
+    """Orders this import inserted, and those it last updated (any of its attempts). Scans the tenant's orders:
+    run only after an import is retried."""
+    row = (
+        await session.execute(
+            select(
+                func.count().filter(Order.first_import_id == import_id),
+                func.count().filter(Order.last_import_id == import_id, Order.first_import_id != import_id),
+            ).where(Order.tenant_id == tenant_id)
+        )
+    ).one()
+    return int(row[0] or 0), int(row[1] or 0)
+
+
+async def unfinished_imports(session: AsyncSession, *, limit: int = 500) -> list[OrderImport]:
+    """Imports of every tenant still queued or running under a job (for the recovery of abandoned ones)."""
+    rows = await session.scalars(
+        select(OrderImport)
+        .where(OrderImport.status.in_(("queued", "running")), OrderImport.job_id.is_not(None))
+        .order_by(OrderImport.created_at)
+        .limit(limit)
+    )
+    return list(rows)
+
+
 async def find_import_by_hash(session: AsyncSession, *, tenant_id: int, sha256: str) -> OrderImport | None:
     return await session.scalar(
         select(OrderImport)

@@ -17,6 +17,7 @@ import polars as pl
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from siyu.jobs import service as jobs
 from siyu.kit.errors import InvalidInput, NotFound
 from siyu.kit.ids import new_id
 from siyu.kit.pagination import Page, PageRequest, Sort
@@ -396,6 +397,37 @@ async def get_import(session: AsyncSession, *, tenant_id: int, import_id: int) -
     if row is None:
         raise ImportNotFound()
     return row
+
+
+async def count_retried(session: AsyncSession, *, tenant_id: int, import_id: int, totals: Totals) -> None:
+    """Make a retried import's counts those of the file: orders an earlier attempt inserted or updated are seen as
+    unchanged by the retry, yet this import did insert or update them."""
+    inserted, updated = await repository.written_by_import(session, tenant_id=tenant_id, import_id=import_id)
+    more_inserted, more_updated = max(0, inserted - totals.inserted), max(0, updated - totals.updated)
+    totals.inserted += more_inserted
+    totals.updated += more_updated
+    totals.unchanged = max(0, totals.unchanged - more_inserted - more_updated)
+
+
+ABANDONED_MESSAGE = (
+    "导入没有完成：处理它的后台进程中途停止，重试几次后已放弃。已经导入的部分保留；请在导入页勾选“同一文件也重新导入”"
+    "再导一次，已导入的部分不会重复"
+)
+
+
+async def fail_abandoned_imports(session: AsyncSession) -> int:
+    """Mark failed, with a reason ops can read, the imports whose job will never run again (its worker died on the
+    last attempt and the job was parked). Imports whose job is still queued or leased are left: a lease that runs
+    out hands the job, and the import, to another worker. Returns how many were marked."""
+    unfinished = await repository.unfinished_imports(session)
+    dead = await jobs.given_up(session, sorted({row.job_id for row in unfinished if row.job_id is not None}))
+    now = utcnow()
+    marked = 0
+    for row in unfinished:
+        if row.job_id in dead:
+            row.status, row.error, row.finished_at = "failed", ABANDONED_MESSAGE, now
+            marked += 1
+    return marked
 
 
 async def previous_import(session: AsyncSession, *, tenant_id: int, sha256: str) -> OrderImport | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import tempfile
 from collections.abc import AsyncGenerator, Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,11 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from siyu.jobs import service as jobs
 from siyu.jobs.models import Job
-from siyu.jobs.registry import handler, long_handler
+from siyu.jobs.registry import every, handler, long_handler
+from siyu.kit import metrics
 from siyu.kit.errors import AppError
 from siyu.kit.time import utcnow
 from siyu.orders import events, service
 from siyu.orders.service import Totals
+from siyu.orders.uploads import temp_dir
 
 log = structlog.get_logger("siyu.orders")
 
@@ -53,10 +54,11 @@ async def run_import(
         row = await service.get_import(session, tenant_id=tenant_id, import_id=import_id)
         path = service.stored_file(storage_dir, row)
         platform = None if row.requested_platform == "auto" else row.requested_platform
+        retried = row.status != "queued" or row.rows > 0  # an earlier attempt may have committed batches
         row.status = "running"
         mapped = await service.mapped_headers(session, tenant_id=tenant_id)
     totals = Totals()
-    with tempfile.TemporaryDirectory(prefix="siyu-import-") as workdir:
+    with temp_dir("import") as workdir:
         try:
             opened = service.open_file(path, Path(workdir), also_read=mapped)
             async with sessionmaker() as session, session.begin():
@@ -72,6 +74,7 @@ async def run_import(
                 error=refusal.message,
                 finished_at=utcnow(),
             )
+            metrics.count_import("refused")
             raise
         await _set(
             sessionmaker,
@@ -102,10 +105,15 @@ async def run_import(
                 error=FAILED_MESSAGE.format(rows=totals.rows),
                 finished_at=utcnow(),
             )
+            metrics.count_import("failed")
             raise
     async with sessionmaker() as session, session.begin():
         row = await service.get_import(session, tenant_id=tenant_id, import_id=import_id)
+        if retried:
+            await service.count_retried(session, tenant_id=tenant_id, import_id=import_id, totals=totals)
+            row.inserted, row.updated, row.unchanged = totals.inserted, totals.updated, totals.unchanged
         row.status, row.finished_at = "done", utcnow()
+    metrics.count_import("done")
     log.info(
         "orders.imported",
         tenant_id=tenant_id,
@@ -226,6 +234,19 @@ async def import_job(sessionmaker: async_sessionmaker[AsyncSession], job: Job) -
         # A refused file is an answer, not a failure to retry.
         return {"refused": refusal.code, "message": refusal.message}
     return {k: v for k, v in asdict(totals).items() if k != "rejections"}
+
+
+RECOVER_JOB = "orders.recover_abandoned"
+
+
+@handler(RECOVER_JOB)
+async def recover_abandoned(session: AsyncSession, job: Job) -> dict[str, Any]:
+    """Imports left running by a worker that was killed on the job's last attempt: marked failed, with a reason.
+    Runs when a worker starts and every five minutes."""
+    return {"failed": await service.fail_abandoned_imports(session)}
+
+
+every(300, RECOVER_JOB)
 
 
 @handler("orders.changed")

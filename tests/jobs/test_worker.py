@@ -6,6 +6,7 @@ fixture, whose sessions join that transaction through savepoints.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -543,3 +544,65 @@ async def test_sqlite_gets_planner_statistics_from_the_hourly_job(session: Async
     assert result in ({"analyzed": "all"}, {"optimized": True})
     assert await session.scalar(text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")) == 1
     assert ("db.optimize", 3600) in registry.PERIODIC
+
+
+# 8. A job longer than its lease keeps it while its worker is alive.
+
+RENEWED: dict[str, asyncio.Event] = {}
+CLOCK = {"worked": timedelta(0)}  # how long the slow job has "been running", as the worker's clock sees it
+
+
+@registry.long_handler("test.outlives_lease")
+async def outlives_lease(sessionmaker: async_sessionmaker[AsyncSession], job: Job) -> dict[str, Any]:
+    """Runs until its worker has renewed the lease, then checks nobody can take the job over."""
+    CALLS[job.id] += 1
+    CLOCK["worked"] = timedelta(minutes=10)  # twice the lease
+    await asyncio.wait_for(RENEWED["event"].wait(), timeout=30)  # a safety net: the event comes first or never
+    async with sessionmaker() as session, session.begin():
+        renewed = await reload(session, job.id)
+        assert renewed.locked_until is not None and job.locked_until is not None
+        assert renewed.locked_until > job.locked_until
+        # Ten minutes on, past the first lease, another worker still finds nothing to take.
+        later = job.locked_until + timedelta(minutes=5)
+        taken = await repository.claim(session, worker="thief", now=later, lease_until=later + LEASE, limit=10)
+        assert taken == []
+    return {"ok": True}
+
+
+async def test_running_job_renews_its_lease_and_is_not_taken_over(
+    session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = await enqueue(session, "test.outlives_lease", {})
+    worker = Worker(sessionmaker, name="slow-worker", heartbeat=0)
+    RENEWED["event"] = asyncio.Event()
+    renew = repository.renew
+
+    async def renew_once(session: AsyncSession, **kwargs: Any) -> bool:
+        kept = await renew(session, **kwargs)
+        worker.heartbeat = 3600  # one renewal is the proof; the handler then has the connection to itself
+        RENEWED["event"].set()
+        return kept
+
+    monkeypatch.setattr(repository, "renew", renew_once)
+    CLOCK["worked"] = timedelta(0)
+    monkeypatch.setattr(worker_module, "utcnow", lambda: utcnow() + CLOCK["worked"])
+
+    assert await worker.drain() == 1
+
+    job = await reload(session, job_id)
+    assert (job.status, job.locked_by, job.result, CALLS[job_id]) == (JobStatus.done, None, {"ok": True}, 1)
+
+
+async def test_job_log_lines_carry_the_job_id(session: AsyncSession, worker: Worker) -> None:
+    import structlog
+
+    seen: list[dict[str, Any]] = []
+
+    @handler("test.logs")
+    async def logs(session: AsyncSession, job: Job) -> None:
+        seen.append(structlog.contextvars.get_contextvars())
+
+    job_id = await enqueue(session, "test.logs", {})
+    assert await worker.drain() == 1
+    assert seen == [{"job_id": job_id, "job_kind": "test.logs"}]
+    assert structlog.contextvars.get_contextvars() == {}

@@ -185,3 +185,35 @@ async def test_the_sweep_job_runs_on_schedule_and_continues_when_a_batch_is_full
         lot.status for lot in await book.session.scalars(select(Lot).execution_options(populate_existing=True))
     } == {LotStatus.posted}
     await book.check()
+
+
+async def test_a_merged_member_brings_her_tier_growth_to_the_one_she_joins(book: Book, session: AsyncSession) -> None:
+    from siyu.fans.service import merge_members
+
+    actor = owner(book.tenant_id)
+    await service.save_policy(
+        session, actor=actor, policy=PointsPolicy(hold_mode=HoldMode.immediate, tier_window_days=30)
+    )
+    context = await crediting.context_of(session, tenant_id=book.tenant_id)
+    survivor, duplicate, earlier = await book.member(), await book.member(), await book.member()
+    for member_id in (survivor, duplicate, earlier):
+        await crediting.credit(session, context, member_id=member_id, order=an_order(600), now=book.now)
+    each = (await service.standing(session, tenant_id=book.tenant_id, member_id=survivor, now=book.now)).growth
+    assert each > 0
+    await service.create_tier(session, actor=actor, data=TierIn(name="金卡", threshold=3 * each))
+
+    # `earlier` had already been merged into `duplicate`: her growth follows the chain.
+    await merge_members(
+        session, tenant_id=book.tenant_id, from_member_id=earlier, into_member_id=duplicate, reason="同一个人"
+    )
+    await merge_members(
+        session, tenant_id=book.tenant_id, from_member_id=duplicate, into_member_id=survivor, reason="同一个人"
+    )
+
+    standing = await service.standing(session, tenant_id=book.tenant_id, member_id=survivor, now=book.now)
+    assert standing.growth == 3 * each
+    assert standing.tier is not None and standing.tier.name == "金卡"
+    # The monthly review counts the same.
+    await crediting.sweep(session, tenant_id=book.tenant_id, now=book.tick(days=1))
+    reviewed = await service.standing(session, tenant_id=book.tenant_id, member_id=survivor, now=book.now)
+    assert reviewed.growth == 3 * each and reviewed.tier is not None and reviewed.tier.name == "金卡"
