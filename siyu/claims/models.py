@@ -54,7 +54,9 @@ class Via(StrEnum):
     bound = "bound"  # the order carries an account bound to her: credited without asking
 
 
-FAILURES = frozenset({Outcome.claimed_by_other, Outcome.pending, Outcome.check_failed, Outcome.invalid})
+# Outcomes that may count toward the lock (service._is_guess decides): a wrong check value, and a waiting claim
+# that looks guessed. Claimed by someone else, unreadable text, a plausible wait: normal, never counted.
+FAILURES = frozenset({Outcome.pending, Outcome.check_failed})
 
 
 class Claim(Base):

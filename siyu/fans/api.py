@@ -234,6 +234,7 @@ async def claim(
             device_hash=device_hash(request),
             limiter=request.app.state.limiter,
             tenant=fan.tenant,
+            confirm_platform=body.confirm_platform,
         )
     return ClaimOut.of(row)
 
