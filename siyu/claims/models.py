@@ -33,7 +33,7 @@ OUTCOME_LABELS: dict[str, str] = {
     Outcome.expired: "未等到订单",
     Outcome.not_eligible: "不符合条件",
     Outcome.check_failed: "信息核对不一致",
-    Outcome.locked: "暂时锁定",
+    Outcome.locked: "领取暂停中",
     Outcome.invalid: "订单号无法识别",
     Outcome.review: "人工审核中",
     Outcome.rejected: "审核未通过",
