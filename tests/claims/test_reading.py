@@ -88,7 +88,7 @@ def test_a_number_of_another_platforms_shape(platform: str, text: str, elsewhere
 
 
 @given(number=st.text(alphabet="0123456789", min_size=15, max_size=20))
-def test_every_number_some_platform_reads_fits_taobao_or_is_questioned_as_nobodys(number: str) -> None:
+def test_a_taobao_claim_of_15_to_20_digits_is_never_questioned(number: str) -> None:
     # Taobao's accepted lengths cover every other shape we know: a Taobao claim is never questioned for them.
     assert reading.fits("taobao", number)
     assert reading.fitting_elsewhere("taobao", number, number, ("douyin", "kuaishou", "channels")) == ()
