@@ -17,7 +17,7 @@ from siyu.audit import service as audit
 from siyu.claims import crediting, reading, repository
 from siyu.claims.crediting import Context
 from siyu.claims.models import FAILURES, Claim, Outcome, Via
-from siyu.claims.schemas import ClaimPolicy
+from siyu.claims.schemas import ClaimLockOut, ClaimPolicy
 from siyu.jobs import service as jobs
 from siyu.kit.errors import Conflict, InvalidInput, NotFound, RateLimited
 from siyu.kit.ids import new_id
@@ -242,10 +242,20 @@ async def _is_guess(session: AsyncSession, row: Claim, policy: ClaimPolicy, now:
 
 async def _locked_message(limiter: RateLimiter | None, counters: list[tuple[str, str, str]], timezone: str) -> str:
     """What she is told while claiming is paused: when she can try again, in her shop's time; no blame."""
-    until = await lock_ends(limiter, counters) if limiter else None
+    return paused_message(await lock_ends(limiter, counters) if limiter else None, timezone)
+
+
+def paused_message(until: datetime | None, timezone: str) -> str:
     if until is None:
         return "为了保护账号安全，订单换积分暂停一会儿，请稍后再试"
     return f"为了保护账号安全，订单换积分暂停一会儿，可在 {local_time(until, timezone)} 后再试"
+
+
+def lock_out(until: datetime | None, timezone: str) -> ClaimLockOut:
+    """Her pause as the fan API tells it."""
+    if until is None:
+        return ClaimLockOut(locked=False, locked_until=None, message="可以领取")
+    return ClaimLockOut(locked=True, locked_until=until, message=paused_message(until, timezone))
 
 
 def local_time(moment: datetime, timezone: str) -> str:

@@ -61,3 +61,27 @@ async def test_the_fan_api_asks_about_a_number_of_another_platform_and_takes_her
     body = {"platform": "douyin", "order": "1930679858170647", "confirm_platform": True}
     kept = await client.post(path, json=body, headers=auth)
     assert kept.status_code == 200 and kept.json()["outcome"] == "pending"
+
+
+async def test_the_fan_api_tells_an_app_when_her_pause_ends(
+    client: httpx.AsyncClient, session: AsyncSession, app: FastAPI
+) -> None:
+    tenant = await factories.tenant(session)
+    fan = await factories.member(session, tenant.id)
+    tokens = await fans.issue_tokens(
+        session, secret=app.state.settings.secret_key, tenant_id=tenant.id, member_id=fan.id
+    )
+    auth = {"Authorization": f"Bearer {tokens.access_token}", "X-Device-Id": "phone-1"}
+    base = f"/api/v1/fan/{tenant.slug}/claims"
+    assert (await client.get(f"{base}/lock", headers=auth)).json() == {
+        "locked": False,
+        "locked_until": None,
+        "message": "可以领取",
+    }
+    for n in range(5):  # numbers of no platform's shape
+        await client.post(base, json={"platform": "taobao", "order": f"19306798{n:05d}"}, headers=auth)
+    lock = (await client.get(f"{base}/lock", headers=auth)).json()
+    assert lock["locked"] is True and lock["locked_until"] and "后再试" in lock["message"]
+    refused = (await client.post(base, json={"platform": "taobao", "order": "1930679858170647"}, headers=auth)).json()
+    assert refused["outcome"] == "locked" and refused["message"] == lock["message"]
+    assert (await client.get(f"{base}/lock")).status_code == 401
