@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
@@ -209,3 +210,20 @@ async def test_parallel_guesses_get_five_checks(db: async_sessionmaker[AsyncSess
 
     outcomes = await _each(db, [guess(n) for n in range(350)])
     assert outcomes == Counter({"sms_code_invalid": 5, "sms_code_locked": 345})
+
+
+async def test_a_used_up_limit_says_when_it_has_room_again(limiter: RateLimiter) -> None:
+    key = secrets.token_hex(4)
+    rule = "3/30 minutes"
+    _remember(limiter, rule, "free-again", key)
+    started = time.time()
+    for _ in range(2):
+        await limiter.hit(rule, "free-again", key)
+    assert await limiter.counted(rule, "free-again", key) == (2, None)
+    assert await limiter.free_again([(rule, "free-again", key)]) is None
+    await limiter.hit(rule, "free-again", key)
+    used, end = await limiter.counted(rule, "free-again", key)
+    assert used == 3 and end is not None and started + 1795 <= end <= time.time() + 1805
+    assert await limiter.free_again([(rule, "free-again", key), ("3/minute", "free-again", "other")]) == end
+    await limiter.clear(rule, "free-again", key)
+    assert await limiter.counted(rule, "free-again", key) == (0, None)

@@ -34,6 +34,7 @@ ACTION_LABELS: dict[str, str] = {
     "claims.policy": "修改订单换积分设置",
     "claims.approve": "审核通过领取",
     "claims.reject": "审核拒绝领取",
+    "claims.unlock": "解除会员的领取暂停",
     "reward.create": "新建积分商城奖品",
     "reward.update": "修改积分商城奖品",
     "reward.delete": "删除积分商城奖品",
@@ -136,6 +137,8 @@ FIELD_LABELS: dict[str, str] = {
     "review_daily_claims": "24 小时内领取几笔后需审核",
     "review_shared_members": "同一网络或设备几个会员后需审核",
     "outcome": "结果",
+    "locked_until": "领取暂停到",
+    "guesses": "计入暂停的失败次数",
     "points": "积分",
     "note": "备注",
     # mall and lottery

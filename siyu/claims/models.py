@@ -33,7 +33,7 @@ OUTCOME_LABELS: dict[str, str] = {
     Outcome.expired: "未等到订单",
     Outcome.not_eligible: "不符合条件",
     Outcome.check_failed: "信息核对不一致",
-    Outcome.locked: "暂时锁定",
+    Outcome.locked: "领取暂停中",
     Outcome.invalid: "订单号无法识别",
     Outcome.review: "人工审核中",
     Outcome.rejected: "审核未通过",
@@ -54,7 +54,9 @@ class Via(StrEnum):
     bound = "bound"  # the order carries an account bound to her: credited without asking
 
 
-FAILURES = frozenset({Outcome.claimed_by_other, Outcome.pending, Outcome.check_failed, Outcome.invalid})
+# Outcomes that may count toward the lock (service._is_guess decides): a wrong check value, and a waiting claim
+# that looks guessed. Claimed by someone else, unreadable text, a plausible wait: normal, never counted.
+FAILURES = frozenset({Outcome.pending, Outcome.check_failed})
 
 
 class Claim(Base):

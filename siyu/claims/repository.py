@@ -57,6 +57,39 @@ async def pending_claim(
     )
 
 
+async def waiting_count(
+    session: AsyncSession, *, tenant_id: int, member_id: int, device_hash: str | None, now: datetime
+) -> int:
+    """Her claims still waiting for their order (and those made from her phone by anyone)."""
+    who = (
+        Claim.member_id == member_id
+        if device_hash is None
+        else or_(Claim.member_id == member_id, Claim.device_hash == device_hash)
+    )
+    count = await session.scalar(
+        select(func.count()).where(
+            Claim.tenant_id == tenant_id, Claim.outcome == Outcome.pending, Claim.expires_at > now, who
+        )
+    )
+    return int(count or 0)
+
+
+async def recent_devices(session: AsyncSession, *, tenant_id: int, member_id: int, since: datetime) -> list[str]:
+    """The phones (hashed device ids) she claimed from since then."""
+    rows = await session.scalars(
+        select(Claim.device_hash)
+        .where(
+            Claim.tenant_id == tenant_id,
+            Claim.member_id == member_id,
+            Claim.created_at >= since,
+            Claim.device_hash.is_not(None),
+        )
+        .distinct()
+        .limit(20)
+    )
+    return [row for row in rows if row]
+
+
 async def of_member(session: AsyncSession, *, tenant_id: int, member_id: int, limit: int) -> list[Claim]:
     rows = await session.scalars(
         select(Claim)

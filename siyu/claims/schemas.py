@@ -89,6 +89,14 @@ class ClaimOut(BaseModel):
         return cls.model_validate({**values, "outcome_label": OUTCOME_LABELS.get(row.outcome, row.outcome)})
 
 
+class ClaimLockOut(BaseModel):
+    """Whether her claiming is paused (after failures that looked like guesses), and until when."""
+
+    locked: bool
+    locked_until: datetime | None = Field(description="暂停到这个时间（UTC）；没有暂停时为 null")
+    message: str = Field(description="给粉丝看的话，暂停时写明几点后可以再试")
+
+
 class ReviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -7,7 +7,8 @@ ledger (one credit per order, unique in the database). Nothing here commits.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +17,7 @@ from siyu.audit import service as audit
 from siyu.claims import crediting, reading, repository
 from siyu.claims.crediting import Context
 from siyu.claims.models import FAILURES, Claim, Outcome, Via
-from siyu.claims.schemas import ClaimPolicy
+from siyu.claims.schemas import ClaimLockOut, ClaimPolicy
 from siyu.jobs import service as jobs
 from siyu.kit.errors import Conflict, InvalidInput, NotFound, RateLimited
 from siyu.kit.ids import new_id
@@ -70,6 +71,15 @@ class ClaimNotFound(NotFound):
 class NotInReview(Conflict):
     code = "claim_not_in_review"
     message = "这条领取记录已经处理过了"
+
+
+class PlatformMismatch(Conflict):
+    """The number has another platform's shape and no order of the chosen platform carries it: she is asked
+    before a claim waits days for an order that will never come. `suggested`: the platforms it fits, the
+    tenant's own first. Sent again with `confirm_platform`, it is claimed as she chose."""
+
+    code = "platform_mismatch"
+    message = "这个订单号和所选平台不符，请确认下单平台"
 
 
 class ClaimsTooFast(RateLimited):
@@ -138,11 +148,13 @@ async def claim(
     device_hash: str | None = None,
     limiter: RateLimiter | None = None,
     tenant: TenantConfig | None = None,
+    confirm_platform: bool = False,
     now: datetime | None = None,
 ) -> Claim:
     """Claim the points of the order whose number is in `text`. Every attempt is kept with its outcome, except
-    those over the per-minute limits (ClaimsTooFast: only logged, with hashed addresses). `tenant`: the caller's
-    configuration of the tenant, when it has it (else it is read)."""
+    those over the per-minute limits (ClaimsTooFast: only logged, with hashed addresses) and a number of another
+    platform's shape (PlatformMismatch, unless `confirm_platform`). `tenant`: the caller's configuration of the
+    tenant, when it has it (else it is read)."""
     now = now or utcnow()
     if platform not in PLATFORMS:
         raise UnknownPlatform()
@@ -172,19 +184,92 @@ async def claim(
     await ledger.lock_member(session, tenant_id=tenant_id, member_id=member_id, now=now)  # one claim at a time
     if not unlocked:
         row.outcome = Outcome.locked
-        row.message = f"失败次数太多，领取功能暂停 {policy.lock_minutes} 分钟，请稍后再试"
+        row.message = await _locked_message(limiter, counters, context.timezone)
     else:
         order_id = reading.order_number(platform, text)
+        if not confirm_platform:
+            await _ask_if_elsewhere(session, context, row, text, order_id)
         if order_id is None:
             row.message = "没有识别出订单号，请复制订单详情里完整的“订单编号”后粘贴"
         else:
             row.order_id = order_id
             await _decide(session, context, row, now, waiting_ok=True)
-        if row.outcome in FAILURES and limiter is not None:
+        if limiter is not None and row.outcome in FAILURES and await _is_guess(session, row, policy, now):
             for counter in counters:
                 await limiter.hit(*counter)
     await repository.save_new(session, row)
     return row
+
+
+async def _ask_if_elsewhere(
+    session: AsyncSession, context: Context, row: Claim, text: str, order_id: str | None
+) -> None:
+    """Raise PlatformMismatch when what she typed has another platform's shape, not the chosen one's, and no order
+    of the chosen platform carries it. A well-shaped number costs one length check and no query."""
+    elsewhere = reading.fitting_elsewhere(row.platform, text, order_id, PLATFORMS)
+    if not elsewhere:
+        return
+    if order_id is not None and await orders.read_order(
+        session, tenant_id=row.tenant_id, platform=row.platform, order_id=order_id
+    ):
+        return  # an odd number, but the shop has that order: no question
+    sold = {c.platform for c in context.tenant.channels if c.active}
+    suggested = [p for p in elsewhere if p in sold] or list(elsewhere)
+    labels = [PLATFORM_LABELS.get(p, p) for p in suggested]
+    if len(labels) == 1:
+        message = f"这看起来是{labels[0]}订单号，要改成{labels[0]}吗？"
+    else:
+        message = f"这看起来是{'或'.join(labels)}的订单号，要改选哪个平台？"
+    raise PlatformMismatch(message, chosen=row.platform, suggested=suggested)
+
+
+async def _is_guess(session: AsyncSession, row: Claim, policy: ClaimPolicy, now: datetime) -> bool:
+    """Whether this failed claim counts toward the lock. Only guesses do: a wrong check value on an existing order,
+    and a number nobody has imported that is not plausibly waiting for an import. Plausibly waiting: it has the
+    platform's shape and she (and her phone) have fewer than `max_failures` other claims still waiting. Real
+    orders leave the waiting list when ops import them, guessed numbers stay on it until they expire, so a
+    guesser soon counts every guess while a fan after a show claims all her orders freely. Called on failures
+    only: a credited claim costs nothing here."""
+    if row.outcome != Outcome.pending:
+        return True
+    if not reading.fits(row.platform, row.order_id):
+        return True
+    waiting = await repository.waiting_count(
+        session, tenant_id=row.tenant_id, member_id=row.member_id, device_hash=row.device_hash, now=now
+    )
+    return waiting >= policy.max_failures
+
+
+async def _locked_message(limiter: RateLimiter | None, counters: list[tuple[str, str, str]], timezone: str) -> str:
+    """What she is told while claiming is paused: when she can try again, in her shop's time; no blame."""
+    return paused_message(await lock_ends(limiter, counters) if limiter else None, timezone)
+
+
+def paused_message(until: datetime | None, timezone: str) -> str:
+    if until is None:
+        return "为了保护账号安全，订单换积分暂停一会儿，请稍后再试"
+    return f"为了保护账号安全，订单换积分暂停一会儿，可在 {local_time(until, timezone)} 后再试"
+
+
+def lock_out(until: datetime | None, timezone: str) -> ClaimLockOut:
+    """Her pause as the fan API tells it."""
+    if until is None:
+        return ClaimLockOut(locked=False, locked_until=None, message="可以领取")
+    return ClaimLockOut(locked=True, locked_until=until, message=paused_message(until, timezone))
+
+
+def local_time(moment: datetime, timezone: str) -> str:
+    """ "20:45" today (shop time), "12月05日 08:10" on another day."""
+    today = format_local(utcnow(), timezone, "%Y-%m-%d")
+    if format_local(moment, timezone, "%Y-%m-%d") == today:
+        return format_local(moment, timezone, "%H:%M")
+    return format_local(moment, timezone, "%m月%d日 %H:%M")
+
+
+async def lock_ends(limiter: RateLimiter, counters: list[tuple[str, str, str]]) -> datetime | None:
+    """When the paused claiming resumes (every used-up counter has room again); None when nothing is used up."""
+    ends = await limiter.free_again(counters)
+    return datetime.fromtimestamp(ends, UTC) if ends is not None else None
 
 
 async def _decide(
@@ -514,3 +599,86 @@ async def search(
 
 async def outcomes_since(session: AsyncSession, *, tenant_id: int, since: datetime) -> dict[str, int]:
     return await repository.outcomes_since(session, tenant_id=tenant_id, since=since)
+
+
+@dataclass(frozen=True)
+class Lock:
+    """Her claiming, as the lock sees it: paused until when (None: not paused), and the guesses counted in the
+    lock window against the most that are allowed."""
+
+    until: datetime | None
+    guesses: int
+    max_failures: int
+    lock_minutes: int
+
+
+def _fan_keys(
+    policy: ClaimPolicy, *, tenant_id: int, member_id: int, devices: list[str], ip_hash: str | None
+) -> list[tuple[str, str, str]]:
+    """Her failure counters: her own, her phones' and (when given) her network address's."""
+    keys: list[tuple[str, str, str]] = []
+    choices: list[str | None] = [*devices] or [None]
+    for device in choices:
+        probe = Claim(tenant_id=tenant_id, member_id=member_id, ip_hash=ip_hash, device_hash=device)
+        keys += [key for key in _failure_keys(probe, policy) if key not in keys]
+    return keys if ip_hash else [key for key in keys if not key[1].endswith("-ip")]
+
+
+async def locked_until(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    member_id: int,
+    ip_hash: str | None,
+    device_hash: str | None,
+    limiter: RateLimiter,
+) -> datetime | None:
+    """When her claiming resumes, from this phone and network; None when she can claim now (the claim page)."""
+    policy = await policy_of(session, tenant_id)
+    devices = [device_hash] if device_hash else []
+    keys = _fan_keys(policy, tenant_id=tenant_id, member_id=member_id, devices=devices, ip_hash=ip_hash)
+    return await lock_ends(limiter, keys)
+
+
+async def lock_of(
+    session: AsyncSession, *, tenant_id: int, member_id: int, limiter: RateLimiter, now: datetime | None = None
+) -> Lock:
+    """Her lock for ops: her own counter and those of the phones she claimed from within the lock window (her
+    network address is shared with others: not hers to see or lift)."""
+    now = now or utcnow()
+    policy = await policy_of(session, tenant_id)
+    since = now - timedelta(minutes=policy.lock_minutes)
+    devices = await repository.recent_devices(session, tenant_id=tenant_id, member_id=member_id, since=since)
+    keys = _fan_keys(policy, tenant_id=tenant_id, member_id=member_id, devices=devices, ip_hash=None)
+    guesses, _end = await limiter.counted(*keys[0])
+    return Lock(
+        until=await lock_ends(limiter, keys),
+        guesses=guesses,
+        max_failures=policy.max_failures,
+        lock_minutes=policy.lock_minutes,
+    )
+
+
+async def lift_lock(
+    session: AsyncSession, *, actor: Principal, member_id: int, limiter: RateLimiter, now: datetime | None = None
+) -> Lock:
+    """Ops let her claim again at once: her guesses and her phones' are forgotten. Audited."""
+    now = now or utcnow()
+    tenant_id = actor.tenant_id
+    await members.get_member(session, tenant_id=tenant_id, member_id=member_id)
+    before = await lock_of(session, tenant_id=tenant_id, member_id=member_id, limiter=limiter, now=now)
+    policy = await policy_of(session, tenant_id)
+    since = now - timedelta(minutes=policy.lock_minutes)
+    devices = await repository.recent_devices(session, tenant_id=tenant_id, member_id=member_id, since=since)
+    for key in _fan_keys(policy, tenant_id=tenant_id, member_id=member_id, devices=devices, ip_hash=None):
+        await limiter.clear(*key)
+    audit.record(
+        session,
+        actor=actor,
+        action="claims.unlock",
+        target_type="member",
+        target_id=member_id,
+        before={"locked_until": before.until.isoformat() if before.until else None, "guesses": before.guesses},
+        after={"locked_until": None, "guesses": 0},
+    )
+    return before

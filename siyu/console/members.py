@@ -258,6 +258,9 @@ async def _member_page(
         tier_reasons=TIER_REASON_LABELS,
         expiring=await loyalty.expiring_soon(session, tenant_id=tenant_id, member_id=member_id),
         claims=await claims.claims_of(session, tenant_id=tenant_id, member_id=member_id, limit=10),
+        lock=await claims.lock_of(
+            session, tenant_id=tenant_id, member_id=member_id, limiter=console.request.app.state.limiter
+        ),
         outcome_labels=OUTCOME_LABELS,
         merged_into=merged_into,
         bindable=[(kind.value, IDENTITY_LABELS[kind]) for kind in IdentityKind],
@@ -302,6 +305,20 @@ async def adjust_points(
             console, session, member_id, error=error.message, values=values, status_code=error.status
         )
     return RedirectResponse(f"/console/members/{member_id}?adjusted=1#points", status_code=303)
+
+
+@router.post("/members/{member_id}/claims/unlock")
+async def unlock_claims(member_id: ResourceId, console: ConsoleContext, session: DbSession) -> Response:
+    """Her claiming was paused after failures that looked like guesses; ops who know her let her claim again."""
+    console.require("claims.review")
+    try:
+        async with session.begin_nested():
+            await claims.lift_lock(
+                session, actor=console.principal, member_id=member_id, limiter=console.request.app.state.limiter
+            )
+    except AppError as error:
+        return await _member_page(console, session, member_id, error=error.message, status_code=error.status)
+    return RedirectResponse(f"/console/members/{member_id}?unlocked=1", status_code=303)
 
 
 async def _identity_change(

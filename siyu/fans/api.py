@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse, Response
 
 from siyu.claims import service as claims
-from siyu.claims.schemas import ClaimOut
+from siyu.claims.schemas import ClaimLockOut, ClaimOut
 from siyu.fans import service
 from siyu.fans.schemas import (
     CodeSent,
@@ -250,6 +250,7 @@ async def claim(
             device_hash=device_hash(request),
             limiter=request.app.state.limiter,
             tenant=fan.tenant,
+            confirm_platform=body.confirm_platform,
         )
     return ClaimOut.of(row)
 
@@ -258,6 +259,19 @@ async def claim(
 async def my_claims(fan: CurrentFan, session: DbSession) -> list[ClaimOut]:
     rows = await claims.claims_of(session, tenant_id=fan.tenant.id, member_id=fan.member.id, limit=50)
     return [ClaimOut.of(row) for row in rows]
+
+
+@router.get("/fan/{slug}/claims/lock", response_model=ClaimLockOut, summary="领取是否暂停中，暂停到几点")
+async def claim_lock(fan: CurrentFan, request: Request, session: DbSession) -> ClaimLockOut:
+    until = await claims.locked_until(
+        session,
+        tenant_id=fan.tenant.id,
+        member_id=fan.member.id,
+        ip_hash=ip_hash(request),
+        device_hash=device_hash(request),
+        limiter=request.app.state.limiter,
+    )
+    return claims.lock_out(until, fan.tenant.timezone)
 
 
 @router.delete("/fan/{slug}/identities/{kind}", status_code=204, summary="解绑一个平台账号")

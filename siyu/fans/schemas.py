@@ -70,6 +70,11 @@ class FanClaimIn(BaseModel):
     platform: str = Field(max_length=16, examples=["taobao"])
     order: str = Field(min_length=1, max_length=500, description="订单号，或粘贴的整段订单信息")
     check: str = Field(default="", max_length=64, description="店铺要求的核对信息")
+    confirm_platform: bool = Field(
+        default=False,
+        description="订单号不像所选平台的订单号时，会返回 409 platform_mismatch（detail.suggested 为建议的平台）；"
+        "粉丝确认平台没选错后，带 true 重新提交",
+    )
 
 
 class FanIdentityOut(BaseModel):

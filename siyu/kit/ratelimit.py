@@ -95,6 +95,19 @@ class RateLimiter:
         looks = [not window or int(window[1]) < limit for window, limit in zip(windows, limits, strict=True)]
         return all(bool(hit) for hit in hits), all(looks)
 
+    async def counted(self, rule: str, *keys: str) -> tuple[int, float | None]:
+        """(attempts counted in the window now, when the limit has room again if it is used up, epoch seconds)."""
+        item = parse(rule)
+        stats = await self._limiter.get_window_stats(item, *keys)
+        used = item.amount - stats.remaining
+        return used, (stats.reset_time if stats.remaining <= 0 else None)
+
+    async def free_again(self, limits: list[tuple[str, str, str]]) -> float | None:
+        """When every used-up limit among `limits` has room again (epoch seconds); None when none is used up.
+        A few reads: for a refusal or a staff page, not for the path of every attempt."""
+        ends = [end for rule, *keys in limits if (end := (await self.counted(rule, *keys))[1]) is not None]
+        return max(ends) if ends else None
+
     async def clear(self, rule: str, *keys: str) -> None:
         item: RateLimitItem = rule_of(rule)
         await self._limiter.clear(item, *keys)

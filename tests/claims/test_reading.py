@@ -58,3 +58,37 @@ def test_the_checks() -> None:
     assert reading.check_passes(Check.account, "tom1", timezone=tz, **common)  # type: ignore[arg-type]
     no_phone = {**common, "receiver_phone": None}
     assert reading.check_passes(Check.phone_last4, "5678", timezone=tz, **no_phone) is None  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("platform", "text", "elsewhere"),
+    [
+        ("douyin", "1930679858170647", ("taobao", "kuaishou")),  # 16 digits: Taobao's or Kuaishou's, not Douyin's
+        ("channels", "2411093358212345", ("taobao", "kuaishou")),
+        ("kuaishou", "6938472013455026992", ("taobao", "douyin", "channels")),  # 19 digits
+        ("douyin", "193067985817064", ("taobao", "kuaishou")),  # 15
+        ("douyin", "19306798581706471", ("taobao", "kuaishou")),  # 17
+        ("taobao", "订单编号：261120-338201774062", ("pdd",)),
+        ("pdd", "1930679858170647", ("taobao", "kuaishou")),
+        # Fits the chosen platform, or nothing else we know: no question.
+        ("taobao", "1930679858170647", ()),
+        ("taobao", "6938472013455026992", ()),
+        ("douyin", "6938472013455026992", ()),
+        ("channels", "3718812036725000000", ()),
+        ("kuaishou", "2411093358212345", ()),
+        ("taobao", "1930679858170", ()),  # 13 digits: nobody's shape
+        ("jd", "1930679858170647", ()),  # JD's shape is unknown: never questioned
+        ("taobao", "我的订单号找不到了", ()),
+    ],
+)
+def test_a_number_of_another_platforms_shape(platform: str, text: str, elsewhere: tuple[str, ...]) -> None:
+    platforms = ("taobao", "douyin", "kuaishou", "channels", "pdd", "jd")
+    read = reading.order_number(platform, text)
+    assert reading.fitting_elsewhere(platform, text, read, platforms) == elsewhere
+
+
+@given(number=st.text(alphabet="0123456789", min_size=15, max_size=20))
+def test_a_taobao_claim_of_15_to_20_digits_is_never_questioned(number: str) -> None:
+    # Taobao's accepted lengths cover every other shape we know: a Taobao claim is never questioned for them.
+    assert reading.fits("taobao", number)
+    assert reading.fitting_elsewhere("taobao", number, number, ("douyin", "kuaishou", "channels")) == ()

@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from fastapi import FastAPI
+
 from siyu.audit import service as audit
 from siyu.audit.labels import ACTION_LABELS, FIELD_LABELS
 from siyu.claims import service as claims
 from siyu.claims.models import Outcome
+from siyu.kit.pagination import PageRequest
 from siyu.kit.web import Principal
 from siyu.ledger import service as ledger
 from siyu.loyalty import service as loyalty
@@ -116,3 +119,37 @@ async def test_the_dashboard_and_the_sidebar_show_what_waits(desk: Desk) -> None
     elsewhere = (await desk.get("/console/channels")).text
     assert re.search(r'data-waiting="review"[^>]*>3<', elsewhere)
     assert 'data-waiting="fulfilment"' not in elsewhere  # nothing to ship: no badge
+
+
+async def test_a_members_page_shows_her_claim_pause_and_ops_lift_it(desk: Desk, app: FastAPI) -> None:
+    fan = await factories.member(desk.session, desk.tenant_id)
+    limiter = app.state.limiter
+    for n in range(5):  # five numbers of no platform's shape
+        await claims.claim(
+            desk.session,
+            tenant_id=desk.tenant_id,
+            member_id=fan.id,
+            platform="taobao",
+            text=f"19306798{n:05d}",
+            limiter=limiter,
+        )
+    page = await desk.get(f"/console/members/{fan.id}")
+    assert 'id="claim-lock"' in page.text and "有 5 次像是猜测的失败" in page.text and "解除暂停" in page.text
+
+    analyst = await factories.staff_login(desk.session, desk.tenant_id, role="analyst", email="analyst@example.com")
+    refused = await desk.client.post(
+        f"/console/members/{fan.id}/claims/unlock", data={"csrf_token": analyst.csrf}, cookies=analyst.cookies
+    )
+    assert refused.status_code == 403
+
+    lifted = await desk.post(f"/console/members/{fan.id}/claims/unlock", {})
+    assert lifted.status_code == 303 and lifted.headers["location"] == f"/console/members/{fan.id}?unlocked=1"
+    page = await desk.get(f"/console/members/{fan.id}")
+    assert 'id="claim-lock"' not in page.text and "已解除订单换积分的暂停" not in page.text
+    assert "解除会员的领取暂停" in page.text  # her page's history
+    entries = (await audit.about_member(desk.session, tenant_id=desk.tenant_id, member_id=fan.id, page=_first())).items
+    assert entries[0].action == "claims.unlock" and entries[0].actor_id == desk.owner.actor_id
+
+
+def _first() -> PageRequest:
+    return PageRequest(size=1)
