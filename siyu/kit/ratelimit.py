@@ -97,7 +97,7 @@ class RateLimiter:
 
     async def counted(self, rule: str, *keys: str) -> tuple[int, float | None]:
         """(attempts counted in the window now, when the limit has room again if it is used up, epoch seconds)."""
-        item = parse(rule)
+        item = rule_of(rule)
         stats = await self._limiter.get_window_stats(item, *keys)
         used = item.amount - stats.remaining
         return used, (stats.reset_time if stats.remaining <= 0 else None)
