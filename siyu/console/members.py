@@ -27,11 +27,11 @@ from siyu.kit.pagination import Page, PageRequest, Sort
 from siyu.kit.time import format_local, utcnow
 from siyu.kit.web import DbSession, ResourceId
 from siyu.ledger import service as ledger
-from siyu.ledger.models import KIND_LABELS
 from siyu.ledger.schemas import MAX_ADJUSTMENT
 from siyu.ledger.service import Points
 from siyu.loyalty import service as loyalty
 from siyu.loyalty.models import TIER_REASON_LABELS
+from siyu.mall.models import entry_label
 from siyu.members import service as members
 from siyu.members.models import IDENTITY_LABELS, IdentityKind, Member
 
@@ -242,7 +242,7 @@ async def _member_page(
         points=await ledger.balance(session, tenant_id=tenant_id, member_id=member_id),
         entries=await ledger.recent_entries(session, tenant_id=tenant_id, member_id=member_id, limit=50),
         lots=await ledger.lots(session, tenant_id=tenant_id, member_id=member_id, limit=50),
-        kind_labels=KIND_LABELS,
+        entry_label=entry_label,
         source_of=sources.source,
         actor_of=sources.actor,
         history=await views(

@@ -8,17 +8,11 @@ from fastapi.responses import HTMLResponse, Response
 from siyu.h5.fans import Fan, to_sign_in
 from siyu.kit.web import DbSession
 from siyu.ledger import service as ledger
-from siyu.ledger.models import KIND_LABELS, Entry
 from siyu.loyalty import service as loyalty
-from siyu.mall.models import ledger_label
+from siyu.mall.models import entry_label
 from siyu.templating import templates
 
 router = APIRouter()
-
-
-def entry_label(entry: Entry) -> str:
-    """What a line of her history was, in words: a lottery draw is 积分抽奖, not 积分兑换."""
-    return ledger_label(entry.kind, entry.source_ref) or KIND_LABELS.get(entry.kind, entry.kind)
 
 
 @router.get("/{slug}/points", response_class=HTMLResponse)

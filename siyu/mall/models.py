@@ -14,6 +14,7 @@ from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKeyConstraint, Ind
 from sqlalchemy.orm import Mapped, mapped_column
 
 from siyu.kit.db import Base, Json, created_at_column
+from siyu.ledger import models as ledger_models
 
 
 class RewardKind(StrEnum):
@@ -204,6 +205,12 @@ LEDGER_LABELS: dict[tuple[str, str], str] = {
 def ledger_label(kind: str, source_ref: str) -> str | None:
     """The label of a points entry the mall made (None: not the mall's)."""
     return LEDGER_LABELS.get((kind, source_ref.split(":", 1)[0]))
+
+
+def entry_label(entry: ledger_models.Entry) -> str:
+    """What a line of a member's points history was, in words, for her and for ops alike: a lottery draw is
+    积分抽奖, not 积分兑换."""
+    return ledger_label(entry.kind, entry.source_ref) or ledger_models.KIND_LABELS.get(entry.kind, entry.kind)
 
 
 class Lottery(Base):
