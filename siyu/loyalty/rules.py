@@ -83,10 +83,15 @@ class Calculation:
         return by_campaign
 
     def explanation(self, order_id: str | None = None) -> str:
-        steps = f"基础 {self.base}"
+        """The steps in the order they were applied: a multiplier after a bonus multiplies the bonus too, so what
+        came before it is bracketed ("(基础 10 × 双11 2倍 + 双11奖励 5) × 金卡会员 1.2倍")."""
+        steps, added = f"基础 {self.base}", False
         for part in self.parts:
             if part.points == 0 and not part.capped:
                 continue
+            if part.operator == "×" and added:
+                steps, added = f"({steps})", False
+            added = added or part.operator == "+"
             steps += f" {part.operator} {part.label}" + ("（已达活动上限）" if part.capped else "")
         head = f"订单 {order_id} 获得 {self.total} 积分" if order_id else f"获得 {self.total} 积分"
         return head if not self.parts else f"{head}：{steps}"

@@ -100,9 +100,19 @@ def test_the_tier_multiplier_and_the_first_claim_bonus() -> None:
     gold = TierFacts(7, "金卡会员", 150)
     first = rules.calculate(PointsPolicy(), order(100), campaigns=[welcome], tier=gold, first_claim=True, now=NOW)
     assert first.total == 90  # (10 + 50) × 1.5
-    assert first.explanation("9") == "订单 9 获得 90 积分：基础 10 + 新客首单奖励 50 × 金卡会员 1.5倍"
+    assert first.explanation("9") == "订单 9 获得 90 积分：(基础 10 + 新客首单奖励 50) × 金卡会员 1.5倍"
     again = rules.calculate(PointsPolicy(), order(100), campaigns=[welcome], tier=gold, now=NOW)
     assert again.total == 15
+
+
+def test_the_explanation_brackets_what_a_later_multiplier_multiplies() -> None:
+    double_plus = CampaignFacts(**{**vars(DOUBLE_11), "bonus_points": 5})
+    gold = TierFacts(7, "金卡会员", 120)
+    calc = rules.calculate(PointsPolicy(), order(100), campaigns=[double_plus], tier=gold, now=NOW)
+    assert calc.total == 30  # (10 × 2 + 5) × 1.2
+    assert calc.explanation() == "获得 30 积分：(基础 10 × 双11 2倍 + 双11奖励 5) × 金卡会员 1.2倍"
+    plain = rules.calculate(PointsPolicy(), order(100), campaigns=[DOUBLE_11], tier=gold, now=NOW)
+    assert plain.explanation() == "获得 24 积分：基础 10 × 双11 2倍 × 金卡会员 1.2倍"  # nothing to bracket
 
 
 @given(
