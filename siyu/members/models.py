@@ -21,14 +21,14 @@ class IdentityKind(StrEnum):
 
 
 IDENTITY_LABELS: dict[str, str] = {
-    IdentityKind.wechat_openid: "微信 openid",
-    IdentityKind.wechat_unionid: "微信 unionid",
+    IdentityKind.wechat_openid: "微信",
+    IdentityKind.wechat_unionid: "微信（开放平台）",
     IdentityKind.phone: "手机号",
     IdentityKind.taobao_nick: "淘宝昵称",
-    IdentityKind.taobao_open_uid: "淘宝 open uid",
-    IdentityKind.douyin_open_id: "抖音 open id",
-    IdentityKind.kuaishou_id: "快手 ID",
-    IdentityKind.channels_openid: "视频号 openid",
+    IdentityKind.taobao_open_uid: "淘宝账号",
+    IdentityKind.douyin_open_id: "抖音账号",
+    IdentityKind.kuaishou_id: "快手号",
+    IdentityKind.channels_openid: "视频号账号",
 }
 
 

@@ -72,3 +72,17 @@ def test_the_audit_log_member_page_and_dashboard_read_in_words(page: Page, scree
     body = page.locator("main").inner_text()
     assert not RAW_CODES.search(body), RAW_CODES.search(body)
     screenshot(page, "console-member-sources")
+
+
+def test_the_members_list_shows_tiers_and_accounts_in_words(page: Page, screenshot: Screenshot) -> None:
+    log_in(page, OWNER)
+    page.goto("/console/members?sort=-points")
+    badge = page.locator("#members tbody td .badge.bg-warning-subtle").first
+    expect(badge).to_be_visible()
+    text, color, background = badge.evaluate(
+        "e => [e.innerText, getComputedStyle(e).color, getComputedStyle(e).backgroundColor]"
+    )
+    assert text.strip() and color != background and color != "rgb(255, 255, 255)", (text, color, background)
+    body = page.locator("main").inner_text()
+    assert "openid" not in body and "open id" not in body and "open uid" not in body
+    screenshot(page, "console-members-tiers")
