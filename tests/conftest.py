@@ -2,23 +2,39 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from prometheus_client import values
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from siyu.app import create_app
 from siyu.config import Settings
 from siyu.db import create_engine
+from siyu.kit import metrics
 from siyu.kit.ratelimit import RateLimiter
 from tests.support.databases import backend, fresh_database
 
 
 def pytest_report_header() -> str:
     return f"siyu test database: {backend()}"
+
+
+@pytest.fixture(autouse=True)
+def metrics_stay_in_this_process() -> Iterator[None]:
+    """`siyu serve` / `siyu worker` run in-process by a test point Prometheus at a shared directory (an environment
+    variable and the client's value store): put both back, so later tests and the servers they start count alone."""
+    before, value_class = os.environ.get(metrics.MULTIPROC_ENV), values.ValueClass
+    yield
+    if before is None:
+        os.environ.pop(metrics.MULTIPROC_ENV, None)
+    else:
+        os.environ[metrics.MULTIPROC_ENV] = before
+    values.ValueClass = value_class
 
 
 @pytest.fixture(scope="session")

@@ -84,6 +84,7 @@ def prepare_multiprocess_dir(directory: Path) -> Path:
     to every scrape forever, and a process id reused later would carry on from them. Files of live processes (the
     other `siyu worker`s sharing the directory) stay.
     """
+    directory = directory.resolve()  # the processes it starts may run elsewhere
     directory.mkdir(parents=True, exist_ok=True)
     for path in glob.glob(str(directory / "*.db")):
         pid = _pid_of(Path(path))
