@@ -58,8 +58,11 @@ class Place:
     data_dir: Path
 
     def env(self) -> dict[str, str]:
+        scratch = self.data_dir / "tmp"  # a killed import leaves its work directory behind: keep it in here
+        scratch.mkdir(exist_ok=True)
         return {
             **os.environ,
+            "TMPDIR": str(scratch),
             "SIYU_DATABASE_URL": self.url,
             "SIYU_DATA_DIR": str(self.data_dir),
             "SIYU_LOG_LEVEL": "WARNING",
