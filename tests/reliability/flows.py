@@ -296,7 +296,7 @@ class Flow:
     prepare: Callable[[Path, random.Random], dict[str, Any]]  # inputs shared by both databases
     seed: Callable[[Place, dict[str, Any]], None]
     step: Callable[[Place, dict[str, Any], list[float]], int]  # returns the number of kills that landed
-    calibrate: float = 0.0  # seconds of the straight run, measured on the first run
+    max_kills: int = 6  # more would exhaust a job's attempts (it is parked then, by design)
 
 
 def _china(moment: datetime) -> str:
@@ -365,6 +365,46 @@ IMPORT = Flow(
     prepare=_import_prepare,
     seed=_import_seed,
     step=_command_step("orders", "import", "{file}", "--tenant", "{slug}", "--json"),
+)
+
+
+# 1b. The same import as a job (the console's upload), run by the worker
+
+
+def _import_job_seed(place: Place, inputs: dict[str, Any]) -> None:
+    from siyu.orders import service as orders
+
+    async def work(session: AsyncSession) -> None:
+        tenant_id = await _tenant(session)
+        path = Path(inputs["file"])
+        row = await orders.create_import(
+            session,
+            tenant_id=tenant_id,
+            source=path,
+            filename=path.name,
+            storage_dir=place.data_dir / "uploads",
+            requested_platform="auto",
+            created_by="可靠性测试",
+        )
+        # As the upload queues it (siyu.orders.uploads.start_import), three attempts at most.
+        row.job_id = await jobs.enqueue(
+            session,
+            "orders.import",
+            {"import_id": row.id},
+            tenant_id=tenant_id,
+            dedupe_key=f"orders.import:{tenant_id}:{row.id}",
+            max_attempts=3,
+        )
+
+    in_session(place.url, work)
+
+
+IMPORT_JOB = Flow(
+    name="import_job",
+    prepare=_import_prepare,
+    seed=_import_job_seed,
+    step=worker_step,
+    max_kills=2,  # a third death on its last attempt parks the job and fails the import, by design
 )
 
 
@@ -518,7 +558,7 @@ def _reminders_seed(place: Place, inputs: dict[str, Any]) -> None:
 
 REMINDERS = Flow(name="reminders", prepare=_reminders_prepare, seed=_reminders_seed, step=worker_step)
 
-FLOWS: dict[str, Flow] = {flow.name: flow for flow in (IMPORT, SWEEP, BOUND, REMINDERS)}
+FLOWS: dict[str, Flow] = {flow.name: flow for flow in (IMPORT, IMPORT_JOB, SWEEP, BOUND, REMINDERS)}
 
 
 # One comparison
@@ -561,7 +601,7 @@ def compare(flow: Flow, *, workdir: Path, seed: int, kills: int) -> Outcome:
         flow.step(straight, inputs, [])
         straight_s = time.monotonic() - began
         # Most of a short command is starting Python: aim the kills at the rest of it.
-        delays = [rng.uniform(0.25, 0.95) * straight_s for _ in range(kills)]
+        delays = [rng.uniform(0.25, 0.95) * straight_s for _ in range(min(kills, flow.max_kills))]
         flow.seed(killed, inputs)
         began = time.monotonic()
         landed = flow.step(killed, inputs, delays)

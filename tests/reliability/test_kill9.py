@@ -1,6 +1,6 @@
 """Commands killed with SIGKILL at random moments, then run to completion, end in the same state as a run that was
-never interrupted: an order import, the points sweep, bound accounts' credits and expiry reminders (see
-tests/reliability/flows.py; scripts/kill9.py runs the same flows many times).
+never interrupted: an order import (by the command and as a job), the points sweep, bound accounts' credits and
+expiry reminders (see tests/reliability/flows.py; scripts/kill9.py runs the same flows many times).
 
 Each case prints its random seed when it fails; `scripts/kill9.py --flow NAME --seed SEED --kills 3` replays it.
 """
@@ -29,6 +29,7 @@ def _jobs(outcome: flows.Outcome) -> set[str]:
 # What the straight run must have done, so that the comparison is not of two empty databases.
 DID_SOMETHING = {
     "import": lambda o: len(o.straight["orders"]) > 10_000 and "orders.arrived" in _jobs(o),
+    "import_job": lambda o: len(o.straight["orders"]) > 10_000 and "orders.import" in _jobs(o),
     "sweep": lambda o: {"post", "expire"} <= _kinds(o) and bool(o.straight["warnings"]),
     "bound": lambda o: bool(o.straight["claims"]) and "earn_pending" in _kinds(o),
     "reminders": lambda o: bool(o.straight["warnings"]) and "loyalty.expiry_warning" in _jobs(o),
