@@ -411,7 +411,7 @@ IMPORT_JOB = Flow(
 # 2. The sweep: held points post, points expire, coming expiries are warned of
 
 
-def _sweep_prepare(workdir: Path, rng: random.Random, members_count: int = 300) -> dict[str, Any]:
+def _sweep_prepare(workdir: Path, rng: random.Random, members_count: int = 200) -> dict[str, Any]:
     base = datetime.now(UTC).replace(microsecond=0)
     plan = []
     for n in range(members_count):
@@ -483,7 +483,7 @@ SWEEP = Flow(
 # 3. Orders of bound accounts credited by the jobs an import queues
 
 
-def _bound_prepare(workdir: Path, rng: random.Random, members_count: int = 200) -> dict[str, Any]:
+def _bound_prepare(workdir: Path, rng: random.Random, members_count: int = 150) -> dict[str, Any]:
     paid_at = datetime.now(UTC) - timedelta(days=2)
     rows = []
     for n in range(members_count * 4):
@@ -523,7 +523,7 @@ BOUND = Flow(name="bound", prepare=_bound_prepare, seed=_bound_seed, step=worker
 # 4. Expiry reminders: the sweep job queues one warning job per member, and the worker sends them
 
 
-def _reminders_prepare(workdir: Path, rng: random.Random, members_count: int = 400) -> dict[str, Any]:
+def _reminders_prepare(workdir: Path, rng: random.Random, members_count: int = 250) -> dict[str, Any]:
     base = datetime.now(UTC).replace(microsecond=0)
     plan = [
         {
