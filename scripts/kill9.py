@@ -24,7 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--flow", action="append", help="only this flow (repeatable): import, sweep, bound, reminders")
+    parser.add_argument(
+        "--flow", action="append", help="only this flow (repeatable): import, import_job, sweep, bound, reminders"
+    )
     parser.add_argument("--runs", type=int, default=20, help="runs per flow (default 20)")
     parser.add_argument("--kills", type=int, default=3, help="kills per run before running to completion")
     parser.add_argument("--seed", type=int, help="the first run's seed (the next runs add 1)")
