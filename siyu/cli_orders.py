@@ -53,6 +53,12 @@ async def import_path(
                     "unchanged": row.unchanged,
                     "rejected": [],
                 }
+            # A command killed mid-file left its import unfinished: this run carries it on (the batches it
+            # committed count as this import's own), so no import stays "running" for ever.
+            left = await service.unfinished_import(session, like=row)
+            if left is not None:
+                await session.delete(row)
+                row = left
             tenant_id, import_id = tenant.id, row.id
         totals = await tasks.run_import(
             sessionmaker,

@@ -450,19 +450,32 @@ async def credit_bound(
     limit: int = 2000,
 ) -> int:
     """Credit the orders that carry an account bound to a member and that nobody has claimed, within the
-    claim window: no claim needed, and she sees them in her claims. Returns the number credited."""
+    claim window: no claim needed, and she sees them in her claims. `limit` orders are looked at a time, until
+    none is left (an import may bring many more). Returns the number credited."""
     now = now or utcnow()
     context = await crediting.context_of(session, tenant_id=tenant_id)
-    policy = context.claims
-    candidates = await repository.bound_orders(
-        session,
-        tenant_id=tenant_id,
-        accounts=ORDER_ACCOUNTS,
-        member_id=member_id,
-        import_id=import_id,
-        since=now - timedelta(days=policy.window_days),
-        limit=limit,
-    )
+    credited = 0
+    while True:
+        candidates = await repository.bound_orders(
+            session,
+            tenant_id=tenant_id,
+            accounts=ORDER_ACCOUNTS,
+            member_id=member_id,
+            import_id=import_id,
+            since=now - timedelta(days=context.claims.window_days),
+            limit=limit,
+        )
+        more = await _credit_bound_orders(session, context, candidates, now)
+        credited += more
+        # A credited order is never looked at again; a full round that credited nothing would come back the same.
+        if len(candidates) < limit or more == 0:
+            return credited
+
+
+async def _credit_bound_orders(
+    session: AsyncSession, context: crediting.Context, candidates: list[tuple[int, str, str]], now: datetime
+) -> int:
+    tenant_id = context.tenant_id
     credited = 0
     for owner, platform, order_id in sorted(candidates):  # members locked in member-id order
         row = Claim(

@@ -404,6 +404,26 @@ async def find_import_by_hash(session: AsyncSession, *, tenant_id: int, sha256: 
     )
 
 
+async def find_unfinished_by_hash(
+    session: AsyncSession, *, tenant_id: int, sha256: str, requested_platform: str, created_by: str | None
+) -> OrderImport | None:
+    """The oldest import of this file still queued or running with no job behind it (started from the command line
+    by a process that stopped), asked for the same platform by the same kind of requester."""
+    return await session.scalar(
+        select(OrderImport)
+        .where(
+            OrderImport.tenant_id == tenant_id,
+            OrderImport.sha256 == sha256,
+            OrderImport.status.in_(("queued", "running")),
+            OrderImport.job_id.is_(None),
+            OrderImport.requested_platform == requested_platform,
+            OrderImport.created_by == created_by,
+        )
+        .order_by(OrderImport.created_at, OrderImport.id)
+        .limit(1)
+    )
+
+
 async def list_imports(session: AsyncSession, *, tenant_id: int, page: PageRequest) -> Page[OrderImport]:
     statement = select(OrderImport).where(OrderImport.tenant_id == tenant_id)
     total = await session.scalar(select(func.count()).select_from(statement.subquery())) or 0

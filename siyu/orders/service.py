@@ -434,6 +434,19 @@ async def previous_import(session: AsyncSession, *, tenant_id: int, sha256: str)
     return await repository.find_import_by_hash(session, tenant_id=tenant_id, sha256=sha256)
 
 
+async def unfinished_import(session: AsyncSession, *, like: OrderImport) -> OrderImport | None:
+    """An earlier import of the same file that a stopped process left unfinished (see `find_unfinished_by_hash`):
+    running the file again carries on with that import rather than leaving it "running" for ever."""
+    found = await repository.find_unfinished_by_hash(
+        session,
+        tenant_id=like.tenant_id,
+        sha256=like.sha256,
+        requested_platform=like.requested_platform,
+        created_by=like.created_by,
+    )
+    return None if found is None or found.id == like.id else found
+
+
 async def list_imports(session: AsyncSession, *, tenant_id: int, page: PageRequest) -> Page[OrderImport]:
     return await repository.list_imports(session, tenant_id=tenant_id, page=page)
 

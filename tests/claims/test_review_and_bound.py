@@ -220,3 +220,20 @@ async def test_the_fan_api_claims_and_lists_her_claims(
     assert [c["outcome"] for c in mine] == ["claimed_by_you", "credited"]
     anonymous = await client.post(f"{base}/claims", json={"platform": "taobao", "order": order.order_id})
     assert anonymous.status_code == 401
+
+
+async def test_a_bound_account_s_orders_are_all_credited_however_many_an_import_brings(session: AsyncSession) -> None:
+    tenant = await factories.tenant(session)
+    fan = await factories.member(session, tenant.id)
+    owner = (await factories.staff_login(session, tenant.id)).principal
+    await fans.bind_for_staff(session, actor=owner, member_id=fan.id, kind="taobao_nick", value="tb_many")
+    closed = await factories.order(session, tenant.id, status="closed")  # looked at, never credited
+    closed.buyer_nick, closed.last_import_id = "tb_many", 778
+    for _ in range(5):
+        order = await factories.order(session, tenant.id)
+        order.buyer_nick, order.last_import_id = "tb_many", 778
+    await session.flush()
+
+    # Two at a time: the rest are not left behind for want of another job.
+    assert await service.credit_bound(session, tenant_id=tenant.id, import_id=778, limit=2) == 5
+    assert await service.credit_bound(session, tenant_id=tenant.id, import_id=778, limit=2) == 0

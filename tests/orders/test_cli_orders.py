@@ -200,3 +200,43 @@ def test_export_neutralises_cells_a_spreadsheet_would_run(cli: Cli, tmp_path: Pa
     (row,) = list(csv.DictReader(io.StringIO(out.read_bytes().decode("utf-8-sig"))))
     assert row["title"] == "'@SUM(1+1)*cmd|' /C calc'!A0"
     assert row["order_id"] == "1930679858170649101" and row["paid_fen"] == "1000"
+
+
+def _leave_unfinished(url: str, import_id: int) -> None:
+    """What `kill -9` of the command leaves once its batches committed: the import still running."""
+    import asyncio
+
+    from sqlalchemy import update
+
+    from siyu.db import create_engine
+    from siyu.orders.models import OrderImport
+
+    async def run() -> None:
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(
+                    update(OrderImport)
+                    .where(OrderImport.id == import_id)
+                    .values(status="running", finished_at=None, inserted=0, unchanged=0)
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+def test_a_killed_import_is_carried_on_by_running_the_file_again(cli: Cli, orders_database_url: str) -> None:
+    path = cli.write("ExportOrderList202611111200.csv", exports.taobao_classic())
+    _result, (first,) = cli.import_json(path)
+    _leave_unfinished(orders_database_url, first["import_id"])
+
+    result, (again,) = cli.import_json(path)
+
+    assert result.exit_code == 0, result.output
+    assert "duplicate_of" not in again
+    assert again["import_id"] == first["import_id"]  # the same import, finished now
+    assert (again["rows"], again["inserted"], again["updated"], again["unchanged"]) == (8, 5, 0, 0)
+    # Finished: the file is now recognised as imported.
+    _result, (third,) = cli.import_json(path)
+    assert third["duplicate_of"] == first["import_id"]
