@@ -4,6 +4,7 @@ way to read `Authorization`."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -135,3 +136,13 @@ def test_no_page_needs_evaluated_strings() -> None:
     templates = Path(__file__).resolve().parents[1] / "siyu" / "templates"
     found = [p.name for p in templates.rglob("*.html") if "hx-on" in p.read_text(encoding="utf-8")]
     assert found == []
+
+
+def test_page_titles_hold_text_only() -> None:
+    """A script put in the title block is shown as the tab's title and never runs."""
+    templates = Path(__file__).resolve().parents[1] / "siyu" / "templates"
+    titles = {
+        p.name: re.findall(r"{% block title %}(.*?){% endblock %}", p.read_text(encoding="utf-8"), re.S)
+        for p in templates.rglob("*.html")
+    }
+    assert [name for name, found in titles.items() if any("<" in title for title in found)] == []
