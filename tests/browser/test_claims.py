@@ -97,7 +97,12 @@ def test_a_number_of_another_platform_is_questioned_and_a_wait_does_not_look_lik
     expect(help_douyin.locator("img")).to_be_hidden()
     help_douyin.locator("summary").click()
     expect(help_douyin.locator("img")).to_be_visible()
-    assert help_douyin.locator("img").evaluate("img => img.complete && img.naturalWidth > 0")
+    # Lazy: it loads once shown, so wait for the picture rather than look at it once.
+    help_douyin.locator("img").evaluate(
+        "img => img.complete && img.naturalWidth > 0 || new Promise((ok, no) => {"
+        " img.addEventListener('load', () => ok(true)); img.addEventListener('error', no); })"
+    )
+    assert help_douyin.locator("img").evaluate("img => img.naturalWidth > 0")
     expect(help_douyin).to_contain_text("订单编号")
     screenshot(fan, "h5-claim-help")
 
