@@ -7,6 +7,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.audit.models import AuditEntry
+from siyu.kit.db import of_tenant
 from siyu.kit.pagination import Page, PageRequest, Sort, paginate
 
 
@@ -23,7 +24,7 @@ async def list_entries(
     exclude_actor_kinds: Collection[str] = (),
     sort: Sort | None = None,
 ) -> Page[AuditEntry]:
-    query = select(AuditEntry).where(AuditEntry.tenant_id == tenant_id)
+    query = select(AuditEntry).where(of_tenant(AuditEntry, tenant_id))
     if action:
         query = query.where(AuditEntry.action.startswith(action))
     if exclude_actor_kinds:
@@ -38,7 +39,7 @@ ENTRY_SORTS: dict[str, Any] = {"created_at": AuditEntry.created_at, "action": Au
 async def about_member(session: AsyncSession, *, tenant_id: int, member_id: int, page: PageRequest) -> Page[AuditEntry]:
     """What a member did herself (a lottery draw) and what was done to her (points adjusted, accounts bound)."""
     query = select(AuditEntry).where(
-        AuditEntry.tenant_id == tenant_id,
+        of_tenant(AuditEntry, tenant_id),
         or_(
             and_(AuditEntry.actor_kind == "member", AuditEntry.actor_id == member_id),
             and_(AuditEntry.target_type == "member", AuditEntry.target_id == str(member_id)),

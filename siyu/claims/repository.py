@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.claims.models import Claim, Outcome, Via
 from siyu.kit import metrics
-from siyu.kit.db import adopt
+from siyu.kit.db import adopt, of_tenant
 from siyu.kit.fast import Fast
 from siyu.kit.pagination import Page, PageRequest, Sort, paginate
 from siyu.ledger import refs
@@ -48,7 +48,7 @@ async def pending_claim(
 ) -> Claim | None:
     return await session.scalar(
         select(Claim).where(
-            Claim.tenant_id == tenant_id,
+            of_tenant(Claim, tenant_id),
             Claim.member_id == member_id,
             Claim.platform == platform,
             Claim.order_id == order_id,
@@ -68,7 +68,7 @@ async def waiting_count(
     )
     count = await session.scalar(
         select(func.count()).where(
-            Claim.tenant_id == tenant_id, Claim.outcome == Outcome.pending, Claim.expires_at > now, who
+            of_tenant(Claim, tenant_id), Claim.outcome == Outcome.pending, Claim.expires_at > now, who
         )
     )
     return int(count or 0)
@@ -79,7 +79,7 @@ async def recent_devices(session: AsyncSession, *, tenant_id: int, member_id: in
     rows = await session.scalars(
         select(Claim.device_hash)
         .where(
-            Claim.tenant_id == tenant_id,
+            of_tenant(Claim, tenant_id),
             Claim.member_id == member_id,
             Claim.created_at >= since,
             Claim.device_hash.is_not(None),
@@ -93,7 +93,7 @@ async def recent_devices(session: AsyncSession, *, tenant_id: int, member_id: in
 async def of_member(session: AsyncSession, *, tenant_id: int, member_id: int, limit: int) -> list[Claim]:
     rows = await session.scalars(
         select(Claim)
-        .where(Claim.tenant_id == tenant_id, Claim.member_id == member_id)
+        .where(of_tenant(Claim, tenant_id), Claim.member_id == member_id)
         .order_by(Claim.created_at.desc(), Claim.id.desc())
         .limit(limit)
     )
@@ -108,7 +108,7 @@ async def settled_since(
     rows = await session.scalars(
         select(Claim)
         .where(
-            Claim.tenant_id == tenant_id,
+            of_tenant(Claim, tenant_id),
             Claim.member_id == member_id,
             Claim.resolved_at >= since,
             Claim.outcome != Outcome.claimed_by_you,
@@ -128,7 +128,7 @@ async def search(
     outcome: str | None,
     page: PageRequest,
 ) -> Page[Claim]:
-    statement = select(Claim).where(Claim.tenant_id == tenant_id)
+    statement = select(Claim).where(of_tenant(Claim, tenant_id))
     if order_id:
         statement = statement.where(Claim.order_id == order_id)
     if member_id is not None:
@@ -145,7 +145,7 @@ async def search(
 async def outcomes_since(session: AsyncSession, *, tenant_id: int, since: datetime) -> dict[str, int]:
     rows = await session.execute(
         select(Claim.outcome, func.count())
-        .where(Claim.tenant_id == tenant_id, Claim.created_at >= since)
+        .where(of_tenant(Claim, tenant_id), Claim.created_at >= since)
         .group_by(Claim.outcome)
     )
     return {outcome: int(n) for outcome, n in rows}
@@ -154,7 +154,7 @@ async def outcomes_since(session: AsyncSession, *, tenant_id: int, since: dateti
 async def expire_pending(session: AsyncSession, *, tenant_id: int, now: datetime, message: str) -> int:
     result = await session.execute(
         update(Claim)
-        .where(Claim.tenant_id == tenant_id, Claim.outcome == Outcome.pending, Claim.expires_at <= now)
+        .where(of_tenant(Claim, tenant_id), Claim.outcome == Outcome.pending, Claim.expires_at <= now)
         .values(outcome=Outcome.expired, resolved_at=now, message=message)
         .execution_options(synchronize_session=False)
     )
@@ -169,7 +169,7 @@ async def pending_with_orders(session: AsyncSession, *, tenant_id: int, limit: i
     rows = await session.scalars(
         select(Claim)
         .join(Order, arrived)
-        .where(Claim.tenant_id == tenant_id, Claim.outcome == Outcome.pending)
+        .where(of_tenant(Claim, tenant_id), Claim.outcome == Outcome.pending)
         .order_by(Claim.created_at, Claim.id)
         .limit(limit)
         .execution_options(populate_existing=True)
@@ -181,7 +181,7 @@ async def get_many(session: AsyncSession, *, tenant_id: int, claim_ids: list[int
     if not claim_ids:
         return []
     rows = await session.scalars(
-        select(Claim).where(Claim.tenant_id == tenant_id, Claim.id.in_(claim_ids)).order_by(Claim.created_at)
+        select(Claim).where(of_tenant(Claim, tenant_id), Claim.id.in_(claim_ids)).order_by(Claim.created_at)
     )
     return list(rows)
 
@@ -192,7 +192,7 @@ async def in_review_by_other(
     found = await session.scalar(
         select(Claim.id)
         .where(
-            Claim.tenant_id == tenant_id,
+            of_tenant(Claim, tenant_id),
             Claim.platform == platform,
             Claim.order_id == order_id,
             Claim.outcome == Outcome.review,
@@ -208,7 +208,7 @@ async def credited_since(session: AsyncSession, *, tenant_id: int, member_id: in
         select(func.count())
         .select_from(Claim)
         .where(
-            Claim.tenant_id == tenant_id,
+            of_tenant(Claim, tenant_id),
             Claim.member_id == member_id,
             Claim.created_at >= since,
             Claim.outcome == Outcome.credited,
@@ -225,7 +225,7 @@ async def other_members_since(
     field = {"ip_hash": Claim.ip_hash, "device_hash": Claim.device_hash}[column]
     count = await session.scalar(
         select(func.count(func.distinct(Claim.member_id))).where(
-            Claim.tenant_id == tenant_id, field == value, Claim.created_at >= since, Claim.member_id != member_id
+            of_tenant(Claim, tenant_id), field == value, Claim.created_at >= since, Claim.member_id != member_id
         )
     )
     return int(count or 0)
@@ -246,7 +246,7 @@ async def credited_orders_with_account(
             ),
         )
         .where(
-            Claim.tenant_id == tenant_id,
+            of_tenant(Claim, tenant_id),
             Claim.member_id == member_id,
             Claim.outcome == Outcome.credited,
             column == value,
@@ -288,7 +288,7 @@ async def bound_orders(
                     and_(Identity.tenant_id == Order.tenant_id, Identity.kind == kind, Identity.value == column),
                 )
                 .where(
-                    Order.tenant_id == tenant_id,
+                    of_tenant(Order, tenant_id),
                     Order.platform == platform,
                     Order.status.in_(EARNING_STATUSES),
                     func.coalesce(Order.paid_at, Order.placed_at) >= since,
@@ -315,7 +315,7 @@ async def bound_orders(
 async def move_member(session: AsyncSession, *, tenant_id: int, from_member_id: int, into_member_id: int) -> int:
     result = await session.execute(
         update(Claim)
-        .where(Claim.tenant_id == tenant_id, Claim.member_id == from_member_id)
+        .where(of_tenant(Claim, tenant_id), Claim.member_id == from_member_id)
         .values(member_id=into_member_id)
         .execution_options(synchronize_session=False)
     )
@@ -332,7 +332,7 @@ async def review_queue(session: AsyncSession, *, tenant_id: int, limit: int) -> 
                 Order.tenant_id == Claim.tenant_id, Order.platform == Claim.platform, Order.order_id == Claim.order_id
             ),
         )
-        .where(Claim.tenant_id == tenant_id, Claim.outcome == Outcome.review)
+        .where(of_tenant(Claim, tenant_id), Claim.outcome == Outcome.review)
         .order_by(Claim.created_at, Claim.id)
         .limit(limit)
     )
@@ -353,7 +353,7 @@ async def find(
     sort: Sort,
 ) -> Page[Claim]:
     """Claims of an order number OR of one of these members (either may be missing), newest first by default."""
-    statement = select(Claim).where(Claim.tenant_id == tenant_id)
+    statement = select(Claim).where(of_tenant(Claim, tenant_id))
     matches = []
     if order_id:
         matches.append(Claim.order_id == order_id)
@@ -367,7 +367,7 @@ async def find(
 
 
 async def review_page(session: AsyncSession, *, tenant_id: int, page: PageRequest, sort: Sort) -> Page[Claim]:
-    statement = select(Claim).where(Claim.tenant_id == tenant_id, Claim.outcome == Outcome.review)
+    statement = select(Claim).where(of_tenant(Claim, tenant_id), Claim.outcome == Outcome.review)
     return await paginate(session, statement, page, sort.order_by(CLAIM_SORTS, Claim.id))
 
 
@@ -378,7 +378,7 @@ async def orders_of(
         return {}
     rows = await session.scalars(
         select(Order).where(
-            Order.tenant_id == tenant_id, tuple_(Order.platform, Order.order_id).in_([tuple(key) for key in keys])
+            of_tenant(Order, tenant_id), tuple_(Order.platform, Order.order_id).in_([tuple(key) for key in keys])
         )
     )
     return {(row.platform, row.order_id): row for row in rows}
@@ -392,7 +392,7 @@ async def credited_claims_of_orders(
         return {}
     rows = await session.scalars(
         select(Claim).where(
-            Claim.tenant_id == tenant_id,
+            of_tenant(Claim, tenant_id),
             Claim.outcome == Outcome.credited,
             tuple_(Claim.platform, Claim.order_id).in_([tuple(key) for key in keys]),
         )
@@ -408,7 +408,7 @@ def order_claimed(
     """In SQL: whether a member has claimed the order named by these columns (and earned its points)."""
     return exists(
         select(Claim.id).where(
-            Claim.tenant_id == tenant_id,
+            of_tenant(Claim, tenant_id),
             Claim.platform == platform,
             Claim.order_id == order_id,
             Claim.outcome == Outcome.credited,
@@ -421,7 +421,7 @@ async def last_claims(session: AsyncSession, *, tenant_id: int, member_ids: Coll
         return {}
     rows = await session.execute(
         select(Claim.member_id, func.max(Claim.created_at))
-        .where(Claim.tenant_id == tenant_id, Claim.member_id.in_(list(member_ids)))
+        .where(of_tenant(Claim, tenant_id), Claim.member_id.in_(list(member_ids)))
         .group_by(Claim.member_id)
     )
     return {key: value for key, value in rows.tuples()}  # noqa: C416 (a Result has keys(): dict() would misread it)
@@ -430,7 +430,7 @@ async def last_claims(session: AsyncSession, *, tenant_id: int, member_ids: Coll
 async def count_in_review(session: AsyncSession, *, tenant_id: int) -> int:
     return (
         await session.scalar(
-            select(func.count()).select_from(Claim).where(Claim.tenant_id == tenant_id, Claim.outcome == Outcome.review)
+            select(func.count()).select_from(Claim).where(of_tenant(Claim, tenant_id), Claim.outcome == Outcome.review)
         )
         or 0
     )

@@ -8,6 +8,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.fans.models import RefreshToken, SmsCode
+from siyu.kit.db import of_tenant
 
 
 def add(session: AsyncSession, row: RefreshToken | SmsCode) -> None:
@@ -17,7 +18,7 @@ def add(session: AsyncSession, row: RefreshToken | SmsCode) -> None:
 async def latest_code(session: AsyncSession, *, tenant_id: int, phone_hash: str) -> SmsCode | None:
     return await session.scalar(
         select(SmsCode)
-        .where(SmsCode.tenant_id == tenant_id, SmsCode.phone_hash == phone_hash)
+        .where(of_tenant(SmsCode, tenant_id), SmsCode.phone_hash == phone_hash)
         .order_by(SmsCode.created_at.desc(), SmsCode.id.desc())
         .limit(1)
         .with_for_update()
@@ -28,7 +29,7 @@ async def use_code(session: AsyncSession, *, tenant_id: int, code_id: int, now: 
     """Mark the code used; False when another request used it first."""
     result = await session.execute(
         update(SmsCode)
-        .where(SmsCode.tenant_id == tenant_id, SmsCode.id == code_id, SmsCode.used_at.is_(None))
+        .where(of_tenant(SmsCode, tenant_id), SmsCode.id == code_id, SmsCode.used_at.is_(None))
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -42,7 +43,7 @@ async def refresh_token(session: AsyncSession, *, token_hash: str) -> RefreshTok
 async def use_refresh_token(session: AsyncSession, *, tenant_id: int, token_id: int, now: datetime) -> bool:
     result = await session.execute(
         update(RefreshToken)
-        .where(RefreshToken.tenant_id == tenant_id, RefreshToken.id == token_id, RefreshToken.used_at.is_(None))
+        .where(of_tenant(RefreshToken, tenant_id), RefreshToken.id == token_id, RefreshToken.used_at.is_(None))
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -53,7 +54,7 @@ async def revoke_family(session: AsyncSession, *, tenant_id: int, family_id: int
     await session.execute(
         update(RefreshToken)
         .where(
-            RefreshToken.tenant_id == tenant_id, RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None)
+            of_tenant(RefreshToken, tenant_id), RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None)
         )
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
@@ -66,7 +67,7 @@ async def revoke_member(session: AsyncSession, *, tenant_id: int, member_id: int
         await session.scalars(
             select(RefreshToken.family_id)
             .where(
-                RefreshToken.tenant_id == tenant_id,
+                of_tenant(RefreshToken, tenant_id),
                 RefreshToken.member_id == member_id,
                 RefreshToken.revoked_at.is_(None),
             )
@@ -76,7 +77,7 @@ async def revoke_member(session: AsyncSession, *, tenant_id: int, member_id: int
     await session.execute(
         update(RefreshToken)
         .where(
-            RefreshToken.tenant_id == tenant_id, RefreshToken.member_id == member_id, RefreshToken.revoked_at.is_(None)
+            of_tenant(RefreshToken, tenant_id), RefreshToken.member_id == member_id, RefreshToken.revoked_at.is_(None)
         )
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
@@ -90,7 +91,7 @@ async def family_alive(session: AsyncSession, *, tenant_id: int, family_id: int,
     found = await session.scalar(
         select(RefreshToken.id)
         .where(
-            RefreshToken.tenant_id == tenant_id,
+            of_tenant(RefreshToken, tenant_id),
             RefreshToken.family_id == family_id,
             RefreshToken.revoked_at.is_(None),
             RefreshToken.expires_at > now,

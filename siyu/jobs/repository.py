@@ -9,6 +9,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.jobs.models import Job, JobStatus
+from siyu.kit.db import of_tenant
 from siyu.kit.pagination import Page, PageRequest
 
 
@@ -91,7 +92,7 @@ async def get(session: AsyncSession, job_id: int) -> Job | None:
 
 
 async def get_for_tenant(session: AsyncSession, *, tenant_id: int, job_id: int) -> Job | None:
-    return await session.scalar(select(Job).where(Job.tenant_id == tenant_id, Job.id == job_id))
+    return await session.scalar(select(Job).where(of_tenant(Job, tenant_id), Job.id == job_id))
 
 
 async def finish(session: AsyncSession, *, job_id: int, worker: str, values: dict[str, Any]) -> bool:
@@ -104,7 +105,7 @@ async def finish(session: AsyncSession, *, job_id: int, worker: str, values: dic
 async def list_for_tenant(
     session: AsyncSession, *, tenant_id: int, page: PageRequest, status: str | None = None
 ) -> Page[Job]:
-    statement = select(Job).where(Job.tenant_id == tenant_id)
+    statement = select(Job).where(of_tenant(Job, tenant_id))
     if status:
         statement = statement.where(Job.status == status)
     total = await session.scalar(select(func.count()).select_from(statement.subquery())) or 0

@@ -6,7 +6,7 @@ from collections import OrderedDict
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
-from sqlalchemy import JSON, BigInteger, Integer, MetaData, text
+from sqlalchemy import JSON, BigInteger, ColumnElement, Integer, MetaData, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, make_transient_to_detached, mapped_column
@@ -35,6 +35,15 @@ class Base(DeclarativeBase):
         dict[str, Any]: Json,
         int: BigInteger(),
     }
+
+
+def of_tenant(model: Any, tenant_id: Any) -> ColumnElement[bool]:
+    """Rows of one tenant: the one spelling of the filter that every repository's query of a tenant's table
+    carries (`tenant_id` leads every such table's key). `tenant_id` is the id, or a bound parameter of a
+    statement built once. tests/test_tenant_scoping.py keeps repositories from writing it by hand, and the
+    route-generated isolation test (tests/test_tenant_isolation.py) is the net behind it."""
+    column: ColumnElement[Any] = model.tenant_id
+    return column == tenant_id
 
 
 def created_at_column() -> Mapped[datetime]:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
 from siyu.kit.bulk import dialect, insert_ignoring_duplicates
+from siyu.kit.db import of_tenant
 from siyu.kit.fast import Fast
 from siyu.ledger.models import Allocation, Balance, Entry, Lot, LotStatus
 
@@ -52,12 +53,12 @@ _DUE_OF_BALANCE = (
 # saves reading her lots on every claim and spend).
 _LOCKED = Fast(
     select(Balance.available, Balance.pending, Balance.debt, Balance.merged_into, _DUE_OF_BALANCE.label("due"))
-    .where(Balance.tenant_id == bindparam("tenant_id"), Balance.member_id == bindparam("member_id"))
+    .where(of_tenant(Balance, bindparam("tenant_id")), Balance.member_id == bindparam("member_id"))
     .with_for_update(of=Balance)
 )
 _CHANGE_STATEMENT = (  # (an UPDATE's parameters may not be named as its columns)
     update(Balance)
-    .where(Balance.tenant_id == bindparam("of_tenant"), Balance.member_id == bindparam("of_member"))
+    .where(of_tenant(Balance, bindparam("of_tenant")), Balance.member_id == bindparam("of_member"))
     .values(
         available=Balance.available + bindparam("add_available"),
         pending=Balance.pending + bindparam("add_pending"),
@@ -125,7 +126,7 @@ async def mark_merged(
 ) -> None:
     await session.execute(
         update(Balance)
-        .where(Balance.tenant_id == tenant_id, Balance.member_id == account.member_id)
+        .where(of_tenant(Balance, tenant_id), Balance.member_id == account.member_id)
         .values(available=0, pending=0, debt=0, merged_into=into_member_id, updated_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -136,7 +137,7 @@ async def mark_merged(
 async def get_balance(session: AsyncSession, *, tenant_id: int, member_id: int) -> Balance | None:
     return await session.scalar(
         select(Balance)
-        .where(Balance.tenant_id == tenant_id, Balance.member_id == member_id)
+        .where(of_tenant(Balance, tenant_id), Balance.member_id == member_id)
         .execution_options(populate_existing=True)
     )
 
@@ -163,7 +164,7 @@ def _credit_statement() -> Executable:
     owner = (
         select(lots.c.member_id)
         .where(
-            lots.c.tenant_id == param("tenant_id", lots.c.tenant_id),
+            of_tenant(lots.c, param("tenant_id", lots.c.tenant_id)),
             lots.c.source_ref == param("source_ref", lots.c.source_ref),
         )
         .cte("owner")
@@ -180,7 +181,7 @@ def _credit_statement() -> Executable:
     balance = (
         update(balances)
         .where(
-            balances.c.tenant_id == param("tenant_id", balances.c.tenant_id),
+            of_tenant(balances.c, param("tenant_id", balances.c.tenant_id)),
             balances.c.member_id == param("member_id", balances.c.member_id),
             fresh,
         )
@@ -246,14 +247,14 @@ async def insert_lot(session: AsyncSession, values: dict[str, Any]) -> None:
 
 async def find_entry(session: AsyncSession, *, tenant_id: int, kind: str, source_ref: str) -> Entry | None:
     return await session.scalar(
-        select(Entry).where(Entry.tenant_id == tenant_id, Entry.kind == kind, Entry.source_ref == source_ref)
+        select(Entry).where(of_tenant(Entry, tenant_id), Entry.kind == kind, Entry.source_ref == source_ref)
     )
 
 
 async def recent_entries(session: AsyncSession, *, tenant_id: int, member_id: int, limit: int) -> list[Entry]:
     rows = await session.scalars(
         select(Entry)
-        .where(Entry.tenant_id == tenant_id, Entry.member_id == member_id)
+        .where(of_tenant(Entry, tenant_id), Entry.member_id == member_id)
         .order_by(Entry.created_at.desc(), Entry.id.desc())
         .limit(limit)
     )
@@ -267,7 +268,7 @@ async def lot_totals(session: AsyncSession, *, tenant_id: int, lot_id: int) -> t
             select(
                 func.coalesce(func.sum(Entry.amount).filter(Entry.kind == "expire"), 0),
                 func.coalesce(func.sum(Entry.amount + Entry.pending_amount).filter(Entry.kind == "clawback"), 0),
-            ).where(Entry.tenant_id == tenant_id, Entry.lot_id == lot_id)
+            ).where(of_tenant(Entry, tenant_id), Entry.lot_id == lot_id)
         )
     ).one()
     return -int(row[0]), -int(row[1])
@@ -278,13 +279,13 @@ async def lot_totals(session: AsyncSession, *, tenant_id: int, lot_id: int) -> t
 
 _LOT_OF_SOURCE = (
     select(Lot)
-    .where(Lot.tenant_id == bindparam("tenant_id"), Lot.source_ref == bindparam("source_ref"))
+    .where(of_tenant(Lot, bindparam("tenant_id")), Lot.source_ref == bindparam("source_ref"))
     .execution_options(populate_existing=True)
 )
 
 
 _OWNER_OF_SOURCE = Fast(
-    select(Lot.member_id).where(Lot.tenant_id == bindparam("tenant_id"), Lot.source_ref == bindparam("source_ref"))
+    select(Lot.member_id).where(of_tenant(Lot, bindparam("tenant_id")), Lot.source_ref == bindparam("source_ref"))
 )
 
 
@@ -300,7 +301,7 @@ async def credit_owners(session: AsyncSession, *, tenant_id: int, source_refs: S
     for start in range(0, len(source_refs), 500):
         rows = await session.execute(
             select(Lot.source_ref, Lot.member_id).where(
-                Lot.tenant_id == tenant_id, Lot.source_ref.in_(source_refs[start : start + 500])
+                of_tenant(Lot, tenant_id), Lot.source_ref.in_(source_refs[start : start + 500])
             )
         )
         owners.update({ref: int(member_id) for ref, member_id in rows})
@@ -315,7 +316,7 @@ async def get_lots(session: AsyncSession, *, tenant_id: int, lot_ids: Sequence[i
     if not lot_ids:
         return {}
     rows = await session.scalars(
-        select(Lot).where(Lot.tenant_id == tenant_id, Lot.id.in_(lot_ids)).execution_options(populate_existing=True)
+        select(Lot).where(of_tenant(Lot, tenant_id), Lot.id.in_(lot_ids)).execution_options(populate_existing=True)
     )
     return {lot.id: lot for lot in rows}
 
@@ -326,7 +327,7 @@ async def drawable_lots(session: AsyncSession, *, tenant_id: int, member_id: int
     rows = await session.scalars(
         select(Lot)
         .where(
-            Lot.tenant_id == tenant_id,
+            of_tenant(Lot, tenant_id),
             Lot.member_id == member_id,
             Lot.status == LotStatus.posted,
             Lot.remaining > 0,
@@ -339,7 +340,7 @@ async def drawable_lots(session: AsyncSession, *, tenant_id: int, member_id: int
 
 
 _DUE = select(Lot).where(
-    Lot.tenant_id == bindparam("tenant_id"),
+    of_tenant(Lot, bindparam("tenant_id")),
     Lot.status == LotStatus.posted,
     Lot.expires_at <= bindparam("now", type_=Lot.__table__.c.expires_at.type),
     Lot.remaining > 0,
@@ -371,7 +372,7 @@ async def due_lots(
 async def set_post_after(session: AsyncSession, *, tenant_id: int, lot_id: int, post_after: datetime) -> None:
     await session.execute(
         update(Lot)
-        .where(Lot.tenant_id == tenant_id, Lot.id == lot_id, Lot.status == LotStatus.pending)
+        .where(of_tenant(Lot, tenant_id), Lot.id == lot_id, Lot.status == LotStatus.pending)
         .values(post_after=post_after)
         .execution_options(synchronize_session=False)
     )
@@ -381,7 +382,7 @@ async def lots_of(session: AsyncSession, *, tenant_id: int, member_id: int, limi
     """The member's lots, newest first."""
     rows = await session.scalars(
         select(Lot)
-        .where(Lot.tenant_id == tenant_id, Lot.member_id == member_id)
+        .where(of_tenant(Lot, tenant_id), Lot.member_id == member_id)
         .order_by(Lot.created_at.desc(), Lot.id.desc())
         .limit(limit)
         .execution_options(populate_existing=True)
@@ -393,7 +394,7 @@ async def has_credit_like(session: AsyncSession, *, tenant_id: int, member_id: i
     found = await session.scalar(
         select(Lot.id)
         .where(
-            Lot.tenant_id == tenant_id, Lot.member_id == member_id, Lot.source_ref.startswith(prefix, autoescape=True)
+            of_tenant(Lot, tenant_id), Lot.member_id == member_id, Lot.source_ref.startswith(prefix, autoescape=True)
         )
         .limit(1)
     )
@@ -403,7 +404,7 @@ async def has_credit_like(session: AsyncSession, *, tenant_id: int, member_id: i
 async def move_lots(session: AsyncSession, *, tenant_id: int, from_member_id: int, into_member_id: int) -> None:
     await session.execute(
         update(Lot)
-        .where(Lot.tenant_id == tenant_id, Lot.member_id == from_member_id)
+        .where(of_tenant(Lot, tenant_id), Lot.member_id == from_member_id)
         .values(member_id=into_member_id)
         .execution_options(synchronize_session="fetch")
     )
@@ -415,7 +416,7 @@ async def move_lots(session: AsyncSession, *, tenant_id: int, from_member_id: in
 async def allocations_of(session: AsyncSession, *, tenant_id: int, entry_id: int) -> list[Allocation]:
     rows = await session.scalars(
         select(Allocation)
-        .where(Allocation.tenant_id == tenant_id, Allocation.entry_id == entry_id)
+        .where(of_tenant(Allocation, tenant_id), Allocation.entry_id == entry_id)
         .order_by(Allocation.lot_id)
     )
     return list(rows)
@@ -424,7 +425,7 @@ async def allocations_of(session: AsyncSession, *, tenant_id: int, entry_id: int
 async def richest_member(session: AsyncSession, *, tenant_id: int) -> int | None:
     return await session.scalar(
         select(Balance.member_id)
-        .where(Balance.tenant_id == tenant_id, Balance.merged_into.is_(None))
+        .where(of_tenant(Balance, tenant_id), Balance.merged_into.is_(None))
         .order_by((Balance.available + Balance.pending).desc(), Balance.member_id)
         .limit(1)
     )
@@ -437,7 +438,7 @@ async def balances_of(session: AsyncSession, *, tenant_id: int, member_ids: Coll
     if not member_ids:
         return []
     rows = await session.scalars(
-        select(Balance).where(Balance.tenant_id == tenant_id, Balance.member_id.in_(list(member_ids)))
+        select(Balance).where(of_tenant(Balance, tenant_id), Balance.member_id.in_(list(member_ids)))
     )
     return list(rows)
 
@@ -447,7 +448,7 @@ def available_of(tenant_id: ColumnExpressionArgument[int], member_id: ColumnExpr
     filter a list of members by."""
     return func.coalesce(
         select(Balance.available)
-        .where(Balance.tenant_id == tenant_id, Balance.member_id == member_id)
+        .where(of_tenant(Balance, tenant_id), Balance.member_id == member_id)
         .scalar_subquery(),
         0,
     )

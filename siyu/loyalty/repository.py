@@ -10,6 +10,7 @@ from sqlalchemy import ColumnExpressionArgument, Exists, and_, bindparam, delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.kit.bulk import insert_ignoring_duplicates
+from siyu.kit.db import of_tenant
 from siyu.ledger.models import Balance, Entry, EntryKind, Lot, LotStatus
 from siyu.loyalty.models import Campaign, CampaignAward, ExpiryWarning, MemberTier, Tier, TierChange
 
@@ -30,7 +31,7 @@ async def delete_row(session: AsyncSession, row: Campaign | Tier) -> None:
 async def campaigns(session: AsyncSession, *, tenant_id: int) -> list[Campaign]:
     rows = await session.scalars(
         select(Campaign)
-        .where(Campaign.tenant_id == tenant_id)
+        .where(of_tenant(Campaign, tenant_id))
         .order_by(Campaign.active.desc(), Campaign.priority.desc(), Campaign.starts_at.desc(), Campaign.id)
     )
     return list(rows)
@@ -39,7 +40,7 @@ async def campaigns(session: AsyncSession, *, tenant_id: int) -> list[Campaign]:
 async def get_campaign(
     session: AsyncSession, *, tenant_id: int, campaign_id: int, for_update: bool = False
 ) -> Campaign | None:
-    statement = select(Campaign).where(Campaign.tenant_id == tenant_id, Campaign.id == campaign_id)
+    statement = select(Campaign).where(of_tenant(Campaign, tenant_id), Campaign.id == campaign_id)
     if for_update:
         statement = statement.with_for_update()
     return await session.scalar(statement.execution_options(populate_existing=True))
@@ -50,7 +51,7 @@ _AT = bindparam("at", type_=Campaign.__table__.c.starts_at.type)
 _RUNNING = (
     select(Campaign)
     .where(
-        Campaign.tenant_id == bindparam("tenant_id"),
+        of_tenant(Campaign, bindparam("tenant_id")),
         Campaign.active.is_(True),
         Campaign.starts_at <= _AT,
         Campaign.ends_at > _AT,
@@ -60,7 +61,7 @@ _RUNNING = (
 )
 _MEMBER_TIER = (
     select(MemberTier)
-    .where(MemberTier.tenant_id == bindparam("tenant_id"), MemberTier.member_id == bindparam("member_id"))
+    .where(of_tenant(MemberTier, bindparam("tenant_id")), MemberTier.member_id == bindparam("member_id"))
     .execution_options(populate_existing=True)
 )
 
@@ -69,7 +70,7 @@ async def active_campaigns(session: AsyncSession, *, tenant_id: int) -> list[Cam
     """Campaigns switched on, whatever their window, highest priority first (a process keeps them per version)."""
     rows = await session.scalars(
         select(Campaign)
-        .where(Campaign.tenant_id == tenant_id, Campaign.active.is_(True))
+        .where(of_tenant(Campaign, tenant_id), Campaign.active.is_(True))
         .order_by(Campaign.priority.desc(), Campaign.id)
     )
     return list(rows)
@@ -88,7 +89,7 @@ async def awarded_today(
     rows = await session.execute(
         select(CampaignAward.campaign_id, func.sum(CampaignAward.points))
         .where(
-            CampaignAward.tenant_id == tenant_id,
+            of_tenant(CampaignAward, tenant_id),
             CampaignAward.member_id == member_id,
             CampaignAward.campaign_id.in_(campaign_ids),
             CampaignAward.day == day,
@@ -101,7 +102,7 @@ async def awarded_today(
 async def add_awarded(session: AsyncSession, *, tenant_id: int, campaign_id: int, points: int) -> None:
     await session.execute(
         update(Campaign)
-        .where(Campaign.tenant_id == tenant_id, Campaign.id == campaign_id)
+        .where(of_tenant(Campaign, tenant_id), Campaign.id == campaign_id)
         .values(awarded_total=Campaign.awarded_total + points)
         .execution_options(synchronize_session=False)
     )
@@ -112,12 +113,12 @@ async def add_awarded(session: AsyncSession, *, tenant_id: int, campaign_id: int
 
 async def tiers(session: AsyncSession, *, tenant_id: int) -> list[Tier]:
     """The tenant's tiers, lowest threshold first."""
-    rows = await session.scalars(select(Tier).where(Tier.tenant_id == tenant_id).order_by(Tier.threshold, Tier.id))
+    rows = await session.scalars(select(Tier).where(of_tenant(Tier, tenant_id)).order_by(Tier.threshold, Tier.id))
     return list(rows)
 
 
 async def get_tier(session: AsyncSession, *, tenant_id: int, tier_id: int) -> Tier | None:
-    return await session.scalar(select(Tier).where(Tier.tenant_id == tenant_id, Tier.id == tier_id))
+    return await session.scalar(select(Tier).where(of_tenant(Tier, tenant_id), Tier.id == tier_id))
 
 
 async def member_tier(session: AsyncSession, *, tenant_id: int, member_id: int) -> MemberTier | None:
@@ -129,7 +130,7 @@ async def member_tiers(session: AsyncSession, *, tenant_id: int, member_ids: Seq
         return {}
     rows = await session.scalars(
         select(MemberTier)
-        .where(MemberTier.tenant_id == tenant_id, MemberTier.member_id.in_(member_ids))
+        .where(of_tenant(MemberTier, tenant_id), MemberTier.member_id.in_(member_ids))
         .execution_options(populate_existing=True)
     )
     return {row.member_id: row for row in rows}
@@ -146,7 +147,7 @@ async def ensure_member_tiers(session: AsyncSession, *, tenant_id: int, member_i
 async def tier_changes(session: AsyncSession, *, tenant_id: int, member_id: int, limit: int) -> list[TierChange]:
     rows = await session.scalars(
         select(TierChange)
-        .where(TierChange.tenant_id == tenant_id, TierChange.member_id == member_id)
+        .where(of_tenant(TierChange, tenant_id), TierChange.member_id == member_id)
         .order_by(TierChange.created_at.desc(), TierChange.id.desc())
         .limit(limit)
     )
@@ -156,7 +157,7 @@ async def tier_changes(session: AsyncSession, *, tenant_id: int, member_id: int,
 async def clear_tier(session: AsyncSession, *, tenant_id: int, tier_id: int) -> None:
     await session.execute(
         update(MemberTier)
-        .where(MemberTier.tenant_id == tenant_id, MemberTier.tier_id == tier_id)
+        .where(of_tenant(MemberTier, tenant_id), MemberTier.tier_id == tier_id)
         .values(tier_id=None)
         .execution_options(synchronize_session=False)
     )
@@ -166,7 +167,7 @@ async def forget_reviews(session: AsyncSession, *, tenant_id: int) -> None:
     """The tiers changed: every member is looked at again in the next review."""
     await session.execute(
         update(MemberTier)
-        .where(MemberTier.tenant_id == tenant_id)
+        .where(of_tenant(MemberTier, tenant_id))
         .values(reviewed_period=None)
         .execution_options(synchronize_session=False)
     )
@@ -183,7 +184,7 @@ async def growth(
     rows = await session.execute(
         select(Entry.member_id, func.sum(Entry.amount))
         .where(
-            Entry.tenant_id == tenant_id,
+            of_tenant(Entry, tenant_id),
             Entry.member_id.in_(sorted(owner)),
             Entry.kind.in_(GROWTH_KINDS),
             Entry.source_ref.startswith("order:"),
@@ -205,7 +206,7 @@ async def _merged_into(session: AsyncSession, *, tenant_id: int, member_ids: Seq
     while frontier:
         merges = await session.execute(
             select(Entry.member_id, Entry.source_ref).where(
-                Entry.tenant_id == tenant_id, Entry.member_id.in_(frontier), Entry.kind == EntryKind.merge_in
+                of_tenant(Entry, tenant_id), Entry.member_id.in_(frontier), Entry.kind == EntryKind.merge_in
             )
         )
         frontier = []
@@ -227,7 +228,7 @@ async def members_to_review(session: AsyncSession, *, tenant_id: int, period: st
         select(Balance.member_id)
         .outerjoin(MemberTier, reviewed)
         .where(
-            Balance.tenant_id == tenant_id,
+            of_tenant(Balance, tenant_id),
             Balance.merged_into.is_(None),
             (MemberTier.reviewed_period.is_(None)) | (MemberTier.reviewed_period != period),
         )
@@ -248,7 +249,7 @@ async def warn_expiring(
     due = (
         select(Lot.tenant_id, Lot.id, Lot.member_id, Lot.remaining, Lot.expires_at)
         .where(
-            Lot.tenant_id == tenant_id,
+            of_tenant(Lot, tenant_id),
             Lot.status == LotStatus.posted,
             Lot.remaining > 0,
             Lot.expires_at > now,
@@ -291,7 +292,7 @@ async def expiring_soon(
     rows = await session.scalars(
         select(Lot)
         .where(
-            Lot.tenant_id == tenant_id,
+            of_tenant(Lot, tenant_id),
             Lot.member_id == member_id,
             Lot.status == LotStatus.posted,
             Lot.remaining > 0,
@@ -306,7 +307,7 @@ async def expiring_soon(
 async def drop_warnings(session: AsyncSession, *, tenant_id: int, before: datetime) -> None:
     """Warnings of lots that have expired by now are no longer needed."""
     await session.execute(
-        delete(ExpiryWarning).where(ExpiryWarning.tenant_id == tenant_id, ExpiryWarning.expires_at < before)
+        delete(ExpiryWarning).where(of_tenant(ExpiryWarning, tenant_id), ExpiryWarning.expires_at < before)
     )
 
 
@@ -320,7 +321,7 @@ async def tiers_of(session: AsyncSession, *, tenant_id: int, member_ids: Collect
     rows = await session.execute(
         select(MemberTier.member_id, Tier)
         .join(Tier, (Tier.tenant_id == MemberTier.tenant_id) & (Tier.id == MemberTier.tier_id))
-        .where(MemberTier.tenant_id == tenant_id, MemberTier.member_id.in_(list(member_ids)))
+        .where(of_tenant(MemberTier, tenant_id), MemberTier.member_id.in_(list(member_ids)))
     )
     return {key: value for key, value in rows.tuples()}  # noqa: C416 (a Result has keys(): dict() would misread it)
 
@@ -330,7 +331,7 @@ def holds_tier(
 ) -> Exists:
     """In SQL: whether the member named by these columns holds this tier (`None`: any tier)."""
     statement = select(MemberTier.member_id).where(
-        MemberTier.tenant_id == tenant_id, MemberTier.member_id == member_id, MemberTier.tier_id.is_not(None)
+        of_tenant(MemberTier, tenant_id), MemberTier.member_id == member_id, MemberTier.tier_id.is_not(None)
     )
     if tier_id is not None:
         statement = statement.where(MemberTier.tier_id == tier_id)

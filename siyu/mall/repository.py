@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
+from siyu.kit.db import of_tenant
 from siyu.kit.pagination import Page, PageRequest, Sort, paginate
 from siyu.mall.models import Address, Code, Draw, Lottery, Prize, Redemption, Reward, Status
 
@@ -28,13 +29,13 @@ async def fresh_reward(session: AsyncSession, *, tenant_id: int, reward_id: int)
     """The reward as the database has it now (not the session's copy)."""
     return await session.scalar(
         select(Reward)
-        .where(Reward.tenant_id == tenant_id, Reward.id == reward_id)
+        .where(of_tenant(Reward, tenant_id), Reward.id == reward_id)
         .execution_options(populate_existing=True)
     )
 
 
 async def rewards(session: AsyncSession, *, tenant_id: int, enabled_only: bool = False) -> list[Reward]:
-    statement = select(Reward).where(Reward.tenant_id == tenant_id)
+    statement = select(Reward).where(of_tenant(Reward, tenant_id))
     if enabled_only:
         statement = statement.where(Reward.enabled.is_(True))
     rows = await session.scalars(statement.order_by(Reward.sort_order.desc(), Reward.created_at.desc()))
@@ -46,7 +47,7 @@ async def rewards(session: AsyncSession, *, tenant_id: int, enabled_only: bool =
 _TAKE_STOCK = (
     update(Reward)
     .where(
-        Reward.tenant_id == bindparam("b_tenant_id"),
+        of_tenant(Reward, bindparam("b_tenant_id")),
         Reward.id == bindparam("b_reward_id"),
         (Reward.stock.is_(None)) | (Reward.stock >= 1),
     )
@@ -64,7 +65,7 @@ async def take_stock(session: AsyncSession, *, tenant_id: int, reward_id: int) -
 async def give_back_stock(session: AsyncSession, *, tenant_id: int, reward_id: int) -> None:
     await session.execute(
         update(Reward)
-        .where(Reward.tenant_id == tenant_id, Reward.id == reward_id)
+        .where(of_tenant(Reward, tenant_id), Reward.id == reward_id)
         .values(stock=Reward.stock + 1, sold=Reward.sold - 1)  # NULL stays NULL: unlimited
         .execution_options(synchronize_session=False)
     )
@@ -73,7 +74,7 @@ async def give_back_stock(session: AsyncSession, *, tenant_id: int, reward_id: i
 async def add_stock(session: AsyncSession, *, tenant_id: int, reward_id: int, amount: int) -> None:
     await session.execute(
         update(Reward)
-        .where(Reward.tenant_id == tenant_id, Reward.id == reward_id)
+        .where(of_tenant(Reward, tenant_id), Reward.id == reward_id)
         .values(stock=func.coalesce(Reward.stock, 0) + amount)
         .execution_options(synchronize_session=False)
     )
@@ -81,7 +82,7 @@ async def add_stock(session: AsyncSession, *, tenant_id: int, reward_id: int, am
 
 async def has_redemptions(session: AsyncSession, *, tenant_id: int, reward_id: int) -> bool:
     found = await session.scalar(
-        select(Redemption.id).where(Redemption.tenant_id == tenant_id, Redemption.reward_id == reward_id).limit(1)
+        select(Redemption.id).where(of_tenant(Redemption, tenant_id), Redemption.reward_id == reward_id).limit(1)
     )
     return found is not None
 
@@ -98,7 +99,7 @@ async def existing_codes(session: AsyncSession, *, tenant_id: int, reward_id: in
     for start in range(0, len(codes), 500):
         rows = await session.scalars(
             select(Code.code).where(
-                Code.tenant_id == tenant_id, Code.reward_id == reward_id, Code.code.in_(codes[start : start + 500])
+                of_tenant(Code, tenant_id), Code.reward_id == reward_id, Code.code.in_(codes[start : start + 500])
             )
         )
         found.update(rows)
@@ -108,7 +109,7 @@ async def existing_codes(session: AsyncSession, *, tenant_id: int, reward_id: in
 async def unclaimed_codes(session: AsyncSession, *, tenant_id: int, reward_id: int) -> int:
     count = await session.scalar(
         select(func.count()).where(
-            Code.tenant_id == tenant_id, Code.reward_id == reward_id, Code.redemption_id.is_(None)
+            of_tenant(Code, tenant_id), Code.reward_id == reward_id, Code.redemption_id.is_(None)
         )
     )
     return int(count or 0)
@@ -122,7 +123,7 @@ async def claim_code(
     for _attempt in range(20):
         pick = (
             select(Code.id)
-            .where(Code.tenant_id == tenant_id, Code.reward_id == reward_id, Code.redemption_id.is_(None))
+            .where(of_tenant(Code, tenant_id), Code.reward_id == reward_id, Code.redemption_id.is_(None))
             .order_by(Code.id)
             .limit(1)
         )
@@ -133,7 +134,7 @@ async def claim_code(
             return None
         result = await session.execute(
             update(Code)
-            .where(Code.tenant_id == tenant_id, Code.id == code_id, Code.redemption_id.is_(None))
+            .where(of_tenant(Code, tenant_id), Code.id == code_id, Code.redemption_id.is_(None))
             .values(redemption_id=redemption_id, claimed_at=now)
             .returning(Code.code)
             .execution_options(synchronize_session=False)
@@ -147,7 +148,7 @@ async def claim_code(
 async def release_code(session: AsyncSession, *, tenant_id: int, redemption_id: int) -> None:
     await session.execute(
         update(Code)
-        .where(Code.tenant_id == tenant_id, Code.redemption_id == redemption_id)
+        .where(of_tenant(Code, tenant_id), Code.redemption_id == redemption_id)
         .values(redemption_id=None, claimed_at=None)
         .execution_options(synchronize_session=False)
     )
@@ -163,14 +164,14 @@ async def get_redemption(session: AsyncSession, *, tenant_id: int, redemption_id
 async def lock_redemption(session: AsyncSession, *, tenant_id: int, redemption_id: int) -> Redemption | None:
     return await session.scalar(
         select(Redemption)
-        .where(Redemption.tenant_id == tenant_id, Redemption.id == redemption_id)
+        .where(of_tenant(Redemption, tenant_id), Redemption.id == redemption_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
 
 
 _BY_KEY = select(Redemption.id).where(
-    Redemption.tenant_id == bindparam("tenant_id"),
+    of_tenant(Redemption, bindparam("tenant_id")),
     Redemption.member_id == bindparam("member_id"),
     Redemption.idempotency_key == bindparam("key"),
 )
@@ -185,7 +186,7 @@ async def by_idempotency_key(session: AsyncSession, *, tenant_id: int, member_id
 
 
 _REDEEMED = select(func.count()).where(
-    Redemption.tenant_id == bindparam("tenant_id"),
+    of_tenant(Redemption, bindparam("tenant_id")),
     Redemption.member_id == bindparam("member_id"),
     Redemption.reward_id == bindparam("reward_id"),
     Redemption.status != Status.cancelled,
@@ -219,7 +220,7 @@ async def insert_stored(session: AsyncSession, row: Redemption | Draw) -> None:
 async def of_member(session: AsyncSession, *, tenant_id: int, member_id: int, limit: int) -> list[Redemption]:
     rows = await session.scalars(
         select(Redemption)
-        .where(Redemption.tenant_id == tenant_id, Redemption.member_id == member_id)
+        .where(of_tenant(Redemption, tenant_id), Redemption.member_id == member_id)
         .order_by(Redemption.created_at.desc(), Redemption.id.desc())
         .limit(limit)
     )
@@ -236,7 +237,7 @@ async def search(
     page: PageRequest,
     sort: Sort | None = None,
 ) -> Page[Redemption]:
-    statement = select(Redemption).where(Redemption.tenant_id == tenant_id)
+    statement = select(Redemption).where(of_tenant(Redemption, tenant_id))
     if status:
         statement = statement.where(Redemption.status == status)
     if reward_id is not None:
@@ -253,7 +254,7 @@ REDEMPTION_SORTS: dict[str, Any] = {"created_at": Redemption.created_at, "points
 async def to_ship(session: AsyncSession, *, tenant_id: int, limit: int) -> list[Redemption]:
     rows = await session.scalars(
         select(Redemption)
-        .where(Redemption.tenant_id == tenant_id, Redemption.status == Status.pending_shipment)
+        .where(of_tenant(Redemption, tenant_id), Redemption.status == Status.pending_shipment)
         .order_by(Redemption.created_at, Redemption.id)
         .limit(limit)
     )
@@ -262,7 +263,7 @@ async def to_ship(session: AsyncSession, *, tenant_id: int, limit: int) -> list[
 
 async def status_counts(session: AsyncSession, *, tenant_id: int) -> dict[str, int]:
     rows = await session.execute(
-        select(Redemption.status, func.count()).where(Redemption.tenant_id == tenant_id).group_by(Redemption.status)
+        select(Redemption.status, func.count()).where(of_tenant(Redemption, tenant_id)).group_by(Redemption.status)
     )
     return {status: int(n) for status, n in rows}
 
@@ -271,7 +272,7 @@ async def per_reward(session: AsyncSession, *, tenant_id: int) -> list[tuple[int
     """(reward id, redemptions, points) of redemptions not cancelled."""
     rows = await session.execute(
         select(Redemption.reward_id, func.count(), func.coalesce(func.sum(Redemption.points), 0))
-        .where(Redemption.tenant_id == tenant_id, Redemption.status != Status.cancelled)
+        .where(of_tenant(Redemption, tenant_id), Redemption.status != Status.cancelled)
         .group_by(Redemption.reward_id)
     )
     return [(int(r), int(n), int(p)) for r, n, p in rows]
@@ -283,7 +284,7 @@ async def per_reward(session: AsyncSession, *, tenant_id: int) -> list[tuple[int
 async def addresses(session: AsyncSession, *, tenant_id: int, member_id: int) -> list[Address]:
     rows = await session.scalars(
         select(Address)
-        .where(Address.tenant_id == tenant_id, Address.member_id == member_id)
+        .where(of_tenant(Address, tenant_id), Address.member_id == member_id)
         .order_by(Address.is_default.desc(), Address.created_at.desc(), Address.id.desc())
     )
     return list(rows)
@@ -297,7 +298,7 @@ async def get_address(session: AsyncSession, *, tenant_id: int, member_id: int, 
 async def clear_default(session: AsyncSession, *, tenant_id: int, member_id: int) -> None:
     await session.execute(
         update(Address)
-        .where(Address.tenant_id == tenant_id, Address.member_id == member_id, Address.is_default.is_(True))
+        .where(of_tenant(Address, tenant_id), Address.member_id == member_id, Address.is_default.is_(True))
         .values(is_default=False)
         .execution_options(synchronize_session="fetch")
     )
@@ -306,7 +307,7 @@ async def clear_default(session: AsyncSession, *, tenant_id: int, member_id: int
 async def delete_address(session: AsyncSession, *, tenant_id: int, address_id: int) -> None:
     await session.execute(
         delete(Address)
-        .where(Address.tenant_id == tenant_id, Address.id == address_id)
+        .where(of_tenant(Address, tenant_id), Address.id == address_id)
         .execution_options(synchronize_session="fetch")
     )
 
@@ -315,7 +316,7 @@ async def delete_address(session: AsyncSession, *, tenant_id: int, address_id: i
 
 
 async def lotteries(session: AsyncSession, *, tenant_id: int, enabled_only: bool = False) -> list[Lottery]:
-    statement = select(Lottery).where(Lottery.tenant_id == tenant_id)
+    statement = select(Lottery).where(of_tenant(Lottery, tenant_id))
     if enabled_only:
         statement = statement.where(Lottery.enabled.is_(True))
     return list(await session.scalars(statement.order_by(Lottery.starts_at.desc(), Lottery.id.desc())))
@@ -328,7 +329,7 @@ async def get_lottery(session: AsyncSession, *, tenant_id: int, lottery_id: int)
 async def prizes(session: AsyncSession, *, tenant_id: int, lottery_id: int) -> list[Prize]:
     rows = await session.scalars(
         select(Prize)
-        .where(Prize.tenant_id == tenant_id, Prize.lottery_id == lottery_id)
+        .where(of_tenant(Prize, tenant_id), Prize.lottery_id == lottery_id)
         .order_by(Prize.sort_order, Prize.id)
         .execution_options(populate_existing=True)
     )
@@ -338,7 +339,7 @@ async def prizes(session: AsyncSession, *, tenant_id: int, lottery_id: int) -> l
 async def delete_prize(session: AsyncSession, *, tenant_id: int, prize_id: int) -> None:
     await session.execute(
         delete(Prize)
-        .where(Prize.tenant_id == tenant_id, Prize.id == prize_id)
+        .where(of_tenant(Prize, tenant_id), Prize.id == prize_id)
         .execution_options(synchronize_session="fetch")
     )
 
@@ -346,7 +347,7 @@ async def delete_prize(session: AsyncSession, *, tenant_id: int, prize_id: int) 
 _TAKE_PRIZE = (
     update(Prize)
     .where(
-        Prize.tenant_id == bindparam("b_tenant_id"),
+        of_tenant(Prize, bindparam("b_tenant_id")),
         Prize.id == bindparam("b_prize_id"),
         (Prize.stock.is_(None)) | (Prize.stock >= 1),
     )
@@ -364,14 +365,14 @@ async def take_prize(session: AsyncSession, *, tenant_id: int, prize_id: int) ->
 async def give_back_prize(session: AsyncSession, *, tenant_id: int, prize_id: int) -> None:
     await session.execute(
         update(Prize)
-        .where(Prize.tenant_id == tenant_id, Prize.id == prize_id)
+        .where(of_tenant(Prize, tenant_id), Prize.id == prize_id)
         .values(stock=Prize.stock + 1, won=Prize.won - 1)
         .execution_options(synchronize_session=False)
     )
 
 
 _DRAWS = select(func.count()).where(
-    Draw.tenant_id == bindparam("tenant_id"),
+    of_tenant(Draw, bindparam("tenant_id")),
     Draw.lottery_id == bindparam("lottery_id"),
     Draw.member_id == bindparam("member_id"),
 )
@@ -389,14 +390,14 @@ async def count_draws(
 
 
 async def has_draws(session: AsyncSession, *, tenant_id: int, lottery_id: int, prize_id: int | None = None) -> bool:
-    statement = select(Draw.id).where(Draw.tenant_id == tenant_id, Draw.lottery_id == lottery_id)
+    statement = select(Draw.id).where(of_tenant(Draw, tenant_id), Draw.lottery_id == lottery_id)
     if prize_id is not None:
         statement = statement.where(Draw.drawn_prize_id == prize_id)
     return await session.scalar(statement.limit(1)) is not None
 
 
 _DRAW_BY_KEY = select(Draw.id).where(
-    Draw.tenant_id == bindparam("tenant_id"),
+    of_tenant(Draw, bindparam("tenant_id")),
     Draw.member_id == bindparam("member_id"),
     Draw.idempotency_key == bindparam("key"),
 )
@@ -413,7 +414,7 @@ async def draw_by_key(session: AsyncSession, *, tenant_id: int, member_id: int, 
 async def draws(
     session: AsyncSession, *, tenant_id: int, lottery_id: int, member_id: int | None = None, limit: int = 100
 ) -> list[Draw]:
-    statement = select(Draw).where(Draw.tenant_id == tenant_id, Draw.lottery_id == lottery_id)
+    statement = select(Draw).where(of_tenant(Draw, tenant_id), Draw.lottery_id == lottery_id)
     if member_id is not None:
         statement = statement.where(Draw.member_id == member_id)
     return list(await session.scalars(statement.order_by(Draw.created_at.desc(), Draw.id.desc()).limit(limit)))

@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, bindparam, delete, func, or_, select, upda
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
-from siyu.kit.db import adopt_new, keep
+from siyu.kit.db import adopt_new, keep, of_tenant
 from siyu.kit.fast import Fast
 from siyu.kit.pagination import Page, PageRequest, Sort, paginate
 from siyu.members.models import Identity, Member
@@ -19,12 +19,12 @@ def add(session: AsyncSession, row: Member | Identity) -> None:
 
 
 def _members(tenant_id: int):  # type: ignore[no-untyped-def]
-    return select(Member).where(Member.tenant_id == tenant_id)
+    return select(Member).where(of_tenant(Member, tenant_id))
 
 
 _COLUMNS = [column.key for column in Member.__table__.c]
 _BY_ID = Fast(
-    select(*Member.__table__.c).where(Member.tenant_id == bindparam("tenant_id"), Member.id == bindparam("id"))
+    select(*Member.__table__.c).where(of_tenant(Member, bindparam("tenant_id")), Member.id == bindparam("id"))
 )
 
 
@@ -43,7 +43,7 @@ async def get(session: AsyncSession, *, tenant_id: int, member_id: int) -> Membe
 async def get_many(session: AsyncSession, *, tenant_id: int, member_ids: list[int]) -> list[Member]:
     if not member_ids:
         return []
-    return list(await session.scalars(select(Member).where(Member.tenant_id == tenant_id, Member.id.in_(member_ids))))
+    return list(await session.scalars(select(Member).where(of_tenant(Member, tenant_id), Member.id.in_(member_ids))))
 
 
 async def get_identity(session: AsyncSession, *, tenant_id: int, kind: str, value: str) -> Identity | None:
@@ -53,7 +53,7 @@ async def get_identity(session: AsyncSession, *, tenant_id: int, kind: str, valu
 async def identities_of(session: AsyncSession, *, tenant_id: int, member_id: int) -> list[Identity]:
     rows = await session.scalars(
         select(Identity)
-        .where(Identity.tenant_id == tenant_id, Identity.member_id == member_id)
+        .where(of_tenant(Identity, tenant_id), Identity.member_id == member_id)
         .order_by(Identity.kind, Identity.value)
     )
     return list(rows)
@@ -64,7 +64,7 @@ async def identities_of_many(session: AsyncSession, *, tenant_id: int, member_id
         return []
     rows = await session.scalars(
         select(Identity)
-        .where(Identity.tenant_id == tenant_id, Identity.member_id.in_(member_ids))
+        .where(of_tenant(Identity, tenant_id), Identity.member_id.in_(member_ids))
         .order_by(Identity.member_id, Identity.kind)
     )
     return list(rows)
@@ -87,7 +87,7 @@ async def search(
     statement = _members(tenant_id).where(Member.status == "active")
     if query:
         matching = select(Identity.member_id).where(
-            Identity.tenant_id == tenant_id, Identity.value.contains(query, autoescape=True)
+            of_tenant(Identity, tenant_id), Identity.value.contains(query, autoescape=True)
         )
         clauses = [Member.nickname.contains(query, autoescape=True), Member.id.in_(matching)]
         if query.isascii() and query.isdigit() and int(query) <= MAX_MEMBER_ID:  # (a longer number is no id)
@@ -103,7 +103,7 @@ async def search(
 async def count(session: AsyncSession, *, tenant_id: int) -> int:
     return (
         await session.scalar(
-            select(func.count()).select_from(Member).where(Member.tenant_id == tenant_id, Member.status == "active")
+            select(func.count()).select_from(Member).where(of_tenant(Member, tenant_id), Member.status == "active")
         )
         or 0
     )
@@ -114,7 +114,7 @@ async def count_created_between(session: AsyncSession, *, tenant_id: int, start:
         await session.scalar(
             select(func.count())
             .select_from(Member)
-            .where(Member.tenant_id == tenant_id, Member.created_at >= start, Member.created_at < end)
+            .where(of_tenant(Member, tenant_id), Member.created_at >= start, Member.created_at < end)
         )
         or 0
     )
@@ -123,7 +123,7 @@ async def count_created_between(session: AsyncSession, *, tenant_id: int, start:
 async def delete_identity(session: AsyncSession, *, tenant_id: int, member_id: int, kind: str, value: str) -> bool:
     result = await session.execute(
         delete(Identity).where(
-            Identity.tenant_id == tenant_id,
+            of_tenant(Identity, tenant_id),
             Identity.member_id == member_id,
             Identity.kind == kind,
             Identity.value == value,
@@ -135,7 +135,7 @@ async def delete_identity(session: AsyncSession, *, tenant_id: int, member_id: i
 async def move_identities(session: AsyncSession, *, tenant_id: int, from_member_id: int, into_member_id: int) -> int:
     result = await session.execute(
         update(Identity)
-        .where(Identity.tenant_id == tenant_id, Identity.member_id == from_member_id)
+        .where(of_tenant(Identity, tenant_id), Identity.member_id == from_member_id)
         .values(member_id=into_member_id)
     )
     return int(getattr(result, "rowcount", 0))
@@ -144,6 +144,6 @@ async def move_identities(session: AsyncSession, *, tenant_id: int, from_member_
 async def mark_merged(session: AsyncSession, *, tenant_id: int, member_id: int, into_member_id: int) -> None:
     await session.execute(
         update(Member)
-        .where(Member.tenant_id == tenant_id, Member.id == member_id)
+        .where(of_tenant(Member, tenant_id), Member.id == member_id)
         .values(status="merged", merged_into=into_member_id)
     )

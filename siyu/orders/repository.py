@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.kit import bulk
+from siyu.kit.db import of_tenant
 from siyu.kit.fast import Fast
 from siyu.kit.pagination import Page, PageRequest, Sort, paginate
 from siyu.orders.models import (
@@ -366,7 +367,7 @@ def add(session: AsyncSession, row: OrderImport | ColumnMapping) -> None:
 
 async def get_import(session: AsyncSession, *, tenant_id: int, import_id: int) -> OrderImport | None:
     return await session.scalar(
-        select(OrderImport).where(OrderImport.tenant_id == tenant_id, OrderImport.id == import_id)
+        select(OrderImport).where(of_tenant(OrderImport, tenant_id), OrderImport.id == import_id)
     )
 
 
@@ -378,7 +379,7 @@ async def written_by_import(session: AsyncSession, *, tenant_id: int, import_id:
             select(
                 func.count().filter(Order.first_import_id == import_id),
                 func.count().filter(Order.last_import_id == import_id, Order.first_import_id != import_id),
-            ).where(Order.tenant_id == tenant_id)
+            ).where(of_tenant(Order, tenant_id))
         )
     ).one()
     return int(row[0] or 0), int(row[1] or 0)
@@ -398,7 +399,7 @@ async def unfinished_imports(session: AsyncSession, *, limit: int = 500) -> list
 async def find_import_by_hash(session: AsyncSession, *, tenant_id: int, sha256: str) -> OrderImport | None:
     return await session.scalar(
         select(OrderImport)
-        .where(OrderImport.tenant_id == tenant_id, OrderImport.sha256 == sha256, OrderImport.status == "done")
+        .where(of_tenant(OrderImport, tenant_id), OrderImport.sha256 == sha256, OrderImport.status == "done")
         .order_by(OrderImport.created_at)
         .limit(1)
     )
@@ -412,7 +413,7 @@ async def find_unfinished_by_hash(
     return await session.scalar(
         select(OrderImport)
         .where(
-            OrderImport.tenant_id == tenant_id,
+            of_tenant(OrderImport, tenant_id),
             OrderImport.sha256 == sha256,
             OrderImport.status.in_(("queued", "running")),
             OrderImport.job_id.is_(None),
@@ -425,7 +426,7 @@ async def find_unfinished_by_hash(
 
 
 async def list_imports(session: AsyncSession, *, tenant_id: int, page: PageRequest) -> Page[OrderImport]:
-    statement = select(OrderImport).where(OrderImport.tenant_id == tenant_id)
+    statement = select(OrderImport).where(of_tenant(OrderImport, tenant_id))
     total = await session.scalar(select(func.count()).select_from(statement.subquery())) or 0
     rows = await session.scalars(
         statement.order_by(OrderImport.created_at.desc(), OrderImport.id.desc()).offset(page.offset).limit(page.size)
@@ -436,7 +437,7 @@ async def list_imports(session: AsyncSession, *, tenant_id: int, page: PageReque
 async def rejections(session: AsyncSession, *, tenant_id: int, import_id: int) -> list[ImportRejection]:
     rows = await session.scalars(
         select(ImportRejection)
-        .where(ImportRejection.tenant_id == tenant_id, ImportRejection.import_id == import_id)
+        .where(of_tenant(ImportRejection, tenant_id), ImportRejection.import_id == import_id)
         .order_by(ImportRejection.row)
     )
     return list(rows)
@@ -447,7 +448,7 @@ async def count_changes(session: AsyncSession, *, tenant_id: int, import_id: int
         await session.scalar(
             select(func.count())
             .select_from(OrderChange)
-            .where(OrderChange.tenant_id == tenant_id, OrderChange.import_id == import_id)
+            .where(of_tenant(OrderChange, tenant_id), OrderChange.import_id == import_id)
         )
         or 0
     )
@@ -460,7 +461,7 @@ async def count_changes(session: AsyncSession, *, tenant_id: int, import_id: int
 _LOCKED_ORDER = (
     select(Order)
     .where(
-        Order.tenant_id == bindparam("tenant_id"),
+        of_tenant(Order, bindparam("tenant_id")),
         Order.platform == bindparam("platform"),
         Order.order_id == bindparam("order_id"),
     )
@@ -473,7 +474,7 @@ _VIEW_COLUMNS = [getattr(Order, f.name) for f in fields(OrderView)]
 _LOCKED_VIEW = Fast(
     select(*_VIEW_COLUMNS)
     .where(
-        Order.tenant_id == bindparam("tenant_id"),
+        of_tenant(Order, bindparam("tenant_id")),
         Order.platform == bindparam("platform"),
         Order.order_id == bindparam("order_id"),
     )
@@ -507,7 +508,7 @@ async def changes_of_import(session: AsyncSession, *, tenant_id: int, import_id:
             & (Order.platform == OrderChange.platform)
             & (Order.order_id == OrderChange.order_id),
         )
-        .where(OrderChange.tenant_id == tenant_id, OrderChange.import_id == import_id)
+        .where(of_tenant(OrderChange, tenant_id), OrderChange.import_id == import_id)
         .order_by(OrderChange.platform, OrderChange.order_id)
     )
     return [ChangeView(*row) for row in rows]
@@ -525,7 +526,7 @@ async def get_order(
 async def items_of(session: AsyncSession, *, tenant_id: int, platform: str, order_id: str) -> list[SubOrder]:
     rows = await session.scalars(
         select(SubOrder)
-        .where(SubOrder.tenant_id == tenant_id, SubOrder.platform == platform, SubOrder.order_id == order_id)
+        .where(of_tenant(SubOrder, tenant_id), SubOrder.platform == platform, SubOrder.order_id == order_id)
         .order_by(SubOrder.sub_id)
     )
     return list(rows)
@@ -535,7 +536,7 @@ async def changes_of(session: AsyncSession, *, tenant_id: int, platform: str, or
     rows = await session.scalars(
         select(OrderChange)
         .where(
-            OrderChange.tenant_id == tenant_id,
+            of_tenant(OrderChange, tenant_id),
             OrderChange.platform == platform,
             OrderChange.order_id == order_id,
         )
@@ -553,7 +554,7 @@ def _search(
     paid_from: datetime | None,
     paid_to: datetime | None,
 ) -> Select[Any]:
-    statement = select(Order).where(Order.tenant_id == tenant_id)
+    statement = select(Order).where(of_tenant(Order, tenant_id))
     if platform:
         statement = statement.where(Order.platform == platform)
     if status:
@@ -613,7 +614,7 @@ async def stream_orders(session: AsyncSession, *, tenant_id: int, chunk: int = 5
         rows = list(
             await session.scalars(
                 select(Order)
-                .where(Order.tenant_id == tenant_id)
+                .where(of_tenant(Order, tenant_id))
                 .where((Order.platform > last[0]) | ((Order.platform == last[0]) & (Order.order_id > last[1])))
                 .order_by(Order.platform, Order.order_id)
                 .limit(chunk)
@@ -631,7 +632,7 @@ async def get_mapping(session: AsyncSession, *, tenant_id: int, header_key: str)
 
 async def list_mappings(session: AsyncSession, *, tenant_id: int) -> list[ColumnMapping]:
     rows = await session.scalars(
-        select(ColumnMapping).where(ColumnMapping.tenant_id == tenant_id).order_by(ColumnMapping.name)
+        select(ColumnMapping).where(of_tenant(ColumnMapping, tenant_id)).order_by(ColumnMapping.name)
     )
     return list(rows)
 
@@ -642,7 +643,7 @@ async def count_imports(session: AsyncSession, *, tenant_id: int, statuses: Sequ
             select(func.count())
             .select_from(OrderImport)
             .where(
-                OrderImport.tenant_id == tenant_id,
+                of_tenant(OrderImport, tenant_id),
                 OrderImport.status.in_(list(statuses)),
                 OrderImport.created_at >= since,
             )

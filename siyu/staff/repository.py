@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from siyu.kit.db import of_tenant
 from siyu.staff.models import ApiKey, Membership, StaffSession, StaffUser
 
 
@@ -33,7 +34,7 @@ async def list_staff(session: AsyncSession, *, tenant_id: int) -> list[tuple[Sta
     rows = await session.execute(
         select(StaffUser, Membership)
         .join(Membership, Membership.staff_id == StaffUser.id)
-        .where(Membership.tenant_id == tenant_id)
+        .where(of_tenant(Membership, tenant_id))
         .order_by(StaffUser.email)
     )
     return [(user, membership) for user, membership in rows.tuples()]
@@ -41,7 +42,7 @@ async def list_staff(session: AsyncSession, *, tenant_id: int) -> list[tuple[Sta
 
 async def count_owners(session: AsyncSession, *, tenant_id: int) -> int:
     rows = await session.scalars(
-        select(Membership.staff_id).where(Membership.tenant_id == tenant_id, Membership.role == "owner")
+        select(Membership.staff_id).where(of_tenant(Membership, tenant_id), Membership.role == "owner")
     )
     return len(list(rows))
 
@@ -60,7 +61,7 @@ async def delete_session(session: AsyncSession, token_hash: str) -> None:
 
 async def delete_sessions_of(session: AsyncSession, *, staff_id: int, tenant_id: int) -> None:
     await session.execute(
-        delete(StaffSession).where(StaffSession.staff_id == staff_id, StaffSession.tenant_id == tenant_id)
+        delete(StaffSession).where(StaffSession.staff_id == staff_id, of_tenant(StaffSession, tenant_id))
     )
 
 
@@ -70,7 +71,7 @@ async def purge_sessions(session: AsyncSession, *, before: datetime) -> int:
 
 
 def _api_keys(tenant_id: int):  # type: ignore[no-untyped-def]
-    return select(ApiKey).where(ApiKey.tenant_id == tenant_id)
+    return select(ApiKey).where(of_tenant(ApiKey, tenant_id))
 
 
 async def list_api_keys(session: AsyncSession, *, tenant_id: int) -> list[tuple[ApiKey, StaffUser | None]]:
@@ -78,7 +79,7 @@ async def list_api_keys(session: AsyncSession, *, tenant_id: int) -> list[tuple[
     rows = await session.execute(
         select(ApiKey, StaffUser)
         .outerjoin(StaffUser, StaffUser.id == ApiKey.created_by)
-        .where(ApiKey.tenant_id == tenant_id)
+        .where(of_tenant(ApiKey, tenant_id))
         .order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
     )
     return [(key, user) for key, user in rows.tuples()]
@@ -107,7 +108,7 @@ async def creator_role(session: AsyncSession, key: ApiKey) -> str | None:
         select(Membership.role)
         .join(StaffUser, StaffUser.id == Membership.staff_id)
         .where(
-            Membership.tenant_id == key.tenant_id,
+            of_tenant(Membership, key.tenant_id),
             Membership.staff_id == key.created_by,
             StaffUser.active.is_(True),
         )
@@ -116,5 +117,5 @@ async def creator_role(session: AsyncSession, key: ApiKey) -> str | None:
 
 async def touch_api_key(session: AsyncSession, key: ApiKey, when: datetime) -> None:
     await session.execute(
-        update(ApiKey).where(ApiKey.tenant_id == key.tenant_id, ApiKey.id == key.id).values(last_used_at=when)
+        update(ApiKey).where(of_tenant(ApiKey, key.tenant_id), ApiKey.id == key.id).values(last_used_at=when)
     )

@@ -3,7 +3,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from siyu.kit.db import keep
+from siyu.kit.db import keep, of_tenant
 from siyu.kit.fast import Fast
 from siyu.tenants.models import Channel, Tenant
 
@@ -66,10 +66,10 @@ def add(session: AsyncSession, row: Tenant | Channel) -> None:
 
 
 def _channels(tenant_id: int):  # type: ignore[no-untyped-def]
-    return select(Channel).where(Channel.tenant_id == tenant_id)
+    return select(Channel).where(of_tenant(Channel, tenant_id))
 
 
-_CHANNELS = select(Channel).where(Channel.tenant_id == bindparam("tenant_id")).order_by(Channel.platform, Channel.name)
+_CHANNELS = select(Channel).where(of_tenant(Channel, bindparam("tenant_id"))).order_by(Channel.platform, Channel.name)
 
 
 async def list_channels(session: AsyncSession, *, tenant_id: int) -> list[Channel]:
