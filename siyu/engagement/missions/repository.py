@@ -98,6 +98,31 @@ async def totals_by_task(session: AsyncSession, *, tenant_id: int) -> dict[int, 
     return {task_id: (count, members, int(points)) for task_id, count, members, points in rows.tuples()}
 
 
+async def approved_by_task(session: AsyncSession, *, tenant_id: int) -> dict[int, tuple[int, int, int]]:
+    """{review task: (approved screenshots, members, points)} of all time."""
+    rows = await session.execute(
+        select(
+            Review.task_id,
+            func.count(),
+            func.count(func.distinct(Review.member_id)),
+            func.coalesce(func.sum(Review.points), 0),
+        )
+        .where(Review.tenant_id == tenant_id, Review.status == ReviewStatus.approved)
+        .group_by(Review.task_id)
+    )
+    return {task_id: (count, members, int(points)) for task_id, count, members, points in rows.tuples()}
+
+
+async def approvals_since(session: AsyncSession, *, tenant_id: int, since: datetime) -> list[datetime]:
+    """When each screenshot approved since `since` was approved."""
+    rows = await session.scalars(
+        select(Review.decided_at).where(
+            Review.tenant_id == tenant_id, Review.status == ReviewStatus.approved, Review.decided_at >= since
+        )
+    )
+    return [at for at in rows if at is not None]
+
+
 async def answers_of(session: AsyncSession, *, tenant_id: int, task_id: int, limit: int) -> list[Completion]:
     rows = await session.scalars(
         select(Completion)

@@ -475,8 +475,6 @@ async def decide(
     reason she sees. In a savepoint, audited."""
     now = now or utcnow()
     reason = reason.strip()[:200]
-    if not approve and not reason:
-        raise ReasonRequired()
     tenant_id = actor.tenant_id
     async with session.begin_nested():
         row = await repository.get_review(session, tenant_id=tenant_id, review_id=review_id, lock=True)
@@ -484,6 +482,8 @@ async def decide(
             raise ReviewNotFound()
         if row.status != ReviewStatus.pending:
             raise ReviewDecided()
+        if not approve and not reason:
+            raise ReasonRequired()
         if approve:
             task = await get_task(session, tenant_id=tenant_id, task_id=row.task_id)
             try:
@@ -528,14 +528,17 @@ class TaskStat:
 
 
 async def stats(session: AsyncSession, *, tenant_id: int) -> list[TaskStat]:
+    """Each task's completions, members and points paid (评价有礼: its approved screenshots)."""
     totals = await repository.totals_by_task(session, tenant_id=tenant_id)
+    totals.update(await repository.approved_by_task(session, tenant_id=tenant_id))
     return [TaskStat(t, *totals.get(t.id, (0, 0, 0))) for t in await repository.tasks(session, tenant_id=tenant_id)]
 
 
 async def completions_by_day(
     session: AsyncSession, *, tenant_id: int, timezone: str, days: int = 14, now: datetime | None = None
 ) -> tuple[list[str], dict[str, list[int]]]:
-    """The last `days` local days (MM-DD) and, per kind of task, the completions on each (the chart's series)."""
+    """The last `days` local days (MM-DD) and, per kind of task, the completions on each (the chart's series;
+    评价有礼 counts its approvals on the day they were approved)."""
     now = now or utcnow()
     today = to_local(now, timezone).date()
     first = today - timedelta(days=days - 1)
@@ -543,11 +546,19 @@ async def completions_by_day(
     kinds = {t.id: t.kind for t in await repository.tasks(session, tenant_id=tenant_id)}
     series: dict[str, list[int]] = {}
     since = now - timedelta(days=days + 1)
-    for task_id, at, _points in await repository.completions_by_day(session, tenant_id=tenant_id, since=since):
+    done = [
+        (kinds.get(task_id, ""), at)
+        for task_id, at, _ in await repository.completions_by_day(session, tenant_id=tenant_id, since=since)
+    ]
+    done += [
+        (TaskKind.review.value, at)
+        for at in await repository.approvals_since(session, tenant_id=tenant_id, since=since)
+    ]
+    for kind, at in done:
         day = to_local(at, timezone).date()
         if day < first or day > today:
             continue
-        counts = series.setdefault(kinds.get(task_id, ""), [0] * days)
+        counts = series.setdefault(kind, [0] * days)
         counts[(day - first).days] += 1
     return labels, series
 
