@@ -240,6 +240,9 @@ HINTS = {
 }
 
 
+DONE_HINTS = {Period.one_time: "已完成", Period.daily: "今天已完成，明天再来", Period.weekly: "本周已完成，下周再来"}
+
+
 async def fan_tasks(
     session: AsyncSession, *, tenant_id: int, member_id: int, timezone: str, now: datetime | None = None
 ) -> list[FanTask]:
@@ -265,7 +268,7 @@ async def fan_tasks(
             done = counts.get((task.id, key), 0)
         todo, ready = HINTS[TaskKind(task.kind)]
         if done >= task.cap_per_period:
-            state, hint = "done", "本期已完成" if task.period != Period.one_time else "已完成"
+            state, hint = "done", DONE_HINTS[Period(task.period)]
         elif task.kind in (TaskKind.profile, TaskKind.bind_account) and await _met(session, task, member_id):
             state, hint = "claimable", ready
         else:

@@ -5,6 +5,7 @@
   if (!series.length) { el.style.height = "0"; return; }
   var chart = echarts.init(el);
   chart.setOption({
+    animation: false,
     color: ["#e8336d", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd"],
     grid: { left: 36, right: 12, top: 36, bottom: 28 },
     legend: { top: 0 },
