@@ -64,9 +64,9 @@ PUBLIC_ROUTES = {
     "/h5/{slug}/lottery/{lottery_id}": "a lottery looked up within the slug's tenant (tests/mall/test_lottery_h5.py)",
     "/h5/{slug}/lottery/{lottery_id}/draw": "the signed-in fan draws in her own tenant (tests/mall/test_lottery_h5.py)",
     "/h5/{slug}/tasks": "the signed-in fan's own tasks and screenshots",
-    "/h5/{slug}/tasks/{task_id}/claim": "a task of the slug's tenant (tests/engagement/missions/test_h5.py)",
-    "/h5/{slug}/tasks/{task_id}/survey": "a task of the slug's tenant (tests/engagement/missions/test_h5.py)",
-    "/h5/{slug}/tasks/{task_id}/reviews": "a task of the slug's tenant, an order of hers (tests/engagement/missions)",
+    "/h5/{slug}/tasks/{task_id}/claim": "a task of the slug's tenant (tests/engagement/missions/test_web.py)",
+    "/h5/{slug}/tasks/{task_id}/survey": "a task of the slug's tenant (tests/engagement/missions/test_web.py)",
+    "/h5/{slug}/tasks/{task_id}/reviews": "a task of the slug's tenant, her own order (tests/engagement/missions)",
 }
 # The fan API: addressed by the tenant's slug; a fan token of another tenant is refused (tests/fans/test_api.py).
 FAN_API = "/api/v1/fan/{slug}/"
