@@ -90,7 +90,7 @@ def test_ops_work_the_review_queue_and_read_the_chart(page: Page, screenshot: Sc
     assert count >= 3
     shot = rows.first.locator("img.review-shot")
     expect(shot).to_be_visible()
-    assert page.evaluate("img => img.complete && img.naturalWidth > 0", shot.element_handle())
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=shot.element_handle())  # lazy: loads
     screenshot(page, "tasks-review-queue")
 
     first = rows.first
