@@ -64,6 +64,7 @@ PUBLIC_ROUTES = {
     "/h5/{slug}/lottery/{lottery_id}": "a lottery looked up within the slug's tenant (tests/mall/test_lottery_h5.py)",
     "/h5/{slug}/lottery/{lottery_id}/draw": "the signed-in fan draws in her own tenant (tests/mall/test_lottery_h5.py)",
     "/h5/{slug}/tasks": "the signed-in fan's own tasks and screenshots",
+    "/h5/{slug}/tasks/reviews/{review_id}/image": "only her own screenshot (tests/engagement/missions/test_web.py)",
     "/h5/{slug}/tasks/{task_id}/claim": "a task of the slug's tenant (tests/engagement/missions/test_web.py)",
     "/h5/{slug}/tasks/{task_id}/survey": "a task of the slug's tenant (tests/engagement/missions/test_web.py)",
     "/h5/{slug}/tasks/{task_id}/reviews": "a task of the slug's tenant, her own order (tests/engagement/missions)",

@@ -88,6 +88,21 @@ async def _finish(
     return await _page(fan, request, session, done=f"已领取 {row.points} 积分，积分已到账")
 
 
+@router.get("/{slug}/tasks/reviews/{review_id}/image")
+async def review_image(fan: Fan, request: Request, session: DbSession, review_id: ResourceId) -> Response:
+    """One of her own screenshots (another fan's is not found)."""
+    row = (
+        None if fan.member is None else await service.get_review(session, tenant_id=fan.tenant.id, review_id=review_id)
+    )
+    path = None
+    if row is not None and fan.member is not None and row.member_id == fan.member.id:
+        path = service.image_path(request.app.state.settings.data_dir, fan.tenant.id, row.image)
+    if row is None or path is None:
+        raise service.ReviewNotFound()
+    media_type = images.MEDIA_TYPES[row.image.rsplit(".", 1)[1]]
+    return Response(path.read_bytes(), media_type=media_type, headers={"Cache-Control": "private, max-age=86400"})
+
+
 @router.post("/{slug}/tasks/{task_id}/claim", response_class=HTMLResponse)
 async def claim(fan: Fan, request: Request, session: DbSession, task_id: ResourceId) -> Response:
     if fan.member is None:

@@ -171,6 +171,10 @@ async def test_the_h5_tasks_page_claims_answers_and_takes_screenshots(
     )
     assert sent.status_code == 200 and "评价截图已提交" in sent.text and "审核中" in sent.text
     row = (await service.reviews_of(tasks.session, tenant_id=tasks.tenant_id, member_id=fan))[0]
+    own = await client.get(f"/h5/{slug}/tasks/reviews/{row.id}/image", cookies=cookies)
+    assert own.status_code == 200 and own.content == png()
+    other = await _h5_cookies(app, tasks, await tasks.fan("小满"))
+    assert (await client.get(f"/h5/{slug}/tasks/reviews/{row.id}/image", cookies=other)).status_code == 404
     await service.decide(tasks.session, actor=tasks.owner, review_id=row.id, approve=False, reason="截图看不清订单号")
     page = await client.get(f"/h5/{slug}/tasks", cookies=cookies)
     assert "未通过" in page.text and "原因：截图看不清订单号" in page.text
