@@ -30,6 +30,8 @@ from siyu.claims.schemas import ClaimOut
 from siyu.config import Settings, get_settings
 from siyu.console import router as console_router
 from siyu.db import READ_ONLY, create_sessionmaker, engine_for
+from siyu.engagement.missions.api import fan_router as fan_tasks_api
+from siyu.engagement.missions.api import router as tasks_api
 from siyu.fans import api as fans_hot
 from siyu.fans import mall_api as fan_mall_hot
 from siyu.fans.api import router as fans_api
@@ -212,6 +214,8 @@ def api_router() -> APIRouter:
         orders_api,
         audit_api,
         jobs_api,
+        fan_tasks_api,
+        tasks_api,
     ):
         api.include_router(router)
     return api

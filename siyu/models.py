@@ -2,6 +2,7 @@
 
 from siyu.audit.models import AuditEntry
 from siyu.claims.models import Claim
+from siyu.engagement.missions.models import Completion, Review, Task
 from siyu.fans.models import RefreshToken, SmsCode
 from siyu.jobs.models import Job
 from siyu.kit.db import Base
@@ -27,6 +28,7 @@ __all__ = [
     "Claim",
     "Code",
     "ColumnMapping",
+    "Completion",
     "Entry",
     "ExpiryWarning",
     "Identity",
@@ -41,11 +43,13 @@ __all__ = [
     "OrderImport",
     "Redemption",
     "RefreshToken",
+    "Review",
     "Reward",
     "SmsCode",
     "StaffSession",
     "StaffUser",
     "SubOrder",
+    "Task",
     "Tenant",
     "Tier",
     "TierChange",

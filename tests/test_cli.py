@@ -19,6 +19,7 @@ runner = CliRunner()
 def cli_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     with fresh_database(tmp_path, "cli", migrate=False) as url:
         monkeypatch.setenv("SIYU_DATABASE_URL", url)
+        monkeypatch.setenv("SIYU_DATA_DIR", str(tmp_path / "var"))  # the demo's pictures stay with the test
         get_settings.cache_clear()
         yield url
     get_settings.cache_clear()
@@ -84,6 +85,7 @@ def test_demo_loads_once(cli_database: str) -> None:
     assert first.exit_code == 0, first.output
     assert "已载入" in first.output and "owner@demo.siyu.local" in first.output and "/h5/xinghe/" in first.output
     assert "积分商城：奖品 8 个" in first.output
+    assert "积分任务：任务 5 个" in first.output
     second = runner.invoke(app, ["demo", "--members", "25"])
     assert second.exit_code == 0 and "已存在" in second.output and "会员 25 位" in second.output
 

@@ -37,6 +37,10 @@ RULES_BEYOND_SCHEMA = {
     ("PUT", "/api/v1/mall/lotteries/{lottery_id}"): "as when creating; prize ids are the campaign's own",
     ("POST", "/api/v1/fan/{slug}/mall/rewards/{reward_id}/redeem"): "an address names a province, city and district "
     "of the region list (the body is read before the fan's token, as on the claim route)",
+    ("POST", "/api/v1/tasks"): "ends after it starts; a survey has questions (a choice two options), a follow task "
+    "names the account; profile and binding tasks are one-time",
+    ("PUT", "/api/v1/tasks/{task_id}"): "as when creating; a task keeps its kind",
+    ("POST", "/api/v1/tasks/reviews/{review_id}/decision"): "a rejection needs a reason the fan is told",
 }
 
 

@@ -19,6 +19,9 @@ from polyfactory.factories.pydantic_factory import ModelFactory
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from siyu.config import Settings
+from siyu.engagement.missions import service as missions
+from siyu.engagement.missions.schemas import TaskIn
 from siyu.jobs import service as jobs
 from siyu.ledger import service as ledger
 from siyu.loyalty import service as loyalty
@@ -60,6 +63,11 @@ PUBLIC_ROUTES = {
     "/h5/{slug}/lottery": "public list of the tenant's open lotteries",
     "/h5/{slug}/lottery/{lottery_id}": "a lottery looked up within the slug's tenant (tests/mall/test_lottery_h5.py)",
     "/h5/{slug}/lottery/{lottery_id}/draw": "the signed-in fan draws in her own tenant (tests/mall/test_lottery_h5.py)",
+    "/h5/{slug}/tasks": "the signed-in fan's own tasks and screenshots",
+    "/h5/{slug}/tasks/reviews/{review_id}/image": "only her own screenshot (tests/engagement/missions/test_web.py)",
+    "/h5/{slug}/tasks/{task_id}/claim": "a task of the slug's tenant (tests/engagement/missions/test_web.py)",
+    "/h5/{slug}/tasks/{task_id}/survey": "a task of the slug's tenant (tests/engagement/missions/test_web.py)",
+    "/h5/{slug}/tasks/{task_id}/reviews": "a task of the slug's tenant, her own order (tests/engagement/missions)",
 }
 # The fan API: addressed by the tenant's slug; a fan token of another tenant is refused (tests/fans/test_api.py).
 FAN_API = "/api/v1/fan/{slug}/"
@@ -73,6 +81,7 @@ CAMPAIGN = {
 }
 EXAMPLES: dict[Any, Any] = {
     CampaignIn: CAMPAIGN,
+    TaskIn: {"kind": "follow", "title": "关注", "points": 1, "config": {"channel": "小鱼直播间"}},
     RewardIn: {"kind": "coupon", "title": "券", "points_price": 1, "stock": 1},
     LotteryIn: {
         "title": "大转盘",
@@ -97,7 +106,7 @@ class World:
 
 
 @pytest.fixture
-async def world(session: AsyncSession) -> World:
+async def world(session: AsyncSession, settings: Settings) -> World:
     tenant_a = await factories.tenant(session)
     tenant_b = await factories.tenant(session)
     owner_a = await factories.staff_login(session, tenant_a.id)
@@ -130,6 +139,24 @@ async def world(session: AsyncSession) -> World:
         actor=owner_b.principal,
         data=LotteryIn(**{**EXAMPLES[LotteryIn], "prizes": [PrizeIn(kind="nothing", title="谢谢参与", weight=1)] * 2}),
     )
+    task_b = await missions.create_task(
+        session,
+        actor=owner_b.principal,
+        data=TaskIn(kind="review", title="晒评价", points=5),
+        timezone="Asia/Shanghai",
+    )
+    await ledger.earn(session, tenant_id=tenant_b.id, member_id=member_b.id, amount=1, source_ref="order:taobao:iso-b")
+    review_b = await missions.submit_review(
+        session,
+        tenant_id=tenant_b.id,
+        member_id=member_b.id,
+        task_id=task_b.id,
+        platform="taobao",
+        order_id="iso-b",
+        data=b"\x89PNG\r\n\x1a\n" + b"\0" * 32,
+        data_dir=settings.data_dir,
+        timezone="Asia/Shanghai",
+    )
     await session.flush()
     return World(
         params={
@@ -148,6 +175,8 @@ async def world(session: AsyncSession) -> World:
             "reward_id": reward_b.id,
             "redemption_id": redemption_b.id,
             "lottery_id": lottery_b.id,
+            "task_id": task_b.id,
+            "review_id": review_b.id,
         },
         a_cookies=owner_a.cookies,
         a_headers=owner_a.headers,

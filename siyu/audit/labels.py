@@ -48,6 +48,11 @@ ACTION_LABELS: dict[str, str] = {
     "lottery.delete": "删除积分抽奖",
     "lottery.draw": "会员抽奖",
     "redemption.address": "会员填写或修改收货地址",
+    "task.create": "新建积分任务",
+    "task.update": "修改积分任务",
+    "task.delete": "删除积分任务",
+    "review.approve": "审核通过评价截图",
+    "review.reject": "审核拒绝评价截图",
 }
 
 # Actions a fan does herself: shown on her member page, not in the staff audit log.
@@ -67,6 +72,8 @@ TARGET_LABELS: dict[str, str] = {
     "reward": "奖品",
     "redemption": "兑换单",
     "lottery": "积分抽奖",
+    "task": "积分任务",
+    "review": "评价截图",
 }
 
 FIELD_LABELS: dict[str, str] = {
@@ -177,6 +184,10 @@ FIELD_LABELS: dict[str, str] = {
     "prize_id": "抽中奖项",
     "fell_back": "奖品已抽完，按未中奖处理",
     "id": "编号",
+    # points tasks
+    "period": "周期",
+    "cap_per_period": "每个周期每人次数",
+    "config": "任务设置",
 }
 
 

@@ -16,6 +16,7 @@ from siyu.console import (
     points,
     settings,
     staff,
+    tasks,
 )
 
 router = APIRouter(prefix="/console")
@@ -33,5 +34,6 @@ for module in (
     api_keys,
     audit,
     settings,
+    tasks,
 ):
     router.include_router(module.router)

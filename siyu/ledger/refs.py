@@ -27,3 +27,21 @@ def order_number(source_ref: str) -> str | None:
     if not source_ref.startswith(ORDER_PREFIX):
         return None
     return source_ref.rsplit(":", 1)[-1]
+
+
+def order_of(source_ref: str) -> tuple[str, str] | None:
+    """(platform, order number) of a source that names an order."""
+    if not source_ref.startswith(ORDER_PREFIX):
+        return None
+    platform, _, number = source_ref[len(ORDER_PREFIX) :].partition(":")
+    return (platform, number) if number else None
+
+
+def task_ref(task_id: int, member_id: int, period_key: str, n: int = 1) -> str:
+    """A points task completed by a member in a period (the n-th time in it, when the task allows more than one)."""
+    return f"task:{task_id}:{member_id}:{period_key}" + (f":{n}" if n > 1 else "")
+
+
+def review_ref(platform: str, order_id: str) -> str:
+    """An approved review screenshot (评价有礼) of an order: paid once per order, whoever asks twice."""
+    return f"review:{platform}:{order_id}"
