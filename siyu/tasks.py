@@ -11,8 +11,11 @@ def load_handlers() -> None:
     import siyu.orders.tasks
     import siyu.staff.tasks  # noqa: F401
     from siyu.claims import tasks as claims
+    from siyu.engagement.missions import service as missions
+    from siyu.fans import events as fan_events
     from siyu.orders import events
 
     events.listen("points", claims.credit_changes)  # first: the points of orders that changed
     events.listen("bound", claims.on_orders_changed)
     events.listen_for_arrivals("claims", claims.on_orders_arrived)
+    fan_events.on_merge("missions", missions.follow_merge)

@@ -23,6 +23,7 @@ from siyu.fans.models import RefreshToken, SmsCode
 from siyu.fans.schemas import TokenPair, WechatConfig
 from siyu.fans.sms import SmsProvider
 from siyu.fans.wechat import WechatError, WechatUser
+from siyu.jobs import service as jobs
 from siyu.kit.errors import AppError, Conflict, InvalidInput, NotAuthenticated, RateLimited
 from siyu.kit.ids import new_id
 from siyu.kit.ratelimit import RateLimiter
@@ -46,6 +47,7 @@ SEND_LIMITS = ("1/minute", "5/hour", "10/day")  # per phone number
 SEND_IP_LIMIT = "30/hour"
 VERIFY_LIMIT = "5/10minutes"  # wrong codes per phone number, then it is locked until the window passes
 SYSTEM_LABEL = "会员登录"
+MERGED_JOB = "fans.merged"  # the domains above fans move what they keep of a merged member (siyu.fans.events)
 
 
 class CodeInvalid(InvalidInput):
@@ -586,6 +588,14 @@ async def merge_members(
     )
     await end_sessions_of(session, tenant_id=tenant_id, member_id=from_member_id, now=now)
     await loyalty.refresh_tiers(session, tenant_id=tenant_id, member_ids=[into_member_id], now=now)
+    # what the domains above keep per member (task completions, check-ins, invitations) follows by a job
+    await jobs.enqueue(
+        session,
+        MERGED_JOB,
+        {"from_member_id": from_member_id, "into_member_id": into_member_id},
+        tenant_id=tenant_id,
+        dedupe_key=f"{MERGED_JOB}:{tenant_id}:{from_member_id}",
+    )
     await session.refresh(source)
     who = actor or Principal(tenant_id=tenant_id, kind="system", actor_id=None, label=SYSTEM_LABEL)
     audit.record(

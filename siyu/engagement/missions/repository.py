@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from siyu.engagement.missions.models import Completion, Review, ReviewStatus, Task
 from siyu.kit.db import of_tenant
@@ -207,3 +208,33 @@ async def sent_in(session: AsyncSession, *, tenant_id: int, task_id: int, member
         )
         or 0
     )
+
+
+async def move_member(session: AsyncSession, *, tenant_id: int, from_member_id: int, into_member_id: int) -> int:
+    """A merged member's completions and screenshots become the member's she joined; a completion of a slot
+    that member already holds stays behind (it was paid to her already, and the slot is taken)."""
+    held = aliased(Completion)
+    taken = (
+        select(held.id)
+        .where(
+            of_tenant(held, tenant_id),
+            held.member_id == into_member_id,
+            held.task_id == Completion.task_id,
+            held.period_key == Completion.period_key,
+            held.n == Completion.n,
+        )
+        .exists()
+    )
+    completions = await session.execute(
+        update(Completion)
+        .where(of_tenant(Completion, tenant_id), Completion.member_id == from_member_id, ~taken)
+        .values(member_id=into_member_id)
+        .execution_options(synchronize_session=False)
+    )
+    reviews = await session.execute(
+        update(Review)
+        .where(of_tenant(Review, tenant_id), Review.member_id == from_member_id)
+        .values(member_id=into_member_id)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(completions, "rowcount", 0)) + int(getattr(reviews, "rowcount", 0))

@@ -570,3 +570,11 @@ async def answers_of(session: AsyncSession, *, tenant_id: int, task_id: int, lim
     """A survey's answers, newest first."""
     await get_task(session, tenant_id=tenant_id, task_id=task_id)
     return await repository.answers_of(session, tenant_id=tenant_id, task_id=task_id, limit=limit)
+
+
+async def follow_merge(session: AsyncSession, tenant_id: int, from_member_id: int, into_member_id: int) -> int:
+    """Two members became one: her tasks done count for the member she joined (a one-time task is not paid
+    twice to one person), and her screenshots go with her."""
+    return await repository.move_member(
+        session, tenant_id=tenant_id, from_member_id=from_member_id, into_member_id=into_member_id
+    )
