@@ -2,6 +2,8 @@
 
 from siyu.audit.models import AuditEntry
 from siyu.claims.models import Claim
+from siyu.engagement.referrals.models import InviteCode, Leaderboard, Prize, Referral
+from siyu.engagement.referrals.models import Rules as ReferralRules
 from siyu.fans.models import RefreshToken, SmsCode
 from siyu.jobs.models import Job
 from siyu.kit.db import Base
@@ -31,7 +33,9 @@ __all__ = [
     "ExpiryWarning",
     "Identity",
     "ImportRejection",
+    "InviteCode",
     "Job",
+    "Leaderboard",
     "Lot",
     "Member",
     "MemberTier",
@@ -39,7 +43,10 @@ __all__ = [
     "Order",
     "OrderChange",
     "OrderImport",
+    "Prize",
     "Redemption",
+    "Referral",
+    "ReferralRules",
     "RefreshToken",
     "Reward",
     "SmsCode",

@@ -27,3 +27,13 @@ def order_number(source_ref: str) -> str | None:
     if not source_ref.startswith(ORDER_PREFIX):
         return None
     return source_ref.rsplit(":", 1)[-1]
+
+
+def invite_ref(referral_id: int, side: str) -> str:
+    """One side ("inviter" or "invitee") of an invitation's reward (siyu.engagement.referrals): paid once."""
+    return f"invite:{referral_id}:{side}"
+
+
+def board_ref(board_id: int, rank: int) -> str:
+    """The points prize of one rank of a share leaderboard (siyu.engagement.referrals): paid once."""
+    return f"board:{board_id}:{rank}"
