@@ -3,6 +3,7 @@
 
 def load_handlers() -> None:
     import siyu.claims.tasks
+    import siyu.engagement.referrals.tasks
     import siyu.fans.tasks
     import siyu.jobs.tasks
     import siyu.ledger.tasks
@@ -16,3 +17,12 @@ def load_handlers() -> None:
     events.listen("points", claims.credit_changes)  # first: the points of orders that changed
     events.listen("bound", claims.on_orders_changed)
     events.listen_for_arrivals("claims", claims.on_orders_arrived)
+    connect()
+
+
+def connect() -> None:
+    """Listeners the web process needs too (a sign-in happens in a request, not in a job)."""
+    from siyu.engagement.referrals import tasks as referrals
+    from siyu.fans import events as fan_events
+
+    fan_events.listen_for_joins("referrals", referrals.on_joined)

@@ -35,6 +35,8 @@ RULES_BEYOND_SCHEMA = {
     ("POST", "/api/v1/mall/lotteries"): "ends after it starts; a live no-prize entry; reward prizes name a code, "
     "coupon or trial reward of the tenant",
     ("PUT", "/api/v1/mall/lotteries/{lottery_id}"): "as when creating; prize ids are the campaign's own",
+    ("POST", "/api/v1/referrals/leaderboards"): "a leaderboard ends after it starts and gives at least one prize",
+    ("POST", "/api/v1/referrals/{referral_id}/review"): "a rejection needs a reason",
 }
 
 

@@ -19,6 +19,8 @@ from polyfactory.factories.pydantic_factory import ModelFactory
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from siyu.engagement.referrals import service as referrals
+from siyu.engagement.referrals.schemas import BoardIn
 from siyu.jobs import service as jobs
 from siyu.ledger import service as ledger
 from siyu.loyalty import service as loyalty
@@ -60,6 +62,9 @@ PUBLIC_ROUTES = {
     "/h5/{slug}/lottery": "public list of the tenant's open lotteries",
     "/h5/{slug}/lottery/{lottery_id}": "a lottery looked up within the slug's tenant (tests/mall/test_lottery_h5.py)",
     "/h5/{slug}/lottery/{lottery_id}/draw": "the signed-in fan draws in her own tenant (tests/mall/test_lottery_h5.py)",
+    "/h5/{slug}/invite": "the signed-in fan's own invite code and invitations",
+    "/h5/{slug}/invite/qr.svg": "the QR code of an invite code of the slug's tenant (tests/engagement/referrals)",
+    "/h5/{slug}/leaderboards/{board_id}": "a leaderboard of the slug's tenant (tests/engagement/referrals)",
 }
 # The fan API: addressed by the tenant's slug; a fan token of another tenant is refused (tests/fans/test_api.py).
 FAN_API = "/api/v1/fan/{slug}/"
@@ -72,6 +77,12 @@ CAMPAIGN = {
     "multiplier_pct": 200,
 }
 EXAMPLES: dict[Any, Any] = {
+    BoardIn: {
+        "title": "邀请榜",
+        "starts_at": "2030-11-10T16:00:00+00:00",
+        "ends_at": "2030-11-11T16:00:00+00:00",
+        "prizes": [1],
+    },
     CampaignIn: CAMPAIGN,
     RewardIn: {"kind": "coupon", "title": "券", "points_price": 1, "stock": 1},
     LotteryIn: {
@@ -130,9 +141,16 @@ async def world(session: AsyncSession) -> World:
         actor=owner_b.principal,
         data=LotteryIn(**{**EXAMPLES[LotteryIn], "prizes": [PrizeIn(kind="nothing", title="谢谢参与", weight=1)] * 2}),
     )
+    inviter_b = await referrals.invite_code(session, tenant_id=tenant_b.id, member_id=member_b.id)
+    invitee_b = await factories.member(session, tenant_b.id)
+    referral_b = await referrals.joined(session, tenant_id=tenant_b.id, invitee=invitee_b, code=inviter_b.code)
+    assert referral_b is not None
+    board_b = await referrals.create_board(session, actor=owner_b.principal, data=BoardIn(**EXAMPLES[BoardIn]))
     await session.flush()
     return World(
         params={
+            "referral_id": referral_b.id,
+            "board_id": board_b.id,
             "channel_id": channel_b.id,
             "staff_id": staff_b.user.id,
             "api_key_id": key_b.id,

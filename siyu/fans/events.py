@@ -1,0 +1,40 @@
+"""Who wants to hear that a new member signed up (an invitation may be hers).
+
+Higher domains cannot be imported by fans, so listeners register here (from siyu.tasks.connect) and the
+sign-in routes call `joined` in the sign-in's transaction. A member who existed before the sign-in is not new:
+nothing is called for her.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from siyu.members.models import Member
+
+# (session, tenant_id, member, invite code or None, device hash, network address hash)
+Listener = Callable[[AsyncSession, int, Member, str | None, str | None, str | None], Awaitable[None]]
+JOINED: dict[str, Listener] = {}
+
+
+def listen_for_joins(name: str, listener: Listener) -> None:
+    JOINED[name] = listener
+
+
+async def joined(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    member: Member,
+    since: datetime,
+    invite: str | None,
+    device_hash: str | None,
+    ip_hash: str | None,
+) -> None:
+    """Tell the listeners, when `member` was created by the sign-in that started at `since`."""
+    if member.created_at < since:
+        return
+    for listener in JOINED.values():
+        await listener(session, tenant_id, member, invite, device_hash, ip_hash)
