@@ -48,6 +48,11 @@ ACTION_LABELS: dict[str, str] = {
     "lottery.delete": "删除积分抽奖",
     "lottery.draw": "会员抽奖",
     "redemption.address": "会员填写或修改收货地址",
+    "referrals.rules": "修改邀请有礼规则",
+    "referrals.approve": "通过可疑邀请",
+    "referrals.reject": "驳回可疑邀请",
+    "referrals.board_create": "新建分享排行榜",
+    "referrals.board_settle": "结算分享排行榜",
 }
 
 # Actions a fan does herself: shown on her member page, not in the staff audit log.
@@ -67,6 +72,9 @@ TARGET_LABELS: dict[str, str] = {
     "reward": "奖品",
     "redemption": "兑换单",
     "lottery": "积分抽奖",
+    "referral": "邀请记录",
+    "referral_rules": "邀请有礼规则",
+    "referral_board": "分享排行榜",
 }
 
 FIELD_LABELS: dict[str, str] = {
@@ -177,6 +185,12 @@ FIELD_LABELS: dict[str, str] = {
     "prize_id": "抽中奖项",
     "fell_back": "奖品已抽完，按未中奖处理",
     "id": "编号",
+    # invitations
+    "inviter_points": "邀请人得积分",
+    "invitee_points": "被邀请人得积分",
+    "cap": "每人奖励上限",
+    "network_limit": "同一网络一小时上限",
+    "state": "状态",
 }
 
 

@@ -14,6 +14,7 @@ from siyu.console import (
     members,
     orders,
     points,
+    referrals,
     settings,
     staff,
 )
@@ -28,6 +29,7 @@ for module in (
     points,
     mall,
     lottery,
+    referrals,
     channels,
     staff,
     api_keys,

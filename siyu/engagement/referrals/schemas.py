@@ -72,6 +72,8 @@ class BoardIn(BaseModel):
 
     @model_validator(mode="after")
     def _window(self) -> BoardIn:
+        if (self.starts_at.tzinfo is None) != (self.ends_at.tzinfo is None):
+            raise ValueError("开始和结束时间要么都带时区，要么都不带（不带时按店铺所在时区）")
         if self.ends_at <= self.starts_at:
             raise ValueError("结束时间要晚于开始时间")
         if any(p < 0 or p > rules.MAX_POINTS for p in self.prizes) or not any(self.prizes):

@@ -26,6 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from siyu.audit import service as audit
 from siyu.engagement.referrals import repository, rules
 from siyu.engagement.referrals.models import (
+    BOARD_STATUS_LABELS,
+    STATE_LABELS,
     BoardStatus,
     InviteCode,
     Leaderboard,
@@ -38,12 +40,13 @@ from siyu.engagement.referrals.schemas import BoardIn, RulesIn
 from siyu.jobs import service as jobs
 from siyu.kit.errors import Conflict, InvalidInput, NotFound
 from siyu.kit.ids import new_id
-from siyu.kit.time import utcnow
+from siyu.kit.time import localise_fields, utcnow
 from siyu.kit.web import Principal
 from siyu.ledger import refs
 from siyu.ledger import service as ledger
 from siyu.members import service as members
 from siyu.members.models import IdentityKind, Member
+from siyu.tenants import service as tenants
 
 log = structlog.get_logger()
 
@@ -356,8 +359,8 @@ async def review(
         action="referrals.approve" if approve else "referrals.reject",
         target_type="referral",
         target_id=row.id,
-        before={"state": State.suspected},
-        after={"state": row.state, "note": row.note},
+        before={"state": STATE_LABELS[State.suspected]},
+        after={"state": STATE_LABELS.get(row.state, ""), "note": row.note},
     )
     return row
 
@@ -419,6 +422,8 @@ async def funnel(session: AsyncSession, *, tenant_id: int, timezone: str, days: 
 
 
 async def create_board(session: AsyncSession, *, actor: Principal, data: BoardIn) -> Leaderboard:
+    """A new leaderboard; times given without a zone are the tenant's local times."""
+    data = localise_fields(data, (await tenants.get_tenant(session, actor.tenant_id)).timezone)
     row = Leaderboard(
         tenant_id=actor.tenant_id,
         id=new_id(),
@@ -501,8 +506,8 @@ async def request_settle(
             action="referrals.board_settle",
             target_type="referral_board",
             target_id=board.id,
-            before={"status": BoardStatus.open},
-            after={"status": BoardStatus.settling},
+            before={"status": BOARD_STATUS_LABELS[BoardStatus.open]},
+            after={"status": BOARD_STATUS_LABELS[BoardStatus.settling]},
         )
     await session.refresh(board)
     return board
