@@ -339,6 +339,10 @@ def demo(
 
         stocked = _in_transaction(lambda s: mall.load(s, slug=summary.tenant_slug))
         out.print(f"  积分商城：奖品 {stocked.rewards} 个，兑换 {stocked.redemptions} 笔")
+        from siyu.demo import engagement_referrals
+
+        invited = _in_transaction(lambda s: engagement_referrals.load(s, slug=summary.tenant_slug))
+        out.print(f"  邀请有礼：受邀注册 {invited} 位，排行榜 2 个")
     out.print("[bold]演示数据" + ("已载入" if summary.created else "已存在") + f"[/bold]：会员 {summary.members} 位")
     _print_addresses(settings.host, port or settings.port, summary.tenant_slug, serving=False)
     out.print(f"  演示账号（密码均为 {data.DEMO_PASSWORD}）：")
