@@ -5,7 +5,7 @@
   (same phone, WeChat unionid, device or network address), the code is unknown in this tenant, or she was invited
   before: a refusal stores nothing (no row, no points) and is only logged. A suspicious one (a busy network, a
   device another invitee used) waits in the review queue.
-- Both sides are paid when the invitee holds her first order credit (`reward_due`, the periodic job): each side
+- Both sides are paid once points of the invitee's first order are posted (`reward_due`, the periodic job): each side
   under its own unique ledger reference, so a rerun never pays twice. Beyond the inviter's cap of rewarded
   invitations only the invitee is paid.
 - A leaderboard ranks inviters by invitations in its window, ties by who reached her count first. Settling is
@@ -44,6 +44,7 @@ from siyu.kit.time import localise_fields, utcnow
 from siyu.kit.web import Principal
 from siyu.ledger import refs
 from siyu.ledger import service as ledger
+from siyu.ledger.models import LotStatus
 from siyu.members import service as members
 from siyu.members.models import IdentityKind, Member
 from siyu.tenants import service as tenants
@@ -273,6 +274,15 @@ async def _refusal(
 # Paying both sides
 
 
+async def first_order_posted(session: AsyncSession, *, tenant_id: int, member_id: int) -> bool:
+    """Whether points of one of her orders are in her account (posted): held points may still be voided by a
+    refund, and an invitation is not paid for an order that comes back."""
+    if not await ledger.has_credit_from(session, tenant_id=tenant_id, member_id=member_id, prefix=refs.ORDER_PREFIX):
+        return False
+    lots = await ledger.lots(session, tenant_id=tenant_id, member_id=member_id, limit=100)
+    return any(lot.status == LotStatus.posted and lot.source_ref.startswith(refs.ORDER_PREFIX) for lot in lots)
+
+
 async def _pay(session: AsyncSession, *, row: Referral, config: RulesIn, now: datetime) -> None:
     """Pay both sides of a locked invitation in state signed_up (member ids in ascending order)."""
     capped = (
@@ -309,9 +319,7 @@ async def reward_due(
     config = await rules_of(session, tenant_id=tenant_id)
     paid = 0
     for waiting in await repository.waiting(session, tenant_id=tenant_id, limit=batch):
-        if not await ledger.has_credit_from(
-            session, tenant_id=tenant_id, member_id=waiting.invitee_id, prefix=refs.ORDER_PREFIX
-        ):
+        if not await first_order_posted(session, tenant_id=tenant_id, member_id=waiting.invitee_id):
             continue
         row = await repository.get_referral(session, tenant_id=tenant_id, referral_id=waiting.id, for_update=True)
         if row is None or row.state != State.signed_up:
@@ -348,9 +356,7 @@ async def review(
     row.note = note or None
     row.reviewed_by = actor.label[:100]
     row.state = State.signed_up if approve else State.rejected
-    if approve and await ledger.has_credit_from(
-        session, tenant_id=row.tenant_id, member_id=row.invitee_id, prefix=refs.ORDER_PREFIX
-    ):
+    if approve and await first_order_posted(session, tenant_id=row.tenant_id, member_id=row.invitee_id):
         await _pay(session, row=row, config=await rules_of(session, tenant_id=row.tenant_id), now=now)
     await session.flush()
     audit.record(

@@ -11,6 +11,7 @@ from siyu.engagement.referrals import service
 from siyu.engagement.referrals.models import Prize, Referral, State
 from siyu.engagement.referrals.schemas import BoardIn, RulesIn
 from siyu.ledger import refs
+from siyu.ledger import service as ledger
 from siyu.ledger.audit import check_invariants
 from siyu.ledger.models import Entry
 from tests.engagement.referrals.conftest import Invites
@@ -194,3 +195,16 @@ async def test_settling_pays_each_rank_once_however_often_it_is_asked(invites: I
     assert [(p.rank, p.member_id, p.points) for p in prizes] == [(1, a.id, 300)]  # rank 2's prize is 0, no rank 3
     assert await invites.available(a.id) == 300
     assert await _entries(invites, refs.board_ref(board_id, 1)) == 1
+
+
+async def test_held_order_points_do_not_pay_an_invitation_until_they_post(invites: Invites) -> None:
+    host = await invites.member()
+    invitee, row = await invites.join(await invites.code(host))
+    source = refs.order_ref("douyin", "6912345678901234567")
+    await ledger.earn(
+        invites.session, tenant_id=invites.tenant_id, member_id=invitee.id, amount=30, source_ref=source, pending=True
+    )
+    assert await service.reward_due(invites.session, tenant_id=invites.tenant_id, now=invites.now) == 0
+    await ledger.post(invites.session, tenant_id=invites.tenant_id, source_ref=source)
+    assert await service.reward_due(invites.session, tenant_id=invites.tenant_id, now=invites.now) == 1
+    assert row is not None and row.state == State.rewarded
