@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.engagement.referrals import service
 from siyu.engagement.referrals.models import Referral
+from siyu.engagement.referrals.schemas import BoardIn
+from siyu.fans import service as fans
 from siyu.jobs.models import Job
 from siyu.kit.time import utcnow
 from siyu.members import service as members
@@ -160,3 +162,33 @@ async def test_staff_set_rules_review_and_settle_a_leaderboard_once(
     assert (await session.execute(jobs)).scalar_one() == 1
     detail = await client.get(f"/api/v1/referrals/leaderboards/{board_id}", headers=key)
     assert detail.status_code == 200 and detail.json()["status_label"] == "结算中"
+
+
+async def test_a_fan_reads_a_leaderboard_with_her_rank_and_masked_names(
+    app: FastAPI, client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    tenant = await factories.tenant(session)
+    owner = await factories.staff_login(session, tenant.id)
+    now = utcnow()
+    board = await service.create_board(
+        session,
+        actor=owner.principal,
+        data=BoardIn(
+            title="本周邀请榜", starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=1), prizes=[50]
+        ),
+    )
+    host_id, code = await _inviter_code(session, tenant.id)
+    for _ in range(2):
+        invitee = await factories.member(session, tenant.id)
+        await service.joined(session, tenant_id=tenant.id, invitee=invitee, code=code)
+    tokens = await fans.issue_tokens(
+        session, secret=app.state.settings.secret_key, tenant_id=tenant.id, member_id=host_id
+    )
+    auth = {"Authorization": f"Bearer {tokens.access_token}"}
+    listed = await client.get(f"/api/v1/fan/{tenant.slug}/leaderboards", headers=auth)
+    assert [b["title"] for b in listed.json()] == ["本周邀请榜"]
+    detail = (await client.get(f"/api/v1/fan/{tenant.slug}/leaderboards/{board.id}", headers=auth)).json()
+    assert detail["mine"]["rank"] == 1 and detail["mine"]["invitations"] == 2 and detail["mine"]["prize_points"] == 50
+    assert detail["top"][0]["name"] == "阿*" and detail["top"][0]["member_id"] is None
+    other = await factories.tenant(session)
+    assert (await client.get(f"/api/v1/fan/{other.slug}/leaderboards/{board.id}", headers=auth)).status_code == 401
