@@ -1,6 +1,7 @@
-"""The demo tenant's invitations: rules, a few members who invited friends (the demo fan among them), two
-suspicious invitations waiting in the review queue, an open share leaderboard for this week's live shows and a
-settled one from last week, all through the services the product uses."""
+"""The demo tenant's invitations: rules, members who joined through friends' links (loaded before the demo's
+orders are claimed, so they are new members then), two suspicious invitations in the review queue, an open share
+leaderboard for this week's live shows and a settled one from last week; after the claims, the invitations whose
+friends' first order points posted are paid. All through the services the product uses."""
 
 from __future__ import annotations
 
@@ -14,11 +15,10 @@ from siyu.engagement.referrals.schemas import BoardIn, RulesIn
 from siyu.kit.pagination import PageRequest
 from siyu.kit.time import utcnow
 from siyu.kit.web import Principal
-from siyu.ledger import service as ledger
 from siyu.members import service as members
 from siyu.tenants import service as tenants
 
-FRIENDS = ["小鹿", "糖糖", "阿紫", "木木", "可乐", "小雨", "七七", "安安", "果果", "桃子", "芒果", "豆豆"]
+INVITERS = 5
 
 
 def _system(tenant_id: int) -> Principal:
@@ -28,7 +28,8 @@ def _system(tenant_id: int) -> Principal:
 
 
 async def load(session: AsyncSession, *, slug: str, seed: int = 16, now: datetime | None = None) -> int:
-    """Returns the invitations made; nothing happens when the tenant has leaderboards already."""
+    """Rules, boards and invitations (call before the demo's claims). Returns the invitations made; nothing happens
+    when the tenant has leaderboards already."""
     now = now or utcnow()
     rng = random.Random(seed)
     tenant = await tenants.get_by_slug(session, slug)
@@ -56,32 +57,36 @@ async def load(session: AsyncSession, *, slug: str, seed: int = 16, now: datetim
             prizes=[500, 300, 100],
         ),
     )
-    demo_fan = await ledger.richest_member(session, tenant_id=tenant.id)
-    found = await members.search(session, tenant_id=tenant.id, query=None, page=PageRequest(size=8))
-    inviters = [m.id for m in found.items if m.id != demo_fan][:5]
-    if demo_fan is not None:
-        inviters.insert(1, demo_fan)
+    found = (await members.search(session, tenant_id=tenant.id, query=None, page=PageRequest(size=200))).items
+    inviters, friends = found[:INVITERS], found[INVITERS:]
+    rng.shuffle(friends)
     made = 0
-    for rank, inviter_id in enumerate(inviters):
-        code = await service.invite_code(session, tenant_id=tenant.id, member_id=inviter_id, ip_hash=f"home-{rank}")
-        for n in range(max(1, 6 - rank)):
-            friend = await members.create_member(session, tenant_id=tenant.id, nickname=rng.choice(FRIENDS))
+    for rank, inviter in enumerate(inviters):
+        code = await service.invite_code(session, tenant_id=tenant.id, member_id=inviter.id, ip_hash=f"home-{rank}")
+        for n in range(INVITERS - rank):
+            if len(friends) <= 2:
+                break
             days_ago = 10 if n == 0 and rank < 3 else rng.randint(0, 5)
             at = now - timedelta(days=days_ago, hours=rng.randint(0, 20), minutes=rank * 7 + n)
             row = await service.joined(
-                session, tenant_id=tenant.id, invitee=friend, code=code.code, ip_hash=f"net-{rank}-{n}", now=at
+                session, tenant_id=tenant.id, invitee=friends.pop(), code=code.code, ip_hash=f"net-{rank}-{n}", now=at
             )
             made += row is not None
     # Two friends joining from one phone: the second waits for review.
-    code = await service.invite_code(session, tenant_id=tenant.id, member_id=inviters[-1])
-    for _ in range(2):
-        friend = await members.create_member(session, tenant_id=tenant.id, nickname=rng.choice(FRIENDS))
-        made += (
-            await service.joined(
+    if inviters and len(friends) >= 2:
+        code = await service.invite_code(session, tenant_id=tenant.id, member_id=inviters[-1].id)
+        for friend in friends[:2]:
+            row = await service.joined(
                 session, tenant_id=tenant.id, invitee=friend, code=code.code, device_hash="demo-shared-phone", now=now
             )
-            is not None
-        )
+            made += row is not None
     await service.request_settle(session, actor=actor, board_id=last_week.id, now=now)
     await service.settle(session, tenant_id=tenant.id, board_id=last_week.id, now=now)
     return made
+
+
+async def pay(session: AsyncSession, *, slug: str, now: datetime | None = None) -> int:
+    """After the demo's claims: pay the invitations whose friends' first order points posted (what the periodic job
+    does). Returns how many were paid."""
+    tenant = await tenants.get_by_slug(session, slug)
+    return await service.reward_due(session, tenant_id=tenant.id, now=now)
