@@ -13,7 +13,7 @@ from siyu.claims import service as claims
 from siyu.claims.models import OUTCOME_LABELS, Claim, Outcome, Via
 from siyu.fans import service as fans
 from siyu.h5.fans import Fan
-from siyu.h5.referrals import remember_invite
+from siyu.h5.referrals import remember_invite, welcome
 from siyu.kit.time import utcnow
 from siyu.kit.web import DbSession
 from siyu.ledger import service as ledger
@@ -62,6 +62,7 @@ async def home(fan: Fan, request: Request, session: DbSession) -> HTMLResponse:
             ),
             "outcome_labels": OUTCOME_LABELS,
             "platform_labels": PLATFORM_LABELS,
+            "invited": await welcome(request, session, fan),
         },
     )
     remember_invite(request, response, fan)

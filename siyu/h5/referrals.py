@@ -40,6 +40,21 @@ def remember_invite(request: Request, response: Response, fan: FanPage) -> None:
     )
 
 
+async def welcome(request: Request, session: DbSession, fan: FanPage) -> str | None:
+    """What the home page tells a friend who came through an invite link (not signed in yet), or None."""
+    if fan.member is not None:
+        return None
+    code = request.query_params.get("invite") or request.cookies.get(INVITE_COOKIE)
+    if await service.inviter_of_code(session, tenant_id=fan.tenant.id, code=code) is None:
+        return None
+    config = await service.rules_of(session, tenant_id=fan.tenant.id)
+    if not config.enabled:
+        return None
+    if config.invitee_points:
+        return f"好友邀请你加入！登录成为会员，第一次订单换积分到账后，再送你 {config.invitee_points} 积分。"
+    return "好友邀请你加入！登录成为会员，下单就能攒积分。"
+
+
 async def joined_here(
     request: Request, response: Response, session: DbSession, fan: FanPage, member: Member, started: datetime
 ) -> None:

@@ -50,6 +50,23 @@ def test_the_fan_shares_her_invite_and_finds_her_rank(mobile_page: Page, screens
     screenshot(fan, "h5-leaderboard-375")
 
 
+def test_a_friend_opening_the_link_is_welcomed_with_what_she_will_get(
+    mobile_page: Page, screenshot: Screenshot
+) -> None:
+    fan = mobile_page
+    fan.goto(f"/h5/{DEMO_SLUG}/invite")
+    fan.get_by_role("button", name="以演示会员身份体验").click()
+    link = fan.locator("#invite-url").input_value()
+    fan.goto(f"/h5/{DEMO_SLUG}/")
+    fan.get_by_role("button", name="退出登录").click()
+    fan.goto(link)
+    welcome = fan.locator("#invited")
+    expect(welcome).to_contain_text("好友邀请你加入")
+    expect(welcome.get_by_role("link", name="登录 / 注册")).to_be_visible()
+    no_sideways_scroll(fan, "the home page of an invited friend")
+    screenshot(fan, "h5-invited-375")
+
+
 def test_ops_see_the_funnel_review_and_settled_leaderboard(page: Page, screenshot: Screenshot) -> None:
     log_in(page, OWNER)
     page.get_by_role("navigation", name="主导航").get_by_role("link", name="邀请有礼").click()

@@ -84,6 +84,9 @@ async def test_the_h5_carries_the_code_from_the_link_into_the_sign_up(
     base = f"/h5/{tenant.slug}"
     home = await client.get(f"{base}/?invite={code}")
     assert home.status_code == 200 and home.cookies.get("siyu_invite") == code
+    assert "好友邀请你加入" in home.text and "再送你 50 积分" in home.text
+    elsewhere = await factories.tenant(session)
+    assert "好友邀请你加入" not in (await client.get(f"/h5/{elsewhere.slug}/?invite={code}")).text  # not her tenant
     page = await client.get(f"{base}/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert token
