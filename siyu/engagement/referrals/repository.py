@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.engagement.referrals.models import InviteCode, Leaderboard, Prize, Referral, Rules, State
@@ -69,15 +69,15 @@ async def paid_invitations(session: AsyncSession, *, tenant_id: int, inviter_id:
     return int((await session.execute(statement)).scalar_one())
 
 
-async def waiting(session: AsyncSession, *, tenant_id: int, limit: int) -> list[Referral]:
-    """Invitations whose invitee has not been seen with a credited order yet, oldest first."""
-    statement = (
-        _scoped(Referral, tenant_id)
-        .where(Referral.state == State.signed_up)
-        .order_by(Referral.created_at, Referral.id)
-        .limit(limit)
-    )
-    return list(await session.scalars(statement))
+async def waiting(
+    session: AsyncSession, *, tenant_id: int, since: datetime, after: tuple[datetime, int] | None, limit: int
+) -> list[Referral]:
+    """Invitations made since `since` whose invitee has not been seen with her first order yet, oldest first,
+    from after the (created_at, id) cursor."""
+    statement = _scoped(Referral, tenant_id).where(Referral.state == State.signed_up, Referral.created_at >= since)
+    if after is not None:
+        statement = statement.where(tuple_(Referral.created_at, Referral.id) > tuple_(*after))
+    return list(await session.scalars(statement.order_by(Referral.created_at, Referral.id).limit(limit)))
 
 
 async def invitations_of(session: AsyncSession, *, tenant_id: int, inviter_id: int, limit: int) -> list[Referral]:

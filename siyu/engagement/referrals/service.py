@@ -54,6 +54,7 @@ log = structlog.get_logger()
 SETTLE_JOB = "referrals.settle"
 REWARD_JOB = "referrals.reward"
 REWARD_BATCH = 500
+WAIT_DAYS = 90  # an invitee's first order counts within this many days of joining
 TOP = 50
 
 
@@ -314,18 +315,27 @@ async def _pay(session: AsyncSession, *, row: Referral, config: RulesIn, now: da
 async def reward_due(
     session: AsyncSession, *, tenant_id: int, now: datetime | None = None, batch: int = REWARD_BATCH
 ) -> int:
-    """Pay the invitations whose invitee now holds an order credit. Idempotent; returns how many were paid."""
+    """Pay the invitations whose invitee's first order points posted, looking at every invitation of the last
+    WAIT_DAYS page by page (an old one never hides a newer one). Idempotent; returns how many were paid."""
     now = now or utcnow()
     config = await rules_of(session, tenant_id=tenant_id)
     paid = 0
-    for waiting in await repository.waiting(session, tenant_id=tenant_id, limit=batch):
-        if not await first_order_posted(session, tenant_id=tenant_id, member_id=waiting.invitee_id):
-            continue
-        row = await repository.get_referral(session, tenant_id=tenant_id, referral_id=waiting.id, for_update=True)
-        if row is None or row.state != State.signed_up:
-            continue  # another worker paid it meanwhile
-        await _pay(session, row=row, config=config, now=now)
-        paid += 1
+    after: tuple[datetime, int] | None = None
+    while True:
+        page = await repository.waiting(
+            session, tenant_id=tenant_id, since=now - timedelta(days=WAIT_DAYS), after=after, limit=batch
+        )
+        for waiting in page:
+            if not await first_order_posted(session, tenant_id=tenant_id, member_id=waiting.invitee_id):
+                continue
+            row = await repository.get_referral(session, tenant_id=tenant_id, referral_id=waiting.id, for_update=True)
+            if row is None or row.state != State.signed_up:
+                continue  # another worker paid it meanwhile
+            await _pay(session, row=row, config=config, now=now)
+            paid += 1
+        if len(page) < batch:
+            break
+        after = (page[-1].created_at, page[-1].id)
     await session.flush()
     return paid
 

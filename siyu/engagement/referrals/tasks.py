@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.engagement.referrals import service
-from siyu.jobs import service as jobs
 from siyu.jobs.models import Job
 from siyu.jobs.registry import every, handler
 from siyu.kit.time import utcnow
@@ -28,14 +27,6 @@ async def reward(session: AsyncSession, job: Job) -> dict[str, Any]:
         n = await service.reward_due(session, tenant_id=tenant_id, now=now)
         if n:
             paid[str(tenant_id)] = n
-        if n >= service.REWARD_BATCH:  # more may be due: a follow-up job carries on
-            await jobs.enqueue(
-                session,
-                service.REWARD_JOB,
-                {"after": job.id},
-                tenant_id=tenant_id,
-                dedupe_key=f"{service.REWARD_JOB}:{job.id}:{tenant_id}",
-            )
     return {"paid": paid}
 
 

@@ -208,3 +208,16 @@ async def test_held_order_points_do_not_pay_an_invitation_until_they_post(invite
     await ledger.post(invites.session, tenant_id=invites.tenant_id, source_ref=source)
     assert await service.reward_due(invites.session, tenant_id=invites.tenant_id, now=invites.now) == 1
     assert row is not None and row.state == State.rewarded
+
+
+async def test_every_waiting_invitation_is_looked_at_page_by_page_within_the_waiting_time(invites: Invites) -> None:
+    host = await invites.member()
+    code = await invites.code(host)
+    joined = [await invites.join(code) for _ in range(5)]
+    for invitee, _row in joined[3:]:  # the newest two ordered; the three older ones never do
+        await invites.first_order(invitee.id)
+    assert await service.reward_due(invites.session, tenant_id=invites.tenant_id, now=invites.now, batch=2) == 2
+    stale, _ = await invites.join(code)
+    await invites.first_order(stale.id)
+    later = invites.now + timedelta(days=service.WAIT_DAYS + 1)
+    assert await service.reward_due(invites.session, tenant_id=invites.tenant_id, now=later) == 0  # too late
