@@ -195,3 +195,24 @@ async def test_a_fan_reads_a_leaderboard_with_her_rank_and_masked_names(
     assert detail["top"][0]["name"] == "阿*" and detail["top"][0]["member_id"] is None
     other = await factories.tenant(session)
     assert (await client.get(f"/api/v1/fan/{other.slug}/leaderboards/{board.id}", headers=auth)).status_code == 401
+
+
+async def test_the_h5_leaderboard_shows_her_rank_and_another_tenants_board_is_not_found(
+    app: FastAPI, client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    tenant, other = await factories.tenant(session), await factories.tenant(session)
+    owner = await factories.staff_login(session, tenant.id)
+    now = utcnow()
+    window = {"starts_at": now - timedelta(days=1), "ends_at": now + timedelta(days=1), "prizes": [80]}
+    board = await service.create_board(session, actor=owner.principal, data=BoardIn(title="开播邀请榜", **window))
+    host_id, code = await _inviter_code(session, tenant.id)
+    await service.joined(session, tenant_id=tenant.id, invitee=await factories.member(session, tenant.id), code=code)
+    page = await client.get(
+        f"/h5/{tenant.slug}/leaderboards/{board.id}", cookies=await h5_cookies(app, session, tenant, host_id)
+    )
+    assert page.status_code == 200 and "第 1 名" in page.text and "结算后可得 80 积分" in page.text
+    stranger = await factories.member(session, other.id)
+    elsewhere = await client.get(
+        f"/h5/{other.slug}/leaderboards/{board.id}", cookies=await h5_cookies(app, session, other, stranger.id)
+    )
+    assert elsewhere.status_code == 404 and "开播邀请榜" not in elsewhere.text
