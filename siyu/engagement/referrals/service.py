@@ -185,14 +185,18 @@ async def joined(
 
     The caller passes only members created by this sign-in; one who was a member before is not an invitee."""
     now = now or utcnow()
-    inviter_id = await inviter_of_code(session, tenant_id=tenant_id, code=code)
-    if inviter_id is None:
+    code_owner = await inviter_of_code(session, tenant_id=tenant_id, code=code)
+    if code_owner is None:
         return None
+    # A code's member merged into another member since: the invitation is the surviving member's.
+    inviter = await members.current(session, tenant_id=tenant_id, member_id=code_owner)
+    inviter_id = inviter.id if inviter is not None and inviter.status == "active" else code_owner
     config = await rules_of(session, tenant_id=tenant_id)
     refusal = await _refusal(
         session,
         tenant_id=tenant_id,
         inviter_id=inviter_id,
+        code_owner=code_owner,
         invitee=invitee,
         device_hash=device_hash,
         ip_hash=ip_hash,
@@ -240,6 +244,7 @@ async def _refusal(
     *,
     tenant_id: int,
     inviter_id: int,
+    code_owner: int,
     invitee: Member,
     device_hash: str | None,
     ip_hash: str | None,
@@ -247,18 +252,16 @@ async def _refusal(
 ) -> str | None:
     if not enabled:
         return "disabled"
-    if inviter_id == invitee.id:
-        return "own_code"
     inviter = await members.current(session, tenant_id=tenant_id, member_id=inviter_id)
     if inviter is None or inviter.status != "active":
         return "inviter_gone"
     if inviter.id == invitee.id:
-        return "own_code"  # her code's member was merged into her
+        return "own_code"  # her own code, or the code of a member merged into her
     if await repository.referral_of_invitee(session, tenant_id=tenant_id, invitee_id=invitee.id) is not None:
         return "invited_before"
     if await ledger.has_credit_from(session, tenant_id=tenant_id, member_id=invitee.id, prefix=refs.ORDER_PREFIX):
         return "not_new"
-    seen = await repository.code_of(session, tenant_id=tenant_id, member_id=inviter_id)
+    seen = await repository.code_of(session, tenant_id=tenant_id, member_id=code_owner)
     inviter_facts = await _person(
         session,
         tenant_id=tenant_id,

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from siyu.engagement.referrals import service
 from siyu.engagement.referrals.models import Prize, Referral, State
 from siyu.engagement.referrals.schemas import BoardIn, RulesIn
+from siyu.fans import service as fans
 from siyu.ledger import refs
 from siyu.ledger import service as ledger
 from siyu.ledger.audit import check_invariants
@@ -221,3 +222,15 @@ async def test_every_waiting_invitation_is_looked_at_page_by_page_within_the_wai
     await invites.first_order(stale.id)
     later = invites.now + timedelta(days=service.WAIT_DAYS + 1)
     assert await service.reward_due(invites.session, tenant_id=invites.tenant_id, now=later) == 0  # too late
+
+
+async def test_a_code_of_a_member_merged_since_invites_for_the_member_she_became(invites: Invites) -> None:
+    old, survivor = await invites.member("旧号"), await invites.member("新号")
+    code = await invites.code(old)
+    await fans.merge_members(
+        invites.session, tenant_id=invites.tenant_id, from_member_id=old.id, into_member_id=survivor.id, reason="同一人"
+    )
+    _invitee, row = await invites.join(code)
+    assert row is not None and row.inviter_id == survivor.id
+    own = await service.joined(invites.session, tenant_id=invites.tenant_id, invitee=survivor, code=code)
+    assert own is None
