@@ -287,16 +287,26 @@ async def first_order_posted(session: AsyncSession, *, tenant_id: int, member_id
     return any(lot.status == LotStatus.posted and lot.source_ref.startswith(refs.ORDER_PREFIX) for lot in lots)
 
 
+async def _now_answering(session: AsyncSession, *, tenant_id: int, member_id: int) -> int:
+    """The member now answering to this id (one merged into another earns as the other)."""
+    member = await members.current(session, tenant_id=tenant_id, member_id=member_id)
+    return member.id if member is not None else member_id
+
+
 async def _pay(session: AsyncSession, *, row: Referral, config: RulesIn, now: datetime) -> None:
-    """Pay both sides of a locked invitation in state signed_up (member ids in ascending order)."""
-    capped = (
-        await repository.paid_invitations(session, tenant_id=row.tenant_id, inviter_id=row.inviter_id) >= config.cap
-    )
-    amounts = {row.invitee_id: ("invitee", config.invitee_points, "受邀注册奖励")}
+    """Pay both sides of a locked invitation in state signed_up (member ids in ascending order). Two sides merged
+    into one member since are one person: nobody is paid."""
+    inviter = await _now_answering(session, tenant_id=row.tenant_id, member_id=row.inviter_id)
+    invitee = await _now_answering(session, tenant_id=row.tenant_id, member_id=row.invitee_id)
+    if inviter == invitee:
+        row.state, row.note = State.rejected, "邀请人和好友已合并为同一会员"
+        return
+    paid_before = await repository.paid_invitations(session, tenant_id=row.tenant_id, inviter_id=row.inviter_id)
+    capped = paid_before >= config.cap
+    sides = [(invitee, "invitee", config.invitee_points, "受邀注册奖励")]
     if not capped:
-        amounts[row.inviter_id] = ("inviter", config.inviter_points, "邀请好友奖励")
-    for member_id in sorted(amounts):
-        side, points, words = amounts[member_id]
+        sides.append((inviter, "inviter", config.inviter_points, "邀请好友奖励"))
+    for member_id, side, points, words in sorted(sides):
         if points <= 0:
             continue
         with contextlib.suppress(ledger.AlreadyCredited):  # paid by an earlier run of this step
@@ -329,7 +339,8 @@ async def reward_due(
             session, tenant_id=tenant_id, since=now - timedelta(days=WAIT_DAYS), after=after, limit=batch
         )
         for waiting in page:
-            if not await first_order_posted(session, tenant_id=tenant_id, member_id=waiting.invitee_id):
+            invitee = await _now_answering(session, tenant_id=tenant_id, member_id=waiting.invitee_id)
+            if not await first_order_posted(session, tenant_id=tenant_id, member_id=invitee):
                 continue
             row = await repository.get_referral(session, tenant_id=tenant_id, referral_id=waiting.id, for_update=True)
             if row is None or row.state != State.signed_up:
@@ -369,7 +380,8 @@ async def review(
     row.note = note or None
     row.reviewed_by = actor.label[:100]
     row.state = State.signed_up if approve else State.rejected
-    if approve and await first_order_posted(session, tenant_id=row.tenant_id, member_id=row.invitee_id):
+    invitee = await _now_answering(session, tenant_id=row.tenant_id, member_id=row.invitee_id)
+    if approve and await first_order_posted(session, tenant_id=row.tenant_id, member_id=invitee):
         await _pay(session, row=row, config=await rules_of(session, tenant_id=row.tenant_id), now=now)
     await session.flush()
     audit.record(

@@ -234,3 +234,20 @@ async def test_a_code_of_a_member_merged_since_invites_for_the_member_she_became
     assert row is not None and row.inviter_id == survivor.id
     own = await service.joined(invites.session, tenant_id=invites.tenant_id, invitee=survivor, code=code)
     assert own is None
+
+
+async def test_an_invitee_merged_into_another_member_is_paid_as_her(invites: Invites) -> None:
+    host = await invites.member()
+    invitee, row = await invites.join(await invites.code(host))
+    her_other_account = await invites.member("她的淘宝号")
+    await invites.first_order(her_other_account.id)
+    await fans.merge_members(
+        invites.session,
+        tenant_id=invites.tenant_id,
+        from_member_id=invitee.id,
+        into_member_id=her_other_account.id,
+        reason="同一人",
+    )
+    assert await service.reward_due(invites.session, tenant_id=invites.tenant_id, now=invites.now) == 1
+    assert row is not None and row.state == State.rewarded
+    assert await invites.available(her_other_account.id) == 30 + 50 and await invites.available(host.id) == 100
