@@ -32,6 +32,7 @@ from siyu.console import router as console_router
 from siyu.db import READ_ONLY, create_sessionmaker, engine_for
 from siyu.engagement.missions.api import fan_router as fan_tasks_api
 from siyu.engagement.missions.api import router as tasks_api
+from siyu.engagement.referrals.api import router as referrals_api
 from siyu.fans import api as fans_hot
 from siyu.fans import mall_api as fan_mall_hot
 from siyu.fans.api import router as fans_api
@@ -56,7 +57,7 @@ from siyu.orders.api import router as orders_api
 from siyu.orders.uploads import UploadLimit
 from siyu.staff.api import router as staff_api
 from siyu.staff.auth import authenticate
-from siyu.tasks import load_handlers
+from siyu.tasks import connect, load_handlers
 from siyu.tenants.api import router as tenants_api
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -204,6 +205,7 @@ def api_router() -> APIRouter:
     for router in (
         fans_api,
         fan_mall_api,
+        referrals_api,
         tenants_api,
         staff_api,
         members_api,
@@ -263,6 +265,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.wechat = WechatClient(settings.wechat_api_base)
     app.state.gate = None  # the Redis flash gate, opened with the app when SIYU_REDIS_URL is set
     errors.install(app)
+    connect()  # domains that hear of each other in requests (a new member joined through an invitation)
     app.add_middleware(GZipMiddleware, minimum_size=800)
     app.add_middleware(UploadLimit, paths=UPLOAD_PATHS, limit_bytes=settings.max_upload_mb << 20)
 

@@ -331,8 +331,9 @@ def demo(
             for path in exports.write_all(Path(workdir), now=utcnow()):
                 result = asyncio.run(cli_orders.import_path(settings, tenant_slug=summary.tenant_slug, path=path))
                 out.print(f"  导入 {path.name}：新增订单 {result.get('inserted', 0)}")
-        from siyu.demo import points
+        from siyu.demo import engagement_referrals, points
 
+        invited = _in_transaction(lambda s: engagement_referrals.load(s, slug=summary.tenant_slug))  # new members then
         credited = _in_transaction(lambda s: points.load(s, slug=summary.tenant_slug))
         out.print(f"  积分：{credited} 笔订单已由会员领取积分")
         from siyu.demo import mall
@@ -345,6 +346,8 @@ def demo(
             lambda s: engagement_tasks.load(s, slug=summary.tenant_slug, data_dir=settings.data_dir)
         )
         out.print(f"  积分任务：任务 {offered.tasks} 个，完成 {offered.completions} 次，评价截图 {offered.reviews} 张")
+        paid = _in_transaction(lambda s: engagement_referrals.pay(s, slug=summary.tenant_slug))
+        out.print(f"  邀请有礼：受邀注册 {invited} 位，其中 {paid} 位已完成首单、双方得积分；排行榜 2 个")
     out.print("[bold]演示数据" + ("已载入" if summary.created else "已存在") + f"[/bold]：会员 {summary.members} 位")
     _print_addresses(settings.host, port or settings.port, summary.tenant_slug, serving=False)
     out.print(f"  演示账号（密码均为 {data.DEMO_PASSWORD}）：")

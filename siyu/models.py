@@ -3,6 +3,8 @@
 from siyu.audit.models import AuditEntry
 from siyu.claims.models import Claim
 from siyu.engagement.missions.models import Completion, Review, Task
+from siyu.engagement.referrals.models import InviteCode, Leaderboard, Prize, Referral
+from siyu.engagement.referrals.models import Rules as ReferralRules
 from siyu.fans.models import RefreshToken, SmsCode
 from siyu.jobs.models import Job
 from siyu.kit.db import Base
@@ -33,7 +35,9 @@ __all__ = [
     "ExpiryWarning",
     "Identity",
     "ImportRejection",
+    "InviteCode",
     "Job",
+    "Leaderboard",
     "Lot",
     "Member",
     "MemberTier",
@@ -41,7 +45,10 @@ __all__ = [
     "Order",
     "OrderChange",
     "OrderImport",
+    "Prize",
     "Redemption",
+    "Referral",
+    "ReferralRules",
     "RefreshToken",
     "Review",
     "Reward",

@@ -3,6 +3,7 @@
 
 def load_handlers() -> None:
     import siyu.claims.tasks
+    import siyu.engagement.referrals.tasks
     import siyu.fans.tasks
     import siyu.jobs.tasks
     import siyu.ledger.tasks
@@ -11,11 +12,20 @@ def load_handlers() -> None:
     import siyu.orders.tasks
     import siyu.staff.tasks  # noqa: F401
     from siyu.claims import tasks as claims
-    from siyu.engagement.missions import service as missions
-    from siyu.fans import events as fan_events
     from siyu.orders import events
 
     events.listen("points", claims.credit_changes)  # first: the points of orders that changed
     events.listen("bound", claims.on_orders_changed)
     events.listen_for_arrivals("claims", claims.on_orders_arrived)
+    connect()
+
+
+def connect() -> None:
+    """Listeners of fans' lifecycle, which the web process needs too (a sign-in happens in a request; a merge's
+    listeners run in its job)."""
+    from siyu.engagement.missions import service as missions
+    from siyu.engagement.referrals import tasks as referrals
+    from siyu.fans import events as fan_events
+
+    fan_events.listen_for_joins("referrals", referrals.on_joined)
     fan_events.on_merge("missions", missions.follow_merge)

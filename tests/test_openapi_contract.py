@@ -41,6 +41,8 @@ RULES_BEYOND_SCHEMA = {
     "names the account; profile and binding tasks are one-time",
     ("PUT", "/api/v1/tasks/{task_id}"): "as when creating; a task keeps its kind",
     ("POST", "/api/v1/tasks/reviews/{review_id}/decision"): "a rejection needs a reason the fan is told",
+    ("POST", "/api/v1/referrals/leaderboards"): "a leaderboard ends after it starts and gives at least one prize",
+    ("POST", "/api/v1/referrals/{referral_id}/review"): "a rejection needs a reason",
 }
 
 

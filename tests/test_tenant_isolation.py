@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from siyu.config import Settings
 from siyu.engagement.missions import service as missions
 from siyu.engagement.missions.schemas import TaskIn
+from siyu.engagement.referrals import service as referrals
+from siyu.engagement.referrals.schemas import BoardIn
 from siyu.jobs import service as jobs
 from siyu.ledger import service as ledger
 from siyu.loyalty import service as loyalty
@@ -68,6 +70,9 @@ PUBLIC_ROUTES = {
     "/h5/{slug}/tasks/{task_id}/claim": "a task of the slug's tenant (tests/engagement/missions/test_web.py)",
     "/h5/{slug}/tasks/{task_id}/survey": "a task of the slug's tenant (tests/engagement/missions/test_web.py)",
     "/h5/{slug}/tasks/{task_id}/reviews": "a task of the slug's tenant, her own order (tests/engagement/missions)",
+    "/h5/{slug}/invite": "the signed-in fan's own invite code and invitations",
+    "/h5/{slug}/invite/qr.svg": "the QR code of an invite code of the slug's tenant (tests/engagement/referrals)",
+    "/h5/{slug}/leaderboards/{board_id}": "a leaderboard of the slug's tenant (tests/engagement/referrals)",
 }
 # The fan API: addressed by the tenant's slug; a fan token of another tenant is refused (tests/fans/test_api.py).
 FAN_API = "/api/v1/fan/{slug}/"
@@ -80,6 +85,12 @@ CAMPAIGN = {
     "multiplier_pct": 200,
 }
 EXAMPLES: dict[Any, Any] = {
+    BoardIn: {
+        "title": "邀请榜",
+        "starts_at": "2030-11-10T16:00:00+00:00",
+        "ends_at": "2030-11-11T16:00:00+00:00",
+        "prizes": [1],
+    },
     CampaignIn: CAMPAIGN,
     TaskIn: {"kind": "follow", "title": "关注", "points": 1, "config": {"channel": "小鱼直播间"}},
     RewardIn: {"kind": "coupon", "title": "券", "points_price": 1, "stock": 1},
@@ -157,9 +168,16 @@ async def world(session: AsyncSession, settings: Settings) -> World:
         data_dir=settings.data_dir,
         timezone="Asia/Shanghai",
     )
+    inviter_b = await referrals.invite_code(session, tenant_id=tenant_b.id, member_id=member_b.id)
+    invitee_b = await factories.member(session, tenant_b.id)
+    referral_b = await referrals.joined(session, tenant_id=tenant_b.id, invitee=invitee_b, code=inviter_b.code)
+    assert referral_b is not None
+    board_b = await referrals.create_board(session, actor=owner_b.principal, data=BoardIn(**EXAMPLES[BoardIn]))
     await session.flush()
     return World(
         params={
+            "referral_id": referral_b.id,
+            "board_id": board_b.id,
             "channel_id": channel_b.id,
             "staff_id": staff_b.user.id,
             "api_key_id": key_b.id,

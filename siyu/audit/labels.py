@@ -53,6 +53,11 @@ ACTION_LABELS: dict[str, str] = {
     "task.delete": "删除积分任务",
     "review.approve": "审核通过评价截图",
     "review.reject": "审核拒绝评价截图",
+    "referrals.rules": "修改邀请有礼规则",
+    "referrals.approve": "通过可疑邀请",
+    "referrals.reject": "驳回可疑邀请",
+    "referrals.board_create": "新建分享排行榜",
+    "referrals.board_settle": "结算分享排行榜",
 }
 
 # Actions a fan does herself: shown on her member page, not in the staff audit log.
@@ -74,6 +79,9 @@ TARGET_LABELS: dict[str, str] = {
     "lottery": "积分抽奖",
     "task": "积分任务",
     "review": "评价截图",
+    "referral": "邀请记录",
+    "referral_rules": "邀请有礼规则",
+    "referral_board": "分享排行榜",
 }
 
 FIELD_LABELS: dict[str, str] = {
@@ -188,6 +196,12 @@ FIELD_LABELS: dict[str, str] = {
     "period": "周期",
     "cap_per_period": "每个周期每人次数",
     "config": "任务设置",
+    # invitations
+    "inviter_points": "邀请人得积分",
+    "invitee_points": "被邀请人得积分",
+    "cap": "每人奖励上限",
+    "network_limit": "同一网络一小时上限",
+    "state": "状态",
 }
 
 

@@ -199,6 +199,9 @@ def _target(entry: AuditEntry, names: Names) -> tuple[str, str | None]:
         link = {
             "reward": f"/console/mall/rewards/{number}",
             "lottery": f"/console/mall/lottery/{number}",
+            "referral_board": f"/console/referrals/leaderboards/{number}",
+            "referral": "/console/referrals",
+            "referral_rules": "/console/referrals",
             "campaign": f"/console/points/campaigns/{number}",
             "channel": "/console/channels",
             "staff": "/console/staff",

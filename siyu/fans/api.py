@@ -8,6 +8,7 @@ path names the tenant by its slug.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Request
@@ -15,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 
 from siyu.claims import service as claims
 from siyu.claims.schemas import ClaimLockOut, ClaimOut
-from siyu.fans import service
+from siyu.fans import events, service
 from siyu.fans.schemas import (
     CodeSent,
     FanClaimIn,
@@ -33,7 +34,7 @@ from siyu.fans.schemas import (
 )
 from siyu.fans.service import TokenInvalid
 from siyu.kit.errors import AppError
-from siyu.kit.time import last_valid_day
+from siyu.kit.time import last_valid_day, utcnow
 from siyu.kit.web import (
     DbSession,
     Principal,
@@ -98,6 +99,21 @@ async def _tokens(request: Request, session: DbSession, tenant: Tenant, member: 
     )
 
 
+async def _joined(
+    request: Request, session: DbSession, tenant: Tenant, member: Member, started: datetime, invite: str | None
+) -> None:
+    """A member this sign-in created may have come through an invitation (siyu.fans.events)."""
+    await events.joined(
+        session,
+        tenant_id=tenant.id,
+        member=member,
+        since=started,
+        invite=invite,
+        device_hash=device_hash(request),
+        ip_hash=ip_hash(request),
+    )
+
+
 @router.post("/fan/{slug}/auth/sms-code", response_model=CodeSent, summary="发送登录验证码到手机")
 async def send_code(slug: Slug, body: PhoneIn, request: Request, session: DbSession) -> CodeSent:
     tenant = await tenants.get_by_slug(session, slug)
@@ -121,6 +137,7 @@ async def send_code(slug: Slug, body: PhoneIn, request: Request, session: DbSess
 @router.post("/fan/{slug}/auth/sms", response_model=TokenPair, summary="手机号 + 验证码登录")
 async def sign_in_sms(slug: Slug, body: PhoneCodeIn, request: Request, session: DbSession) -> TokenPair:
     tenant = await tenants.get_by_slug(session, slug)
+    started = utcnow()
     member = await service.sign_in_with_code(
         session,
         secret=request.app.state.settings.secret_key,
@@ -129,6 +146,7 @@ async def sign_in_sms(slug: Slug, body: PhoneCodeIn, request: Request, session: 
         code=body.code,
         limiter=request.app.state.limiter,
     )
+    await _joined(request, session, tenant, member, started, body.invite)
     return await _tokens(request, session, tenant, member)
 
 
@@ -141,7 +159,9 @@ async def sign_in_wechat(slug: Slug, body: WechatCodeIn, request: Request, sessi
     user = await request.app.state.wechat.oauth_user(
         app_id=config.app_id, secret=config.app_secret, code=body.code, with_profile=config.scope == "snsapi_userinfo"
     )
+    started = utcnow()
     member = await service.sign_in_wechat(session, tenant_id=tenant.id, user=user)
+    await _joined(request, session, tenant, member, started, body.invite)
     return await _tokens(request, session, tenant, member)
 
 
@@ -154,7 +174,9 @@ async def sign_in_mini_program(slug: Slug, body: WechatCodeIn, request: Request,
     user = await request.app.state.wechat.mini_program_user(
         app_id=config.mini_app_id, secret=config.mini_app_secret, js_code=body.code
     )
+    started = utcnow()
     member = await service.sign_in_wechat(session, tenant_id=tenant.id, user=user)
+    await _joined(request, session, tenant, member, started, body.invite)
     return await _tokens(request, session, tenant, member)
 
 

@@ -35,6 +35,7 @@ class PhoneIn(BaseModel):
 
 class PhoneCodeIn(PhoneIn):
     code: str = Field(min_length=4, max_length=8, pattern=r"^\d+$", examples=["123456"])
+    invite: str | None = Field(default=None, max_length=16, description="邀请码（从好友的邀请链接注册时带上）")
 
 
 class CodeSent(BaseModel):
@@ -47,6 +48,7 @@ class WechatCodeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: str = Field(min_length=1, max_length=256, description="微信返回的 code（网页授权或小程序 wx.login）")
+    invite: str | None = Field(default=None, max_length=16, description="邀请码（从好友的邀请链接注册时带上）")
 
 
 class RefreshIn(BaseModel):

@@ -13,6 +13,7 @@ from siyu.claims import service as claims
 from siyu.claims.models import OUTCOME_LABELS, Claim, Outcome, Via
 from siyu.fans import service as fans
 from siyu.h5.fans import Fan
+from siyu.h5.referrals import remember_invite, welcome
 from siyu.kit.time import utcnow
 from siyu.kit.web import DbSession
 from siyu.ledger import service as ledger
@@ -34,7 +35,7 @@ async def home(fan: Fan, request: Request, session: DbSession) -> HTMLResponse:
     channels = [c for c in await tenants.list_channels(session, tenant_id=tenant.id) if c.active]
     platforms = sorted({c.platform for c in channels}, key=list(PLATFORM_LABELS).index)
     who = None if fan.member is None else await _who(session, tenant.id, fan.member)
-    return templates.TemplateResponse(
+    response = templates.TemplateResponse(
         request,
         "h5/home.html",
         {
@@ -61,8 +62,11 @@ async def home(fan: Fan, request: Request, session: DbSession) -> HTMLResponse:
             ),
             "outcome_labels": OUTCOME_LABELS,
             "platform_labels": PLATFORM_LABELS,
+            "invited": await welcome(request, session, fan),
         },
     )
+    remember_invite(request, response, fan)
+    return response
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,10 @@ from starlette.datastructures import FormData
 from siyu.fans import service as fans
 from siyu.fans.wechat import WechatError, authorize_url
 from siyu.h5.fans import Fan, FanPage, sign_in, sign_out, to_sign_in
+from siyu.h5.referrals import joined_here
 from siyu.kit.errors import AppError
 from siyu.kit.security import new_token, same, sign
+from siyu.kit.time import utcnow
 from siyu.kit.web import DbSession, client_ip, form_text
 from siyu.members import service as members
 from siyu.templating import templates
@@ -164,6 +166,7 @@ async def sign_in_with_code(fan: Fan, request: Request, session: DbSession) -> R
         return await _login(
             fan, request, session, next_path=next_path, phone=phone, error=EXPIRED, status_code=403, binding=binding
         )
+    started = utcnow()
     try:
         member = await fans.sign_in_with_code(
             session,
@@ -186,6 +189,7 @@ async def sign_in_with_code(fan: Fan, request: Request, session: DbSession) -> R
             binding=binding,
         )
     response = RedirectResponse(_safe_next(fan.tenant.slug, next_path), status_code=303)
+    await joined_here(request, response, session, fan, member, started)
     await sign_in(request, response, session, fan.tenant, member.id)
     return response
 
@@ -251,8 +255,10 @@ async def wechat_callback(fan: Fan, request: Request, session: DbSession, code: 
         return await _login(fan, request, session, next_path=next_path, error=error.message, status_code=error.status)
     # Signed in already as someone else: she is now signed in as the WeChat account's member; nothing is bound or
     # merged behind her back (binding is only ever the explicit form of "我的账号").
+    started = utcnow()
     member = await fans.sign_in_wechat(session, tenant_id=fan.tenant.id, user=user, signed_in_as=None)
     response = RedirectResponse(next_path, status_code=303)
+    await joined_here(request, response, session, fan, member, started)
     response.delete_cookie(STATE_COOKIE, path=f"/h5/{fan.tenant.slug}/")
     await sign_in(request, response, session, fan.tenant, member.id)
     return response

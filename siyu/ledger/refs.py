@@ -45,3 +45,13 @@ def task_ref(task_id: int, member_id: int, period_key: str, n: int = 1) -> str:
 def review_ref(platform: str, order_id: str) -> str:
     """An approved review screenshot (评价有礼) of an order: paid once per order, whoever asks twice."""
     return f"review:{platform}:{order_id}"
+
+
+def invite_ref(referral_id: int, side: str) -> str:
+    """One side ("inviter" or "invitee") of an invitation's reward (siyu.engagement.referrals): paid once."""
+    return f"invite:{referral_id}:{side}"
+
+
+def board_ref(board_id: int, rank: int) -> str:
+    """The points prize of one rank of a share leaderboard (siyu.engagement.referrals): paid once."""
+    return f"board:{board_id}:{rank}"

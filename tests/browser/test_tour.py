@@ -28,6 +28,10 @@ OBJECT_PAGES = {
     "/console/orders/{platform}/{order_id}": ("/console/orders", r"/console/orders/[a-z]+/[0-9A-Za-z-]+$"),
     "/console/mall/rewards/{reward_id}": ("/console/mall", r"/console/mall/rewards/\d+$"),
     "/console/mall/lottery/{lottery_id}": ("/console/mall/lottery", r"/console/mall/lottery/\d+$"),
+    "/console/referrals/leaderboards/{board_id}": (
+        "/console/referrals/leaderboards",
+        r"/console/referrals/leaderboards/\d+$",
+    ),
     "/console/points/campaigns/{campaign_id}": ("/console/points", r"/console/points/campaigns/\d+$"),
 }
 
