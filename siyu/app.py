@@ -30,6 +30,7 @@ from siyu.claims.schemas import ClaimOut
 from siyu.config import Settings, get_settings
 from siyu.console import router as console_router
 from siyu.db import READ_ONLY, create_sessionmaker, engine_for
+from siyu.engagement.checkin.api import router as checkin_api
 from siyu.fans import api as fans_hot
 from siyu.fans.api import router as fans_api
 from siyu.fans.mall_api import router as fan_mall_api
@@ -210,6 +211,7 @@ def api_router() -> APIRouter:
         orders_api,
         audit_api,
         jobs_api,
+        checkin_api,
     ):
         api.include_router(router)
     return api

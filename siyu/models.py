@@ -2,6 +2,7 @@
 
 from siyu.audit.models import AuditEntry
 from siyu.claims.models import Claim
+from siyu.engagement.checkin.models import Checkin, Reminder
 from siyu.fans.models import RefreshToken, SmsCode
 from siyu.jobs.models import Job
 from siyu.kit.db import Base
@@ -24,6 +25,7 @@ __all__ = [
     "Campaign",
     "CampaignAward",
     "Channel",
+    "Checkin",
     "Claim",
     "Code",
     "ColumnMapping",
@@ -41,6 +43,7 @@ __all__ = [
     "OrderImport",
     "Redemption",
     "RefreshToken",
+    "Reminder",
     "Reward",
     "SmsCode",
     "StaffSession",

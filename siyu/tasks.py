@@ -3,6 +3,7 @@
 
 def load_handlers() -> None:
     import siyu.claims.tasks
+    import siyu.engagement.checkin.tasks
     import siyu.fans.tasks
     import siyu.jobs.tasks
     import siyu.ledger.tasks

@@ -48,6 +48,7 @@ ACTION_LABELS: dict[str, str] = {
     "lottery.delete": "删除积分抽奖",
     "lottery.draw": "会员抽奖",
     "redemption.address": "会员填写或修改收货地址",
+    "checkin.rules": "修改签到规则",
 }
 
 # Actions a fan does herself: shown on her member page, not in the staff audit log.
@@ -177,6 +178,16 @@ FIELD_LABELS: dict[str, str] = {
     "prize_id": "抽中奖项",
     "fell_back": "奖品已抽完，按未中奖处理",
     "id": "编号",
+    # check-in
+    "checkin_enabled": "开启签到",
+    "base_points": "每天基础积分",
+    "day_rewards": "连续第 N 天奖励",
+    "cycle_days": "几天一轮",
+    "makeup_enabled": "允许补签",
+    "makeup_cost": "补签消耗积分",
+    "makeup_days_back": "最多补签几天前",
+    "makeup_monthly_cap": "每月补签次数",
+    "reminder_hour": "提醒时间（点）",
 }
 
 
