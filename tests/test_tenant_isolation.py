@@ -60,6 +60,9 @@ PUBLIC_ROUTES = {
     "/h5/{slug}/lottery": "public list of the tenant's open lotteries",
     "/h5/{slug}/lottery/{lottery_id}": "a lottery looked up within the slug's tenant (tests/mall/test_lottery_h5.py)",
     "/h5/{slug}/lottery/{lottery_id}/draw": "the signed-in fan draws in her own tenant (tests/mall/test_lottery_h5.py)",
+    "/h5/{slug}/checkin": "the signed-in fan's own check-ins (tests/engagement/test_h5.py)",
+    "/h5/{slug}/checkin/make-up": "makes up a day of the signed-in fan's own (tests/engagement/test_h5.py)",
+    "/h5/{slug}/checkin/reminder": "the signed-in fan's own reminder",
 }
 # The fan API: addressed by the tenant's slug; a fan token of another tenant is refused (tests/fans/test_api.py).
 FAN_API = "/api/v1/fan/{slug}/"

@@ -35,6 +35,7 @@ NAV: list[NavItem] = [
     NavItem("mall", "积分商城", "/console/mall", "mall.read"),
     NavItem("fulfilment", "兑换发货", "/console/mall/redemptions", "mall.read"),
     NavItem("lottery", "积分抽奖", "/console/mall/lottery", "mall.read"),
+    NavItem("checkin", "每日签到", "/console/checkin", "tenant.read"),
     NavItem("channels", "渠道", "/console/channels", "channels.read"),
     NavItem("staff", "员工", "/console/staff", "staff.read"),
     NavItem("api_keys", "API 密钥", "/console/api-keys", "api_keys.manage"),

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from siyu.h5 import claims, home, lottery, mall, points, sign_in
+from siyu.h5 import checkin, claims, home, lottery, mall, points, sign_in
 
 router = APIRouter(prefix="/h5")
 router.include_router(home.router)
@@ -11,3 +11,4 @@ router.include_router(claims.router)
 router.include_router(sign_in.router)
 router.include_router(mall.router)
 router.include_router(lottery.router)
+router.include_router(checkin.router)

@@ -33,9 +33,9 @@ class Desk:
     async def config(self) -> TenantConfig:
         return await tenants.config_of(self.session, self.tenant.id)
 
-    async def fan(self, points: int = 0) -> int:
+    async def fan(self, points: int = 0, joined: datetime = JOINED) -> int:
         member = await factories.member(self.session, self.tenant.id)
-        member.created_at = JOINED
+        member.created_at = joined
         await self.session.flush()
         if points:
             await ledger.earn(
@@ -44,7 +44,7 @@ class Desk:
                 member_id=member.id,
                 amount=points,
                 source_ref=f"seed:{member.id}",
-                now=JOINED,
+                now=joined,
             )
         return member.id
 
