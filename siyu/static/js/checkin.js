@@ -8,7 +8,7 @@
     chart.setOption(option(el.dataset));
     charts.push(chart);
   }
-  var grid = { left: 40, right: 12, top: 24, bottom: 28 };
+  var grid = { left: 40, right: 12, top: 32, bottom: 28 };
   draw("checkins-chart", function (d) {
     return {
       grid: grid, tooltip: { trigger: "axis" }, legend: { top: 0, right: 0, data: ["签到", "其中补签"] },
@@ -23,7 +23,7 @@
   draw("streaks-chart", function (d) {
     return {
       grid: grid, tooltip: { trigger: "axis" },
-      xAxis: { type: "category", data: JSON.parse(d.buckets) },
+      xAxis: { type: "category", data: JSON.parse(d.buckets), axisLabel: { interval: 0 } },
       yAxis: { type: "value", minInterval: 1, name: "会员数" },
       series: [{ name: "会员数", type: "bar", itemStyle: { color: "#0d6efd" }, data: JSON.parse(d.members) }]
     };
