@@ -17,7 +17,7 @@ from siyu.jobs.models import Job
 from siyu.kit.errors import AppError
 from siyu.ledger import refs
 from siyu.ledger.audit import check_invariants
-from siyu.ledger.models import Entry
+from siyu.ledger.models import Balance, Entry
 from siyu.tenants import service as tenants
 from tests.engagement.conftest import Desk, days
 
@@ -101,6 +101,10 @@ async def test_every_make_up_refusal_has_its_code_and_stores_nothing(desk: Desk)
         assert any("\u4e00" <= ch <= "\u9fff" for ch in refused.value.message)
     await _nothing_stored(desk, fan, rows, points)
     await _nothing_stored(desk, poor, 0, 3)
+    never = await desk.fan()  # no points ever: not even a balance row is written by the refusal
+    with pytest.raises(service.MakeupPoints):
+        await desk.make_up(never, D - timedelta(days=1), now)
+    assert await desk.session.get(Balance, (desk.tenant.id, never)) is None
     await desk.make_up(fan, D - timedelta(days=2), now)  # the one this month
     with pytest.raises(service.MakeupCapReached):
         await desk.make_up(fan, D - timedelta(days=3), now)

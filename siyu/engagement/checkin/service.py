@@ -226,6 +226,22 @@ async def check_in(
     return CheckinOut(day=today, streak=streak, points=points, created=True)
 
 
+async def _check_makeup(
+    session: AsyncSession, tenant_id: int, member_id: int, day: date, today: date, value: CheckinRules
+) -> dict[date, tuple[int, int]]:
+    """Her check-ins from the day before `day` on, unless `day` has one already or this month's make-ups are used."""
+    near = await repository.days_since(session, tenant_id=tenant_id, member_id=member_id, since=day - timedelta(days=1))
+    if day in near:
+        raise MakeupNotNeeded()
+    month_first, month_last = rules.month_bounds(today)
+    made = await repository.makeups_made(
+        session, tenant_id=tenant_id, member_id=member_id, first=month_first, last=month_last
+    )
+    if made >= value.makeup_monthly_cap:
+        raise MakeupCapReached()
+    return near
+
+
 async def make_up(
     session: AsyncSession,
     *,
@@ -252,16 +268,12 @@ async def make_up(
         raise MakeupTooOld(f"只能补签最近 {value.makeup_days_back} 天内漏签的日子")
     if joined is not None and day < joined:
         raise MakeupBeforeJoining()
+    # Asked before her points are locked (locking may write her balance row) and again after (the lock decides).
+    near = await _check_makeup(session, tenant.id, member_id, day, today, value)
+    if (await ledger.balance(session, tenant_id=tenant.id, member_id=member_id)).available < value.makeup_cost:
+        raise MakeupPoints(f"积分不够补签，补签一天需要 {value.makeup_cost} 积分")
     await ledger.lock_member(session, tenant_id=tenant.id, member_id=member_id, now=now)
-    near = await repository.days_since(session, tenant_id=tenant.id, member_id=member_id, since=day - timedelta(days=1))
-    if day in near:
-        raise MakeupNotNeeded()
-    month_first, month_last = rules.month_bounds(today)
-    made = await repository.makeups_made(
-        session, tenant_id=tenant.id, member_id=member_id, first=month_first, last=month_last
-    )
-    if made >= value.makeup_monthly_cap:
-        raise MakeupCapReached()
+    near = await _check_makeup(session, tenant.id, member_id, day, today, value)
     try:
         await ledger.spend(
             session,
