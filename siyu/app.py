@@ -32,6 +32,7 @@ from siyu.console import router as console_router
 from siyu.db import READ_ONLY, create_sessionmaker, engine_for
 from siyu.engagement.checkin.api import router as checkin_api
 from siyu.fans import api as fans_hot
+from siyu.fans import mall_api as fan_mall_hot
 from siyu.fans.api import router as fans_api
 from siyu.fans.mall_api import router as fan_mall_api
 from siyu.fans.sms import provider_for
@@ -47,6 +48,7 @@ from siyu.ledger.api import router as ledger_api
 from siyu.loyalty.api import router as loyalty_api
 from siyu.mall.api import router as mall_api
 from siyu.mall.gate import FlashGate
+from siyu.mall.schemas import FanRedemptionOut
 from siyu.members.api import router as members_api
 from siyu.orders import uploads
 from siyu.orders.api import router as orders_api
@@ -303,8 +305,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def root() -> RedirectResponse:
         return RedirectResponse("/console/", status_code=307)
 
-    # The claim route sits on the app itself, ahead of every router: it carries every claim of a live show, and
-    # matching a path through the nested routers costs more than the route's own validation.
+    # The claim and flash-redeem routes sit on the app itself, ahead of every router: they carry every claim of a
+    # live show and every attempt of a flash opening, and matching a path through the nested routers costs more
+    # than the route's own validation.
     app.add_api_route(
         fans_hot.CLAIM_PATH,
         fans_hot.claim,
@@ -312,6 +315,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response_model=ClaimOut,
         summary=fans_hot.CLAIM_SUMMARY,
         tags=["粉丝"],
+        responses=errors.ERROR_RESPONSES,
+    )
+    app.add_api_route(
+        fan_mall_hot.REDEEM_PATH,
+        fan_mall_hot.redeem_reward,
+        methods=["POST"],
+        response_model=FanRedemptionOut,
+        summary=fan_mall_hot.REDEEM_SUMMARY,
+        tags=fan_mall_hot.TAGS,
         responses=errors.ERROR_RESPONSES,
     )
     app.include_router(api_router())

@@ -35,6 +35,8 @@ RULES_BEYOND_SCHEMA = {
     ("POST", "/api/v1/mall/lotteries"): "ends after it starts; a live no-prize entry; reward prizes name a code, "
     "coupon or trial reward of the tenant",
     ("PUT", "/api/v1/mall/lotteries/{lottery_id}"): "as when creating; prize ids are the campaign's own",
+    ("POST", "/api/v1/fan/{slug}/mall/rewards/{reward_id}/redeem"): "an address names a province, city and district "
+    "of the region list (the body is read before the fan's token, as on the claim route)",
     ("PUT", "/api/v1/checkin/rules"): "one reward a day; with a cycle, reward days lie within it",
     ("POST", "/api/v1/checkin/rules/preview"): "as when saving the rules",
 }

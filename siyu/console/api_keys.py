@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from siyu.console.deps import ConsoleContext, text
+from siyu.console.forms import Refusal, attempt
 from siyu.console.listing import Listing, paged
-from siyu.kit.errors import AppError
 from siyu.kit.web import DbSession, ResourceId
 from siyu.staff import api_keys
 from siyu.staff.permissions import PERMISSION_LABELS
@@ -72,13 +72,13 @@ async def create_api_key(request: Request, console: ConsoleContext, session: DbS
     permissions = [p for p in form.getlist("permissions") if isinstance(p, str)]
     if not name or not permissions:
         return await _page(console, session, error="请填写名称并至少选择一项权限", status_code=422)
-    try:
-        async with session.begin_nested():
-            _key, secret = await api_keys.create(
-                session, actor=console.principal, name=name, permissions=permissions, expires_at=None
-            )
-    except AppError as error:
-        return await _page(console, session, error=error.message, status_code=error.status)
+    outcome = await attempt(
+        session,
+        lambda: api_keys.create(session, actor=console.principal, name=name, permissions=permissions, expires_at=None),
+    )
+    if isinstance(outcome, Refusal):
+        return await _page(console, session, error=outcome.message, status_code=outcome.status)
+    _key, secret = outcome
     return await _page(console, session, created=secret, status_code=201)
 
 

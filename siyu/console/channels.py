@@ -6,11 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
 
 from siyu.console.deps import ConsoleContext, text
+from siyu.console.forms import Refusal, attempt
 from siyu.console.listing import Listing, paged
-from siyu.kit.errors import AppError
 from siyu.kit.web import DbSession, ResourceId
 from siyu.tenants import service as tenants
 from siyu.tenants.models import PLATFORM_LABELS
@@ -67,17 +66,17 @@ async def create_channel(request: Request, console: ConsoleContext, session: DbS
     console.require("channels.write")
     form = await request.form()
     values = {key: text(form, key) for key in ("platform", "name", "shop_id")}
-    try:
-        data = ChannelIn(
-            platform=values["platform"],
-            name=values["name"],
-            shop_id=values["shop_id"] or None,
-        )
-        await tenants.create_channel(session, actor=console.principal, data=data)
-    except ValidationError:
-        return await _page(console, session, error="请选择平台并填写渠道名称", values=values, status_code=422)
-    except AppError as error:
-        return await _page(console, session, error=error.message, values=values, status_code=error.status)
+    outcome = await attempt(
+        session,
+        lambda: tenants.create_channel(
+            session,
+            actor=console.principal,
+            data=ChannelIn(platform=values["platform"], name=values["name"], shop_id=values["shop_id"] or None),
+        ),
+        check="请选择平台并填写渠道名称",
+    )
+    if isinstance(outcome, Refusal):
+        return await _page(console, session, error=outcome.message, values=values, status_code=outcome.status)
     return RedirectResponse("/console/channels", status_code=303)
 
 

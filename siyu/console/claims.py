@@ -7,15 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
 
 from siyu.claims import lookup
 from siyu.claims import service as claims
 from siyu.claims.models import OUTCOME_LABELS, REVIEW_REASONS
 from siyu.claims.schemas import CHECK_LABELS, ClaimPolicy
 from siyu.console.deps import Console, ConsoleContext, text
+from siyu.console.forms import Refusal, attempt
 from siyu.console.listing import Listing
-from siyu.kit.errors import AppError
 from siyu.kit.money import format_yuan
 from siyu.kit.time import utcnow
 from siyu.kit.web import DbSession
@@ -98,10 +97,13 @@ async def save_policy(request: Request, console: ConsoleContext, session: DbSess
     form = await request.form()
     values: dict[str, Any] = {key: text(form, key) for key in POLICY_FIELDS}
     values.update({key: text(form, key) or None for key in REVIEW_FIELDS})
-    try:
-        await claims.save_policy(session, actor=console.principal, policy=ClaimPolicy.model_validate(values))
-    except ValidationError:
-        return await _page(console, session, error="请检查填写的天数和次数", policy_values=values, status_code=422)
+    outcome = await attempt(
+        session,
+        lambda: claims.save_policy(session, actor=console.principal, policy=ClaimPolicy.model_validate(values)),
+        check="请检查填写的天数和次数",
+    )
+    if isinstance(outcome, Refusal):
+        return await _page(console, session, error=outcome.message, policy_values=values, status_code=outcome.status)
     return RedirectResponse("/console/claims?saved=1", status_code=303)
 
 
@@ -158,8 +160,13 @@ async def review(request: Request, console: ConsoleContext, session: DbSession) 
     approve = text(form, "action") == "approve"
     if not ids:
         return await _review_page(console, session, error="请先勾选要处理的领取", status_code=422)
-    try:
-        await claims.review(session, actor=console.principal, claim_ids=ids, approve=approve, note=text(form, "note"))
-    except AppError as error:
-        return await _review_page(console, session, error=error.message, status_code=error.status)
+    # all or nothing, as the API: a refusal of one claim undoes the approvals ticked before it
+    outcome = await attempt(
+        session,
+        lambda: claims.review(
+            session, actor=console.principal, claim_ids=ids, approve=approve, note=text(form, "note")
+        ),
+    )
+    if isinstance(outcome, Refusal):
+        return await _review_page(console, session, error=outcome.message, status_code=outcome.status)
     return RedirectResponse(f"/console/claims/review?done={'approved' if approve else 'rejected'}", status_code=303)

@@ -9,12 +9,11 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from siyu.console.deps import Console, ConsoleContext, text
+from siyu.console.forms import BAD_TIME, Refusal, attempt
 from siyu.console.listing import Listing, paged
-from siyu.kit.errors import AppError
 from siyu.kit.time import to_local, utcnow
 from siyu.kit.web import DbSession, ResourceId
 from siyu.mall import lottery, service
@@ -81,17 +80,6 @@ def _lottery_in(values: dict[str, Any], timezone: str) -> LotteryIn:
         {f: p[f] or None for f in PRIZE_FIELDS} | {"weight": p["weight"] or "0"} for p in values["prizes"]
     ]
     return LotteryIn.model_validate(data)
-
-
-def _problem(error: ValidationError | ValueError) -> str:
-    if isinstance(error, ValidationError):
-        first = error.errors()[0]
-        loc = [str(p) for p in first["loc"]]
-        message = str(first["msg"]).removeprefix("Value error, ")
-        if len(loc) >= 2 and loc[0] == "prizes" and loc[1].isdigit():
-            return f"第 {int(loc[1]) + 1} 个奖项：{message}"
-        return f"{LABELS.get(loc[0], loc[0])}：{message}" if loc else message
-    return "时间格式不正确"
 
 
 LOTTERY_SORTS: dict[str, Any] = {
@@ -172,17 +160,17 @@ async def _save(request: Request, console: Console, session: DbSession, lottery_
         else await lottery.get_lottery(session, tenant_id=console.tenant.id, lottery_id=lottery_id)
     )
     values = _form(await request.form())
-    try:
+
+    async def save() -> Lottery:
         data = _lottery_in(values, console.tenant.timezone)
         if row is None:
-            row = await lottery.create_lottery(session, actor=console.principal, data=data)
-        else:
-            row = await lottery.update_lottery(session, actor=console.principal, lottery_id=row.id, data=data)
-    except (ValidationError, ValueError) as error:
-        return await _page(console, session, row, values=values, error=_problem(error), status_code=422)
-    except AppError as error:
-        return await _page(console, session, row, values=values, error=error.message, status_code=error.status)
-    return RedirectResponse(f"/console/mall/lottery/{row.id}?saved=1", status_code=303)
+            return await lottery.create_lottery(session, actor=console.principal, data=data)
+        return await lottery.update_lottery(session, actor=console.principal, lottery_id=row.id, data=data)
+
+    outcome = await attempt(session, save, labels=LABELS, invalid=BAD_TIME)
+    if isinstance(outcome, Refusal):
+        return await _page(console, session, row, values=values, error=outcome.message, status_code=outcome.status)
+    return RedirectResponse(f"/console/mall/lottery/{outcome.id}?saved=1", status_code=303)
 
 
 @router.post("/mall/lottery")

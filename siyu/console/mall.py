@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
 from siyu.console.deps import Console, ConsoleContext, text
+from siyu.console.forms import BAD_TIME, Refusal, attempt
 from siyu.console.listing import Listing, paged
 from siyu.kit.errors import AppError
 from siyu.kit.time import to_local
@@ -63,14 +63,7 @@ def _reward_in(values: dict[str, Any], timezone: str) -> RewardIn:
     return RewardIn.model_validate(data)
 
 
-def _problem(error: ValidationError | ValueError) -> str:
-    if isinstance(error, ValidationError):
-        first = error.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        labels = {"title": "名称", "points_price": "所需积分", "stock": "库存", "kind": "类型", "sort_order": "排序"}
-        message = str(first["msg"]).removeprefix("Value error, ")
-        return f"{labels.get(field, field)}：{message}" if field else message
-    return "时间格式不正确"
+REWARD_LABELS = {"title": "名称", "points_price": "所需积分", "stock": "库存", "kind": "类型", "sort_order": "排序"}
 
 
 async def _upload(form: FormData, name: str, limit: int) -> tuple[bytes, str] | None:
@@ -164,30 +157,32 @@ async def _save(request: Request, console: Console, session: DbSession, reward_i
     )
     form = await request.form()
     values = _form(form)
-    try:
+
+    async def save() -> Reward:
         data = _reward_in(values, console.tenant.timezone)
         image = await _upload(form, "image", images.MAX_BYTES)
         if image is not None:
             images.store(request.app.state.settings.data_dir, console.tenant.id, image[0])  # refuse before saving
         if reward is None:
-            reward = await service.create_reward(session, actor=console.principal, data=data)
+            saved = await service.create_reward(session, actor=console.principal, data=data)
         else:
-            reward = await service.update_reward(session, actor=console.principal, reward_id=reward.id, data=data)
+            saved = await service.update_reward(session, actor=console.principal, reward_id=reward.id, data=data)
         if image is not None:
             await service.set_image(
                 session,
                 actor=console.principal,
-                reward_id=reward.id,
+                reward_id=saved.id,
                 data=image[0],
                 data_dir=request.app.state.settings.data_dir,
             )
-    except (ValidationError, ValueError) as error:
-        return await _reward_page(console, session, reward, values=values, error=_problem(error), status_code=422)
-    except AppError as error:
+        return saved
+
+    outcome = await attempt(session, save, labels=REWARD_LABELS, invalid=BAD_TIME)
+    if isinstance(outcome, Refusal):
         return await _reward_page(
-            console, session, reward, values=values, error=error.message, status_code=error.status
+            console, session, reward, values=values, error=outcome.message, status_code=outcome.status
         )
-    return RedirectResponse(f"/console/mall/rewards/{reward.id}?saved=1", status_code=303)
+    return RedirectResponse(f"/console/mall/rewards/{outcome.id}?saved=1", status_code=303)
 
 
 @router.post("/mall/rewards")
@@ -209,15 +204,20 @@ async def import_codes(
     console.require("mall.manage")
     reward = await service.get_reward(session, tenant_id=console.tenant.id, reward_id=reward_id)
     form = await request.form()
-    try:
+
+    async def load() -> ImportReport | None:
         upload = await _upload(form, "file", MAX_FILE)
         if upload is None:
-            return await _reward_page(console, session, reward, error="请选择兑换码文件", status_code=422)
-        report = await service.import_codes(
+            return None
+        return await service.import_codes(
             session, actor=console.principal, reward_id=reward_id, data=upload[0], filename=upload[1]
         )
-    except AppError as error:
-        return await _reward_page(console, session, reward, error=error.message, status_code=error.status)
+
+    report = await attempt(session, load)
+    if report is None:
+        return await _reward_page(console, session, reward, error="请选择兑换码文件", status_code=422)
+    if isinstance(report, Refusal):
+        return await _reward_page(console, session, reward, error=report.message, status_code=report.status)
     await session.refresh(reward)
     return await _reward_page(console, session, reward, report=report)
 
@@ -288,13 +288,18 @@ async def pick_list(console: ConsoleContext, session: DbSession) -> Response:
 async def import_tracking(request: Request, console: ConsoleContext, session: DbSession) -> Response:
     console.require("mall.fulfil")
     form = await request.form()
-    try:
+
+    async def load() -> ImportReport | None:
         upload = await _upload(form, "file", MAX_FILE)
         if upload is None:
-            return await _queue(console, session, error="请选择运单文件", status_code=422)
-        report = await fulfil.import_tracking(session, actor=console.principal, data=upload[0], filename=upload[1])
-    except AppError as error:
-        return await _queue(console, session, error=error.message, status_code=error.status)
+            return None
+        return await fulfil.import_tracking(session, actor=console.principal, data=upload[0], filename=upload[1])
+
+    report = await attempt(session, load)
+    if report is None:
+        return await _queue(console, session, error="请选择运单文件", status_code=422)
+    if isinstance(report, Refusal):
+        return await _queue(console, session, error=report.message, status_code=report.status)
     return await _queue(console, session, report=report)
 
 
@@ -307,11 +312,19 @@ async def ship(request: Request, console: ConsoleContext, session: DbSession, re
     console.require("mall.fulfil")
     await service.get_redemption(session, tenant_id=console.tenant.id, redemption_id=redemption_id)
     form = await request.form()
-    try:
-        data = ShipIn(carrier=text(form, "carrier"), tracking_no=text(form, "tracking_no"))
-    except ValidationError:
-        return await _queue(console, session, error="请填写快递公司和运单号（4-40 位字母、数字或 -）", status_code=422)
-    await fulfil.ship(session, actor=console.principal, redemption_id=redemption_id, data=data)
+    outcome = await attempt(
+        session,
+        lambda: fulfil.ship(
+            session,
+            actor=console.principal,
+            redemption_id=redemption_id,
+            data=ShipIn(carrier=text(form, "carrier"), tracking_no=text(form, "tracking_no")),
+        ),
+        check="请填写快递公司和运单号（4-40 位字母、数字或 -）",
+        not_found_page=True,
+    )
+    if isinstance(outcome, Refusal):
+        return await _queue(console, session, error=outcome.message, status_code=outcome.status)
     return _back(text(form, "back") or "pending_shipment")
 
 

@@ -20,6 +20,7 @@ from siyu.console import sources
 from siyu.console.auditview import views
 from siyu.console.deps import Console, ConsoleContext, text
 from siyu.console.exports import every_page, table_response
+from siyu.console.forms import Refusal, attempt
 from siyu.console.listing import Listing
 from siyu.fans import service as fans
 from siyu.kit.errors import AppError
@@ -287,22 +288,24 @@ async def adjust_points(
         amount = int(values["amount"])
     except ValueError:
         return await _member_page(console, session, member_id, error="请填写整数积分", values=values, status_code=422)
-    try:
-        if not 0 < amount <= MAX_ADJUSTMENT:  # (a huge number would overflow the ledger's columns)
-            raise ledger.InvalidAmount()
-        if values["direction"] == "deduct":
-            amount = -amount
-        await ledger.adjust(
+    if not 0 < amount <= MAX_ADJUSTMENT:  # (a huge number would overflow the ledger's columns)
+        return await _member_page(
+            console, session, member_id, error=ledger.InvalidAmount.message, values=values, status_code=422
+        )
+    outcome = await attempt(
+        session,
+        lambda: ledger.adjust(
             session,
             tenant_id=console.tenant.id,
             member_id=member_id,
-            amount=amount,
+            amount=-amount if values["direction"] == "deduct" else amount,
             reason=values["reason"],
             actor=console.principal,
-        )
-    except AppError as error:
+        ),
+    )
+    if isinstance(outcome, Refusal):
         return await _member_page(
-            console, session, member_id, error=error.message, values=values, status_code=error.status
+            console, session, member_id, error=outcome.message, values=values, status_code=outcome.status
         )
     return RedirectResponse(f"/console/members/{member_id}?adjusted=1#points", status_code=303)
 
@@ -311,13 +314,14 @@ async def adjust_points(
 async def unlock_claims(member_id: ResourceId, console: ConsoleContext, session: DbSession) -> Response:
     """Her claiming was paused after failures that looked like guesses; ops who know her let her claim again."""
     console.require("claims.review")
-    try:
-        async with session.begin_nested():
-            await claims.lift_lock(
-                session, actor=console.principal, member_id=member_id, limiter=console.request.app.state.limiter
-            )
-    except AppError as error:
-        return await _member_page(console, session, member_id, error=error.message, status_code=error.status)
+    outcome = await attempt(
+        session,
+        lambda: claims.lift_lock(
+            session, actor=console.principal, member_id=member_id, limiter=console.request.app.state.limiter
+        ),
+    )
+    if isinstance(outcome, Refusal):
+        return await _member_page(console, session, member_id, error=outcome.message, status_code=outcome.status)
     return RedirectResponse(f"/console/members/{member_id}?unlocked=1", status_code=303)
 
 
@@ -327,14 +331,18 @@ async def _identity_change(
     console.require("members.write")
     form = await request.form()
     values = {"kind": text(form, "kind"), "value": text(form, "value")}
-    try:
-        if values["kind"] not in set(IdentityKind):
-            raise members.IdentityNotFound("请选择账号类型")
-        change = fans.bind_for_staff if bind else fans.unbind_for_staff
-        await change(session, actor=console.principal, member_id=member_id, kind=values["kind"], value=values["value"])
-    except AppError as error:
+    if values["kind"] not in set(IdentityKind):
+        return await _member_page(console, session, member_id, error="请选择账号类型", values=values, status_code=422)
+    change = fans.bind_for_staff if bind else fans.unbind_for_staff
+    outcome = await attempt(
+        session,
+        lambda: change(
+            session, actor=console.principal, member_id=member_id, kind=values["kind"], value=values["value"]
+        ),
+    )
+    if isinstance(outcome, Refusal):
         return await _member_page(
-            console, session, member_id, error=error.message, values=values, status_code=error.status
+            console, session, member_id, error=outcome.message, values=values, status_code=outcome.status
         )
     return RedirectResponse(
         f"/console/members/{member_id}?{'bound' if bind else 'unbound'}=1#identities", status_code=303
@@ -369,18 +377,20 @@ async def merge(member_id: ResourceId, request: Request, console: ConsoleContext
         return await _member_page(
             console, session, member_id, error="请写明为什么是同一人", values=values, status_code=422
         )
-    try:
-        await fans.merge_members(
+    outcome = await attempt(
+        session,
+        lambda: fans.merge_members(
             session,
             tenant_id=console.tenant.id,
             from_member_id=member_id,
             into_member_id=into,
             reason=values["merge_reason"],
             actor=console.principal,
-        )
-    except AppError as error:
+        ),
+    )
+    if isinstance(outcome, Refusal):
         return await _member_page(
-            console, session, member_id, error=error.message, values=values, status_code=error.status
+            console, session, member_id, error=outcome.message, values=values, status_code=outcome.status
         )
     return RedirectResponse(f"/console/members/{into}?merged={member_id}", status_code=303)
 

@@ -19,8 +19,8 @@ from starlette.datastructures import UploadFile
 from siyu.claims import lookup
 from siyu.console.deps import ConsoleContext, text
 from siyu.console.exports import every_page, table_response
+from siyu.console.forms import Refusal, attempt
 from siyu.console.listing import Listing
-from siyu.kit.errors import AppError
 from siyu.kit.pagination import Page, PageRequest
 from siyu.kit.time import format_local, utcnow
 from siyu.kit.web import DbSession, ResourceId
@@ -110,17 +110,18 @@ async def upload(request: Request, console: ConsoleContext, session: DbSession) 
             headers=[],
             **_import_context(),
         )
-    try:
-        async with session.begin_nested():
-            row = await start_import(session, request, console.principal, file, platform, force=bool(form.get("force")))
-    except AppError as error:
-        headers = list(error.detail.get("headers", [])) if error.code == "unknown_layout" else []
+    row = await attempt(
+        session,
+        lambda: start_import(session, request, console.principal, file, platform, force=bool(form.get("force"))),
+    )
+    if isinstance(row, Refusal):
+        headers = list(row.detail.get("headers", [])) if row.code == "unknown_layout" else []
         return console.render(
             "console/_import_refused.html",
             "orders",
-            status_code=error.status,
-            message=error.message,
-            code=error.code,
+            status_code=row.status,
+            message=row.message,
+            code=row.code,
             headers=headers,
             filename=file.filename,
             **_import_context(),
@@ -163,23 +164,24 @@ async def save_mapping(request: Request, console: ConsoleContext, session: DbSes
     form = await request.form()
     headers = [h for h in form.getlist("headers") if isinstance(h, str)]
     columns = {field: text(form, f"map_{field}") for field in layouts.FIELDS}
-    try:
-        async with session.begin_nested():
-            await service.save_mapping(
-                session,
-                actor=console.principal,
-                headers=headers,
-                name=text(form, "name") or "自定义格式",
-                platform=text(form, "platform"),
-                columns=columns,
-            )
-    except AppError as error:
+    outcome = await attempt(
+        session,
+        lambda: service.save_mapping(
+            session,
+            actor=console.principal,
+            headers=headers,
+            name=text(form, "name") or "自定义格式",
+            platform=text(form, "platform"),
+            columns=columns,
+        ),
+    )
+    if isinstance(outcome, Refusal):
         return console.render(
             "console/_import_refused.html",
             "orders",
-            status_code=error.status,
-            message=error.message,
-            code=error.code,
+            status_code=outcome.status,
+            message=outcome.message,
+            code=outcome.code,
             headers=headers,
             **_import_context(),
         )

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from siyu.console.deps import Console, ConsoleContext, text
+from siyu.console.forms import Refusal, attempt, problem
 from siyu.console.listing import Listing, paged
 from siyu.kit.errors import AppError
 from siyu.kit.time import format_local, to_local
@@ -66,15 +67,6 @@ FIELD_LABELS = {
     "paid_fen": "实付金额",
     "at": "下单时间",
 }
-
-
-def _problem(error: ValidationError) -> str:
-    first = error.errors()[0]
-    field = str(first["loc"][0]) if first["loc"] else ""
-    if field in FIELD_LABELS:
-        return f"{FIELD_LABELS[field]}填写不正确"
-    message = str(first.get("msg", ""))
-    return message.removeprefix("Value error, ") or "请检查填写的内容"
 
 
 def _yuan_to_fen(value: str) -> int | str:
@@ -162,13 +154,13 @@ async def save_policy(request: Request, console: ConsoleContext, session: DbSess
         if raw:
             rates[str(channel.id)] = _yuan_to_fen(raw)
     values["channel_fen_per_point"] = rates
-    try:
-        policy = PointsPolicy.model_validate(values)
-        await loyalty.save_policy(session, actor=console.principal, policy=policy)
-    except ValidationError as error:
-        return await _page(console, session, error=_problem(error), policy_values=values, status_code=422)
-    except AppError as error:
-        return await _page(console, session, error=error.message, policy_values=values, status_code=error.status)
+    outcome = await attempt(
+        session,
+        lambda: loyalty.save_policy(session, actor=console.principal, policy=PointsPolicy.model_validate(values)),
+        labels=FIELD_LABELS,
+    )
+    if isinstance(outcome, Refusal):
+        return await _page(console, session, error=outcome.message, policy_values=values, status_code=outcome.status)
     return RedirectResponse("/console/points?saved=policy", status_code=303)
 
 
@@ -185,12 +177,12 @@ def _tier_in(form: FormData) -> TierIn:
 @router.post("/points/tiers")
 async def create_tier(request: Request, console: ConsoleContext, session: DbSession) -> Response:
     console.require("points.rules")
-    try:
-        await loyalty.create_tier(session, actor=console.principal, data=_tier_in(await request.form()))
-    except ValidationError as error:
-        return await _page(console, session, error=_problem(error), status_code=422)
-    except AppError as error:
-        return await _page(console, session, error=error.message, status_code=error.status)
+    form = await request.form()
+    outcome = await attempt(
+        session, lambda: loyalty.create_tier(session, actor=console.principal, data=_tier_in(form)), labels=FIELD_LABELS
+    )
+    if isinstance(outcome, Refusal):
+        return await _page(console, session, error=outcome.message, status_code=outcome.status)
     return RedirectResponse("/console/points?saved=tier#tiers", status_code=303)
 
 
@@ -198,14 +190,14 @@ async def create_tier(request: Request, console: ConsoleContext, session: DbSess
 async def update_tier(tier_id: ResourceId, request: Request, console: ConsoleContext, session: DbSession) -> Response:
     console.require("points.rules")
     await loyalty.get_tier(session, tenant_id=console.tenant.id, tier_id=tier_id)  # not this tenant's: 404 page
-    try:
-        await loyalty.update_tier(
-            session, actor=console.principal, tier_id=tier_id, data=_tier_in(await request.form())
-        )
-    except ValidationError as error:
-        return await _page(console, session, error=_problem(error), status_code=422)
-    except AppError as error:
-        return await _page(console, session, error=error.message, status_code=error.status)
+    form = await request.form()
+    outcome = await attempt(
+        session,
+        lambda: loyalty.update_tier(session, actor=console.principal, tier_id=tier_id, data=_tier_in(form)),
+        labels=FIELD_LABELS,
+    )
+    if isinstance(outcome, Refusal):
+        return await _page(console, session, error=outcome.message, status_code=outcome.status)
     return RedirectResponse("/console/points?saved=tier#tiers", status_code=303)
 
 
@@ -236,10 +228,10 @@ async def preview(request: Request, console: ConsoleContext, session: DbSession)
             }
         )
         calc = await loyalty.preview(session, tenant_id=console.tenant.id, data=data)
-    except ValidationError as problem:
-        error = _problem(problem)
-    except AppError as problem:
-        error = problem.message
+    except ValidationError as invalid:
+        error = problem(invalid, FIELD_LABELS)
+    except AppError as refused:
+        error = refused.message
     at_label = format_local(at, timezone) if isinstance(at, datetime) else None
     return console.render("console/_points_preview.html", "points", calc=calc, error=error, at_label=at_label)
 
@@ -421,7 +413,7 @@ async def _save_campaign(request: Request, console: Console, session: DbSession,
         data = _campaign_in(values, console.tenant.timezone)
     except ValidationError as error:
         return await _campaign_page(
-            console, session, campaign=campaign, values=values, error=_problem(error), status_code=422
+            console, session, campaign=campaign, values=values, error=problem(error, FIELD_LABELS), status_code=422
         )
     twin = await _identical(session, tenant_id, data, other_than=campaign_id)
     if campaign_id is None and token and not await limiter.allowed(SAVES_PER_FORM, *form_key):
@@ -433,19 +425,21 @@ async def _save_campaign(request: Request, console: Console, session: DbSession,
         return await _campaign_page(
             console, session, campaign=campaign, values=values, error=message, twin=twin, status_code=409
         )
-    try:
-        async with session.begin_nested():
-            if campaign_id is None:
-                if token:
-                    await limiter.hit(SAVES_PER_FORM, *form_key)
-                await loyalty.create_campaign(session, actor=console.principal, data=data)
-            else:
-                await loyalty.update_campaign(session, actor=console.principal, campaign_id=campaign_id, data=data)
-    except AppError as error:
+
+    async def save() -> None:
+        if campaign_id is None:
+            if token:
+                await limiter.hit(SAVES_PER_FORM, *form_key)
+            await loyalty.create_campaign(session, actor=console.principal, data=data)
+        else:
+            await loyalty.update_campaign(session, actor=console.principal, campaign_id=campaign_id, data=data)
+
+    outcome = await attempt(session, save)
+    if isinstance(outcome, Refusal):
         if campaign_id is None and token:
-            await limiter.clear(SAVES_PER_FORM, *form_key)
+            await limiter.clear(SAVES_PER_FORM, *form_key)  # nothing was saved from this form after all
         return await _campaign_page(
-            console, session, campaign=campaign, values=values, error=error.message, status_code=error.status
+            console, session, campaign=campaign, values=values, error=outcome.message, status_code=outcome.status
         )
     return RedirectResponse("/console/points?saved=campaign#campaigns", status_code=303)
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
 
 from siyu.console.deps import ConsoleContext, text
-from siyu.kit.errors import AppError
+from siyu.console.forms import Refusal, attempt
 from siyu.kit.web import DbSession
 from siyu.tenants import service as tenants
 from siyu.tenants.schemas import TenantUpdate
@@ -26,26 +25,22 @@ async def save_settings(request: Request, console: ConsoleContext, session: DbSe
     console.require("tenant.write")
     form = await request.form()
     values = {key: text(form, key) for key in ("name", "timezone", "brand_color", "welcome_text")}
-    try:
-        changes = TenantUpdate(**{k: v for k, v in values.items() if v or k == "welcome_text"})
-        await tenants.update_tenant(session, actor=console.principal, changes=changes)
-    except ValidationError as error:
-        field = str(error.errors()[0]["loc"][0])
-        message = {
-            "name": "店铺名称不能为空",
-            "brand_color": "品牌色请填写 #RRGGBB 格式",
-            "timezone": "时区格式不正确",
-        }.get(field, "请检查填写的内容")
-        return console.render(
-            "console/settings.html", "settings", values=values, error=message, saved=False, status_code=422
-        )
-    except AppError as error:
+    outcome = await attempt(
+        session,
+        lambda: tenants.update_tenant(
+            session,
+            actor=console.principal,
+            changes=TenantUpdate(**{k: v for k, v in values.items() if v or k == "welcome_text"}),
+        ),
+        check={"name": "店铺名称不能为空", "brand_color": "品牌色请填写 #RRGGBB 格式", "timezone": "时区格式不正确"},
+    )
+    if isinstance(outcome, Refusal):
         return console.render(
             "console/settings.html",
             "settings",
             values=values,
-            error=error.message,
+            error=outcome.message,
             saved=False,
-            status_code=error.status,
+            status_code=outcome.status,
         )
     return RedirectResponse("/console/settings?saved=1", status_code=303)

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from siyu.console.deps import ConsoleContext, text
+from siyu.console.forms import Refusal, attempt
 from siyu.console.listing import Listing, paged
-from siyu.kit.errors import AppError
 from siyu.kit.web import DbSession, ResourceId
 from siyu.staff import service as staff
 from siyu.staff.models import ROLE_LABELS
@@ -65,21 +65,22 @@ async def add_staff(request: Request, console: ConsoleContext, session: DbSessio
     console.require("staff.write")
     form = await request.form()
     values = {key: text(form, key) for key in ("email", "name", "role")}
-    try:
-        if "@" not in values["email"]:
-            return await _page(console, session, error="请填写正确的邮箱", values=values, status_code=422)
-        async with session.begin_nested():
-            await staff.add_staff(
-                session,
-                tenant_id=console.tenant.id,
-                email=values["email"],
-                role=values["role"],
-                password=str(form.get("password") or "") or None,
-                name=values["name"],
-                actor=console.principal,
-            )
-    except AppError as error:
-        return await _page(console, session, error=error.message, values=values, status_code=error.status)
+    if "@" not in values["email"]:
+        return await _page(console, session, error="请填写正确的邮箱", values=values, status_code=422)
+    outcome = await attempt(
+        session,
+        lambda: staff.add_staff(
+            session,
+            tenant_id=console.tenant.id,
+            email=values["email"],
+            role=values["role"],
+            password=str(form.get("password") or "") or None,
+            name=values["name"],
+            actor=console.principal,
+        ),
+    )
+    if isinstance(outcome, Refusal):
+        return await _page(console, session, error=outcome.message, values=values, status_code=outcome.status)
     return RedirectResponse("/console/staff", status_code=303)
 
 
@@ -87,24 +88,22 @@ async def add_staff(request: Request, console: ConsoleContext, session: DbSessio
 async def change_role(staff_id: ResourceId, request: Request, console: ConsoleContext, session: DbSession) -> Response:
     console.require("staff.write")
     form = await request.form()
-    try:
-        async with session.begin_nested():
-            await staff.change_role(session, actor=console.principal, staff_id=staff_id, role=text(form, "role"))
-    except AppError as error:
-        if error.status == 404:
-            raise
-        return await _page(console, session, error=error.message, status_code=error.status)
+    outcome = await attempt(
+        session,
+        lambda: staff.change_role(session, actor=console.principal, staff_id=staff_id, role=text(form, "role")),
+        not_found_page=True,
+    )
+    if isinstance(outcome, Refusal):
+        return await _page(console, session, error=outcome.message, status_code=outcome.status)
     return RedirectResponse("/console/staff", status_code=303)
 
 
 @router.post("/staff/{staff_id}/remove")
 async def remove_staff(staff_id: ResourceId, console: ConsoleContext, session: DbSession) -> Response:
     console.require("staff.write")
-    try:
-        async with session.begin_nested():
-            await staff.remove_staff(session, actor=console.principal, staff_id=staff_id)
-    except AppError as error:
-        if error.status == 404:
-            raise
-        return await _page(console, session, error=error.message, status_code=error.status)
+    outcome = await attempt(
+        session, lambda: staff.remove_staff(session, actor=console.principal, staff_id=staff_id), not_found_page=True
+    )
+    if isinstance(outcome, Refusal):
+        return await _page(console, session, error=outcome.message, status_code=outcome.status)
     return RedirectResponse("/console/staff", status_code=303)
