@@ -7,13 +7,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from siyu.console.deps import Console, ConsoleContext, text
+from siyu.console.forms import Refusal, attempt
 from siyu.engagement.checkin import service
 from siyu.engagement.checkin.schemas import CheckinRules, DayReward
-from siyu.kit.errors import AppError
 from siyu.kit.web import DbSession
 
 router = APIRouter()
@@ -29,6 +28,7 @@ FIELD_WORDS = {
     "reminder_hour": "提醒时间请填 0 到 23 点",
     "rewards": "连续第 N 天奖励：天数 1 到 365，积分 0 到 100000",
 }
+FIELD_WORDS["day"] = FIELD_WORDS["points"] = FIELD_WORDS["rewards"]  # a reward row's own fields
 
 
 def _values(rules: CheckinRules) -> dict[str, Any]:
@@ -53,13 +53,6 @@ def _rules_of(values: dict[str, Any]) -> CheckinRules:
     rewards = [DayReward(day=int(day), points=int(points)) for day, points in values["rewards"] if day or points]
     numbers = {name: values[name] for name in NUMBERS}
     return CheckinRules(enabled=values["enabled"], makeup_enabled=values["makeup_enabled"], rewards=rewards, **numbers)
-
-
-def _error_of(error: ValidationError | ValueError) -> str:
-    if isinstance(error, ValidationError):
-        where = str(error.errors()[0]["loc"][0]) if error.errors() and error.errors()[0]["loc"] else "rewards"
-        return FIELD_WORDS.get(where, FIELD_WORDS["rewards"])
-    return FIELD_WORDS["rewards"]
 
 
 async def _render(
@@ -105,17 +98,26 @@ async def save_rules(request: Request, console: ConsoleContext, session: DbSessi
     trial = text(form, "action") == "preview"
     if not trial:
         console.require("points.rules")
-    try:
-        rules = _rules_of(values)
-    except (ValidationError, ValueError) as error:
-        current = await service.rules_of(session, console.tenant.id)
-        return await _render(console, session, rules=current, values=values, error=_error_of(error), status_code=422)
-    except AppError as error:
+    outcome = await attempt(
+        session,
+        lambda: _apply(console, session, values, save=not trial),
+        check=FIELD_WORDS,
+        invalid=FIELD_WORDS["rewards"],
+    )
+    if isinstance(outcome, Refusal):
         current = await service.rules_of(session, console.tenant.id)
         return await _render(
-            console, session, rules=current, values=values, error=error.message, status_code=error.status
+            console, session, rules=current, values=values, error=outcome.message, status_code=outcome.status
         )
+    rules = outcome
     if trial:
         return await _render(console, session, rules=rules, values=values, trial=True)
-    await service.save_rules(session, actor=console.principal, value=rules)
     return RedirectResponse("/console/checkin?saved=1", status_code=303)
+
+
+async def _apply(console: Console, session: DbSession, values: dict[str, Any], *, save: bool) -> CheckinRules:
+    """The rules the form describes, saved (and audited) unless only tried out."""
+    rules = _rules_of(values)
+    if save:
+        await service.save_rules(session, actor=console.principal, value=rules)
+    return rules

@@ -57,6 +57,8 @@ async def test_ops_try_save_and_read_the_rules(client: httpx.AsyncClient, desk: 
     assert entry is not None and entry.after["day_rewards"] == "第 5 天 30 积分"
     bad = await post({**FORM, "base_points": "很多", "makeup_cost": "9", "action": "save"})
     assert bad.status_code == 422 and "每天基础积分请填" in bad.text and 'value="很多"' in bad.text
+    row = await post({**FORM, "reward_day_0": "0", "action": "save"})
+    assert row.status_code == 422 and "连续第 N 天奖励：天数 1 到 365" in row.text
     beyond = await post({**FORM, "reward_day_0": "9", "action": "save"})
     assert beyond.status_code == 422 and "奖励的天数不能超过一轮的天数" in beyond.text
     assert (await service.rules_of(desk.session, tenant_id)).makeup_cost == 8
