@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import date
+from enum import Enum
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
@@ -22,7 +23,8 @@ from siyu.engagement.checkin.schemas import (
 from siyu.fans.api import CurrentFan, FanCaller, Slug, current_fan
 from siyu.kit.web import DbSession, Principal, request_transaction, require
 
-router = APIRouter(tags=["每日签到"])
+TAGS: list[str | Enum] = ["每日签到"]
+router = APIRouter(tags=TAGS)
 
 
 def joined_day(fan: FanCaller) -> date:
@@ -45,11 +47,11 @@ async def my_checkin(
     )
 
 
-@router.post(
-    "/fan/{slug}/checkin",
-    response_model=CheckinOut,
-    summary="签到（按店铺所在时区的日期，一天一次；重复提交返回当天那次，不会重复得积分）",
-)
+# Mounted on the app itself (siyu.app), ahead of the routers, like the claim route: every fan's daily tap.
+CHECKIN_PATH = "/api/v1/fan/{slug}/checkin"
+CHECKIN_SUMMARY = "签到（按店铺所在时区的日期，一天一次；重复提交返回当天那次，不会重复得积分）"
+
+
 async def check_in(
     slug: Slug,
     request: Request,
