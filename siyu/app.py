@@ -30,6 +30,9 @@ from siyu.claims.schemas import ClaimOut
 from siyu.config import Settings, get_settings
 from siyu.console import router as console_router
 from siyu.db import READ_ONLY, create_sessionmaker, engine_for
+from siyu.engagement.checkin import api as checkin_hot
+from siyu.engagement.checkin.api import router as checkin_api
+from siyu.engagement.checkin.schemas import CheckinOut
 from siyu.engagement.missions.api import fan_router as fan_tasks_api
 from siyu.engagement.missions.api import router as tasks_api
 from siyu.engagement.referrals.api import router as referrals_api
@@ -218,6 +221,7 @@ def api_router() -> APIRouter:
         jobs_api,
         fan_tasks_api,
         tasks_api,
+        checkin_api,
     ):
         api.include_router(router)
     return api
@@ -329,6 +333,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response_model=FanRedemptionOut,
         summary=fan_mall_hot.REDEEM_SUMMARY,
         tags=fan_mall_hot.TAGS,
+        responses=errors.ERROR_RESPONSES,
+    )
+    app.add_api_route(  # every fan's daily check-in, the same way
+        checkin_hot.CHECKIN_PATH,
+        checkin_hot.check_in,
+        methods=["POST"],
+        response_model=CheckinOut,
+        summary=checkin_hot.CHECKIN_SUMMARY,
+        tags=checkin_hot.TAGS,
         responses=errors.ERROR_RESPONSES,
     )
     app.include_router(api_router())

@@ -348,6 +348,10 @@ def demo(
         out.print(f"  积分任务：任务 {offered.tasks} 个，完成 {offered.completions} 次，评价截图 {offered.reviews} 张")
         paid = _in_transaction(lambda s: engagement_referrals.pay(s, slug=summary.tenant_slug))
         out.print(f"  邀请有礼：受邀注册 {invited} 位，其中 {paid} 位已完成首单、双方得积分；排行榜 2 个")
+        from siyu.demo import engagement_checkin
+
+        checked = _in_transaction(lambda s: engagement_checkin.load(s, slug=summary.tenant_slug))
+        out.print(f"  每日签到：近 30 天签到 {checked} 次")
     out.print("[bold]演示数据" + ("已载入" if summary.created else "已存在") + f"[/bold]：会员 {summary.members} 位")
     _print_addresses(settings.host, port or settings.port, summary.tenant_slug, serving=False)
     out.print(f"  演示账号（密码均为 {data.DEMO_PASSWORD}）：")

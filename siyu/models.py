@@ -2,6 +2,7 @@
 
 from siyu.audit.models import AuditEntry
 from siyu.claims.models import Claim
+from siyu.engagement.checkin.models import Checkin, Reminder
 from siyu.engagement.missions.models import Completion, Review, Task
 from siyu.engagement.referrals.models import InviteCode, Leaderboard, Prize, Referral
 from siyu.engagement.referrals.models import Rules as ReferralRules
@@ -27,6 +28,7 @@ __all__ = [
     "Campaign",
     "CampaignAward",
     "Channel",
+    "Checkin",
     "Claim",
     "Code",
     "ColumnMapping",
@@ -50,6 +52,7 @@ __all__ = [
     "Referral",
     "ReferralRules",
     "RefreshToken",
+    "Reminder",
     "Review",
     "Reward",
     "SmsCode",

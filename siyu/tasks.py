@@ -3,6 +3,7 @@
 
 def load_handlers() -> None:
     import siyu.claims.tasks
+    import siyu.engagement.checkin.tasks
     import siyu.engagement.referrals.tasks
     import siyu.fans.tasks
     import siyu.jobs.tasks
@@ -23,9 +24,11 @@ def load_handlers() -> None:
 def connect() -> None:
     """Listeners of fans' lifecycle, which the web process needs too (a sign-in happens in a request; a merge's
     listeners run in its job)."""
+    from siyu.engagement.checkin import service as checkin
     from siyu.engagement.missions import service as missions
     from siyu.engagement.referrals import tasks as referrals
     from siyu.fans import events as fan_events
 
     fan_events.listen_for_joins("referrals", referrals.on_joined)
     fan_events.on_merge("missions", missions.follow_merge)
+    fan_events.on_merge("checkin", checkin.follow_merge)

@@ -43,6 +43,8 @@ RULES_BEYOND_SCHEMA = {
     ("POST", "/api/v1/tasks/reviews/{review_id}/decision"): "a rejection needs a reason the fan is told",
     ("POST", "/api/v1/referrals/leaderboards"): "a leaderboard ends after it starts and gives at least one prize",
     ("POST", "/api/v1/referrals/{referral_id}/review"): "a rejection needs a reason",
+    ("PUT", "/api/v1/checkin/rules"): "one reward a day; with a cycle, reward days lie within it",
+    ("POST", "/api/v1/checkin/rules/preview"): "as when saving the rules",
 }
 
 

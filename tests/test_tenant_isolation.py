@@ -73,6 +73,9 @@ PUBLIC_ROUTES = {
     "/h5/{slug}/invite": "the signed-in fan's own invite code and invitations",
     "/h5/{slug}/invite/qr.svg": "the QR code of an invite code of the slug's tenant (tests/engagement/referrals)",
     "/h5/{slug}/leaderboards/{board_id}": "a leaderboard of the slug's tenant (tests/engagement/referrals)",
+    "/h5/{slug}/checkin": "the signed-in fan's own check-ins (tests/engagement/test_h5.py)",
+    "/h5/{slug}/checkin/make-up": "makes up a day of the signed-in fan's own (tests/engagement/test_h5.py)",
+    "/h5/{slug}/checkin/reminder": "the signed-in fan's own reminder",
 }
 # The fan API: addressed by the tenant's slug; a fan token of another tenant is refused (tests/fans/test_api.py).
 FAN_API = "/api/v1/fan/{slug}/"

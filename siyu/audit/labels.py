@@ -58,6 +58,7 @@ ACTION_LABELS: dict[str, str] = {
     "referrals.reject": "驳回可疑邀请",
     "referrals.board_create": "新建分享排行榜",
     "referrals.board_settle": "结算分享排行榜",
+    "checkin.rules": "修改签到规则",
 }
 
 # Actions a fan does herself: shown on her member page, not in the staff audit log.
@@ -202,6 +203,16 @@ FIELD_LABELS: dict[str, str] = {
     "cap": "每人奖励上限",
     "network_limit": "同一网络一小时上限",
     "state": "状态",
+    # check-in
+    "checkin_enabled": "开启签到",
+    "base_points": "每天基础积分",
+    "day_rewards": "连续第 N 天奖励",
+    "cycle_days": "几天一轮",
+    "makeup_enabled": "允许补签",
+    "makeup_cost": "补签消耗积分",
+    "makeup_days_back": "最多补签几天前",
+    "makeup_monthly_cap": "每月补签次数",
+    "reminder_hour": "提醒时间（点）",
 }
 
 

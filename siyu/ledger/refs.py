@@ -6,6 +6,8 @@ ledger keeps it unique. Names are `<kind>:<parts joined by ":">`.
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import ColumnElement, literal
 
 ORDER = "order"
@@ -55,3 +57,17 @@ def invite_ref(referral_id: int, side: str) -> str:
 def board_ref(board_id: int, rank: int) -> str:
     """The points prize of one rank of a share leaderboard (siyu.engagement.referrals): paid once."""
     return f"board:{board_id}:{rank}"
+
+
+CHECKIN = "checkin"
+CHECKIN_MAKEUP = "checkin-makeup"
+
+
+def checkin_ref(member_id: int, day: date) -> str:
+    """A member's daily check-in of one tenant-local day, as the source of its points (one credit a day)."""
+    return f"{CHECKIN}:{member_id}:{day.isoformat()}"
+
+
+def checkin_makeup_ref(member_id: int, day: date) -> str:
+    """What a make-up check-in (补签) of one day cost her (one spend a day)."""
+    return f"{CHECKIN_MAKEUP}:{member_id}:{day.isoformat()}"

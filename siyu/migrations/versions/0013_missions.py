@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql
 import siyu.kit.types
 
 revision: str = "0013_missions"
-down_revision: str | None = "0011_orders_last_import_index"
+down_revision: str | None = "0012_checkin"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -31,10 +31,10 @@ async def test_a_one_time_task_is_not_paid_twice_to_one_person(tasks: Tasks) -> 
     await fans.merge_members(
         tasks.session, tenant_id=tasks.tenant_id, from_member_id=old, into_member_id=new, reason="同一人"
     )
-    assert await _run_merge_job(tasks, old) == {"missions": 1}
+    assert (await _run_merge_job(tasks, old))["missions"] == 1
     with pytest.raises(TaskDone):
         await tasks.complete(new, task, confirm=True)
-    assert await _run_merge_job(tasks, old) == {"missions": 0}  # a retried job moves nothing more
+    assert (await _run_merge_job(tasks, old))["missions"] == 0  # a retried job moves nothing more
 
 
 async def test_a_slot_both_hold_stays_with_each(tasks: Tasks) -> None:
@@ -45,4 +45,4 @@ async def test_a_slot_both_hold_stays_with_each(tasks: Tasks) -> None:
     await fans.merge_members(
         tasks.session, tenant_id=tasks.tenant_id, from_member_id=old, into_member_id=new, reason="同一人"
     )
-    assert await _run_merge_job(tasks, old) == {"missions": 0}
+    assert (await _run_merge_job(tasks, old))["missions"] == 0
