@@ -9,10 +9,11 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import ColumnExpressionArgument, Table, bindparam, exists, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
-from siyu.kit.bulk import dialect, insert_ignoring_duplicates
+from siyu.kit.bulk import dialect
 from siyu.kit.db import of_tenant
 from siyu.kit.fast import Fast
 from siyu.ledger.models import Allocation, Balance, Entry, Lot, LotStatus
@@ -71,18 +72,36 @@ _CHANGE = Fast(_CHANGE_STATEMENT)
 _CHANGE_KEEPING = Fast(_CHANGE_STATEMENT.where(Balance.available >= bindparam("keep_available")))
 
 
+def _open_statement(insert_of: Any) -> Executable:
+    """A new member's empty balance, unless a concurrent first operation created it: then nothing is returned."""
+    return cast(
+        Executable,
+        insert_of(Balance)
+        .values(
+            tenant_id=bindparam("tenant_id"),
+            member_id=bindparam("member_id"),
+            available=0,
+            pending=0,
+            debt=0,
+            updated_at=bindparam("now", type_=Balance.__table__.c.updated_at.type),
+        )
+        .on_conflict_do_nothing()
+        .returning(Balance.member_id),
+    )
+
+
+_OPEN = {"postgresql": Fast(_open_statement(postgresql.insert)), "sqlite": Fast(_open_statement(sqlite.insert))}
+
+
 async def lock_account(session: AsyncSession, *, tenant_id: int, member_id: int, now: datetime) -> Account:
     """The member's balance row, created when missing, locked until the transaction ends (PostgreSQL;
     SQLite runs one writer at a time), and whether she has lots due to expire at `now`."""
     keys = {"tenant_id": tenant_id, "member_id": member_id, "now": now}
     row = await _LOCKED.one_or_none(session, keys)
-    if row is None:  # her first points: create the row (a concurrent first operation may create it too)
-        await insert_ignoring_duplicates(
-            session,
-            Balance,
-            [{"tenant_id": tenant_id, "member_id": member_id, "available": 0, "pending": 0, "debt": 0}],
-        )
-        row = await _LOCKED.one_or_none(session, keys)
+    if row is None:  # her first points: create the row, ours (and locked) until the transaction ends
+        if await _OPEN[dialect(session)].scalar(session, keys) is not None:
+            return Account(member_id, 0, 0, 0, None, False)
+        row = await _LOCKED.one_or_none(session, keys)  # a concurrent first operation created it: wait for it
         assert row is not None
     available, pending, debt, merged_into, due = row
     return Account(member_id, available, pending, debt, merged_into, bool(due))
