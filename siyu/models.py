@@ -1,5 +1,6 @@
 """Every table of every domain, for migrations and tests (wiring only)."""
 
+from siyu.analytics.models import AnalyticsSettings, SnapshotState
 from siyu.audit.models import AuditEntry
 from siyu.claims.models import Claim
 from siyu.fans.models import RefreshToken, SmsCode
@@ -18,6 +19,7 @@ metadata = Base.metadata
 __all__ = [
     "Address",
     "Allocation",
+    "AnalyticsSettings",
     "ApiKey",
     "AuditEntry",
     "Balance",
@@ -43,6 +45,7 @@ __all__ = [
     "RefreshToken",
     "Reward",
     "SmsCode",
+    "SnapshotState",
     "StaffSession",
     "StaffUser",
     "SubOrder",

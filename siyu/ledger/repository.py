@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnExpressionArgument, Table, bindparam, exists, func, insert, select, update
+from sqlalchemy import ColumnExpressionArgument, Table, bindparam, case, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
@@ -451,3 +451,47 @@ def available_of(tenant_id: ColumnExpressionArgument[int], member_id: ColumnExpr
         .scalar_subquery(),
         0,
     )
+
+
+# Figures for analytics
+
+
+async def entry_totals(
+    session: AsyncSession, *, tenant_id: int, start: datetime, end: datetime
+) -> dict[str, tuple[int, int]]:
+    """Per entry kind: the change to available and to pending points of the entries made in [start, end)."""
+    rows = await session.execute(
+        select(Entry.kind, func.coalesce(func.sum(Entry.amount), 0), func.coalesce(func.sum(Entry.pending_amount), 0))
+        .where(Entry.tenant_id == tenant_id, Entry.created_at >= start, Entry.created_at < end)
+        .group_by(Entry.kind)
+    )
+    return {kind: (int(amount), int(pending)) for kind, amount, pending in rows.tuples()}
+
+
+async def positive_adjustments(session: AsyncSession, *, tenant_id: int, start: datetime, end: datetime) -> int:
+    return int(
+        await session.scalar(
+            select(func.coalesce(func.sum(Entry.amount), 0)).where(
+                Entry.tenant_id == tenant_id,
+                Entry.kind == "adjust",
+                Entry.amount > 0,
+                Entry.created_at >= start,
+                Entry.created_at < end,
+            )
+        )
+        or 0
+    )
+
+
+async def outstanding(session: AsyncSession, *, tenant_id: int) -> tuple[int, int, int]:
+    """Points members hold now: available (members in debt count 0), pending, and what members owe."""
+    row = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(case((Balance.available > 0, Balance.available), else_=0)), 0),
+                func.coalesce(func.sum(Balance.pending), 0),
+                func.coalesce(func.sum(case((Balance.available < 0, -Balance.available), else_=0)), 0),
+            ).where(Balance.tenant_id == tenant_id, Balance.merged_into.is_(None))
+        )
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2])

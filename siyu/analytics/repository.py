@@ -1,0 +1,20 @@
+"""Every query of analytics' own tables, scoped to a tenant."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from siyu.analytics.models import AnalyticsSettings, SnapshotState
+
+
+async def get_settings(session: AsyncSession, *, tenant_id: int) -> AnalyticsSettings | None:
+    return await session.scalar(select(AnalyticsSettings).where(AnalyticsSettings.tenant_id == tenant_id))
+
+
+async def get_state(session: AsyncSession, *, tenant_id: int) -> SnapshotState | None:
+    return await session.scalar(select(SnapshotState).where(SnapshotState.tenant_id == tenant_id))
+
+
+def add(session: AsyncSession, row: AnalyticsSettings | SnapshotState) -> None:
+    session.add(row)

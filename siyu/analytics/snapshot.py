@@ -1,0 +1,161 @@
+"""The columnar snapshot of one tenant: a DuckDB file of the orders credited to members, fed from the database.
+
+A full build reads every credited order; a refresh reads only the orders that imports wrote since the last
+refresh and the claims made since, and replaces those orders in the file. Reports open the file, ask, and
+close it, so a full build can swap in a new file underneath them.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+COLUMNS = ("member_id", "platform", "order_id", "status", "paid_fen", "refund_fen", "paid_at")
+CREDITS_DDL = """CREATE TABLE IF NOT EXISTS credits (member_id BIGINT, platform VARCHAR, order_id VARCHAR,
+    status VARCHAR, paid_fen BIGINT, refund_fen BIGINT, paid_at TIMESTAMP)"""
+MERGES_DDL = "CREATE TABLE IF NOT EXISTS merges (member_id BIGINT, into_id BIGINT)"
+_SCHEMA = {
+    "member_id": pl.Int64,
+    "platform": pl.String,
+    "order_id": pl.String,
+    "status": pl.String,
+    "paid_fen": pl.Int64,
+    "refund_fen": pl.Int64,
+    "paid_at": pl.Datetime("us"),
+}
+
+_locks: dict[Path, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def path_of(directory: Path, tenant_id: int) -> Path:
+    return directory / f"tenant-{int(tenant_id)}.duckdb"
+
+
+def _lock(path: Path) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(path, threading.Lock())
+
+
+@contextmanager
+def opened(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The snapshot file, for one question or one change at a time in this process (an empty one if missing)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _lock(path):
+        con = duckdb.connect(str(path))
+        try:
+            con.execute(CREDITS_DDL)
+            con.execute(MERGES_DDL)
+            yield con
+        finally:
+            con.close()
+
+
+def frame_of(rows: list[tuple[Any, ...]]) -> pl.DataFrame:
+    """Rows in `COLUMNS` order as a frame with naive UTC times (what the file stores)."""
+    frame = pl.DataFrame(rows, schema=list(COLUMNS), orient="row", infer_schema_length=None)
+    paid_at = frame.schema["paid_at"]
+    if isinstance(paid_at, pl.Datetime) and paid_at.time_zone is not None:
+        frame = frame.with_columns(pl.col("paid_at").dt.convert_time_zone("UTC").dt.replace_time_zone(None))
+    elif paid_at == pl.String:
+        frame = frame.with_columns(pl.col("paid_at").str.to_datetime(time_zone="UTC").dt.replace_time_zone(None))
+    return frame.cast(_SCHEMA)  # type: ignore[arg-type]
+
+
+async def _to_parquet(chunks: AsyncIterator[list[tuple[Any, ...]]], workdir: Path) -> list[str]:
+    files: list[str] = []
+    async for rows in chunks:
+        if not rows:
+            continue
+        target = workdir / f"part-{len(files):05d}.parquet"
+        frame_of(rows).write_parquet(target, compression="lz4")
+        files.append(str(target))
+    return files
+
+
+def _load(con: duckdb.DuckDBPyConnection, table: str, files: list[str]) -> None:
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_parquet($files)", {"files": files})
+
+
+def _write_merges(con: duckdb.DuckDBPyConnection, merges: list[tuple[int, int]]) -> None:
+    """Each merged member points at the member she is in now (chains of merges followed to their end)."""
+    into = dict(merges)
+
+    def end(member: int) -> int:
+        seen = {member}
+        while member in into and into[member] not in seen:
+            member = into[member]
+            seen.add(member)
+        return member
+
+    con.execute("DELETE FROM merges")
+    if into:
+        frame = pl.DataFrame({"member_id": list(into), "into_id": [end(m) for m in into]})
+        with tempfile.TemporaryDirectory() as workdir:
+            target = Path(workdir) / "merges.parquet"
+            frame.write_parquet(target)
+            con.execute("INSERT INTO merges SELECT member_id, into_id FROM read_parquet($f)", {"f": str(target)})
+
+
+async def build(path: Path, chunks: AsyncIterator[list[tuple[Any, ...]]], merges: list[tuple[int, int]]) -> int:
+    """A new file with every credited order, swapped in for the old one. Returns the rows it holds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as workdir:
+        files = await _to_parquet(chunks, Path(workdir))
+        fresh = Path(workdir) / "fresh.duckdb"
+        con = duckdb.connect(str(fresh))
+        try:
+            con.execute(CREDITS_DDL)
+            con.execute(MERGES_DDL)
+            if files:
+                con.execute(
+                    """INSERT INTO credits SELECT * FROM read_parquet($files)
+                       QUALIFY row_number() OVER (PARTITION BY platform, order_id ORDER BY member_id) = 1""",
+                    {"files": files},
+                )
+            _write_merges(con, merges)
+            rows = con.execute("SELECT count(*) FROM credits").fetchone()
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        with _lock(path):
+            os.replace(fresh, path)
+            Path(f"{path}.wal").unlink(missing_ok=True)
+    return int(rows[0]) if rows else 0
+
+
+async def apply_changes(
+    path: Path, chunks: AsyncIterator[list[tuple[Any, ...]]], merges: list[tuple[int, int]]
+) -> tuple[int, int]:
+    """Replace the orders that changed (one row per order, the new one) in the file. Returns (rows read, rows now
+    in the file)."""
+    with tempfile.TemporaryDirectory(dir=path.parent if path.parent.exists() else None) as workdir:
+        files = await _to_parquet(chunks, Path(workdir))
+        with opened(path) as con:
+            con.execute("BEGIN")
+            read = 0
+            if files:
+                _load(con, "changed", files)
+                con.execute(
+                    """CREATE OR REPLACE TEMP TABLE changed_once AS SELECT * FROM changed
+                       QUALIFY row_number() OVER (PARTITION BY platform, order_id ORDER BY member_id) = 1"""
+                )
+                counted = con.execute("SELECT count(*) FROM changed").fetchone()
+                read = int(counted[0]) if counted else 0
+                con.execute(
+                    """DELETE FROM credits c USING changed_once d
+                       WHERE c.platform = d.platform AND c.order_id = d.order_id"""
+                )
+                con.execute("INSERT INTO credits SELECT * FROM changed_once")
+            _write_merges(con, merges)
+            con.execute("COMMIT")
+            total = con.execute("SELECT count(*) FROM credits").fetchone()
+    return read, int(total[0]) if total else 0
