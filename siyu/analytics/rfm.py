@@ -28,6 +28,8 @@ SEGMENTS: list[tuple[str, str, str]] = [
     ("sleeping", "沉睡", "r_score <= 2"),
 ]
 OTHER = ("other", "一般")
+# A usual gap between orders shorter than this counts as this long (two orders of one live show are no rhythm).
+MIN_GAP_DAYS = 7
 SEGMENT_NAMES = {key: name for key, name, _ in SEGMENTS} | {OTHER[0]: OTHER[1]}
 
 # Per member: what her credited orders say. `$now` is a naive UTC timestamp.
@@ -120,7 +122,7 @@ def scored_sql(edges: Edges) -> str:
       FROM p
     )
     SELECT *, {segment} AS segment,
-           coalesce(recency_days > greatest(usual_gap_days, 1), false) AS at_risk
+           (frequency >= 2 AND recency_days > greatest(usual_gap_days, $min_gap)) AS at_risk
     FROM s
     """
 
@@ -132,7 +134,7 @@ def compute(con: duckdb.DuckDBPyConnection, *, now: datetime, own_edges: dict[st
     rows = con.execute(
         f"""SELECT r_score, f_score, segment, count(*), sum(monetary_fen), sum(at_risk::INT)
             FROM ({scored_sql(edges)}) GROUP BY ALL""",
-        {"now": now},
+        {"now": now, "min_gap": MIN_GAP_DAYS},
     ).fetchall()
     grid = [[(0, 0) for _ in range(5)] for _ in range(5)]
     by_segment: dict[str, tuple[int, int]] = {}
@@ -166,7 +168,7 @@ def at_risk_members(
     rows = con.execute(
         f"""SELECT member_id, recency_days, frequency, monetary_fen, usual_gap_days, segment
             FROM ({scored_sql(edges)}) WHERE at_risk ORDER BY monetary_fen DESC, member_id{page}""",
-        {"now": now},
+        {"now": now, "min_gap": MIN_GAP_DAYS},
     ).fetchall()
     return [
         {

@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from siyu.console import (
+    analytics,
     api_keys,
     audit,
     auth,
@@ -22,6 +23,7 @@ router = APIRouter(prefix="/console")
 for module in (
     auth,
     dashboard,
+    analytics,
     orders,
     members,
     claims,
