@@ -69,7 +69,7 @@ def _pg_sql(tenant: int, members: int, orders: int) -> list[str]:
                    1, 1, now(), now()
             FROM generate_series(1::bigint, {orders}) i""",
         f"""INSERT INTO claims (tenant_id, id, member_id, platform, order_id, outcome, message, points, via, created_at)
-            SELECT {tenant}, i, 1 + ((i * 2654435761) % {members}),
+            SELECT {tenant}, i, 1 + ((i * 2654435761) % 1000003) % {members},
                    CASE WHEN i % 10 < 5 THEN 'taobao' WHEN i % 10 < 8 THEN 'douyin' ELSE 'kuaishou' END,
                    (1000000000000 + i)::text, 'credited', '已获得积分', 1, 'claim', now() - interval '1 day'
             FROM generate_series(1::bigint, {orders}) i WHERE (i / 10) % 5 < 2""",
@@ -107,8 +107,8 @@ def _sqlite_sql(tenant: int, members: int, orders: int) -> list[str]:
             FROM s""",
         f"""INSERT INTO claims (tenant_id, id, member_id, platform, order_id, outcome, message, points, via, created_at)
             {series.format(n=orders)}
-            SELECT {tenant}, i, 1 + ((i * 2654435761) % {members}), {platform}, CAST(1000000000000 + i AS TEXT),
-                   'credited', '已获得积分', 1, 'claim', '{start}'
+            SELECT {tenant}, i, 1 + ((i * 2654435761) % 1000003) % {members}, {platform},
+                   CAST(1000000000000 + i AS TEXT), 'credited', '已获得积分', 1, 'claim', '{start}'
             FROM s WHERE (i / 10) % 5 < 2""",
         "ANALYZE",
     ]

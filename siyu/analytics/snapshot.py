@@ -13,7 +13,6 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import polars as pl
@@ -59,24 +58,18 @@ def opened(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
             con.close()
 
 
-def frame_of(rows: list[tuple[Any, ...]]) -> pl.DataFrame:
-    """Rows in `COLUMNS` order as a frame with naive UTC times (what the file stores)."""
-    frame = pl.DataFrame(rows, schema=list(COLUMNS), orient="row", infer_schema_length=None)
-    paid_at = frame.schema["paid_at"]
-    if isinstance(paid_at, pl.Datetime) and paid_at.time_zone is not None:
-        frame = frame.with_columns(pl.col("paid_at").dt.convert_time_zone("UTC").dt.replace_time_zone(None))
-    elif paid_at == pl.String:
-        frame = frame.with_columns(pl.col("paid_at").str.to_datetime(time_zone="UTC").dt.replace_time_zone(None))
-    return frame.cast(_SCHEMA)  # type: ignore[arg-type]
+def _normalised(frame: pl.DataFrame) -> pl.DataFrame:
+    """The columns the file stores, in its order and types (an empty frame from the database has no types)."""
+    return frame.select(COLUMNS).cast(_SCHEMA)  # type: ignore[arg-type]
 
 
-async def _to_parquet(chunks: AsyncIterator[list[tuple[Any, ...]]], workdir: Path) -> list[str]:
+async def _to_parquet(chunks: AsyncIterator[pl.DataFrame], workdir: Path) -> list[str]:
     files: list[str] = []
-    async for rows in chunks:
-        if not rows:
+    async for frame in chunks:
+        if frame.height == 0:
             continue
         target = workdir / f"part-{len(files):05d}.parquet"
-        frame_of(rows).write_parquet(target, compression="lz4")
+        _normalised(frame).write_parquet(target, compression="lz4")
         files.append(str(target))
     return files
 
@@ -105,7 +98,7 @@ def _write_merges(con: duckdb.DuckDBPyConnection, merges: list[tuple[int, int]])
             con.execute("INSERT INTO merges SELECT member_id, into_id FROM read_parquet($f)", {"f": str(target)})
 
 
-async def build(path: Path, chunks: AsyncIterator[list[tuple[Any, ...]]], merges: list[tuple[int, int]]) -> int:
+async def build(path: Path, chunks: AsyncIterator[pl.DataFrame], merges: list[tuple[int, int]]) -> int:
     """A new file with every credited order, swapped in for the old one. Returns the rows it holds."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent) as workdir:
@@ -133,7 +126,7 @@ async def build(path: Path, chunks: AsyncIterator[list[tuple[Any, ...]]], merges
 
 
 async def apply_changes(
-    path: Path, chunks: AsyncIterator[list[tuple[Any, ...]]], merges: list[tuple[int, int]]
+    path: Path, chunks: AsyncIterator[pl.DataFrame], merges: list[tuple[int, int]]
 ) -> tuple[int, int]:
     """Replace the orders that changed (one row per order, the new one) in the file. Returns (rows read, rows now
     in the file)."""

@@ -6,11 +6,12 @@ from collections.abc import AsyncIterator, Collection
 from datetime import datetime
 from typing import Any, cast
 
+import polars as pl
 from sqlalchemy import ColumnExpressionArgument, Exists, Table, and_, exists, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.claims.models import Claim, Outcome, Via
-from siyu.kit import metrics
+from siyu.kit import bulk, metrics
 from siyu.kit.db import adopt
 from siyu.kit.fast import Fast
 from siyu.kit.pagination import Page, PageRequest, Sort, paginate
@@ -467,9 +468,8 @@ async def credited_orders(
     tenant_id: int,
     changed_after_import: int | None = None,
     claimed_since: datetime | None = None,
-    chunk: int = 100_000,
-) -> AsyncIterator[list[tuple[Any, ...]]]:
-    """Every order credited to a member (claimed or bound) as `CREDITED_ORDER_COLUMNS`, in chunks of rows.
+) -> AsyncIterator[pl.DataFrame]:
+    """Every order credited to a member (claimed or bound) as frames of `CREDITED_ORDER_COLUMNS`.
 
     With `changed_after_import` / `claimed_since`: only the orders an import after that one wrote, and those
     claimed at or after that time (an order may come twice; the reader keeps one)."""
@@ -499,6 +499,5 @@ async def credited_orders(
         if claimed_since is not None:
             statements.append(base.where(Claim.created_at >= claimed_since))
     for statement in statements:
-        result = await session.stream(statement.execution_options(yield_per=chunk))
-        async for part in result.partitions(chunk):
-            yield [tuple(row) for row in part]
+        async for frame in bulk.frames_of(session, statement):
+            yield frame

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
+import polars as pl
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -715,9 +715,9 @@ def credited_orders(
     tenant_id: int,
     changed_after_import: int | None = None,
     claimed_since: datetime | None = None,
-) -> AsyncIterator[list[tuple[Any, ...]]]:
-    """Chunks of (member, platform, order id, status, paid fen, refund fen, paid at) of the orders credited to
-    members: all of them, or those changed after an import / claimed since a time."""
+) -> AsyncIterator[pl.DataFrame]:
+    """Frames of (member_id, platform, order_id, status, paid_fen, refund_fen, paid_at: naive UTC) of the orders
+    credited to members: all of them, or those changed after an import / claimed since a time."""
     return repository.credited_orders(
         session, tenant_id=tenant_id, changed_after_import=changed_after_import, claimed_since=claimed_since
     )
