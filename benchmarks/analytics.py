@@ -198,7 +198,7 @@ async def run(url: str, args: argparse.Namespace, workdir: Path) -> dict[str, An
 
     memory = duckdb.connect()
     memory.execute(f"ATTACH '{snapshot.path_of(directory, tenant.id)}' AS snap (READ_ONLY)")
-    memory.execute("CREATE TABLE raw AS SELECT * FROM snap.credits")
+    memory.execute("CREATE TABLE raw AS SELECT * FROM snap.orders WHERE member_id IS NOT NULL")
     memory.execute("DETACH snap")
     raw_times = []
     for _ in range(3):

@@ -55,10 +55,14 @@ def _claims(p: service.PlatformClaims) -> PlatformClaimsOut:
 
 
 @router.get("/dashboard", response_model=DashboardOut, summary="概览数据：本期与上期")
-async def dashboard(session: DbSession, principal: Reader, first: Day = None, last: Day = None) -> DashboardOut:
+async def dashboard(
+    request: Request, session: DbSession, principal: Reader, first: Day = None, last: Day = None
+) -> DashboardOut:
     tenant = await tenants.get_tenant(session, principal.tenant_id)
     period = period_of(first, last, today=to_local(utcnow(), tenant.timezone).date())
-    b = await service.dashboard(session, tenant_id=tenant.id, timezone=tenant.timezone, period=period)
+    b = await service.dashboard(
+        session, tenant_id=tenant.id, timezone=tenant.timezone, period=period, directory=_dir(request)
+    )
     return DashboardOut(
         first=b.period.first,
         last=b.period.last,
@@ -80,6 +84,7 @@ async def dashboard(session: DbSession, principal: Reader, first: Day = None, la
         redemption_points=_pair(b.redemption_points),
         draws=_pair(b.draws),
         draw_points=_pair(b.draw_points),
+        orders_as_of=b.orders_as_of,
     )
 
 

@@ -1,4 +1,4 @@
-"""RFM from the snapshot's credited orders, computed by DuckDB in one pass.
+"""RFM from the snapshot's orders credited to members, computed by DuckDB in one pass.
 
 Per member (merged members counted in the member they were merged into), over her credited orders (claimed,
 or credited to a bound account) that are paid and not closed or fully refunded:
@@ -39,8 +39,8 @@ SELECT coalesce(g.into_id, c.member_id) AS member_id,
        count(*) AS frequency,
        sum(greatest(c.paid_fen - least(c.refund_fen, c.paid_fen), 0))::BIGINT AS monetary_fen,
        (epoch(max(c.paid_at)) - epoch(min(c.paid_at))) / 86400.0 AS span_days
-FROM credits c LEFT JOIN merges g ON g.member_id = c.member_id
-WHERE c.status NOT IN ('unpaid', 'closed', 'refunded') AND c.paid_at IS NOT NULL
+FROM orders c LEFT JOIN merges g ON g.member_id = c.member_id
+WHERE c.member_id IS NOT NULL AND c.status NOT IN ('unpaid', 'closed', 'refunded') AND c.paid_at IS NOT NULL
 GROUP BY 1
 """
 
@@ -98,9 +98,8 @@ def _edges(con: duckdb.DuckDBPyConnection, now: datetime, own: dict[str, list[fl
     if own is not None:
         return Edges(tuple(own["r"]), tuple(own["f"]), tuple(own["m"]), own=True)
     row = con.execute(
-        f"""SELECT quantile_disc(recency_days, [0.2, 0.4, 0.6, 0.8]), quantile_disc(frequency, [0.2, 0.4, 0.6, 0.8]),
-                   quantile_disc(monetary_fen, [0.2, 0.4, 0.6, 0.8]) FROM ({PER_MEMBER})""",
-        {"now": now},
+        """SELECT quantile_disc(recency_days, [0.2, 0.4, 0.6, 0.8]), quantile_disc(frequency, [0.2, 0.4, 0.6, 0.8]),
+                  quantile_disc(monetary_fen, [0.2, 0.4, 0.6, 0.8]) FROM per_member"""
     ).fetchone()
     if row is None or row[0] is None:
         zero = (0.0, 0.0, 0.0, 0.0)
@@ -110,16 +109,16 @@ def _edges(con: duckdb.DuckDBPyConnection, now: datetime, own: dict[str, list[fl
 
 
 def scored_sql(edges: Edges) -> str:
-    """Per member: days, orders, fen, her usual gap, the three scores, her segment and whether she is at risk."""
+    """Per member (from `per_member`): days, orders, fen, her usual gap, the three scores, her segment and whether
+    she is at risk."""
     segment = "CASE " + " ".join(f"WHEN {cond} THEN '{key}'" for key, _, cond in SEGMENTS) + f" ELSE '{OTHER[0]}' END"
     return f"""
-    WITH p AS ({PER_MEMBER}),
-    s AS (
+    WITH s AS (
       SELECT *, {_score_sql("r", "recency_days", edges.r)} AS r_score,
                 {_score_sql("f", "frequency", edges.f)} AS f_score,
                 {_score_sql("m", "monetary_fen", edges.m)} AS m_score,
                 CASE WHEN frequency >= 2 THEN span_days / (frequency - 1) END AS usual_gap_days
-      FROM p
+      FROM per_member
     )
     SELECT *, {segment} AS segment,
            (frequency >= 2 AND recency_days > greatest(usual_gap_days, $min_gap)) AS at_risk
@@ -128,13 +127,15 @@ def scored_sql(edges: Edges) -> str:
 
 
 def compute(con: duckdb.DuckDBPyConnection, *, now: datetime, own_edges: dict[str, list[float]] | None) -> Rfm:
-    """Every member's scores, summed into the 5x5 grid (recency by frequency) and the named segments."""
+    """Every member's scores, summed into the 5x5 grid (recency by frequency) and the named segments. Leaves the
+    per-member figures in the connection's temporary table `per_member` (for `at_risk_members`)."""
     now = now.replace(tzinfo=None)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE per_member AS {PER_MEMBER}", {"now": now})
     edges = _edges(con, now, own_edges)
     rows = con.execute(
         f"""SELECT r_score, f_score, segment, count(*), sum(monetary_fen), sum(at_risk::INT)
             FROM ({scored_sql(edges)}) GROUP BY ALL""",
-        {"now": now, "min_gap": MIN_GAP_DAYS},
+        {"min_gap": MIN_GAP_DAYS},
     ).fetchall()
     grid = [[(0, 0) for _ in range(5)] for _ in range(5)]
     by_segment: dict[str, tuple[int, int]] = {}
@@ -162,13 +163,13 @@ def at_risk_members(
     limit: int | None = None,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """The members at risk, most valuable first."""
+    """The members at risk, most valuable first (after `compute` on the same connection)."""
     now = now.replace(tzinfo=None)
     page = f" LIMIT {int(limit)} OFFSET {int(offset)}" if limit is not None else ""
     rows = con.execute(
         f"""SELECT member_id, recency_days, frequency, monetary_fen, usual_gap_days, segment
             FROM ({scored_sql(edges)}) WHERE at_risk ORDER BY monetary_fen DESC, member_id{page}""",
-        {"now": now, "min_gap": MIN_GAP_DAYS},
+        {"min_gap": MIN_GAP_DAYS},
     ).fetchall()
     return [
         {

@@ -49,6 +49,9 @@ class DashboardOut(BaseModel):
     redemption_points: PairOut
     draws: PairOut = Field(description="抽奖次数")
     draw_points: PairOut
+    orders_as_of: datetime | None = Field(
+        description="订单相关数字（领取率等）来自此时更新的分析快照；null 表示直接来自数据库"
+    )
 
 
 class EdgesOut(BaseModel):

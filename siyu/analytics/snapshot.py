@@ -1,7 +1,8 @@
-"""The columnar snapshot of one tenant: a DuckDB file of the orders credited to members, fed from the database.
+"""The columnar snapshot of one tenant: a DuckDB file of its orders (with the member each is credited to, if
+any), fed from the database.
 
-A full build reads every credited order; a refresh reads only the orders that imports wrote since the last
-refresh and the claims made since, and replaces those orders in the file. Reports open the file, ask, and
+A full build reads every order; a refresh reads only the orders that imports wrote since the last refresh and
+the orders claimed since, and replaces those orders in the file. Reports open the file, ask, and
 close it, so a full build can swap in a new file underneath them.
 """
 
@@ -12,13 +13,14 @@ import tempfile
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
 COLUMNS = ("member_id", "platform", "order_id", "status", "paid_fen", "refund_fen", "paid_at")
-CREDITS_DDL = """CREATE TABLE IF NOT EXISTS credits (member_id BIGINT, platform VARCHAR, order_id VARCHAR,
+ORDERS_DDL = """CREATE TABLE IF NOT EXISTS orders (member_id BIGINT, platform VARCHAR, order_id VARCHAR,
     status VARCHAR, paid_fen BIGINT, refund_fen BIGINT, paid_at TIMESTAMP)"""
 MERGES_DDL = "CREATE TABLE IF NOT EXISTS merges (member_id BIGINT, into_id BIGINT)"
 _SCHEMA = {
@@ -51,7 +53,7 @@ def opened(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     with _lock(path):
         con = duckdb.connect(str(path))
         try:
-            con.execute(CREDITS_DDL)
+            con.execute(ORDERS_DDL)
             con.execute(MERGES_DDL)
             yield con
         finally:
@@ -106,16 +108,16 @@ async def build(path: Path, chunks: AsyncIterator[pl.DataFrame], merges: list[tu
         fresh = Path(workdir) / "fresh.duckdb"
         con = duckdb.connect(str(fresh))
         try:
-            con.execute(CREDITS_DDL)
+            con.execute(ORDERS_DDL)
             con.execute(MERGES_DDL)
             if files:
                 con.execute(
-                    """INSERT INTO credits SELECT * FROM read_parquet($files)
-                       QUALIFY row_number() OVER (PARTITION BY platform, order_id ORDER BY member_id) = 1""",
+                    """INSERT INTO orders SELECT * FROM read_parquet($files)
+                       QUALIFY row_number() OVER (PARTITION BY platform, order_id ORDER BY member_id NULLS LAST) = 1""",
                     {"files": files},
                 )
             _write_merges(con, merges)
-            rows = con.execute("SELECT count(*) FROM credits").fetchone()
+            rows = con.execute("SELECT count(*) FROM orders").fetchone()
             con.execute("CHECKPOINT")
         finally:
             con.close()
@@ -139,16 +141,36 @@ async def apply_changes(
                 _load(con, "changed", files)
                 con.execute(
                     """CREATE OR REPLACE TEMP TABLE changed_once AS SELECT * FROM changed
-                       QUALIFY row_number() OVER (PARTITION BY platform, order_id ORDER BY member_id) = 1"""
+                       QUALIFY row_number() OVER (PARTITION BY platform, order_id ORDER BY member_id NULLS LAST) = 1"""
                 )
                 counted = con.execute("SELECT count(*) FROM changed").fetchone()
                 read = int(counted[0]) if counted else 0
                 con.execute(
-                    """DELETE FROM credits c USING changed_once d
+                    """DELETE FROM orders c USING changed_once d
                        WHERE c.platform = d.platform AND c.order_id = d.order_id"""
                 )
-                con.execute("INSERT INTO credits SELECT * FROM changed_once")
+                con.execute("INSERT INTO orders SELECT * FROM changed_once")
             _write_merges(con, merges)
             con.execute("COMMIT")
-            total = con.execute("SELECT count(*) FROM credits").fetchone()
+            total = con.execute("SELECT count(*) FROM orders").fetchone()
     return read, int(total[0]) if total else 0
+
+
+def paid_and_claimed(
+    con: duckdb.DuckDBPyConnection, start: datetime, end: datetime
+) -> tuple[dict[str, tuple[int, int]], dict[str, tuple[int, int]]]:
+    """Per platform, of the orders paid in [start, end) (any status but unpaid): (orders, paid fen), and the same
+    of those credited to a member."""
+    rows = con.execute(
+        """SELECT platform, count(*), sum(paid_fen), count(member_id),
+                  coalesce(sum(paid_fen) FILTER (WHERE member_id IS NOT NULL), 0)
+           FROM orders WHERE paid_at >= $start AND paid_at < $end AND status <> 'unpaid' GROUP BY platform""",
+        {"start": _naive_utc(start), "end": _naive_utc(end)},
+    ).fetchall()
+    paid = {p: (int(n), int(fen or 0)) for p, n, fen, _, _ in rows}
+    claimed = {p: (int(n), int(fen or 0)) for p, _, _, n, fen in rows if n}
+    return paid, claimed
+
+
+def _naive_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None)

@@ -462,42 +462,46 @@ async def claimed_totals(
 CREDITED_ORDER_COLUMNS = ("member_id", "platform", "order_id", "status", "paid_fen", "refund_fen", "paid_at")
 
 
-async def credited_orders(
+async def orders_with_members(
     session: AsyncSession,
     *,
     tenant_id: int,
     changed_after_import: int | None = None,
     claimed_since: datetime | None = None,
 ) -> AsyncIterator[pl.DataFrame]:
-    """Every order credited to a member (claimed or bound) as frames of `CREDITED_ORDER_COLUMNS`.
+    """Every order of the tenant with the member it is credited to (claimed or bound; null: nobody), as frames of
+    `CREDITED_ORDER_COLUMNS`.
 
     With `changed_after_import` / `claimed_since`: only the orders an import after that one wrote, and those
     claimed at or after that time (an order may come twice; the reader keeps one)."""
-    base = (
-        select(
-            Claim.member_id,
-            Order.platform,
-            Order.order_id,
-            Order.status,
-            Order.paid_fen,
-            Order.refund_fen,
-            Order.paid_at,
-        )
-        .join(
-            Order,
-            and_(
-                Order.tenant_id == Claim.tenant_id, Order.platform == Claim.platform, Order.order_id == Claim.order_id
-            ),
-        )
-        .where(Claim.tenant_id == tenant_id, Claim.outcome == Outcome.credited)
+    columns = (
+        Claim.member_id,
+        Order.platform,
+        Order.order_id,
+        Order.status,
+        Order.paid_fen,
+        Order.refund_fen,
+        Order.paid_at,
     )
-    statements = [base]
+    credited = and_(
+        Claim.tenant_id == Order.tenant_id,
+        Claim.platform == Order.platform,
+        Claim.order_id == Order.order_id,
+        Claim.outcome == Outcome.credited,
+    )
+    every = select(*columns).select_from(Order).outerjoin(Claim, credited).where(Order.tenant_id == tenant_id)
+    statements = [every]
     if changed_after_import is not None or claimed_since is not None:
         statements = []
         if changed_after_import is not None:
-            statements.append(base.where(Order.last_import_id > changed_after_import))
+            statements.append(every.where(Order.last_import_id > changed_after_import))
         if claimed_since is not None:
-            statements.append(base.where(Claim.created_at >= claimed_since))
+            statements.append(
+                select(*columns)
+                .select_from(Claim)
+                .join(Order, credited)
+                .where(Claim.tenant_id == tenant_id, Claim.created_at >= claimed_since)
+            )
     for statement in statements:
         async for frame in bulk.frames_of(session, statement):
             yield frame

@@ -709,15 +709,15 @@ async def claimed_totals(
     return await repository.claimed_totals(session, tenant_id=tenant_id, start=start, end=end)
 
 
-def credited_orders(
+def orders_with_members(
     session: AsyncSession,
     *,
     tenant_id: int,
     changed_after_import: int | None = None,
     claimed_since: datetime | None = None,
 ) -> AsyncIterator[pl.DataFrame]:
-    """Frames of (member_id, platform, order_id, status, paid_fen, refund_fen, paid_at: naive UTC) of the orders
-    credited to members: all of them, or those changed after an import / claimed since a time."""
-    return repository.credited_orders(
+    """Frames of (member_id or null, platform, order_id, status, paid_fen, refund_fen, paid_at: naive UTC) of the
+    tenant's orders: all of them, or those changed after an import / claimed since a time."""
+    return repository.orders_with_members(
         session, tenant_id=tenant_id, changed_after_import=changed_after_import, claimed_since=claimed_since
     )

@@ -54,11 +54,15 @@ def _presets(period: Period, today: date) -> list[tuple[str, str, bool]]:
 
 
 async def dashboard_page(
-    console: ConsoleContext, session: DbSession, first: str | None, last: str | None
+    request: Request, console: ConsoleContext, session: DbSession, first: str | None, last: str | None
 ) -> HTMLResponse:
     period = period_of(first, last, today=_today(console))
     board = await service.dashboard(
-        session, tenant_id=console.tenant.id, timezone=console.tenant.timezone, period=period
+        session,
+        tenant_id=console.tenant.id,
+        timezone=console.tenant.timezone,
+        period=period,
+        directory=snapshot_dir(request),
     )
     return console.render(
         "console/analytics.html",

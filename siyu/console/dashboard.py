@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from siyu.audit import service as audit
@@ -25,9 +25,11 @@ Day = Annotated[str | None, Query(max_length=10)]
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(console: ConsoleContext, session: DbSession, first: Day = None, last: Day = None) -> HTMLResponse:
+async def home(
+    request: Request, console: ConsoleContext, session: DbSession, first: Day = None, last: Day = None
+) -> HTMLResponse:
     if console.can("analytics.read"):
-        return await dashboard_page(console, session, first, last)
+        return await dashboard_page(request, console, session, first, last)
     return await overview(console, session)
 
 

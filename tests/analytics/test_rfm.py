@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.analytics import rfm, service, snapshot
+from siyu.analytics.periods import Period
 from siyu.fans import service as fans_service
 from siyu.kit.time import utcnow
 from tests.analytics.support import credit, order
@@ -23,10 +24,10 @@ EDGES = {"r": [7, 30, 90, 180], "f": [1, 2, 3, 5], "m": [10000, 50000, 100000, 5
 
 def table(rows: list[tuple[int, str, str, str, int, int, object]]) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
-    con.execute(snapshot.CREDITS_DDL)
+    con.execute(snapshot.ORDERS_DDL)
     con.execute(snapshot.MERGES_DDL)
     if rows:
-        con.executemany("INSERT INTO credits VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        con.executemany("INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
     return con
 
 
@@ -176,6 +177,15 @@ async def test_a_refresh_gives_what_a_full_build_gives(
     refreshed = await service.refresh(session, tenant_id=shop, directory=directory)
     assert not refreshed.full
     by_refresh = await _figures(session, shop, directory)
+    # The dashboard's orders figures from the refreshed snapshot are the database's
+    today = utcnow().date()
+    for period in (Period(today - timedelta(days=200), today + timedelta(days=5)), Period(today, today)):
+        by_snapshot = await service.dashboard(
+            session, tenant_id=shop, timezone="Asia/Shanghai", period=period, directory=directory
+        )
+        by_database = await service.dashboard(session, tenant_id=shop, timezone="Asia/Shanghai", period=period)
+        assert by_snapshot.orders_as_of is not None and by_database.orders_as_of is None
+        assert (by_snapshot.platforms, by_snapshot.total) == (by_database.platforms, by_database.total)
     rebuilt = await service.refresh(session, tenant_id=shop, directory=directory, full=True)
     assert rebuilt.full and rebuilt.rows == refreshed.rows
     assert await _figures(session, shop, directory) == by_refresh
