@@ -184,7 +184,7 @@ async def run(url: str, args: argparse.Namespace, workdir: Path) -> dict[str, An
         t0 = time.perf_counter()
         built = await service.refresh(session, tenant_id=tenant.id, directory=directory, full=True)
         build_s = time.perf_counter() - t0
-    say(f"full build: {built.rows:,} credited orders in {build_s:.2f}s")
+    say(f"full build: {built.rows:,} orders in {build_s:.2f}s")
 
     now = datetime.now(UTC)
     rfm_times = []
@@ -243,7 +243,7 @@ async def run(url: str, args: argparse.Namespace, workdir: Path) -> dict[str, An
         "database": dialect,
         "orders": args.orders,
         "members": args.members,
-        "credited_orders": built.rows,
+        "snapshot_rows": built.rows,
         "build_s": round(build_s, 3),
         "rfm_s": round(rfm_s, 3),
         "raw_rfm_s": round(raw_rfm_s, 3),

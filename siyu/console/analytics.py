@@ -109,6 +109,7 @@ async def rfm_page(request: Request, console: ConsoleContext, session: DbSession
         edges=_edges_for_form(result) if result else None,
         letters=LETTER_LABELS,
         yuan_per_point=settings.yuan_per_point,
+        can_edit=console.can("tenant.write"),
         error=request.query_params.get("error", ""),
     )
 

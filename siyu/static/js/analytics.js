@@ -17,7 +17,7 @@
       tooltip: { trigger: "axis" },
       xAxis: { type: "category", data: JSON.parse(el.dataset.labels) },
       yAxis: { type: "value", minInterval: 1 },
-      series: [{ name: "新增会员", type: "line", smooth: true, areaStyle: { opacity: 0.15 }, itemStyle: { color: pink },
+      series: [{ name: "新增会员", type: "line", areaStyle: { opacity: 0.15 }, itemStyle: { color: pink },
                  data: JSON.parse(el.dataset.values) }]
     };
   });
@@ -26,7 +26,7 @@
     return {
       tooltip: { trigger: "item", formatter: "{b}：{c}" },
       series: [{ type: "funnel", left: "10%", width: "80%", sort: "descending", minSize: "20%",
-                 label: { formatter: "{b}\n{c}" },
+                 label: { position: "inside", color: "#fff", formatter: "{b}\n{c}" },
                  data: [{ name: "已付款订单", value: orders, itemStyle: { color: grey } },
                         { name: "会员领取", value: claimed, itemStyle: { color: pink } }] }]
     };
@@ -48,7 +48,7 @@
     var top = Math.max.apply(null, cells.map(function (c) { return c[2]; }).concat([1]));
     var c = echarts.init(heat);
     c.setOption({
-      grid: { left: 72, right: 16, top: 12, bottom: 72 },
+      grid: { left: 72, right: 16, top: 12, bottom: 96 },
       tooltip: { formatter: function (p) { return "R " + (p.value[1] + 1) + " 分 · F " + (p.value[0] + 1) + " 分<br>" + p.value[2] + " 位会员"; } },
       xAxis: { type: "category", name: "订单数得分（F）", nameLocation: "middle", nameGap: 28, data: ["1", "2", "3", "4", "5"] },
       yAxis: { type: "category", name: "最近一单得分（R）", nameLocation: "middle", nameGap: 36, data: ["1", "2", "3", "4", "5"] },
