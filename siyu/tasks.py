@@ -2,6 +2,7 @@
 
 
 def load_handlers() -> None:
+    import siyu.analytics.tasks
     import siyu.claims.tasks
     import siyu.fans.tasks
     import siyu.jobs.tasks

@@ -16,5 +16,10 @@ async def get_state(session: AsyncSession, *, tenant_id: int) -> SnapshotState |
     return await session.scalar(select(SnapshotState).where(SnapshotState.tenant_id == tenant_id))
 
 
+async def tenants_with_snapshots(session: AsyncSession) -> list[int]:
+    """Every tenant with a snapshot (for the scheduled refresh over all of them)."""
+    return list(await session.scalars(select(SnapshotState.tenant_id).order_by(SnapshotState.tenant_id)))
+
+
 def add(session: AsyncSession, row: AnalyticsSettings | SnapshotState) -> None:
     session.add(row)

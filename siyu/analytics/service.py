@@ -335,6 +335,10 @@ async def refresh(session: AsyncSession, *, tenant_id: int, directory: Path, ful
     return Refreshed(full=full, read=read, rows=rows, refreshed_at=started)
 
 
+async def tenants_with_snapshots(session: AsyncSession) -> list[int]:
+    return await repository.tenants_with_snapshots(session)
+
+
 async def snapshot_state(session: AsyncSession, *, tenant_id: int) -> SnapshotState | None:
     return await repository.get_state(session, tenant_id=tenant_id)
 

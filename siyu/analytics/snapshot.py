@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ _SCHEMA = {
     "paid_at": pl.Datetime("us"),
 }
 
+LOCK_WAIT_S = 30.0
 _locks: dict[Path, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
@@ -46,12 +48,24 @@ def _lock(path: Path) -> threading.Lock:
         return _locks.setdefault(path, threading.Lock())
 
 
+def _connect(path: Path) -> duckdb.DuckDBPyConnection:
+    """The file, waiting up to `LOCK_WAIT_S` while another process (a worker refreshing it) holds it."""
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while True:
+        try:
+            return duckdb.connect(str(path))
+        except duckdb.IOException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 @contextmanager
 def opened(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """The snapshot file, for one question or one change at a time in this process (an empty one if missing)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with _lock(path):
-        con = duckdb.connect(str(path))
+        con = _connect(path)
         try:
             con.execute(ORDERS_DDL)
             con.execute(MERGES_DDL)
