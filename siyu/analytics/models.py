@@ -36,6 +36,7 @@ class SnapshotState(Base):
     tenant_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     import_mark: Mapped[int]  # orders written by imports up to this id are in the snapshot
     claim_mark: Mapped[datetime]  # claims made before this instant are in the snapshot
+    entry_mark: Mapped[int]  # ledger entries up to this id are in the snapshot
     rows: Mapped[int]  # credited orders in the snapshot
     built_at: Mapped[datetime]  # the last full build
     refreshed_at: Mapped[datetime]  # the last refresh, full or not

@@ -28,9 +28,10 @@ from siyu.orders import service as orders
 from siyu.tenants.models import PLATFORM_LABELS
 
 MAX_BUCKETS = 31
-# Claims made this long before a refresh started are read again by the next one: a claim written by a
-# transaction that began before the refresh and committed after it is not missed.
+# Claims made (and ledger entries numbered) this long before a refresh started are read again by the next one: a
+# row written by a transaction that began before the refresh and committed after it is not missed.
 CLAIM_OVERLAP = timedelta(minutes=10)
+ENTRY_OVERLAP_MS = 10 * 60 * 1000
 
 
 # Settings
@@ -154,7 +155,7 @@ class Dashboard:
     draws: Pair
     draw_points: Pair
     joined_series: list[tuple[date, date, int]]  # (first day, last day, members who joined)
-    orders_as_of: datetime | None  # orders figures from the snapshot of this time (None: from the database)
+    orders_as_of: datetime | None  # orders and points figures from the snapshot of this time (None: the database)
 
 
 def _buckets(period: Period) -> list[Period]:
@@ -175,38 +176,44 @@ class _Points:
     expired: int
 
 
-async def _points(session: AsyncSession, tenant_id: int, start: datetime, end: datetime) -> _Points:
-    kinds = await ledger.entry_totals(session, tenant_id=tenant_id, start=start, end=end)
-
+def _points_of(kinds: dict[str, tuple[int, int]], added: int) -> _Points:
     def available(kind: str) -> int:
         return kinds.get(kind, (0, 0))[0]
 
-    issued = kinds.get("earn_pending", (0, 0))[1] + available("earn")
-    issued += await ledger.positive_adjustments(session, tenant_id=tenant_id, start=start, end=end)
+    issued = kinds.get("earn_pending", (0, 0))[1] + available("earn") + added
     return _Points(issued=issued, spent=-(available("spend") + available("refund")), expired=-available("expire"))
+
+
+async def _points(session: AsyncSession, tenant_id: int, start: datetime, end: datetime) -> _Points:
+    kinds = await ledger.entry_totals(session, tenant_id=tenant_id, start=start, end=end)
+    return _points_of(kinds, await ledger.positive_adjustments(session, tenant_id=tenant_id, start=start, end=end))
 
 
 Totals = dict[str, tuple[int, int]]
 
 
-async def _order_totals(
+async def _from_snapshot_or_database(
     session: AsyncSession, tenant_id: int, directory: Path | None, ranges: list[tuple[datetime, datetime]]
-) -> tuple[list[Totals], list[Totals], datetime | None]:
-    """Per range: paid and claimed orders per platform, from the snapshot when there is one (a column scan, no
-    matter how many orders), else from the database (each an index range of the orders table)."""
+) -> tuple[list[Totals], list[Totals], list[_Points], datetime | None]:
+    """Per range: paid and claimed orders per platform and the points figures, from the snapshot when there is one
+    (column scans, no matter how many orders and entries), else from the database."""
     state = await repository.get_state(session, tenant_id=tenant_id) if directory is not None else None
     if state is not None and directory is not None and snapshot.path_of(directory, tenant_id).exists():
         path = snapshot.path_of(directory, tenant_id)
 
-        def read() -> list[tuple[Totals, Totals]]:
+        def read() -> list[tuple[Totals, Totals, _Points]]:
             with snapshot.opened(path) as con:
-                return [snapshot.paid_and_claimed(con, start, end) for start, end in ranges]
+                return [
+                    (*snapshot.paid_and_claimed(con, start, end), _points_of(*snapshot.points_totals(con, start, end)))
+                    for start, end in ranges
+                ]
 
-        both = await asyncio.to_thread(read)
-        return [p for p, _ in both], [c for _, c in both], state.refreshed_at
+        found = await asyncio.to_thread(read)
+        return [p for p, _, _ in found], [c for _, c, _ in found], [x for _, _, x in found], state.refreshed_at
     paid = [await orders.paid_totals(session, tenant_id=tenant_id, start=s, end=e) for s, e in ranges]
     claimed = [await claims.claimed_totals(session, tenant_id=tenant_id, start=s, end=e) for s, e in ranges]
-    return paid, claimed, None
+    points = [await _points(session, tenant_id, s, e) for s, e in ranges]
+    return paid, claimed, points, None
 
 
 async def dashboard(
@@ -218,7 +225,7 @@ async def dashboard(
     now_start, now_end = period.bounds(timezone)
     before_start, before_end = previous.bounds(timezone)
     settings = await settings_of(session, tenant_id=tenant_id)
-    paid, claimed, as_of = await _order_totals(
+    paid, claimed, (points_now, points_before), as_of = await _from_snapshot_or_database(
         session, tenant_id, directory, [(now_start, now_end), (before_start, before_end)]
     )
     platforms = []
@@ -246,8 +253,6 @@ async def dashboard(
     total = PlatformClaims(
         "all", "全部平台", summed("orders"), summed("claimed"), summed("gmv_fen"), summed("claimed_fen")
     )
-    points_now = await _points(session, tenant_id, now_start, now_end)
-    points_before = await _points(session, tenant_id, before_start, before_end)
     available, pending, debt = await ledger.outstanding(session, tenant_id=tenant_id)
     redemptions = [
         await mall.redemption_totals(session, tenant_id=tenant_id, start=s, end=e)
@@ -310,7 +315,12 @@ async def refresh(session: AsyncSession, *, tenant_id: int, directory: Path, ful
     path = snapshot.path_of(directory, tenant_id)
     merges = await members.merged(session, tenant_id=tenant_id)
     if full or state is None or not path.exists():
-        rows = await snapshot.build(path, claims.orders_with_members(session, tenant_id=tenant_id), merges)
+        rows = await snapshot.build(
+            path,
+            claims.orders_with_members(session, tenant_id=tenant_id),
+            merges,
+            ledger.entries_after(session, tenant_id=tenant_id, after_id=None),
+        )
         read, full = rows, True
     else:
         read, rows = await snapshot.apply_changes(
@@ -322,13 +332,22 @@ async def refresh(session: AsyncSession, *, tenant_id: int, directory: Path, ful
                 claimed_since=state.claim_mark - CLAIM_OVERLAP,
             ),
             merges,
+            ledger.entries_after(session, tenant_id=tenant_id, after_id=state.entry_mark),
         )
+    entry_mark = await asyncio.to_thread(snapshot.entry_mark, path, ENTRY_OVERLAP_MS)
     if state is None:
         state = SnapshotState(
-            tenant_id=tenant_id, import_mark=mark, claim_mark=started, rows=rows, built_at=started, refreshed_at=started
+            tenant_id=tenant_id,
+            import_mark=mark,
+            claim_mark=started,
+            entry_mark=entry_mark,
+            rows=rows,
+            built_at=started,
+            refreshed_at=started,
         )
         repository.add(session, state)
     state.import_mark, state.claim_mark, state.rows, state.refreshed_at = mark, started, rows, started
+    state.entry_mark = entry_mark
     if full:
         state.built_at = started
     await session.flush()

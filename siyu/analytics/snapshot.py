@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -24,6 +25,16 @@ COLUMNS = ("member_id", "platform", "order_id", "status", "paid_fen", "refund_fe
 ORDERS_DDL = """CREATE TABLE IF NOT EXISTS orders (member_id BIGINT, platform VARCHAR, order_id VARCHAR,
     status VARCHAR, paid_fen BIGINT, refund_fen BIGINT, paid_at TIMESTAMP)"""
 MERGES_DDL = "CREATE TABLE IF NOT EXISTS merges (member_id BIGINT, into_id BIGINT)"
+ENTRIES_DDL = """CREATE TABLE IF NOT EXISTS entries (id BIGINT, kind VARCHAR, amount BIGINT, pending_amount BIGINT,
+    created_at TIMESTAMP)"""
+ENTRY_COLUMNS = ("id", "kind", "amount", "pending_amount", "created_at")
+_ENTRY_SCHEMA = {
+    "id": pl.Int64,
+    "kind": pl.String,
+    "amount": pl.Int64,
+    "pending_amount": pl.Int64,
+    "created_at": pl.Datetime("us"),
+}
 _SCHEMA = {
     "member_id": pl.Int64,
     "platform": pl.String,
@@ -69,23 +80,26 @@ def opened(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         try:
             con.execute(ORDERS_DDL)
             con.execute(MERGES_DDL)
+            con.execute(ENTRIES_DDL)
             yield con
         finally:
             con.close()
 
 
-def _normalised(frame: pl.DataFrame) -> pl.DataFrame:
-    """The columns the file stores, in its order and types (an empty frame from the database has no types)."""
-    return frame.select(COLUMNS).cast(_SCHEMA)  # type: ignore[arg-type]
-
-
-async def _to_parquet(chunks: AsyncIterator[pl.DataFrame], workdir: Path) -> list[str]:
+async def _to_parquet(
+    chunks: AsyncIterator[pl.DataFrame],
+    workdir: Path,
+    *,
+    columns: tuple[str, ...] = COLUMNS,
+    schema: dict[str, Any] = _SCHEMA,
+) -> list[str]:
+    """Each frame, in the file's columns and types, as a Parquet file in `workdir`."""
     files: list[str] = []
     async for frame in chunks:
         if frame.height == 0:
             continue
-        target = workdir / f"part-{len(files):05d}.parquet"
-        _normalised(frame).write_parquet(target, compression="lz4")
+        target = workdir / f"{columns[0]}-{len(files):05d}.parquet"
+        frame.select(columns).cast(schema).write_parquet(target, compression="lz4")  # type: ignore[arg-type]
         files.append(str(target))
     return files
 
@@ -114,16 +128,25 @@ def _write_merges(con: duckdb.DuckDBPyConnection, merges: list[tuple[int, int]])
             con.execute("INSERT INTO merges SELECT member_id, into_id FROM read_parquet($f)", {"f": str(target)})
 
 
-async def build(path: Path, chunks: AsyncIterator[pl.DataFrame], merges: list[tuple[int, int]]) -> int:
+async def build(
+    path: Path,
+    chunks: AsyncIterator[pl.DataFrame],
+    merges: list[tuple[int, int]],
+    entries: AsyncIterator[pl.DataFrame],
+) -> int:
     """A new file with every credited order, swapped in for the old one. Returns the rows it holds."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent) as workdir:
         files = await _to_parquet(chunks, Path(workdir))
+        entry_files = await _to_parquet(entries, Path(workdir), columns=ENTRY_COLUMNS, schema=_ENTRY_SCHEMA)
         fresh = Path(workdir) / "fresh.duckdb"
         con = duckdb.connect(str(fresh))
         try:
             con.execute(ORDERS_DDL)
             con.execute(MERGES_DDL)
+            con.execute(ENTRIES_DDL)
+            if entry_files:
+                con.execute("INSERT INTO entries SELECT * FROM read_parquet($files)", {"files": entry_files})
             if files:
                 con.execute(
                     """INSERT INTO orders SELECT * FROM read_parquet($files)
@@ -142,14 +165,22 @@ async def build(path: Path, chunks: AsyncIterator[pl.DataFrame], merges: list[tu
 
 
 async def apply_changes(
-    path: Path, chunks: AsyncIterator[pl.DataFrame], merges: list[tuple[int, int]]
+    path: Path,
+    chunks: AsyncIterator[pl.DataFrame],
+    merges: list[tuple[int, int]],
+    entries: AsyncIterator[pl.DataFrame],
 ) -> tuple[int, int]:
     """Replace the orders that changed (one row per order, the new one) in the file. Returns (rows read, rows now
     in the file)."""
     with tempfile.TemporaryDirectory(dir=path.parent if path.parent.exists() else None) as workdir:
         files = await _to_parquet(chunks, Path(workdir))
+        entry_files = await _to_parquet(entries, Path(workdir), columns=ENTRY_COLUMNS, schema=_ENTRY_SCHEMA)
         with opened(path) as con:
             con.execute("BEGIN")
+            if entry_files:  # entries never change: those read again replace themselves
+                _load(con, "new_entries", entry_files)
+                con.execute("DELETE FROM entries WHERE id IN (SELECT id FROM new_entries)")
+                con.execute("INSERT INTO entries SELECT * FROM new_entries")
             read = 0
             if files:
                 _load(con, "changed", files)
@@ -186,5 +217,29 @@ def paid_and_claimed(
     return paid, claimed
 
 
+def points_totals(
+    con: duckdb.DuckDBPyConnection, start: datetime, end: datetime
+) -> tuple[dict[str, tuple[int, int]], int]:
+    """Per entry kind of the entries made in [start, end): (change to available, change to pending); and the
+    points staff added by hand."""
+    rows = con.execute(
+        """SELECT kind, sum(amount), sum(pending_amount), coalesce(sum(amount) FILTER (WHERE amount > 0), 0)
+           FROM entries WHERE created_at >= $start AND created_at < $end GROUP BY kind""",
+        {"start": _naive_utc(start), "end": _naive_utc(end)},
+    ).fetchall()
+    kinds = {kind: (int(a or 0), int(p or 0)) for kind, a, p, _ in rows}
+    added = sum(int(plus or 0) for kind, _, _, plus in rows if kind == "adjust")
+    return kinds, added
+
+
 def _naive_utc(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def entry_mark(path: Path, overlap_ms: int) -> int:
+    """An entry id below which every entry is in the file: the newest id it holds, less `overlap_ms` of ids (ids
+    grow with time, and an entry committed late may carry an id a little older than the newest one read)."""
+    with opened(path) as con:
+        row = con.execute("SELECT max(id) FROM entries").fetchone()
+    newest = int(row[0]) if row and row[0] is not None else 0
+    return max(newest - (overlap_ms << 22), 0)

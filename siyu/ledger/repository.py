@@ -3,15 +3,17 @@ member's balance row is locked, so the identity map never hands out a stale lot.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
+import polars as pl
 from sqlalchemy import ColumnExpressionArgument, Table, bindparam, case, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
+from siyu.kit import bulk
 from siyu.kit.bulk import dialect, insert_ignoring_duplicates
 from siyu.kit.fast import Fast
 from siyu.ledger.models import Allocation, Balance, Entry, Lot, LotStatus
@@ -495,3 +497,15 @@ async def outstanding(session: AsyncSession, *, tenant_id: int) -> tuple[int, in
         )
     ).one()
     return int(row[0]), int(row[1]), int(row[2])
+
+
+async def entries_after(session: AsyncSession, *, tenant_id: int, after_id: int | None) -> AsyncIterator[pl.DataFrame]:
+    """The tenant's entries (id, kind, amount, pending_amount, created_at) with an id above `after_id` (None: all),
+    as frames. Entries never change, and their ids grow with time: what a reader saw stays true."""
+    statement = select(Entry.id, Entry.kind, Entry.amount, Entry.pending_amount, Entry.created_at).where(
+        Entry.tenant_id == tenant_id
+    )
+    if after_id is not None:
+        statement = statement.where(Entry.id > after_id)
+    async for frame in bulk.frames_of(session, statement):
+        yield frame

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import replace
+from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,7 +25,7 @@ def this_month(timezone: str = "Asia/Shanghai") -> Period:
     return Period(today - timedelta(days=29), today)
 
 
-async def test_every_figure_of_a_small_tenant(session: AsyncSession) -> None:
+async def test_every_figure_of_a_small_tenant(session: AsyncSession, tmp_path: Path) -> None:
     shop = (await factories.tenant(session)).id
     other = (await factories.tenant(session)).id  # its numbers must not show
     now = utcnow()
@@ -83,6 +85,16 @@ async def test_every_figure_of_a_small_tenant(session: AsyncSession) -> None:
     assert (board.available, board.pending, board.debt) == (90, 50, 0)
     assert board.yuan_per_point == Decimal("0.01") and board.liability_fen == 90
     assert sum(n for _, _, n in board.joined_series) == 3 and len(board.joined_series) == 30
+
+    # The snapshot gives the same figures, for this period and one with nothing in it
+    await service.refresh(session, tenant_id=shop, directory=tmp_path)
+    for period in (this_month(), Period(date(2020, 1, 1), date(2020, 1, 31))):
+        from_database = await service.dashboard(session, tenant_id=shop, timezone="Asia/Shanghai", period=period)
+        from_snapshot = await service.dashboard(
+            session, tenant_id=shop, timezone="Asia/Shanghai", period=period, directory=tmp_path
+        )
+        assert from_snapshot.orders_as_of is not None
+        assert replace(from_snapshot, orders_as_of=None) == from_database
 
     await service.save_settings(session, tenant_id=shop, yuan_per_point=Decimal("0.5"))
     board = await service.dashboard(session, tenant_id=shop, timezone="Asia/Shanghai", period=this_month())

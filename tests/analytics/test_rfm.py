@@ -16,6 +16,7 @@ from siyu.analytics import rfm, service, snapshot
 from siyu.analytics.periods import Period
 from siyu.fans import service as fans_service
 from siyu.kit.time import utcnow
+from siyu.ledger import service as ledger
 from tests.analytics.support import credit, order
 from tests.support import factories
 
@@ -119,7 +120,7 @@ async def _figures(session: AsyncSession, shop: int, directory: Path) -> tuple[o
 
 
 change = st.tuples(
-    st.sampled_from(["refund", "close", "new_order", "new_claim", "merge", "future"]),
+    st.sampled_from(["refund", "close", "new_order", "new_claim", "merge", "future", "points"]),
     st.integers(0, 9),
     st.integers(0, 500000),
 )
@@ -146,6 +147,7 @@ async def test_a_refresh_gives_what_a_full_build_gives(
             await credit(session, row, fans[n % 5].id)
             claimed.add(row.order_id)
         placed.append(row)
+    await ledger.earn(session, tenant_id=shop, member_id=fans[0].id, amount=50, source_ref="order:taobao:first")
     await service.refresh(session, tenant_id=shop, directory=directory)
 
     later = await factories.order_import(session, shop)
@@ -162,6 +164,16 @@ async def test_a_refresh_gives_what_a_full_build_gives(
             await credit(session, fresh, fans[pick % 5].id)
             claimed.add(fresh.order_id)
             placed.append(fresh)
+        elif kind == "points" and fans[pick % 5].id not in merged:
+            await ledger.earn(
+                session,
+                tenant_id=shop,
+                member_id=fans[pick % 5].id,
+                amount=amount % 1000 + 1,
+                source_ref=f"order:taobao:p{len(placed)}-{amount}-{pick}",
+                pending=amount % 2 == 0,
+                now=now - timedelta(days=pick * 20),
+            )
         elif kind == "new_claim" and target.order_id not in claimed:
             await credit(session, target, fans[amount % 5].id)
             claimed.add(target.order_id)
@@ -186,6 +198,11 @@ async def test_a_refresh_gives_what_a_full_build_gives(
         by_database = await service.dashboard(session, tenant_id=shop, timezone="Asia/Shanghai", period=period)
         assert by_snapshot.orders_as_of is not None and by_database.orders_as_of is None
         assert (by_snapshot.platforms, by_snapshot.total) == (by_database.platforms, by_database.total)
+        assert (by_snapshot.issued, by_snapshot.spent, by_snapshot.expired) == (
+            by_database.issued,
+            by_database.spent,
+            by_database.expired,
+        )
     rebuilt = await service.refresh(session, tenant_id=shop, directory=directory, full=True)
     assert rebuilt.full and rebuilt.rows == refreshed.rows
     assert await _figures(session, shop, directory) == by_refresh

@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.BigInteger(), nullable=False),
         sa.Column("import_mark", sa.BigInteger(), nullable=False),
         sa.Column("claim_mark", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("entry_mark", sa.BigInteger(), nullable=False),
         sa.Column("rows", sa.BigInteger(), nullable=False),
         sa.Column("built_at", UTCDateTime(timezone=True), nullable=False),
         sa.Column("refreshed_at", UTCDateTime(timezone=True), nullable=False),
