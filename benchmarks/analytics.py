@@ -7,10 +7,10 @@ What it does:
    in the database (PostgreSQL generate_series, SQLite a recursive CTE): `--members` members who joined over
    400 days; `--orders` orders over 400 days (platforms 50/30/20 % Taobao/Douyin/Kuaishou, 3 % unpaid, 4 %
    closed, 3 % refunded, a few partly refunded, 1 % of zero fen, a few dated up to 3 days ahead) written by one
-   import; and for 40 % of the orders the claim that credited them to a member (members' shares skewed, so
-   frequencies spread). Then ANALYZE.
-2. `build_s`: the snapshot's full build (`siyu.analytics.service.refresh(full=True)`): every credited order
-   read from the database into the tenant's DuckDB file.
+   import; for 40 % of the orders the claim that credited them to a member and its held points in the ledger
+   (one entry each). Then ANALYZE.
+2. `build_s`: the snapshot's full build (`siyu.analytics.service.refresh(full=True)`): every order (with the
+   member it is credited to) and every ledger entry read from the database into the tenant's DuckDB file.
 3. `rfm_s`: the RFM scores of every member as the product computes them (`service.rfm_of`: open the file,
    quintile edges, every member's scores summed into the grid and the segments); median of 3.
 4. `raw_rfm_s`: the machine's limit in the same run: the same credited orders copied into an in-memory DuckDB
@@ -73,6 +73,13 @@ def _pg_sql(tenant: int, members: int, orders: int) -> list[str]:
                    CASE WHEN i % 10 < 5 THEN 'taobao' WHEN i % 10 < 8 THEN 'douyin' ELSE 'kuaishou' END,
                    (1000000000000 + i)::text, 'credited', '已获得积分', 1, 'claim', now() - interval '1 day'
             FROM generate_series(1::bigint, {orders}) i WHERE (i / 10) % 5 < 2""",
+        f"""INSERT INTO ledger_entries (tenant_id, id, member_id, kind, amount, pending_amount, source_ref, explanation,
+                created_at)
+            SELECT {tenant}, i << 22, 1 + ((i * 2654435761) % 1000003) % {members}, 'earn_pending', 0,
+                   (1000 + (i * 7919) % 99000) / 1000, 'order:bench:' || i, '订单积分',
+                   timestamptz '{start}'
+                       + (((i * 104729) % {orders})::float8 / {orders} * {DAYS + 3}) * interval '1 day'
+            FROM generate_series(1::bigint, {orders}) i WHERE (i / 10) % 5 < 2""",
         "ANALYZE",
     ]
 
@@ -109,6 +116,14 @@ def _sqlite_sql(tenant: int, members: int, orders: int) -> list[str]:
             {series.format(n=orders)}
             SELECT {tenant}, i, 1 + ((i * 2654435761) % 1000003) % {members}, {platform},
                    CAST(1000000000000 + i AS TEXT), 'credited', '已获得积分', 1, 'claim', '{start}'
+            FROM s WHERE (i / 10) % 5 < 2""",
+        f"""INSERT INTO ledger_entries (tenant_id, id, member_id, kind, amount, pending_amount, source_ref, explanation,
+                created_at)
+            {series.format(n=orders)}
+            SELECT {tenant}, i << 22, 1 + ((i * 2654435761) % 1000003) % {members}, 'earn_pending', 0,
+                   (1000 + (i * 7919) % 99000) / 1000, 'order:bench:' || i, '订单积分',
+                   strftime({fmt}, '{start}',
+                            '+' || (((i * 104729) % {orders}) * {(DAYS + 3) * 86400} / {orders}) || ' seconds')
             FROM s WHERE (i / 10) % 5 < 2""",
         "ANALYZE",
     ]
