@@ -40,6 +40,7 @@ from benchdb import backend_name, bench_database, say
 NOW = datetime.now(UTC).replace(microsecond=0)
 DAYS = 400
 CHANGED = 100_000
+ID_EPOCH_MS = 1_704_067_200_000  # siyu.kit.ids: entry ids carry the millisecond they were made
 
 
 def _pg_sql(tenant: int, members: int, orders: int) -> list[str]:
@@ -75,11 +76,12 @@ def _pg_sql(tenant: int, members: int, orders: int) -> list[str]:
             FROM generate_series(1::bigint, {orders}) i WHERE (i / 10) % 5 < 2""",
         f"""INSERT INTO ledger_entries (tenant_id, id, member_id, kind, amount, pending_amount, source_ref, explanation,
                 created_at)
-            SELECT {tenant}, i << 22, 1 + ((i * 2654435761) % 1000003) % {members}, 'earn_pending', 0,
-                   (1000 + (i * 7919) % 99000) / 1000, 'order:bench:' || i, '订单积分',
-                   timestamptz '{start}'
-                       + (((i * 104729) % {orders})::float8 / {orders} * {DAYS + 3}) * interval '1 day'
-            FROM generate_series(1::bigint, {orders}) i WHERE (i / 10) % 5 < 2""",
+            SELECT {tenant}, ((floor(extract(epoch FROM t) * 1000)::bigint - {ID_EPOCH_MS}) << 22) | (i % 4194304),
+                   1 + ((i * 2654435761) % 1000003) % {members}, 'earn_pending', 0,
+                   (1000 + (i * 7919) % 99000) / 1000, 'order:bench:' || i, '订单积分', t
+            FROM (SELECT i, timestamptz '{start}'
+                           + (((i * 104729) % {orders})::float8 / {orders} * {DAYS + 3}) * interval '1 day' AS t
+                  FROM generate_series(1::bigint, {orders}) i WHERE (i / 10) % 5 < 2) timed""",
         "ANALYZE",
     ]
 
@@ -119,12 +121,15 @@ def _sqlite_sql(tenant: int, members: int, orders: int) -> list[str]:
             FROM s WHERE (i / 10) % 5 < 2""",
         f"""INSERT INTO ledger_entries (tenant_id, id, member_id, kind, amount, pending_amount, source_ref, explanation,
                 created_at)
-            {series.format(n=orders)}
-            SELECT {tenant}, i << 22, 1 + ((i * 2654435761) % 1000003) % {members}, 'earn_pending', 0,
-                   (1000 + (i * 7919) % 99000) / 1000, 'order:bench:' || i, '订单积分',
-                   strftime({fmt}, '{start}',
-                            '+' || (((i * 104729) % {orders}) * {(DAYS + 3) * 86400} / {orders}) || ' seconds')
-            FROM s WHERE (i / 10) % 5 < 2""",
+            {series.format(n=orders)},
+            timed(i, t) AS (
+              SELECT i, strftime({fmt}, '{start}',
+                                 '+' || (((i * 104729) % {orders}) * {(DAYS + 3) * 86400} / {orders}) || ' seconds')
+              FROM s WHERE (i / 10) % 5 < 2)
+            SELECT {tenant}, ((CAST(strftime('%s', t) AS INTEGER) * 1000 - {ID_EPOCH_MS}) << 22) | (i % 4194304),
+                   1 + ((i * 2654435761) % 1000003) % {members}, 'earn_pending', 0,
+                   (1000 + (i * 7919) % 99000) / 1000, 'order:bench:' || i, '订单积分', t
+            FROM timed""",
         "ANALYZE",
     ]
 
