@@ -24,6 +24,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from siyu import __version__, apidocs, errors, logs
+from siyu.analytics.api import router as analytics_api
 from siyu.audit.api import router as audit_api
 from siyu.claims.api import router as claims_api
 from siyu.claims.schemas import ClaimOut
@@ -222,6 +223,7 @@ def api_router() -> APIRouter:
         fan_tasks_api,
         tasks_api,
         checkin_api,
+        analytics_api,
     ):
         api.include_router(router)
     return api

@@ -1,5 +1,6 @@
 """Every table of every domain, for migrations and tests (wiring only)."""
 
+from siyu.analytics.models import AnalyticsSettings, SnapshotState
 from siyu.audit.models import AuditEntry
 from siyu.claims.models import Claim
 from siyu.engagement.checkin.models import Checkin, Reminder
@@ -22,6 +23,7 @@ metadata = Base.metadata
 __all__ = [
     "Address",
     "Allocation",
+    "AnalyticsSettings",
     "ApiKey",
     "AuditEntry",
     "Balance",
@@ -56,6 +58,7 @@ __all__ = [
     "Review",
     "Reward",
     "SmsCode",
+    "SnapshotState",
     "StaffSession",
     "StaffUser",
     "SubOrder",

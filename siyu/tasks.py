@@ -2,6 +2,7 @@
 
 
 def load_handlers() -> None:
+    import siyu.analytics.tasks
     import siyu.claims.tasks
     import siyu.engagement.checkin.tasks
     import siyu.engagement.referrals.tasks

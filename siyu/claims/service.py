@@ -7,9 +7,11 @@ ledger (one credit per order, unique in the database). Nothing here commits.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import polars as pl
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -695,3 +697,27 @@ async def lift_lock(
         after={"locked_until": None, "guesses": 0},
     )
     return before
+
+
+# For analytics
+
+
+async def claimed_totals(
+    session: AsyncSession, *, tenant_id: int, start: datetime, end: datetime
+) -> dict[str, tuple[int, int]]:
+    """Per platform: (orders paid in [start, end) credited to a member, their paid fen)."""
+    return await repository.claimed_totals(session, tenant_id=tenant_id, start=start, end=end)
+
+
+def orders_with_members(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    changed_after_import: int | None = None,
+    claimed_since: datetime | None = None,
+) -> AsyncIterator[pl.DataFrame]:
+    """Frames of (member_id or null, platform, order_id, status, paid_fen, refund_fen, paid_at: naive UTC) of the
+    tenant's orders: all of them, or those changed after an import / claimed since a time."""
+    return repository.orders_with_members(
+        session, tenant_id=tenant_id, changed_after_import=changed_after_import, claimed_since=claimed_since
+    )

@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from siyu.console import (
+    analytics,
     api_keys,
     audit,
     auth,
@@ -25,6 +26,7 @@ router = APIRouter(prefix="/console")
 for module in (
     auth,
     dashboard,
+    analytics,
     orders,
     members,
     claims,

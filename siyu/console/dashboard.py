@@ -1,11 +1,15 @@
-"""The console home: the numbers of this tenant at a glance."""
+"""The console home: for owners and analysts the analytics dashboard, for everyone else (and at /overview for
+all) the tenant at a glance: members, channels, staff and the latest actions."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from siyu.audit import service as audit
+from siyu.console.analytics import dashboard_page
 from siyu.console.auditview import views
 from siyu.console.deps import ConsoleContext
 from siyu.kit.pagination import PageRequest
@@ -17,8 +21,20 @@ from siyu.tenants import service as tenants
 router = APIRouter()
 
 
+Day = Annotated[str | None, Query(max_length=10)]
+
+
 @router.get("/", response_class=HTMLResponse)
-async def dashboard(console: ConsoleContext, session: DbSession) -> HTMLResponse:
+async def home(
+    request: Request, console: ConsoleContext, session: DbSession, first: Day = None, last: Day = None
+) -> HTMLResponse:
+    if console.can("analytics.read"):
+        return await dashboard_page(request, console, session, first, last)
+    return await overview(console, session)
+
+
+@router.get("/overview", response_class=HTMLResponse)
+async def overview(console: ConsoleContext, session: DbSession) -> HTMLResponse:
     tenant_id = console.tenant.id
     channels = await tenants.list_channels(session, tenant_id=tenant_id)
     recent = (

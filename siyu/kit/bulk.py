@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import io
 import json
 import sqlite3
+import tempfile
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import polars as pl
-from sqlalchemy import text
+from sqlalchemy import BigInteger, Select, cast, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from siyu.kit.types import UTCDateTime
 
 # Logical column types of a temporary table.
 SQL_TYPES = {
@@ -259,3 +264,43 @@ async def bulk_reads(session: AsyncSession, *, work_mem: str) -> AsyncIterator[N
     finally:
         with contextlib.suppress(Exception):  # (a failed transaction's own error is the one to report)
             await session.execute(set_both, {"work_mem": previous[0], "jit": previous[1]})
+
+
+async def frames_of(
+    session: AsyncSession, statement: Select[*tuple[Any, ...]], *, chunk: int = 200_000
+) -> AsyncIterator[pl.DataFrame]:
+    """The rows of `statement` as frames named by its columns, times as naive UTC (microseconds).
+
+    PostgreSQL: one COPY (...) TO STDOUT into a temporary CSV file that Polars reads (times sent as epoch
+    microseconds, so no text format of a time is parsed); SQLite: the rows streamed `chunk` at a time."""
+    columns = list(statement.selected_columns)
+    names = [str(column.key) for column in columns]
+    times = {str(column.key) for column in columns if isinstance(column.type, UTCDateTime)}
+    if dialect(session) != "postgresql":
+        result = await session.stream(statement.execution_options(yield_per=chunk))
+        async for part in result.partitions(chunk):
+            frame = pl.DataFrame([tuple(row) for row in part], schema=names, orient="row", infer_schema_length=None)
+            yield frame.with_columns(
+                pl.col(name).cast(pl.Datetime("us", "UTC")).dt.replace_time_zone(None) for name in times
+            )
+        return
+    inner = statement.subquery()
+    outer = select(
+        *(
+            cast(func.floor(func.extract("epoch", inner.c[name]) * 1_000_000), BigInteger).label(name)
+            if name in times
+            else inner.c[name]
+            for name in names
+        )
+    )
+    compiled = outer.compile(dialect=session.get_bind().dialect)
+    params = [compiled.params[name] for name in compiled.positiontup or ()]
+    params = [value.value if isinstance(value, enum.Enum) else value for value in params]
+    driver = await _driver_connection(session)
+    with tempfile.TemporaryDirectory(prefix="siyu-copy-") as workdir:
+        target = Path(workdir) / "rows.csv"
+        await driver.copy_from_query(str(compiled), *params, output=str(target), format="csv")
+        if target.stat().st_size == 0:
+            return
+        frame = pl.read_csv(target, has_header=False, new_columns=names, infer_schema_length=10_000)
+    yield frame.with_columns(pl.from_epoch(pl.col(name).cast(pl.Int64), time_unit="us").alias(name) for name in times)

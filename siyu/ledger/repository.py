@@ -3,16 +3,18 @@ member's balance row is locked, so the identity map never hands out a stale lot.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnExpressionArgument, Table, bindparam, exists, func, insert, select, update
+import polars as pl
+from sqlalchemy import ColumnExpressionArgument, Table, bindparam, case, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
+from siyu.kit import bulk
 from siyu.kit.bulk import dialect
 from siyu.kit.db import of_tenant
 from siyu.kit.fast import Fast
@@ -471,3 +473,59 @@ def available_of(tenant_id: ColumnExpressionArgument[int], member_id: ColumnExpr
         .scalar_subquery(),
         0,
     )
+
+
+# Figures for analytics
+
+
+async def entry_totals(
+    session: AsyncSession, *, tenant_id: int, start: datetime, end: datetime
+) -> dict[str, tuple[int, int]]:
+    """Per entry kind: the change to available and to pending points of the entries made in [start, end)."""
+    rows = await session.execute(
+        select(Entry.kind, func.coalesce(func.sum(Entry.amount), 0), func.coalesce(func.sum(Entry.pending_amount), 0))
+        .where(of_tenant(Entry, tenant_id), Entry.created_at >= start, Entry.created_at < end)
+        .group_by(Entry.kind)
+    )
+    return {kind: (int(amount), int(pending)) for kind, amount, pending in rows.tuples()}
+
+
+async def positive_adjustments(session: AsyncSession, *, tenant_id: int, start: datetime, end: datetime) -> int:
+    return int(
+        await session.scalar(
+            select(func.coalesce(func.sum(Entry.amount), 0)).where(
+                of_tenant(Entry, tenant_id),
+                Entry.kind == "adjust",
+                Entry.amount > 0,
+                Entry.created_at >= start,
+                Entry.created_at < end,
+            )
+        )
+        or 0
+    )
+
+
+async def outstanding(session: AsyncSession, *, tenant_id: int) -> tuple[int, int, int]:
+    """Points members hold now: available (members in debt count 0), pending, and what members owe."""
+    row = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(case((Balance.available > 0, Balance.available), else_=0)), 0),
+                func.coalesce(func.sum(Balance.pending), 0),
+                func.coalesce(func.sum(case((Balance.available < 0, -Balance.available), else_=0)), 0),
+            ).where(of_tenant(Balance, tenant_id), Balance.merged_into.is_(None))
+        )
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+async def entries_after(session: AsyncSession, *, tenant_id: int, after_id: int | None) -> AsyncIterator[pl.DataFrame]:
+    """The tenant's entries (id, kind, amount, pending_amount, created_at) with an id above `after_id` (None: all),
+    as frames. Entries never change, and their ids grow with time: what a reader saw stays true."""
+    statement = select(Entry.id, Entry.kind, Entry.amount, Entry.pending_amount, Entry.created_at).where(
+        of_tenant(Entry, tenant_id)
+    )
+    if after_id is not None:
+        statement = statement.where(Entry.id > after_id)
+    async for frame in bulk.frames_of(session, statement):
+        yield frame

@@ -20,11 +20,12 @@ that returns None, so jobs can run again safely.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import polars as pl
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -1022,3 +1023,28 @@ async def has_credit_from(session: AsyncSession, *, tenant_id: int, member_id: i
 async def richest_member(session: AsyncSession, *, tenant_id: int) -> int | None:
     """The member with the most points (available and pending): the demo's sample fan."""
     return await repository.richest_member(session, tenant_id=tenant_id)
+
+
+# For analytics
+
+
+async def entry_totals(
+    session: AsyncSession, *, tenant_id: int, start: datetime, end: datetime
+) -> dict[str, tuple[int, int]]:
+    """Per entry kind: (change to available points, change to pending points) of the entries in [start, end)."""
+    return await repository.entry_totals(session, tenant_id=tenant_id, start=start, end=end)
+
+
+async def positive_adjustments(session: AsyncSession, *, tenant_id: int, start: datetime, end: datetime) -> int:
+    return await repository.positive_adjustments(session, tenant_id=tenant_id, start=start, end=end)
+
+
+async def outstanding(session: AsyncSession, *, tenant_id: int) -> tuple[int, int, int]:
+    """(available points held now, pending points, points owed by members in debt)."""
+    return await repository.outstanding(session, tenant_id=tenant_id)
+
+
+def entries_after(session: AsyncSession, *, tenant_id: int, after_id: int | None) -> AsyncIterator[pl.DataFrame]:
+    """Frames of the tenant's entries (id, kind, amount, pending_amount, created_at: naive UTC) with an id above
+    `after_id` (None: all of them)."""
+    return repository.entries_after(session, tenant_id=tenant_id, after_id=after_id)

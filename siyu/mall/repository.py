@@ -433,3 +433,35 @@ async def gated_rewards(session: AsyncSession) -> list[Reward]:
 
 
 _INSERTS = {Redemption.__tablename__: insert(Redemption), Draw.__tablename__: insert(Draw)}
+
+
+# Figures for analytics
+
+
+async def redemption_totals(
+    session: AsyncSession, *, tenant_id: int, start: datetime, end: datetime
+) -> tuple[int, int]:
+    """Redemptions made in [start, end) and not cancelled, and the points they cost."""
+    row = (
+        await session.execute(
+            select(func.count(), func.coalesce(func.sum(Redemption.points), 0)).where(
+                of_tenant(Redemption, tenant_id),
+                Redemption.created_at >= start,
+                Redemption.created_at < end,
+                Redemption.status != Status.cancelled,
+            )
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+async def draw_totals(session: AsyncSession, *, tenant_id: int, start: datetime, end: datetime) -> tuple[int, int]:
+    """Lottery draws made in [start, end), and the points they cost."""
+    row = (
+        await session.execute(
+            select(func.count(), func.coalesce(func.sum(Draw.points_cost), 0)).where(
+                of_tenant(Draw, tenant_id), Draw.created_at >= start, Draw.created_at < end
+            )
+        )
+    ).one()
+    return int(row[0]), int(row[1])

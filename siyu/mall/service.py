@@ -480,3 +480,18 @@ async def set_address(
         after={"status": row.status, "address": _one_line(row.address)},
     )
     return row
+
+
+# For analytics
+
+
+async def redemption_totals(
+    session: AsyncSession, *, tenant_id: int, start: datetime, end: datetime
+) -> tuple[int, int]:
+    """(redemptions made in [start, end) and not cancelled, the points they cost)."""
+    return await repository.redemption_totals(session, tenant_id=tenant_id, start=start, end=end)
+
+
+async def draw_totals(session: AsyncSession, *, tenant_id: int, start: datetime, end: datetime) -> tuple[int, int]:
+    """(lottery draws made in [start, end), the points they cost)."""
+    return await repository.draw_totals(session, tenant_id=tenant_id, start=start, end=end)

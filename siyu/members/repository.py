@@ -147,3 +147,13 @@ async def mark_merged(session: AsyncSession, *, tenant_id: int, member_id: int, 
         .where(of_tenant(Member, tenant_id), Member.id == member_id)
         .values(status="merged", merged_into=into_member_id)
     )
+
+
+async def merged(session: AsyncSession, *, tenant_id: int) -> list[tuple[int, int]]:
+    """(member, the member she was merged into) for every merged member of the tenant."""
+    rows = await session.execute(
+        select(Member.id, Member.merged_into).where(
+            of_tenant(Member, tenant_id), Member.status == "merged", Member.merged_into.is_not(None)
+        )
+    )
+    return [(int(a), int(b)) for a, b in rows.tuples() if b is not None]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement
@@ -216,3 +216,13 @@ async def joined_by_day(session: AsyncSession, *, tenant_id: int, timezone: str,
         )
         out.append((start.strftime("%m-%d"), n))
     return out
+
+
+async def count_joined(session: AsyncSession, *, tenant_id: int, start: datetime, end: datetime) -> int:
+    """Members who joined in [start, end) (merged ones included: they joined)."""
+    return await repository.count_created_between(session, tenant_id=tenant_id, start=start, end=end)
+
+
+async def merged(session: AsyncSession, *, tenant_id: int) -> list[tuple[int, int]]:
+    """(member, the member she was merged into) for every merged member."""
+    return await repository.merged(session, tenant_id=tenant_id)

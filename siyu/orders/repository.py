@@ -26,6 +26,7 @@ from siyu.orders.models import (
     Order,
     OrderChange,
     OrderImport,
+    OrderStatus,
     OrderView,
     SubOrder,
 )
@@ -650,3 +651,39 @@ async def count_imports(session: AsyncSession, *, tenant_id: int, statuses: Sequ
         )
         or 0
     )
+
+
+# Figures for analytics (set-wise; the analytics domain never names this domain's tables)
+
+
+async def paid_totals(
+    session: AsyncSession, *, tenant_id: int, start: datetime, end: datetime
+) -> dict[str, tuple[int, int]]:
+    """Per platform: the orders paid in [start, end) (any status but unpaid) and their paid fen."""
+    rows = await session.execute(
+        select(Order.platform, func.count(), func.coalesce(func.sum(Order.paid_fen), 0))
+        .where(
+            of_tenant(Order, tenant_id),
+            Order.paid_at >= start,
+            Order.paid_at < end,
+            Order.status != OrderStatus.unpaid,
+        )
+        .group_by(Order.platform)
+    )
+    return {platform: (int(n), int(fen)) for platform, n, fen in rows.tuples()}
+
+
+async def import_watermark(session: AsyncSession, *, tenant_id: int) -> int:
+    """An import id below which every import of the tenant has finished writing its orders (0: none yet).
+
+    Import ids grow with time; an import still running keeps the mark below itself, so orders it writes later
+    are still seen as changed by whoever read up to the mark."""
+    running = await session.scalar(
+        select(func.min(OrderImport.id)).where(
+            of_tenant(OrderImport, tenant_id), OrderImport.status.in_(("queued", "running"))
+        )
+    )
+    if running is not None:
+        return int(running) - 1
+    latest = await session.scalar(select(func.max(OrderImport.id)).where(of_tenant(OrderImport, tenant_id)))
+    return int(latest or 0)

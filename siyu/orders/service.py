@@ -586,3 +586,17 @@ def stream_orders(session: AsyncSession, *, tenant_id: int) -> AsyncIterator[lis
 async def failed_imports_since(session: AsyncSession, *, tenant_id: int, since: datetime) -> int:
     """Imports that failed or were refused since then: files ops must look at again."""
     return await repository.count_imports(session, tenant_id=tenant_id, statuses=("failed", "refused"), since=since)
+
+
+# For analytics
+
+
+async def paid_totals(
+    session: AsyncSession, *, tenant_id: int, start: datetime, end: datetime
+) -> dict[str, tuple[int, int]]:
+    """Per platform: (orders paid in [start, end), their paid fen)."""
+    return await repository.paid_totals(session, tenant_id=tenant_id, start=start, end=end)
+
+
+async def import_watermark(session: AsyncSession, *, tenant_id: int) -> int:
+    return await repository.import_watermark(session, tenant_id=tenant_id)

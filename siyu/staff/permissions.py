@@ -26,6 +26,7 @@ PERMISSION_LABELS: dict[str, str] = {
     "mall.read": "查看积分商城与兑换订单",
     "mall.manage": "管理积分商城：奖品、库存、兑换码",
     "mall.fulfil": "兑换订单发货、签收与取消",
+    "analytics.read": "查看数据分析",
 }
 
 # Permission names as a type, so the API schema lists them.
@@ -51,7 +52,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         }
     ),
     Role.fulfillment: frozenset(_READ | {"mall.fulfil"}),
-    Role.analyst: frozenset(_READ | {"audit.read", "jobs.read"}),
+    Role.analyst: frozenset(_READ | {"audit.read", "jobs.read", "analytics.read"}),
 }
 
 

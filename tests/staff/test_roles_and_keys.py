@@ -210,6 +210,7 @@ async def test_a_demoted_owners_keys_narrow_to_her_new_role_at_once(
         "mall.read",
         "audit.read",
         "jobs.read",
+        "analytics.read",
     }
     assert (await client.get("/api/v1/me", headers={"Authorization": f"Bearer {only_admin}"})).status_code == 401
     listed = {k["name"]: k for k in (await client.get("/api/v1/api-keys", cookies=other.cookies)).json()}

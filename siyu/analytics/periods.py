@@ -1,0 +1,58 @@
+"""Report periods: whole tenant-local days, and the period of the same length just before."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 366
+
+
+@dataclass(frozen=True)
+class Period:
+    first: date  # the first day in it
+    last: date  # the last day in it (inclusive)
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    def previous(self) -> Period:
+        """The period of the same number of days that ends the day before this one starts."""
+        return Period(self.first - timedelta(days=self.days), self.first - timedelta(days=1))
+
+    def bounds(self, timezone: str) -> tuple[datetime, datetime]:
+        """[start, end) in UTC: from the first day's local midnight to the midnight after the last day."""
+        zone = ZoneInfo(timezone)
+        start = datetime.combine(self.first, time(), zone)
+        end = datetime.combine(self.last + timedelta(days=1), time(), zone)
+        return start.astimezone(ZoneInfo("UTC")), end.astimezone(ZoneInfo("UTC"))
+
+    def day_list(self) -> list[date]:
+        return [self.first + timedelta(days=n) for n in range(self.days)]
+
+
+def _parse(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        return None
+
+
+def period_of(first: str | None, last: str | None, *, today: date, default_days: int = DEFAULT_DAYS) -> Period:
+    """The period a person asked for; whatever cannot be read falls back to the last `default_days` days up to
+    today. Reversed ends are swapped; a period longer than `MAX_DAYS` keeps its last day."""
+    start, end = _parse(first), _parse(last)
+    if end is None:
+        end = today if start is None else min(start + timedelta(days=default_days - 1), max(today, start))
+    if start is None:
+        start = end - timedelta(days=default_days - 1)
+    if start > end:
+        start, end = end, start
+    if (end - start).days + 1 > MAX_DAYS:
+        start = end - timedelta(days=MAX_DAYS - 1)
+    return Period(start, end)

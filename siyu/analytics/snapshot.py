@@ -1,0 +1,245 @@
+"""The columnar snapshot of one tenant: a DuckDB file of its orders (with the member each is credited to, if
+any), fed from the database.
+
+A full build reads every order; a refresh reads only the orders that imports wrote since the last refresh and
+the orders claimed since, and replaces those orders in the file. Reports open the file, ask, and
+close it, so a full build can swap in a new file underneath them.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+COLUMNS = ("member_id", "platform", "order_id", "status", "paid_fen", "refund_fen", "paid_at")
+ORDERS_DDL = """CREATE TABLE IF NOT EXISTS orders (member_id BIGINT, platform VARCHAR, order_id VARCHAR,
+    status VARCHAR, paid_fen BIGINT, refund_fen BIGINT, paid_at TIMESTAMP)"""
+MERGES_DDL = "CREATE TABLE IF NOT EXISTS merges (member_id BIGINT, into_id BIGINT)"
+ENTRIES_DDL = """CREATE TABLE IF NOT EXISTS entries (id BIGINT, kind VARCHAR, amount BIGINT, pending_amount BIGINT,
+    created_at TIMESTAMP)"""
+ENTRY_COLUMNS = ("id", "kind", "amount", "pending_amount", "created_at")
+_ENTRY_SCHEMA = {
+    "id": pl.Int64,
+    "kind": pl.String,
+    "amount": pl.Int64,
+    "pending_amount": pl.Int64,
+    "created_at": pl.Datetime("us"),
+}
+_SCHEMA = {
+    "member_id": pl.Int64,
+    "platform": pl.String,
+    "order_id": pl.String,
+    "status": pl.String,
+    "paid_fen": pl.Int64,
+    "refund_fen": pl.Int64,
+    "paid_at": pl.Datetime("us"),
+}
+
+LOCK_WAIT_S = 30.0
+_locks: dict[Path, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def path_of(directory: Path, tenant_id: int) -> Path:
+    return directory / f"tenant-{int(tenant_id)}.duckdb"
+
+
+def _lock(path: Path) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(path, threading.Lock())
+
+
+def _connect(path: Path) -> duckdb.DuckDBPyConnection:
+    """The file, waiting up to `LOCK_WAIT_S` while another process (a worker refreshing it) holds it."""
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while True:
+        try:
+            return duckdb.connect(str(path))
+        except duckdb.IOException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+@contextmanager
+def opened(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The snapshot file, for one question or one change at a time in this process (an empty one if missing)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _lock(path):
+        con = _connect(path)
+        try:
+            con.execute(ORDERS_DDL)
+            con.execute(MERGES_DDL)
+            con.execute(ENTRIES_DDL)
+            yield con
+        finally:
+            con.close()
+
+
+async def _to_parquet(
+    chunks: AsyncIterator[pl.DataFrame],
+    workdir: Path,
+    *,
+    columns: tuple[str, ...] = COLUMNS,
+    schema: dict[str, Any] = _SCHEMA,
+) -> list[str]:
+    """Each frame, in the file's columns and types, as a Parquet file in `workdir`."""
+    files: list[str] = []
+    async for frame in chunks:
+        if frame.height == 0:
+            continue
+        target = workdir / f"{columns[0]}-{len(files):05d}.parquet"
+        frame.select(columns).cast(schema).write_parquet(target, compression="lz4")  # type: ignore[arg-type]
+        files.append(str(target))
+    return files
+
+
+def _load(con: duckdb.DuckDBPyConnection, table: str, files: list[str]) -> None:
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_parquet($files)", {"files": files})
+
+
+def _write_merges(con: duckdb.DuckDBPyConnection, merges: list[tuple[int, int]]) -> None:
+    """Each merged member points at the member she is in now (chains of merges followed to their end)."""
+    into = dict(merges)
+
+    def end(member: int) -> int:
+        seen = {member}
+        while member in into and into[member] not in seen:
+            member = into[member]
+            seen.add(member)
+        return member
+
+    con.execute("DELETE FROM merges")
+    if into:
+        frame = pl.DataFrame({"member_id": list(into), "into_id": [end(m) for m in into]})
+        with tempfile.TemporaryDirectory() as workdir:
+            target = Path(workdir) / "merges.parquet"
+            frame.write_parquet(target)
+            con.execute("INSERT INTO merges SELECT member_id, into_id FROM read_parquet($f)", {"f": str(target)})
+
+
+async def build(
+    path: Path,
+    chunks: AsyncIterator[pl.DataFrame],
+    merges: list[tuple[int, int]],
+    entries: AsyncIterator[pl.DataFrame],
+) -> int:
+    """A new file with every credited order, swapped in for the old one. Returns the rows it holds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as workdir:
+        files = await _to_parquet(chunks, Path(workdir))
+        entry_files = await _to_parquet(entries, Path(workdir), columns=ENTRY_COLUMNS, schema=_ENTRY_SCHEMA)
+        fresh = Path(workdir) / "fresh.duckdb"
+        con = duckdb.connect(str(fresh))
+        try:
+            con.execute(ORDERS_DDL)
+            con.execute(MERGES_DDL)
+            con.execute(ENTRIES_DDL)
+            if entry_files:
+                con.execute("INSERT INTO entries SELECT * FROM read_parquet($files)", {"files": entry_files})
+            if files:
+                con.execute(
+                    """INSERT INTO orders SELECT * FROM read_parquet($files)
+                       QUALIFY row_number() OVER (PARTITION BY platform, order_id ORDER BY member_id NULLS LAST) = 1""",
+                    {"files": files},
+                )
+            _write_merges(con, merges)
+            rows = con.execute("SELECT count(*) FROM orders").fetchone()
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        with _lock(path):
+            os.replace(fresh, path)
+            Path(f"{path}.wal").unlink(missing_ok=True)
+    return int(rows[0]) if rows else 0
+
+
+async def apply_changes(
+    path: Path,
+    chunks: AsyncIterator[pl.DataFrame],
+    merges: list[tuple[int, int]],
+    entries: AsyncIterator[pl.DataFrame],
+) -> tuple[int, int]:
+    """Replace the orders that changed (one row per order, the new one) in the file. Returns (rows read, rows now
+    in the file)."""
+    with tempfile.TemporaryDirectory(dir=path.parent if path.parent.exists() else None) as workdir:
+        files = await _to_parquet(chunks, Path(workdir))
+        entry_files = await _to_parquet(entries, Path(workdir), columns=ENTRY_COLUMNS, schema=_ENTRY_SCHEMA)
+        with opened(path) as con:
+            con.execute("BEGIN")
+            if entry_files:  # entries never change: those read again replace themselves
+                _load(con, "new_entries", entry_files)
+                con.execute("DELETE FROM entries WHERE id IN (SELECT id FROM new_entries)")
+                con.execute("INSERT INTO entries SELECT * FROM new_entries")
+            read = 0
+            if files:
+                _load(con, "changed", files)
+                con.execute(
+                    """CREATE OR REPLACE TEMP TABLE changed_once AS SELECT * FROM changed
+                       QUALIFY row_number() OVER (PARTITION BY platform, order_id ORDER BY member_id NULLS LAST) = 1"""
+                )
+                counted = con.execute("SELECT count(*) FROM changed").fetchone()
+                read = int(counted[0]) if counted else 0
+                con.execute(
+                    """DELETE FROM orders c USING changed_once d
+                       WHERE c.platform = d.platform AND c.order_id = d.order_id"""
+                )
+                con.execute("INSERT INTO orders SELECT * FROM changed_once")
+            _write_merges(con, merges)
+            con.execute("COMMIT")
+            total = con.execute("SELECT count(*) FROM orders").fetchone()
+    return read, int(total[0]) if total else 0
+
+
+def paid_and_claimed(
+    con: duckdb.DuckDBPyConnection, start: datetime, end: datetime
+) -> tuple[dict[str, tuple[int, int]], dict[str, tuple[int, int]]]:
+    """Per platform, of the orders paid in [start, end) (any status but unpaid): (orders, paid fen), and the same
+    of those credited to a member."""
+    rows = con.execute(
+        """SELECT platform, count(*), sum(paid_fen), count(member_id),
+                  coalesce(sum(paid_fen) FILTER (WHERE member_id IS NOT NULL), 0)
+           FROM orders WHERE paid_at >= $start AND paid_at < $end AND status <> 'unpaid' GROUP BY platform""",
+        {"start": _naive_utc(start), "end": _naive_utc(end)},
+    ).fetchall()
+    paid = {p: (int(n), int(fen or 0)) for p, n, fen, _, _ in rows}
+    claimed = {p: (int(n), int(fen or 0)) for p, _, _, n, fen in rows if n}
+    return paid, claimed
+
+
+def points_totals(
+    con: duckdb.DuckDBPyConnection, start: datetime, end: datetime
+) -> tuple[dict[str, tuple[int, int]], int]:
+    """Per entry kind of the entries made in [start, end): (change to available, change to pending); and the
+    points staff added by hand."""
+    rows = con.execute(
+        """SELECT kind, sum(amount), sum(pending_amount), coalesce(sum(amount) FILTER (WHERE amount > 0), 0)
+           FROM entries WHERE created_at >= $start AND created_at < $end GROUP BY kind""",
+        {"start": _naive_utc(start), "end": _naive_utc(end)},
+    ).fetchall()
+    kinds = {kind: (int(a or 0), int(p or 0)) for kind, a, p, _ in rows}
+    added = sum(int(plus or 0) for kind, _, _, plus in rows if kind == "adjust")
+    return kinds, added
+
+
+def _naive_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def entry_mark(path: Path, overlap_ms: int) -> int:
+    """An entry id below which every entry is in the file: the newest id it holds, less `overlap_ms` of ids (ids
+    grow with time, and an entry committed late may carry an id a little older than the newest one read)."""
+    with opened(path) as con:
+        row = con.execute("SELECT max(id) FROM entries").fetchone()
+    newest = int(row[0]) if row and row[0] is not None else 0
+    return max(newest - (overlap_ms << 22), 0)
