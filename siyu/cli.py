@@ -352,6 +352,7 @@ def demo(
 
         checked = _in_transaction(lambda s: engagement_checkin.load(s, slug=summary.tenant_slug))
         out.print(f"  每日签到：近 30 天签到 {checked} 次")
+        _in_transaction(lambda s: points.gift(s, slug=summary.tenant_slug))
     out.print("[bold]演示数据" + ("已载入" if summary.created else "已存在") + f"[/bold]：会员 {summary.members} 位")
     _print_addresses(settings.host, port or settings.port, summary.tenant_slug, serving=False)
     out.print(f"  演示账号（密码均为 {data.DEMO_PASSWORD}）：")

@@ -86,6 +86,9 @@ TARGET_LABELS: dict[str, str] = {
 }
 
 FIELD_LABELS: dict[str, str] = {
+    "link": "链接",
+    "channel_platform": "账号所在平台",
+    "questions": "问卷题目",
     # shop, channels, staff, keys
     "name": "名称",
     "timezone": "时区",

@@ -118,6 +118,8 @@ def show(key: str, value: Any, names: Names) -> str:
     if key in ("member_id", "into"):
         number = _int(value)
         return names.members.get(number, "已合并的会员") if number is not None else str(value)
+    if key == "questions" and isinstance(value, list):  # a survey's questions, by their text
+        return "、".join(str(q.get("text", "")) for q in value if isinstance(q, dict)) or "（空）"
     if key == "prizes" and isinstance(value, list):
         return "、".join(str(p.get("title", "")) for p in value if isinstance(p, dict)) or "（空）"
     labels = VALUE_LABELS.get(key)

@@ -60,6 +60,16 @@ def _catalogue(now: datetime, timezone: str, gold_and_up: list[int]) -> list[dic
     return [
         {
             "kind": RewardKind.physical,
+            "title": "主播同款羊绒围巾",
+            "description": "内蒙古山羊绒，直播间同款。积分攒够了再来，兑换后 5 个工作日内发货，包邮。",
+            "category": "好物",
+            "sort_order": 95,
+            "points_price": 3000,
+            "stock": 10,
+            "limit_per_member": 1,
+        },
+        {
+            "kind": RewardKind.physical,
             "title": "星河定制保温杯 450ml",
             "description": "316 不锈钢内胆，12 小时保温。兑换后 3 个工作日内发货，包邮。",
             "category": "好物",

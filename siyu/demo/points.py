@@ -115,21 +115,28 @@ async def load(session: AsyncSession, *, slug: str, seed: int = 11, now: datetim
         await ledger.adjust(
             session, tenant_id=tenant.id, member_id=member_id, amount=amount, reason=reason, actor=actor, now=now
         )
-    # The demo fan (the richest) holds a gift that is about to expire: the H5 shows the last day she may use it.
-    richest = await ledger.richest_member(session, tenant_id=tenant.id)
-    if richest is not None:
-        today = to_local(now, tenant.timezone).replace(hour=0, minute=0, second=0, microsecond=0)
-        await ledger.adjust(
-            session,
-            tenant_id=tenant.id,
-            member_id=richest,
-            amount=20,
-            reason="会员日礼包（限时使用）",
-            actor=actor,
-            expires_at=(today + timedelta(days=5)).astimezone(UTC),
-            now=now,
-        )
     return credited
+
+
+async def gift(session: AsyncSession, *, slug: str) -> None:
+    """The demo fan (the richest, once every other part of the demo has paid its points) holds a gift about to
+    expire: the H5 shows the last day she may use it. Last, so nothing of the demo spends it."""
+    tenant = await tenants.get_by_slug(session, slug)
+    now = utcnow()
+    richest = await ledger.richest_member(session, tenant_id=tenant.id)
+    if richest is None:
+        return
+    today = to_local(now, tenant.timezone).replace(hour=0, minute=0, second=0, microsecond=0)
+    await ledger.adjust(
+        session,
+        tenant_id=tenant.id,
+        member_id=richest,
+        amount=20,
+        reason="会员日礼包（限时使用）",
+        actor=_system(tenant.id),
+        expires_at=(today + timedelta(days=5)).astimezone(UTC),
+        now=now,
+    )
 
 
 async def _review_and_bound(

@@ -29,7 +29,7 @@ def test_a_fan_redeems_goods_with_an_address_and_sees_why_she_cannot_twice(
     fan.goto(f"/h5/{DEMO_SLUG}/")
     fan.get_by_role("link", name="积分商城", exact=True).click()
     expect(fan.get_by_role("heading", level=1, name="积分商城")).to_be_visible()
-    expect(fan.locator("#rewards [data-reward]")).to_have_count(8)
+    expect(fan.locator("#rewards [data-reward]")).to_have_count(9)
     expect(fan.locator(".h5-countdown").first).to_have_text(re.compile(r"^距开抢 "))  # tonight's flash reward
     no_sideways_scroll(fan, "the mall")
     screenshot(fan, "h5-mall")
@@ -98,15 +98,15 @@ def test_a_fan_redeems_goods_with_an_address_and_sees_why_she_cannot_twice(
     # in an address first (the form, opened all the same, says the same and asks for nothing).
     fan.goto(f"/h5/{DEMO_SLUG}/mall")
     expect(fan.locator("#mall-points")).to_have_text(str(before))
-    assert before < 300, "the demo fan can afford the 300-point cup; the test needs a reward she cannot"
-    fan.locator("#rewards").get_by_role("link", name=re.compile("保温杯")).click()
-    expect(fan.locator("#redeem-blocked")).to_have_text(f"你有 {before} 积分，还差 {300 - before} 积分")
+    assert before < 3000, "the demo fan can afford the 3,000-point scarf; the test needs a reward she cannot"
+    fan.locator("#rewards").get_by_role("link", name=re.compile("羊绒围巾")).click()
+    expect(fan.locator("#redeem-blocked")).to_have_text(f"你有 {before} 积分，还差 {3000 - before} 积分")
     expect(fan.get_by_role("button", name="积分不足")).to_be_disabled()
     expect(fan.get_by_role("link", name="立即兑换")).to_have_count(0)
     no_sideways_scroll(fan, "a reward she cannot afford")
     screenshot(fan, "h5-reward-short-of-points")
     fan.goto(fan.url + "/redeem")
-    expect(fan.locator("#redeem-blocked")).to_contain_text(f"需要 300 积分，还差 {300 - before} 积分")
+    expect(fan.locator("#redeem-blocked")).to_contain_text(f"需要 3000 积分，还差 {3000 - before} 积分")
     expect(fan.locator("#redeem-submit")).to_be_disabled()
     expect(fan.get_by_label("详细地址")).to_have_count(0)
 

@@ -56,6 +56,9 @@ def server_env(database_url: str, workdir: Path) -> dict[str, str]:
         SIYU_LOG_LEVEL="WARNING",
         SIYU_DATA_DIR=str(workdir / "var"),
         SIYU_EMBEDDED_WORKER="true",  # the browser drives imports end to end, also on PostgreSQL
+        # Every browser test signs in from 127.0.0.1: the per-address limit (30 sign-ins in 5 minutes) would refuse
+        # the later ones. The limit itself is tested in tests/test_throttles.py.
+        SIYU_LOGIN_IP_LIMIT="1000/5minutes",
         PYTHONUNBUFFERED="1",
     )
     return env
