@@ -7,6 +7,9 @@ from siyu.fans.models import RefreshToken, SmsCode
 from siyu.jobs.models import Job
 from siyu.kit.db import Base
 from siyu.ledger.models import Allocation, Balance, Entry, Lot
+from siyu.live.models import Product as LiveProduct
+from siyu.live.models import Reservation as LiveReservation
+from siyu.live.models import Show as LiveShow
 from siyu.loyalty.models import Campaign, CampaignAward, ExpiryWarning, MemberTier, Tier, TierChange
 from siyu.mall.models import Address, Code, Redemption, Reward
 from siyu.members.models import Identity, Member
@@ -34,6 +37,9 @@ __all__ = [
     "Identity",
     "ImportRejection",
     "Job",
+    "LiveProduct",
+    "LiveReservation",
+    "LiveShow",
     "Lot",
     "Member",
     "MemberTier",

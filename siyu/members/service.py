@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement
@@ -216,3 +216,9 @@ async def joined_by_day(session: AsyncSession, *, tenant_id: int, timezone: str,
         )
         out.append((start.strftime("%m-%d"), n))
     return out
+
+
+async def joined_at(session: AsyncSession, *, tenant_id: int, member_ids: list[int]) -> dict[int, datetime]:
+    """When each of these members joined (those of another tenant are not found)."""
+    rows = await repository.get_many(session, tenant_id=tenant_id, member_ids=sorted(set(member_ids)))
+    return {m.id: m.created_at for m in rows}

@@ -586,3 +586,19 @@ def stream_orders(session: AsyncSession, *, tenant_id: int) -> AsyncIterator[lis
 async def failed_imports_since(session: AsyncSession, *, tenant_id: int, since: datetime) -> int:
     """Imports that failed or were refused since then: files ops must look at again."""
     return await repository.count_imports(session, tenant_id=tenant_id, statuses=("failed", "refused"), since=since)
+
+
+async def orders_in_window(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    platforms: Sequence[str],
+    start: datetime,
+    end: datetime,
+    live_rooms: Sequence[str] = (),
+) -> list[OrderView]:
+    """Orders placed on these platforms in [start, end) or carrying one of these live room ids (see
+    repository.orders_in_window): what a live show's report attributes."""
+    return await repository.orders_in_window(
+        session, tenant_id=tenant_id, platforms=platforms, start=start, end=end, live_rooms=live_rooms
+    )
