@@ -9,6 +9,7 @@ from siyu.console import (
     channels,
     claims,
     dashboard,
+    live,
     lottery,
     mall,
     members,
@@ -35,5 +36,6 @@ for module in (
     audit,
     settings,
     tasks,
+    live,
 ):
     router.include_router(module.router)

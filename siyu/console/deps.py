@@ -37,6 +37,7 @@ NAV: list[NavItem] = [
     NavItem("lottery", "积分抽奖", "/console/mall/lottery", "mall.read"),
     NavItem("tasks", "积分任务", "/console/tasks", "members.read"),
     NavItem("task_reviews", "评价审核", "/console/tasks/reviews", "members.read"),
+    NavItem("live", "直播预告", "/console/live", "members.read"),
     NavItem("channels", "渠道", "/console/channels", "channels.read"),
     NavItem("staff", "员工", "/console/staff", "staff.read"),
     NavItem("api_keys", "API 密钥", "/console/api-keys", "api_keys.manage"),

@@ -16,7 +16,6 @@ from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 
 from siyu.fans.api import CurrentFan
 from siyu.kit import images
-from siyu.kit.errors import InvalidInput
 from siyu.kit.time import utcnow
 from siyu.kit.web import DbSession, Principal, ResourceId, require
 from siyu.live import attribution, service
@@ -176,12 +175,12 @@ async def put_settings(
     return await service.save_settings(session, actor=principal, data=body)
 
 
-@router.get("/live/reports/{month}", response_model=MonthReportOut, summary="一个月的直播归因汇总（按店铺时区）")
+@router.get("/live/report", response_model=MonthReportOut, summary="一个月的直播归因汇总（按店铺时区）")
 async def month_report(
-    month: str, session: DbSession, principal: Annotated[Principal, require("orders.read")]
+    session: DbSession,
+    principal: Annotated[Principal, require("orders.read")],
+    month: Annotated[str, Query(pattern=MONTH.pattern, description="月份，如 2026-12")],
 ) -> MonthReportOut:
-    if not MONTH.match(month):
-        raise InvalidInput("月份格式应为 2026-12", code="bad_month")
     tenant = await tenants.get_tenant(session, principal.tenant_id)
     found = await attribution.month_report(
         session, tenant_id=principal.tenant_id, month=month, timezone=tenant.timezone
