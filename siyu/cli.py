@@ -345,6 +345,10 @@ def demo(
             lambda s: engagement_tasks.load(s, slug=summary.tenant_slug, data_dir=settings.data_dir)
         )
         out.print(f"  积分任务：任务 {offered.tasks} 个，完成 {offered.completions} 次，评价截图 {offered.reviews} 张")
+        from siyu.demo import live
+
+        shows = _in_transaction(lambda s: live.load(s, slug=summary.tenant_slug, data_dir=settings.data_dir))
+        out.print(f"  直播预告：已播 {shows.past} 场，即将开播 {shows.coming} 场，预约 {shows.reservations} 人次")
     out.print("[bold]演示数据" + ("已载入" if summary.created else "已存在") + f"[/bold]：会员 {summary.members} 位")
     _print_addresses(settings.host, port or settings.port, summary.tenant_slug, serving=False)
     out.print(f"  演示账号（密码均为 {data.DEMO_PASSWORD}）：")

@@ -24,6 +24,8 @@ from siyu.engagement.missions import service as missions
 from siyu.engagement.missions.schemas import TaskIn
 from siyu.jobs import service as jobs
 from siyu.ledger import service as ledger
+from siyu.live import service as live
+from siyu.live.schemas import ProductIn, ShowIn
 from siyu.loyalty import service as loyalty
 from siyu.loyalty.schemas import CampaignIn, TierIn
 from siyu.mall import lottery, redeem
@@ -68,6 +70,13 @@ PUBLIC_ROUTES = {
     "/h5/{slug}/tasks/{task_id}/claim": "a task of the slug's tenant (tests/engagement/missions/test_web.py)",
     "/h5/{slug}/tasks/{task_id}/survey": "a task of the slug's tenant (tests/engagement/missions/test_web.py)",
     "/h5/{slug}/tasks/{task_id}/reviews": "a task of the slug's tenant, her own order (tests/engagement/missions)",
+    "/h5/{slug}/live": "public calendar of the tenant's shows",
+    "/h5/{slug}/live/mine": "the signed-in fan's own reservations",
+    "/h5/{slug}/live/{show_id}": "a show looked up within the slug's tenant (tests/live/test_web.py)",
+    "/h5/{slug}/live/{show_id}/reserve": "the signed-in fan reserves a show of the slug's tenant (tests/live)",
+    "/h5/{slug}/live/{show_id}/cancel": "the signed-in fan cancels her own reservation (tests/live)",
+    "/h5/{slug}/live/{show_id}/cover": "a show's cover within the slug's tenant",
+    "/h5/{slug}/live/{show_id}/products/{product_id}/image": "a product of a show within the slug's tenant",
 }
 # The fan API: addressed by the tenant's slug; a fan token of another tenant is refused (tests/fans/test_api.py).
 FAN_API = "/api/v1/fan/{slug}/"
@@ -82,6 +91,12 @@ CAMPAIGN = {
 EXAMPLES: dict[Any, Any] = {
     CampaignIn: CAMPAIGN,
     TaskIn: {"kind": "follow", "title": "关注", "points": 1, "config": {"channel": "小鱼直播间"}},
+    ShowIn: {
+        "channel_id": 1,
+        "title": "直播",
+        "starts_at": "2030-11-10T12:00:00+00:00",
+        "ends_at": "2030-11-10T14:00:00+00:00",
+    },
     RewardIn: {"kind": "coupon", "title": "券", "points_price": 1, "stock": 1},
     LotteryIn: {
         "title": "大转盘",
@@ -157,6 +172,14 @@ async def world(session: AsyncSession, settings: Settings) -> World:
         data_dir=settings.data_dir,
         timezone="Asia/Shanghai",
     )
+    show_b = await live.create_show(
+        session,
+        actor=owner_b.principal,
+        data=ShowIn(**{**EXAMPLES[ShowIn], "channel_id": channel_b.id}),
+    )
+    product_b = await live.add_product(
+        session, actor=owner_b.principal, show_id=show_b.id, data=ProductIn(title="精华液", price_fen=100)
+    )
     await session.flush()
     return World(
         params={
@@ -177,6 +200,8 @@ async def world(session: AsyncSession, settings: Settings) -> World:
             "lottery_id": lottery_b.id,
             "task_id": task_b.id,
             "review_id": review_b.id,
+            "show_id": show_b.id,
+            "product_id": product_b.id,
         },
         a_cookies=owner_a.cookies,
         a_headers=owner_a.headers,

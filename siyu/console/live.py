@@ -31,7 +31,7 @@ from siyu.tenants import service as tenants
 from siyu.tenants.models import PLATFORM_LABELS
 
 router = APIRouter()
-MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+MONTH_PATTERN = r"^20\d{2}-(0[1-9]|1[0-2])$"
 LABELS = {
     "channel_id": "渠道",
     "title": "直播标题",

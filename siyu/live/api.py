@@ -39,7 +39,7 @@ from siyu.tenants.models import PLATFORM_LABELS
 
 fan_router = APIRouter(tags=["粉丝：直播预约"])
 router = APIRouter(tags=["直播预告"])
-MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+MONTH = re.compile(r"^20\d{2}-(0[1-9]|1[0-2])$")
 
 
 def product_out(row: Product) -> ProductOut:
@@ -138,9 +138,7 @@ async def fan_cancel(show_id: ResourceId, fan: CurrentFan, session: DbSession) -
 async def list_shows(
     session: DbSession,
     principal: Annotated[Principal, require("members.read")],
-    month: Annotated[
-        str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="只看这个月，如 2026-12")
-    ] = None,
+    month: Annotated[str | None, Query(pattern=MONTH.pattern, description="只看这个月，如 2026-12")] = None,
 ) -> list[ShowOut]:
     tenant_id = principal.tenant_id
     if month:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from siyu.kit.types import NOT_BLANK
 
@@ -22,6 +22,13 @@ class ShowIn(BaseModel):
     starts_at: AwareDatetime = Field(description="开播时间（带时区）")
     ends_at: AwareDatetime = Field(description="计划下播时间（带时区），须晚于开播时间")
     benefits: list[str] = Field(default_factory=list, max_length=10, description="直播福利，如“预约抽 100 份小样”")
+
+    @field_validator("starts_at", "ends_at")
+    @classmethod
+    def _plausible(cls, value: datetime) -> datetime:
+        if not 2000 <= value.year <= 2100:
+            raise ValueError("时间不在合理范围内")
+        return value
 
 
 class ProductIn(BaseModel):
