@@ -144,6 +144,15 @@ async def reservations_of_member(
     )
 
 
+async def holds_reservation(session: AsyncSession, *, tenant_id: int, member_id: int, since: datetime | None) -> bool:
+    statement = select(Reservation.id).where(
+        of_tenant(Reservation, tenant_id), Reservation.member_id == member_id, Reservation.cancelled_at.is_(None)
+    )
+    if since is not None:
+        statement = statement.where(Reservation.reserved_at >= since)
+    return (await session.scalar(statement.limit(1))) is not None
+
+
 async def reservation_counts(session: AsyncSession, *, tenant_id: int, show_ids: list[int]) -> dict[int, int]:
     if not show_ids:
         return {}

@@ -376,6 +376,13 @@ async def reserved_shows(session: AsyncSession, *, tenant_id: int, member_id: in
     return await repository.reserved_shows(session, tenant_id=tenant_id, member_id=member_id, show_ids=show_ids)
 
 
+async def holds_reservation(
+    session: AsyncSession, *, tenant_id: int, member_id: int, since: datetime | None = None
+) -> bool:
+    """Whether she holds a reservation (made at or after `since`): the "reserve a live show" points task."""
+    return await repository.holds_reservation(session, tenant_id=tenant_id, member_id=member_id, since=since)
+
+
 async def my_reservations(session: AsyncSession, *, tenant_id: int, member_id: int) -> list[Show]:
     """The shows she reserved, the coming ones first (earliest first), then the past ones (latest first)."""
     rows = await repository.reservations_of_member(session, tenant_id=tenant_id, member_id=member_id)
