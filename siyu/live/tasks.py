@@ -51,7 +51,10 @@ async def _fan_out(session: AsyncSession, job: Job, kind: str, key: str, payload
 @handler(service.CHANGED_JOB)
 async def tell_show_changed(session: AsyncSession, job: Job) -> dict[str, Any]:
     """A show her reservation is for was cancelled or moved: tell her."""
-    show = await service.get_show(session, tenant_id=int(job.tenant_id or 0), show_id=int(job.payload["show_id"]))
+    try:
+        show = await service.get_show(session, tenant_id=int(job.tenant_id or 0), show_id=int(job.payload["show_id"]))
+    except service.ShowNotFound:
+        return {"skipped": "show gone"}
     key = f"{show.id}:{job.payload['version']}"
     payload = {
         "kind": "live_show_changed",
