@@ -120,7 +120,7 @@ async def fan_get_show(show_id: ResourceId, fan: CurrentFan, session: DbSession)
 )
 async def fan_reserve(show_id: ResourceId, fan: CurrentFan, session: DbSession) -> ReservationOut:
     await service.reserve(session, tenant_id=fan.tenant.id, member_id=fan.member.id, show_id=show_id)
-    return ReservationOut(show_id=show_id, reserved=True, message="预约成功，开播前会提醒你")
+    return ReservationOut(show_id=show_id, reserved=True, message="预约成功")
 
 
 @fan_router.delete(
