@@ -29,6 +29,7 @@ OBJECT_PAGES = {
     "/console/mall/rewards/{reward_id}": ("/console/mall", r"/console/mall/rewards/\d+$"),
     "/console/mall/lottery/{lottery_id}": ("/console/mall/lottery", r"/console/mall/lottery/\d+$"),
     "/console/points/campaigns/{campaign_id}": ("/console/points", r"/console/points/campaigns/\d+$"),
+    "/console/tasks/{task_id}": ("/console/tasks", r"/console/tasks/\d+$"),
     "/console/live/{show_id}": ("/console/live", r"/console/live/\d+$"),
     "/console/live/{show_id}/report": ("/console/live", r"/console/live/\d+/report$"),
 }
