@@ -147,3 +147,16 @@ async def product_image(
 ) -> Response:
     product = await service.get_product(session, tenant_id=fan.tenant.id, show_id=show_id, product_id=product_id)
     return _image(request, fan.tenant.id, product.image)
+
+
+async def next_show(session: DbSession, *, tenant_id: int, member_id: int | None) -> dict[str, Any] | None:
+    """The next show not cancelled, for the H5 home's card: the show and whether she reserved it."""
+    show = next(
+        (s for s in await service.upcoming(session, tenant_id=tenant_id, limit=10) if s.cancelled_at is None), None
+    )
+    if show is None:
+        return None
+    reserved = member_id is not None and bool(
+        await service.reserved_shows(session, tenant_id=tenant_id, member_id=member_id, show_ids=[show.id])
+    )
+    return {"show": show, "reserved": reserved, "live": service.status_of(show) == ShowStatus.live}

@@ -30,6 +30,8 @@ def test_the_fan_reserves_a_show_on_the_h5(mobile_page: Page, screenshot: Screen
     expect(fan.get_by_role("heading", level=1, name="我的预约")).to_be_visible()
     expect(fan.locator("#live-mine [data-show]").filter(has_text="双12 护肤狂欢夜")).to_be_visible()
     fan.goto(f"/h5/{DEMO_SLUG}/")
+    expect(fan.locator("#next-show")).to_contain_text("双12 护肤狂欢夜")
+    expect(fan.locator("#next-show")).to_contain_text("已预约")
     fan.locator("#entries").get_by_role("link", name="直播预约").click()
     expect(fan.get_by_role("heading", level=1, name="直播预告")).to_be_visible()
     expect(fan.locator("[data-day]")).to_have_count(3)  # three coming shows on three days

@@ -105,6 +105,8 @@ async def test_the_h5_calendar_show_page_and_reservation(app: FastAPI, client: h
     anonymous = await client.get(f"/h5/{live.tenant.slug}/live")
     assert anonymous.status_code == 200 and show.title in anonymous.text
     cookies = await h5_cookies(app, live.session, live.tenant, fan)
+    home = await client.get(f"/h5/{live.tenant.slug}/", cookies=cookies)
+    assert 'id="next-show"' in home.text and show.title in home.text and "直播预约" in home.text
     page = await client.get(f"/h5/{live.tenant.slug}/live/{show.id}", cookies=cookies)
     assert page.status_code == 200 and "预约直播" in page.text and "预约抽 100 份小样" in page.text
     plain = await client.post(f"/h5/{live.tenant.slug}/live/{show.id}/reserve", cookies=cookies)
