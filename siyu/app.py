@@ -51,6 +51,8 @@ from siyu.kit import metrics
 from siyu.kit.ratelimit import RateLimiter
 from siyu.kit.web import bearer_token
 from siyu.ledger.api import router as ledger_api
+from siyu.live.api import fan_router as fan_live_api
+from siyu.live.api import router as live_api
 from siyu.loyalty.api import router as loyalty_api
 from siyu.mall.api import router as mall_api
 from siyu.mall.gate import FlashGate
@@ -224,6 +226,8 @@ def api_router() -> APIRouter:
         tasks_api,
         checkin_api,
         analytics_api,
+        fan_live_api,
+        live_api,
     ):
         api.include_router(router)
     return api

@@ -11,6 +11,9 @@ from siyu.fans.models import RefreshToken, SmsCode
 from siyu.jobs.models import Job
 from siyu.kit.db import Base
 from siyu.ledger.models import Allocation, Balance, Entry, Lot
+from siyu.live.models import Product as LiveProduct
+from siyu.live.models import Reservation as LiveReservation
+from siyu.live.models import Show as LiveShow
 from siyu.loyalty.models import Campaign, CampaignAward, ExpiryWarning, MemberTier, Tier, TierChange
 from siyu.mall.models import Address, Code, Redemption, Reward
 from siyu.members.models import Identity, Member
@@ -42,6 +45,9 @@ __all__ = [
     "InviteCode",
     "Job",
     "Leaderboard",
+    "LiveProduct",
+    "LiveReservation",
+    "LiveShow",
     "Lot",
     "Member",
     "MemberTier",

@@ -9,6 +9,7 @@ def load_handlers() -> None:
     import siyu.fans.tasks
     import siyu.jobs.tasks
     import siyu.ledger.tasks
+    import siyu.live.tasks
     import siyu.loyalty.tasks
     import siyu.mall.tasks
     import siyu.orders.tasks

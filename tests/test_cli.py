@@ -86,6 +86,7 @@ def test_demo_loads_once(cli_database: str) -> None:
     assert "已载入" in first.output and "owner@demo.siyu.local" in first.output and "/h5/xinghe/" in first.output
     assert "积分商城：奖品 9 个" in first.output
     assert "积分任务：任务 5 个" in first.output
+    assert "直播预告：已播 5 场，即将开播 3 场" in first.output
     second = runner.invoke(app, ["demo", "--members", "25"])
     assert second.exit_code == 0 and "已存在" in second.output and "会员 25 位" in second.output
 

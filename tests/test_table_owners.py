@@ -13,7 +13,20 @@ import siyu.models  # every table registered
 from siyu.kit.db import Base
 
 ROOT = Path(siyu.__file__).parent
-DOMAINS = ("tenants", "staff", "members", "orders", "ledger", "loyalty", "claims", "mall", "fans", "audit", "jobs")
+DOMAINS = (
+    "tenants",
+    "staff",
+    "members",
+    "orders",
+    "ledger",
+    "loyalty",
+    "claims",
+    "mall",
+    "fans",
+    "audit",
+    "jobs",
+    "live",
+)
 QUERY_MODULES = re.compile(r"(repository|queries|batch)\.py$")
 SQL = re.compile(r"\b(SELECT\b.*\bFROM|INSERT INTO|UPDATE\b.*\bSET|DELETE FROM|JOIN)\b", re.DOTALL)
 

@@ -26,6 +26,8 @@ from siyu.engagement.referrals import service as referrals
 from siyu.engagement.referrals.schemas import BoardIn
 from siyu.jobs import service as jobs
 from siyu.ledger import service as ledger
+from siyu.live import service as live
+from siyu.live.schemas import ProductIn, ShowIn
 from siyu.loyalty import service as loyalty
 from siyu.loyalty.schemas import CampaignIn, TierIn
 from siyu.mall import lottery, redeem
@@ -76,6 +78,13 @@ PUBLIC_ROUTES = {
     "/h5/{slug}/checkin": "the signed-in fan's own check-ins (tests/engagement/test_h5.py)",
     "/h5/{slug}/checkin/make-up": "makes up a day of the signed-in fan's own (tests/engagement/test_h5.py)",
     "/h5/{slug}/checkin/reminder": "the signed-in fan's own reminder",
+    "/h5/{slug}/live": "public calendar of the tenant's shows",
+    "/h5/{slug}/live/mine": "the signed-in fan's own reservations",
+    "/h5/{slug}/live/{show_id}": "a show looked up within the slug's tenant (tests/live/test_web.py)",
+    "/h5/{slug}/live/{show_id}/reserve": "the signed-in fan reserves a show of the slug's tenant (tests/live)",
+    "/h5/{slug}/live/{show_id}/cancel": "the signed-in fan cancels her own reservation (tests/live)",
+    "/h5/{slug}/live/{show_id}/cover": "a show's cover within the slug's tenant",
+    "/h5/{slug}/live/{show_id}/products/{product_id}/image": "a product of a show within the slug's tenant",
 }
 # The fan API: addressed by the tenant's slug; a fan token of another tenant is refused (tests/fans/test_api.py).
 FAN_API = "/api/v1/fan/{slug}/"
@@ -96,6 +105,12 @@ EXAMPLES: dict[Any, Any] = {
     },
     CampaignIn: CAMPAIGN,
     TaskIn: {"kind": "follow", "title": "关注", "points": 1, "config": {"channel": "小鱼直播间"}},
+    ShowIn: {
+        "channel_id": 1,
+        "title": "直播",
+        "starts_at": "2030-11-10T12:00:00+00:00",
+        "ends_at": "2030-11-10T14:00:00+00:00",
+    },
     RewardIn: {"kind": "coupon", "title": "券", "points_price": 1, "stock": 1},
     LotteryIn: {
         "title": "大转盘",
@@ -176,6 +191,14 @@ async def world(session: AsyncSession, settings: Settings) -> World:
     referral_b = await referrals.joined(session, tenant_id=tenant_b.id, invitee=invitee_b, code=inviter_b.code)
     assert referral_b is not None
     board_b = await referrals.create_board(session, actor=owner_b.principal, data=BoardIn(**EXAMPLES[BoardIn]))
+    show_b = await live.create_show(
+        session,
+        actor=owner_b.principal,
+        data=ShowIn(**{**EXAMPLES[ShowIn], "channel_id": channel_b.id}),
+    )
+    product_b = await live.add_product(
+        session, actor=owner_b.principal, show_id=show_b.id, data=ProductIn(title="精华液", price_fen=100)
+    )
     await session.flush()
     return World(
         params={
@@ -198,6 +221,8 @@ async def world(session: AsyncSession, settings: Settings) -> World:
             "lottery_id": lottery_b.id,
             "task_id": task_b.id,
             "review_id": review_b.id,
+            "show_id": show_b.id,
+            "product_id": product_b.id,
         },
         a_cookies=owner_a.cookies,
         a_headers=owner_a.headers,

@@ -11,6 +11,7 @@ from siyu.console import (
     checkin,
     claims,
     dashboard,
+    live,
     lottery,
     mall,
     members,
@@ -41,5 +42,6 @@ for module in (
     audit,
     settings,
     tasks,
+    live,
 ):
     router.include_router(module.router)

@@ -40,6 +40,7 @@ NAV: list[NavItem] = [
     NavItem("task_reviews", "评价审核", "/console/tasks/reviews", "members.read"),
     NavItem("referrals", "邀请有礼", "/console/referrals", "members.read"),
     NavItem("checkin", "每日签到", "/console/checkin", "tenant.read"),
+    NavItem("live", "直播预告", "/console/live", "members.read"),
     NavItem("channels", "渠道", "/console/channels", "channels.read"),
     NavItem("staff", "员工", "/console/staff", "staff.read"),
     NavItem("api_keys", "API 密钥", "/console/api-keys", "api_keys.manage"),

@@ -13,6 +13,7 @@ from siyu.claims import service as claims
 from siyu.claims.models import OUTCOME_LABELS, Claim, Outcome, Via
 from siyu.fans import service as fans
 from siyu.h5.fans import Fan
+from siyu.h5.live import next_show
 from siyu.h5.referrals import remember_invite, welcome
 from siyu.kit.time import utcnow
 from siyu.kit.web import DbSession
@@ -59,6 +60,9 @@ async def home(fan: Fan, request: Request, session: DbSession) -> HTMLResponse:
             if fan.member is None
             else await claims.settled_since(
                 session, tenant_id=tenant.id, member_id=fan.member.id, since=utcnow() - timedelta(days=7)
+            ),
+            "next_show": await next_show(
+                session, tenant_id=tenant.id, member_id=None if fan.member is None else fan.member.id
             ),
             "outcome_labels": OUTCOME_LABELS,
             "platform_labels": PLATFORM_LABELS,

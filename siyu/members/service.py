@@ -226,3 +226,9 @@ async def count_joined(session: AsyncSession, *, tenant_id: int, start: datetime
 async def merged(session: AsyncSession, *, tenant_id: int) -> list[tuple[int, int]]:
     """(member, the member she was merged into) for every merged member."""
     return await repository.merged(session, tenant_id=tenant_id)
+
+
+async def joined_at(session: AsyncSession, *, tenant_id: int, member_ids: list[int]) -> dict[int, datetime]:
+    """When each of these members joined (those of another tenant are not found)."""
+    rows = await repository.get_many(session, tenant_id=tenant_id, member_ids=sorted(set(member_ids)))
+    return {m.id: m.created_at for m in rows}

@@ -687,3 +687,26 @@ async def import_watermark(session: AsyncSession, *, tenant_id: int) -> int:
         return int(running) - 1
     latest = await session.scalar(select(func.max(OrderImport.id)).where(of_tenant(OrderImport, tenant_id)))
     return int(latest or 0)
+
+
+async def orders_in_window(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    platforms: Sequence[str],
+    start: datetime,
+    end: datetime,
+    live_rooms: Sequence[str] = (),
+    limit: int = 200_000,
+) -> list[OrderView]:
+    """Orders of these platforms placed (else paid) in [start, end), and orders carrying one of these live room
+    ids whenever they were placed: the candidates a live show's attribution decides on (siyu.live)."""
+    placed = (Order.placed_at >= start) & (Order.placed_at < end)
+    paid = Order.placed_at.is_(None) & (Order.paid_at >= start) & (Order.paid_at < end)
+    conditions: list[ColumnElement[bool]] = [Order.platform.in_(sorted(set(platforms))) & (placed | paid)]
+    if live_rooms:
+        conditions.append(Order.live_room.in_(sorted(set(live_rooms))))
+    rows = await session.execute(
+        select(*_VIEW_COLUMNS).where(of_tenant(Order, tenant_id), or_(*conditions)).limit(limit)
+    )
+    return [OrderView(*row) for row in rows]

@@ -600,3 +600,19 @@ async def paid_totals(
 
 async def import_watermark(session: AsyncSession, *, tenant_id: int) -> int:
     return await repository.import_watermark(session, tenant_id=tenant_id)
+
+
+async def orders_in_window(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    platforms: Sequence[str],
+    start: datetime,
+    end: datetime,
+    live_rooms: Sequence[str] = (),
+) -> list[OrderView]:
+    """Orders placed on these platforms in [start, end) or carrying one of these live room ids (see
+    repository.orders_in_window): what a live show's report attributes."""
+    return await repository.orders_in_window(
+        session, tenant_id=tenant_id, platforms=platforms, start=start, end=end, live_rooms=live_rooms
+    )

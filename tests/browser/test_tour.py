@@ -33,6 +33,9 @@ OBJECT_PAGES = {
         r"/console/referrals/leaderboards/\d+$",
     ),
     "/console/points/campaigns/{campaign_id}": ("/console/points", r"/console/points/campaigns/\d+$"),
+    "/console/tasks/{task_id}": ("/console/tasks", r"/console/tasks/\d+$"),
+    "/console/live/{show_id}": ("/console/live", r"/console/live/\d+$"),
+    "/console/live/{show_id}/report": ("/console/live", r"/console/live/\d+/report$"),
 }
 
 

@@ -26,6 +26,7 @@ class TaskKind(StrEnum):
     survey = "survey"  # answer the questionnaire in the task's config
     follow = "follow"  # follow a channel: her own confirmation
     review = "review"  # 评价有礼: a screenshot of her review, approved by ops, paid once per order
+    reserve_live = "reserve_live"  # reserve a live show (siyu.live) in the task's period
 
 
 KIND_LABELS: dict[str, str] = {
@@ -34,6 +35,7 @@ KIND_LABELS: dict[str, str] = {
     TaskKind.survey: "填写问卷",
     TaskKind.follow: "关注账号",
     TaskKind.review: "评价有礼",
+    TaskKind.reserve_live: "预约直播",
 }
 
 

@@ -4,7 +4,7 @@ open, and whether a survey's answers fit its questions. No database, no clock of
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from siyu.engagement.missions.models import Period
@@ -23,6 +23,16 @@ def period_key(period: str, now: datetime, timezone: str) -> str:
         return local.isoformat()
     year, week, _ = local.isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def period_start(period: str, now: datetime, timezone: str) -> datetime | None:
+    """When the period `now` falls in began (tenant-local midnight, or Monday's); None for a one-time task."""
+    if period == Period.one_time:
+        return None
+    local = to_local(now, timezone).replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == Period.weekly:
+        local -= timedelta(days=local.weekday())
+    return local
 
 
 def is_open(*, enabled: bool, starts_at: datetime | None, ends_at: datetime | None, now: datetime) -> bool:

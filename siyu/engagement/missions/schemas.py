@@ -48,7 +48,8 @@ class TaskIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     kind: TaskKind = Field(
-        description="profile 完善资料 / bind_account 绑定平台账号 / survey 填写问卷 / follow 关注账号 / review 评价有礼"
+        description="profile 完善资料 / bind_account 绑定平台账号 / survey 填写问卷 / follow 关注账号 / "
+        "review 评价有礼 / reserve_live 预约直播"
     )
     title: str = Field(min_length=1, max_length=40, pattern=NOT_BLANK)
     description: str = Field(default="", max_length=500)

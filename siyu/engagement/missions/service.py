@@ -38,6 +38,7 @@ from siyu.kit.web import Principal
 from siyu.ledger import refs
 from siyu.ledger import service as ledger
 from siyu.ledger.models import LotStatus
+from siyu.live import service as live
 from siyu.members import service as members
 from siyu.members.models import IdentityKind
 from siyu.tenants.models import PLATFORM_LABELS
@@ -222,8 +223,17 @@ async def _has_platform_account(session: AsyncSession, tenant_id: int, member_id
     return any(i.kind in PLATFORM_ACCOUNTS for i in identities)
 
 
-async def _met(session: AsyncSession, task: Task, member_id: int) -> bool:
-    """Whether what the task asks for is done, for the kinds the system can see (the rest she confirms or answers)."""
+SEEN_KINDS = (TaskKind.profile, TaskKind.bind_account, TaskKind.reserve_live)  # the system checks these itself
+
+
+async def _met(
+    session: AsyncSession, task: Task, member_id: int, *, now: datetime | None = None, timezone: str = "Asia/Shanghai"
+) -> bool:
+    """Whether what the task asks for is done, for the kinds the system can see (the rest she confirms or answers).
+    A live show counts when she holds a reservation she made in the task's current period."""
+    if task.kind == TaskKind.reserve_live:
+        since = rules.period_start(task.period, now or utcnow(), timezone)
+        return await live.holds_reservation(session, tenant_id=task.tenant_id, member_id=member_id, since=since)
     if task.kind == TaskKind.profile:
         return await _has_profile(session, task.tenant_id, member_id)
     if task.kind == TaskKind.bind_account:
@@ -237,6 +247,7 @@ HINTS = {
     TaskKind.survey: ("回答几个小问题即可领取", ""),
     TaskKind.follow: ("关注后回来点“我已关注”领取", ""),
     TaskKind.review: ("上传订单评价截图，审核通过后发放", ""),
+    TaskKind.reserve_live: ("预约一场直播后可领取", "已预约直播，可以领取"),
 }
 
 
@@ -269,7 +280,7 @@ async def fan_tasks(
         todo, ready = HINTS[TaskKind(task.kind)]
         if done >= task.cap_per_period:
             state, hint = "done", DONE_HINTS[Period(task.period)]
-        elif task.kind in (TaskKind.profile, TaskKind.bind_account) and await _met(session, task, member_id):
+        elif task.kind in SEEN_KINDS and await _met(session, task, member_id, now=now, timezone=timezone):
             state, hint = "claimable", ready
         else:
             state, hint = "todo", todo
@@ -315,7 +326,7 @@ async def complete(
         raise WrongTaskKind("这个任务不是问卷")
     if task.kind == TaskKind.follow and not confirm:
         raise TaskNotMet("请先关注，再点“我已关注”")
-    if task.kind in (TaskKind.profile, TaskKind.bind_account) and not await _met(session, task, member_id):
+    if task.kind in SEEN_KINDS and not await _met(session, task, member_id, now=now, timezone=timezone):
         raise TaskNotMet(HINTS[TaskKind(task.kind)][0])
     await ledger.lock_member(session, tenant_id=tenant_id, member_id=member_id, now=now)  # her taps, one at a time
     key = rules.period_key(task.period, now, timezone)
