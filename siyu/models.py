@@ -10,6 +10,7 @@ from siyu.ledger.models import Allocation, Balance, Entry, Lot
 from siyu.loyalty.models import Campaign, CampaignAward, ExpiryWarning, MemberTier, Tier, TierChange
 from siyu.mall.models import Address, Code, Redemption, Reward
 from siyu.members.models import Identity, Member
+from siyu.notices.models import Consent, Delivery, Notice, OptOut, WebhookEndpoint
 from siyu.orders.models import ColumnMapping, ImportRejection, Order, OrderChange, OrderImport, SubOrder
 from siyu.staff.models import ApiKey, Membership, StaffSession, StaffUser
 from siyu.tenants.models import Channel, Tenant
@@ -29,6 +30,8 @@ __all__ = [
     "Code",
     "ColumnMapping",
     "Completion",
+    "Consent",
+    "Delivery",
     "Entry",
     "ExpiryWarning",
     "Identity",
@@ -38,6 +41,8 @@ __all__ = [
     "Member",
     "MemberTier",
     "Membership",
+    "Notice",
+    "OptOut",
     "Order",
     "OrderChange",
     "OrderImport",
@@ -53,5 +58,6 @@ __all__ = [
     "Tenant",
     "Tier",
     "TierChange",
+    "WebhookEndpoint",
     "metadata",
 ]
