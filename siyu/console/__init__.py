@@ -12,6 +12,7 @@ from siyu.console import (
     lottery,
     mall,
     members,
+    notices,
     orders,
     points,
     settings,
@@ -35,5 +36,6 @@ for module in (
     audit,
     settings,
     tasks,
+    notices,
 ):
     router.include_router(module.router)

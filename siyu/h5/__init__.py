@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from siyu.h5 import claims, home, lottery, mall, points, sign_in, tasks
+from siyu.h5 import claims, home, lottery, mall, notices, points, sign_in, tasks
 
 router = APIRouter(prefix="/h5")
 router.include_router(home.router)
@@ -12,3 +12,4 @@ router.include_router(sign_in.router)
 router.include_router(mall.router)
 router.include_router(lottery.router)
 router.include_router(tasks.router)
+router.include_router(notices.router)

@@ -25,7 +25,7 @@ class DeliveryStatus(StrEnum):
     failed = "failed"  # will be tried again
     dropped = "dropped"  # refused for good (no consent, no phone): not tried again
     parked = "parked"  # failed too often; redelivery from the console
-    retried = "retried"  # a person asked for a parked delivery to be tried again (attempts count afresh)
+    retried = "retried"  # was parked; a person asked for it to be tried again (attempts count afresh after it)
 
 
 class Notice(Base):

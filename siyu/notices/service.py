@@ -583,25 +583,14 @@ async def redeliver(
     delivery = await repository.get_delivery(session, tenant_id=actor.tenant_id, delivery_id=delivery_id)
     if delivery is None:
         raise DeliveryNotFound()
-    if delivery.status != DeliveryStatus.parked:
-        raise NotParked()
     notice = await repository.get_notice(session, tenant_id=actor.tenant_id, notice_id=delivery.notice_id, lock=True)
     if notice is None:
         raise NoticeNotFound()
-    session.add(
-        Delivery(
-            tenant_id=actor.tenant_id,
-            id=new_id(),
-            notice_id=notice.id,
-            channel=delivery.channel,
-            target=delivery.target,
-            attempt=0,
-            status=DeliveryStatus.retried,
-            error_code=None,
-            response=f"{actor.label} 要求重发",
-            created_at=now,
-        )
-    )
+    await session.refresh(delivery)  # read again under the notice's lock: two clicks redeliver once
+    if delivery.status != DeliveryStatus.parked:
+        raise NotParked()
+    delivery.status = DeliveryStatus.retried  # its attempts count afresh from here
+    delivery.response = f"{delivery.response or ''}（{actor.label} 要求重发）"[:500]
     await _again(session, notice, now, f"redeliver:{delivery.id}")
     await session.flush()
     audit.record(

@@ -103,10 +103,8 @@ class Shop:
     session: AsyncSession
     tenant: Tenant
     owner: Principal
-
-    @property
-    def tenant_id(self) -> int:
-        return self.tenant.id
+    tenant_id: int
+    slug: str
 
     async def fan(self, *, phone: str | None = None, openid: str | None = None) -> Member:
         member = await factories.member(self.session, self.tenant_id)
@@ -125,7 +123,7 @@ class Shop:
 async def shop(session: AsyncSession) -> AsyncIterator[Shop]:
     tenant = await factories.tenant(session)
     login = await factories.staff_login(session, tenant.id)
-    yield Shop(session=session, tenant=tenant, owner=login.principal)
+    yield Shop(session=session, tenant=tenant, owner=login.principal, tenant_id=tenant.id, slug=tenant.slug)
 
 
 def payload(kind: str = "shipped", subject: str = "r1", **facts: Any) -> dict[str, Any]:

