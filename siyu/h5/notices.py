@@ -20,6 +20,7 @@ STATUS_LABELS = {"queued": "等待发送", "sent": "已发送", "dropped": "未�
 async def _page(fan: FanPage, request: Request, session: DbSession, *, done: str | None = None) -> HTMLResponse:
     assert fan.member is not None
     tenant_id, member_id = fan.tenant.id, fan.member.id
+    settings = await service.settings_of(session, tenant_id)
     return templates.TemplateResponse(
         request,
         "h5/notices.html",
@@ -32,6 +33,8 @@ async def _page(fan: FanPage, request: Request, session: DbSession, *, done: str
             "recent": await service.recent(session, tenant_id=tenant_id, member_id=member_id),
             "status_labels": STATUS_LABELS,
             "done": done,
+            "quiet_start": settings.quiet_start,
+            "quiet_end": settings.quiet_end,
         },
     )
 

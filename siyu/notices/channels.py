@@ -279,7 +279,8 @@ async def post_webhook(
         async with httpx.AsyncClient(timeout=TIMEOUT, transport=transport, follow_redirects=False) as client:
             response = await client.post(url, content=body.encode(), headers=headers)
     except httpx.HTTPError as error:
-        return Result(Outcome.retry, "unreachable", f"连不上（{type(error).__name__}）")
+        log.info("notices.webhook_unreachable", error=type(error).__name__)
+        return Result(Outcome.retry, "unreachable", "连不上对方的地址")
     if 200 <= response.status_code < 300:
         return Result(Outcome.sent, None, f"对方已接收（{response.status_code}）")
     return Result(Outcome.retry, f"http{response.status_code}", f"对方返回 {response.status_code}")

@@ -18,7 +18,7 @@ KINDS: dict[str, str] = {
     "bound_credited": "绑定账号的订单已入账",
     "prize_won": "抽奖中奖",
 }
-CHANNELS: dict[str, str] = {"wechat": "微信订阅消息", "sms": "短信", "webhook": "Webhook"}
+CHANNELS: dict[str, str] = {"wechat": "微信订阅消息", "sms": "短信", "webhook": "回调地址"}
 DEFAULT_CHANNELS = ["wechat", "sms", "webhook"]
 Channel = Literal["wechat", "sms", "webhook"]
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
