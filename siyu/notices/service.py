@@ -213,6 +213,7 @@ async def send(session: AsyncSession, *, tenant_id: int, notice_id: int, now: da
     finished, attempts = _state(history)
     failing = 0
     parked = any(d.status == DeliveryStatus.parked for d in history if (d.channel, d.target) in finished)
+    reached = any(d.status == DeliveryStatus.sent for d in history)
     for target, attempt in await _targets(session, notice=notice, settings=settings, now=now):
         if (target.channel, target.target) in finished:
             continue
@@ -239,11 +240,13 @@ async def send(session: AsyncSession, *, tenant_id: int, notice_id: int, now: da
         )
         failing = max(failing, tries) if status == DeliveryStatus.failed else failing
         parked = parked or status == DeliveryStatus.parked
+        reached = reached or status == DeliveryStatus.sent
     if failing:
         await _again(session, notice, now + backoff(failing), f"retry:{failing}:{new_id()}")
         return {"retry_in": backoff(failing).total_seconds()}
-    notice.status = NoticeStatus.parked if parked else NoticeStatus.sent
-    notice.sent_at = now
+    # Sent when some channel took it; dropped when none could (no consent, no phone, nothing configured).
+    notice.status = NoticeStatus.parked if parked else NoticeStatus.sent if reached else NoticeStatus.dropped
+    notice.sent_at = now if reached else None
     await session.flush()
     return {"status": notice.status}
 
