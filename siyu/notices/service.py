@@ -12,6 +12,7 @@ import asyncio
 import ipaddress
 import json
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,7 +37,7 @@ from siyu.members.models import IdentityKind
 from siyu.notices import channels, repository, rules
 from siyu.notices.channels import Outcome, Result, SmsMessage
 from siyu.notices.models import Consent, Delivery, DeliveryStatus, Notice, NoticeStatus, WebhookEndpoint
-from siyu.notices.schemas import KINDS, NoticeSettings
+from siyu.notices.schemas import KINDS, NoticeSettings, WechatTemplate
 from siyu.notices.signing import new_webhook_secret
 from siyu.tenants import service as tenants
 
@@ -297,7 +298,7 @@ async def _over_cap(
     return datetime.combine(local.date() + timedelta(days=1), end, tzinfo=zone).astimezone(now.tzinfo)
 
 
-Attempt = Any  # a zero-argument coroutine function returning a Result
+Attempt = Callable[[], Awaitable[Result]]  # one try on one channel
 
 
 async def _targets(
@@ -378,7 +379,7 @@ def _sms_sender(settings: NoticeSettings) -> channels.LogSms | channels.AliyunSm
 
 
 async def _wechat_attempt(
-    session: AsyncSession, *, notice: Notice, openid: str, now: datetime, config: Any
+    session: AsyncSession, *, notice: Notice, openid: str, now: datetime, config: WechatTemplate
 ) -> Attempt | None:
     wechat = await fans.wechat_config(session, notice.tenant_id)
     app_id, secret = (
