@@ -180,13 +180,14 @@ class AliyunSms:
             "Timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "Version": "2017-05-25",
         }
-        return {**params, "Signature": aliyun_signature(self.secret, "GET", params)}
+        return {**params, "Signature": aliyun_signature(self.secret, "POST", params)}
 
     async def send(self, message: SmsMessage) -> Result:
         params = self.signed_params(message, now=datetime.now(UTC), nonce=uuid.uuid4().hex)
         try:
             async with httpx.AsyncClient(timeout=TIMEOUT, transport=self.transport) as client:
-                response = await client.get(self.base + "/", params=params)
+                # POST with a form body: the number stays out of the URL (and out of any access log)
+                response = await client.post(self.base + "/", data=params)
             if response.status_code >= 500:
                 return Result(Outcome.retry, f"http{response.status_code}", "短信服务暂时不可用")
             code = str(response.json().get("Code") or "")

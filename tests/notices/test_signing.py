@@ -44,9 +44,10 @@ def test_aliyun_send_sms_signs_chinese_and_json_parameters() -> None:
     params = sender.signed_params(message, now=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), nonce="n")
     signature = params.pop("Signature")
     assert params["Timestamp"] == "2026-01-02T03:04:05Z" and params["TemplateParam"] == '{"title":"帆布包 ~*"}'
-    assert signature == aliyun_signature("s", "GET", params)
-    assert "%7E" not in aliyun_string_to_sign("GET", params)  # "~" stays as it is, "*" is escaped
-    assert "%252A" in aliyun_string_to_sign("GET", params)
+    assert signature == aliyun_signature("s", "POST", params)
+    assert aliyun_string_to_sign("POST", params).startswith("POST&%2F&")
+    assert "%7E" not in aliyun_string_to_sign("POST", params)  # "~" stays as it is, "*" is escaped
+    assert "%252A" in aliyun_string_to_sign("POST", params)
 
 
 def test_tencent_tc3_signature_reproduces_the_documented_example() -> None:

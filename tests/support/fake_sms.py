@@ -33,10 +33,18 @@ class FakeSms:
         self.sent: list[dict[str, Any]] = []
         self.bad_signatures = 0
 
-    async def aliyun(self, request: Request) -> JSONResponse:
-        params = dict(request.query_params)
+    async def post(self, request: Request) -> JSONResponse:
+        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            form = await request.form()
+            return await self.aliyun({k: str(v) for k, v in form.items()}, "POST")
+        return await self.tencent(request)
+
+    async def aliyun_get(self, request: Request) -> JSONResponse:
+        return await self.aliyun(dict(request.query_params), "GET")
+
+    async def aliyun(self, params: dict[str, str], method: str) -> JSONResponse:
         signature = params.pop("Signature", "")
-        if params.get("AccessKeyId") != ALIYUN_KEY or signature != aliyun_signature(ALIYUN_SECRET, "GET", params):
+        if params.get("AccessKeyId") != ALIYUN_KEY or signature != aliyun_signature(ALIYUN_SECRET, method, params):
             self.bad_signatures += 1
             return JSONResponse({"Code": "SignatureDoesNotMatch", "Message": "signature", "RequestId": "r"})
         if self.mode == "down":
@@ -88,7 +96,7 @@ class FakeSms:
         return JSONResponse({"Response": {"SendStatusSet": [status], "RequestId": "r"}})
 
     def app(self) -> Starlette:
-        return Starlette(routes=[Route("/", self.aliyun, methods=["GET"]), Route("/", self.tencent, methods=["POST"])])
+        return Starlette(routes=[Route("/", self.aliyun_get, methods=["GET"]), Route("/", self.post, methods=["POST"])])
 
 
 @contextmanager
