@@ -70,6 +70,11 @@ class BadWebhookUrl(InvalidInput):
     message = "这个 Webhook 地址不能用"
 
 
+class UnknownHost(BadWebhookUrl):
+    code = "webhook_host_unknown"
+    message = "找不到这个域名，请检查地址"
+
+
 class NotParked(InvalidInput):
     code = "delivery_not_parked"
     message = "只有已搁置的发送可以重发"
@@ -359,9 +364,12 @@ def _webhook_attempt(endpoint: WebhookEndpoint, notice: Notice, body: str, now: 
     url, keys = endpoint.url, _secrets(endpoint, now)
 
     async def by_webhook() -> Result:
-        refused = _refused_address(urlsplit(url).hostname or "", allow_local=_local_allowed())
-        if refused:
-            return Result(Outcome.drop, "address", refused)
+        try:  # checked again at each send: a name may point somewhere else by now
+            await check_url(url)
+        except UnknownHost as error:
+            return Result(Outcome.retry, "dns", error.message)
+        except BadWebhookUrl as error:
+            return Result(Outcome.drop, "address", error.message)
         return await channels.post_webhook(url, secrets_in_use=keys, msg_id=f"msg_{notice.id}", body=body)
 
     return by_webhook
@@ -456,7 +464,7 @@ async def _resolve(host: str, port: int) -> list[str]:
     try:
         found = await asyncio.get_running_loop().getaddrinfo(host, port)
     except (OSError, UnicodeError):
-        raise BadWebhookUrl("找不到这个域名，请检查地址") from None
+        raise UnknownHost() from None
     return [str(sockaddr[0]) for *_rest, sockaddr in found]
 
 

@@ -17,7 +17,7 @@ from siyu.jobs.worker import Worker
 from siyu.kit.pagination import PageRequest
 from siyu.kit.time import utcnow
 from siyu.notices import service
-from siyu.notices.models import Delivery, Notice, NoticeStatus
+from siyu.notices.models import Delivery, Notice, NoticeStatus, WebhookEndpoint
 from siyu.notices.schemas import NoticeSettings
 from siyu.tasks import load_handlers
 from tests.notices.conftest import Receiver, Shop, payload
@@ -233,3 +233,20 @@ async def test_news_for_many_fans_is_filed_set_wise_once_per_fan(shop: Shop) -> 
         select(func.count()).select_from(Job).where(Job.kind == service.SEND_JOB, Job.tenant_id == shop.tenant_id)
     )
     assert jobs == 2
+
+
+async def test_an_endpoint_that_now_points_inside_is_not_called(
+    shop: Shop, sessionmaker: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await webhook_only(shop, "https://93.184.216.34/siyu")  # a public address when it was added
+    monkeypatch.setattr(service, "_local_allowed", lambda: False)
+    endpoint = await shop.session.scalar(select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == shop.tenant_id))
+    assert endpoint is not None
+    endpoint.url = "https://10.0.0.5/hook"  # as if its name had been pointed at an inside address since
+    fan = await shop.fan()
+    await service.file(shop.session, shop.tenant_id, fan.id, payload(), now=DAYTIME)
+    await shop.session.flush()
+    await Worker(sessionmaker).drain()
+    notice = await only_notice(shop)
+    rows = await deliveries(shop.session, notice.id)
+    assert [(d.status, d.error_code) for d in rows] == [("dropped", "address")] and "内网" in (rows[0].response or "")
