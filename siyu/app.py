@@ -58,6 +58,7 @@ from siyu.mall.api import router as mall_api
 from siyu.mall.gate import FlashGate
 from siyu.mall.schemas import FanRedemptionOut
 from siyu.members.api import router as members_api
+from siyu.notices.api import router as fan_notices_api
 from siyu.orders import uploads
 from siyu.orders.api import router as orders_api
 from siyu.orders.uploads import UploadLimit
@@ -228,6 +229,7 @@ def api_router() -> APIRouter:
         analytics_api,
         fan_live_api,
         live_api,
+        fan_notices_api,
     ):
         api.include_router(router)
     return api

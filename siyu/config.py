@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     wechat_api_base: str = "https://api.weixin.qq.com"
     wechat_open_base: str = "https://open.weixin.qq.com"
     sms_provider: str = "log"
+    # Notices by SMS: the providers' endpoints (point them at a fake in tests or staging).
+    aliyun_sms_base: str = "https://dysmsapi.aliyuncs.com"
+    tencent_sms_base: str = "https://sms.tencentcloudapi.com"
     # Addresses of the reverse proxies whose X-Forwarded-Proto / X-Forwarded-For are believed (comma separated,
     # IPs or networks; "*" trusts anyone, only for a server no one reaches but through the proxy). Others' headers
     # are ignored: the scheme (Secure cookies) and the client's IP (rate limits) are what the connection says.

@@ -17,6 +17,7 @@ from siyu.live.models import Show as LiveShow
 from siyu.loyalty.models import Campaign, CampaignAward, ExpiryWarning, MemberTier, Tier, TierChange
 from siyu.mall.models import Address, Code, Redemption, Reward
 from siyu.members.models import Identity, Member
+from siyu.notices.models import Consent, Delivery, Notice, OptOut, WebhookEndpoint
 from siyu.orders.models import ColumnMapping, ImportRejection, Order, OrderChange, OrderImport, SubOrder
 from siyu.staff.models import ApiKey, Membership, StaffSession, StaffUser
 from siyu.tenants.models import Channel, Tenant
@@ -38,6 +39,8 @@ __all__ = [
     "Code",
     "ColumnMapping",
     "Completion",
+    "Consent",
+    "Delivery",
     "Entry",
     "ExpiryWarning",
     "Identity",
@@ -52,6 +55,8 @@ __all__ = [
     "Member",
     "MemberTier",
     "Membership",
+    "Notice",
+    "OptOut",
     "Order",
     "OrderChange",
     "OrderImport",
@@ -72,5 +77,6 @@ __all__ = [
     "Tenant",
     "Tier",
     "TierChange",
+    "WebhookEndpoint",
     "metadata",
 ]

@@ -17,6 +17,7 @@ from fastapi import FastAPI, UploadFile
 from fastapi.routing import APIRoute
 from polyfactory.factories.pydantic_factory import ModelFactory
 from pydantic import BaseModel
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.config import Settings
@@ -85,6 +86,7 @@ PUBLIC_ROUTES = {
     "/h5/{slug}/live/{show_id}/cancel": "the signed-in fan cancels her own reservation (tests/live)",
     "/h5/{slug}/live/{show_id}/cover": "a show's cover within the slug's tenant",
     "/h5/{slug}/live/{show_id}/products/{product_id}/image": "a product of a show within the slug's tenant",
+    "/h5/{slug}/notices": "the signed-in fan's own notice settings and notices",
 }
 # The fan API: addressed by the tenant's slug; a fan token of another tenant is refused (tests/fans/test_api.py).
 FAN_API = "/api/v1/fan/{slug}/"
@@ -199,6 +201,7 @@ async def world(session: AsyncSession, settings: Settings) -> World:
     product_b = await live.add_product(
         session, actor=owner_b.principal, show_id=show_b.id, data=ProductIn(title="精华液", price_fen=100)
     )
+    endpoint_b, delivery_b = await _notices_of(session, tenant_b.id, member_b.id)
     await session.flush()
     return World(
         params={
@@ -223,12 +226,30 @@ async def world(session: AsyncSession, settings: Settings) -> World:
             "review_id": review_b.id,
             "show_id": show_b.id,
             "product_id": product_b.id,
+            "endpoint_id": endpoint_b,
+            "delivery_id": delivery_b,
         },
         a_cookies=owner_a.cookies,
         a_headers=owner_a.headers,
         a_key=await factories.api_key(session, owner_a.principal),
         b_key=b_key,
     )
+
+
+async def _notices_of(session: AsyncSession, tenant_id: int, member_id: int) -> tuple[int, int]:
+    """A webhook endpoint and a parked delivery of a notice, in tenant B."""
+    from siyu.kit.ids import new_id
+    from siyu.notices import service as notices
+    from siyu.notices.models import Delivery, Notice, WebhookEndpoint
+
+    endpoint = WebhookEndpoint(tenant_id=tenant_id, id=new_id(), url="https://hooks.example.com/b", secret="whsec_AA==")
+    session.add(endpoint)
+    await notices.file(session, tenant_id, member_id, {"kind": "shipped", "subject": "iso"})
+    notice = await session.scalar(select(Notice).where(Notice.tenant_id == tenant_id))
+    assert notice is not None
+    delivery = Delivery(tenant_id=tenant_id, id=new_id(), notice_id=notice.id, channel="webhook", status="parked")
+    session.add(delivery)
+    return endpoint.id, delivery.id
 
 
 def _routes(app: FastAPI) -> list[tuple[str, APIRoute, str]]:

@@ -152,14 +152,18 @@ async def outcomes_since(session: AsyncSession, *, tenant_id: int, since: dateti
     return {outcome: int(n) for outcome, n in rows}
 
 
-async def expire_pending(session: AsyncSession, *, tenant_id: int, now: datetime, message: str) -> int:
+async def expire_pending(
+    session: AsyncSession, *, tenant_id: int, now: datetime, message: str
+) -> list[tuple[int, int, str]]:
+    """Expire pending claims whose wait is over; returns (claim id, member id, order id) of each."""
     result = await session.execute(
         update(Claim)
         .where(of_tenant(Claim, tenant_id), Claim.outcome == Outcome.pending, Claim.expires_at <= now)
         .values(outcome=Outcome.expired, resolved_at=now, message=message)
+        .returning(Claim.id, Claim.member_id, Claim.order_id)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return [(int(a), int(b), str(c)) for a, b, c in result.all()]
 
 
 async def pending_with_orders(session: AsyncSession, *, tenant_id: int, limit: int) -> list[Claim]:

@@ -479,6 +479,7 @@ async def _credit_bound_orders(
 ) -> int:
     tenant_id = context.tenant_id
     credited = 0
+    told: list[Result] = []
     for owner, platform, order_id in sorted(candidates):  # members locked in member-id order
         row = Claim(
             tenant_id=tenant_id,
@@ -496,7 +497,9 @@ async def _credit_bound_orders(
         if row.outcome == Outcome.credited:
             await repository.save_new(session, row)
             credited += 1
+            told.append(_result("bound_credited", row))
     await session.flush()
+    await _tell(session, tenant_id, told)
     return credited
 
 
@@ -510,8 +513,14 @@ async def resolve_pending(
     """Pending claims whose order has arrived are settled (credited, or told why not); those that waited too
     long expire. Idempotent. Returns (settled, expired)."""
     now = now or utcnow()
-    expired = await repository.expire_pending(
+    gone = await repository.expire_pending(
         session, tenant_id=tenant_id, now=now, message="等待期内没有同步到这笔订单，请确认订单号和平台后重新提交"
+    )
+    expired = len(gone)
+    await _tell(
+        session,
+        tenant_id,
+        [("claim_expired", claim_id, member_id, order_id, None) for claim_id, member_id, order_id in gone],
     )
     context = await crediting.context_of(session, tenant_id=tenant_id)
     rows = await repository.pending_with_orders(session, tenant_id=tenant_id, limit=limit)
@@ -523,6 +532,7 @@ async def resolve_pending(
         await _decide(session, context, row, now, waiting_ok=False)
         settled += 1
     await session.flush()
+    await _tell(session, tenant_id, [_result("claim_credited", row) for row in rows if row.outcome == Outcome.credited])
     return settled, expired
 
 
@@ -567,7 +577,41 @@ async def review(
             after={"outcome": row.outcome, "points": row.points, "note": note or None},
         )
     await session.flush()
+    await _tell(session, tenant_id, [_result("claim_approved" if approve else "claim_rejected", row) for row in rows])
     return rows
+
+
+# Telling her: one job per result, in the transaction that decided it; its handler hands it to the notifiers.
+
+RESULT_JOB = "claims.result"
+Result = tuple[str, int, int, str, int | None]  # (notice kind, claim id, member id, order id, points)
+
+
+def _result(kind: str, row: Claim) -> Result:
+    return (kind, row.id, row.member_id, row.order_id, row.points)
+
+
+async def _tell(session: AsyncSession, tenant_id: int, results: list[Result]) -> None:
+    now = utcnow()
+    await jobs.enqueue_many(
+        session,
+        RESULT_JOB,
+        [
+            (
+                tenant_id,
+                {
+                    "member_id": member_id,
+                    "claim_id": claim_id,
+                    "kind": kind,
+                    "order_tail": order_id[-4:],
+                    "points": points,
+                },
+                f"{RESULT_JOB}:{tenant_id}:{claim_id}:{kind}",
+                now,
+            )
+            for kind, claim_id, member_id, order_id, points in results
+        ],
+    )
 
 
 async def review_queue(session: AsyncSession, *, tenant_id: int, limit: int = 200) -> list[tuple[Claim, Order | None]]:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from siyu.claims import crediting, service
 from siyu.jobs import service as jobs
 from siyu.jobs.models import Job
+from siyu.jobs.notify import notify
 from siyu.jobs.registry import every, handler
 from siyu.kit.time import utcnow
 from siyu.tenants import service as tenants
@@ -83,3 +84,12 @@ async def sweep_points(session: AsyncSession, job: Job) -> dict[str, Any]:
 
 
 every(SWEEP_EVERY_S, SWEEP_JOB)
+
+
+@handler(service.RESULT_JOB)
+async def tell_result(session: AsyncSession, job: Job) -> dict[str, Any]:
+    """A claim was credited, approved, rejected or expired (or a bound account's order credited): tell her."""
+    assert job.tenant_id is not None
+    payload = {**job.payload, "subject": str(job.payload["claim_id"])}
+    reached = await notify(session, tenant_id=job.tenant_id, member_id=int(job.payload["member_id"]), payload=payload)
+    return {"reached": reached}

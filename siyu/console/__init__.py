@@ -15,6 +15,7 @@ from siyu.console import (
     lottery,
     mall,
     members,
+    notices,
     orders,
     points,
     referrals,
@@ -43,5 +44,6 @@ for module in (
     settings,
     tasks,
     live,
+    notices,
 ):
     router.include_router(module.router)

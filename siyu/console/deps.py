@@ -46,6 +46,7 @@ NAV: list[NavItem] = [
     NavItem("api_keys", "API 密钥", "/console/api-keys", "api_keys.manage"),
     NavItem("audit", "操作日志", "/console/audit", "audit.read"),
     NavItem("settings", "店铺设置", "/console/settings", "tenant.read"),
+    NavItem("notices", "粉丝通知", "/console/notices", "tenant.read"),
 ]
 
 

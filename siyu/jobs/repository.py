@@ -136,3 +136,12 @@ async def renew(session: AsyncSession, *, job_id: int, worker: str, lease_until:
         .values(locked_until=lease_until)
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+async def insert_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert many jobs in one statement per chunk; rows whose dedupe key is already present are skipped."""
+    dialect = session.get_bind().dialect.name
+    insert_fn = pg_insert if dialect == "postgresql" else sqlite_insert
+    for start in range(0, len(rows), 2000):
+        chunk = rows[start : start + 2000]
+        await session.execute(insert_fn(Job).on_conflict_do_nothing(index_elements=["dedupe_key"]), chunk)

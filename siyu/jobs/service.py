@@ -48,6 +48,34 @@ async def enqueue(
     )
 
 
+async def enqueue_many(
+    session: AsyncSession,
+    kind: str,
+    jobs: list[tuple[int | None, dict[str, Any], str, datetime]],
+    *,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> None:
+    """Add many jobs of one kind set-wise: (tenant_id, payload, dedupe key, run after) each; duplicates skipped."""
+    now = utcnow()
+    await repository.insert_many(
+        session,
+        [
+            {
+                "tenant_id": tenant_id,
+                "kind": kind,
+                "payload": payload,
+                "dedupe_key": dedupe_key,
+                "status": JobStatus.queued,
+                "attempts": 0,
+                "max_attempts": max_attempts,
+                "run_after": run_after,
+                "created_at": now,
+            }
+            for tenant_id, payload, dedupe_key, run_after in jobs
+        ],
+    )
+
+
 def backoff(attempts: int) -> timedelta:
     """2 s, 4 s, 8 s ... capped at one hour."""
     return timedelta(seconds=min(3600, 2 ** max(1, attempts)))

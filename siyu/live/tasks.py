@@ -4,8 +4,8 @@ time) or that it is about to start.
 One job per change (or per reminder) fans out batch by batch: a job tells one batch of members (by member id)
 through every channel registered in `NOTIFIERS`, and enqueues the next batch as a job of its own, committed with
 this one's "done". A retried job tells the same batch again with the same `dedupe` key in the payload, so a
-channel can keep each notice to once per member. Today no channel is registered: the show page and "my
-reservations" say what changed.
+channel can keep each notice to once per member (the notices domain files one per member and subject). The show
+page and "my reservations" say what changed in any case.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.jobs import service as jobs
 from siyu.jobs.models import Job
+from siyu.jobs.notify import NOTIFIERS, notify
 from siyu.jobs.registry import handler
 from siyu.live import service
-from siyu.loyalty.tasks import NOTIFIERS
 
 log = structlog.get_logger("siyu.live")
 
@@ -32,10 +32,9 @@ async def _fan_out(session: AsyncSession, job: Job, kind: str, key: str, payload
     batch = await service.reserved_batch(session, tenant_id=tenant_id, show_id=show_id, after_member=after, size=BATCH)
     reached = 0
     for member_id in batch:
-        notice = {**payload, "dedupe": f"{key}:{member_id}"}
-        for notify in NOTIFIERS.values():
-            if await notify(session, tenant_id, member_id, notice):
-                reached += 1
+        notice = {**payload, "subject": key, "dedupe": f"{key}:{member_id}"}
+        if await notify(session, tenant_id=tenant_id, member_id=member_id, payload=notice):
+            reached += 1
     if len(batch) == BATCH:
         await jobs.enqueue(
             session,
@@ -80,6 +79,7 @@ async def remind(session: AsyncSession, job: Job) -> dict[str, Any]:
     key = f"{show.id}:reminder:{job.payload['starts_at']}"
     payload = {
         "kind": "live_show_reminder",
+        "urgent": True,  # she asked to be told when it starts, quiet hours or not
         "show_id": show.id,
         "title": show.title,
         "starts_at": service.stamp(show.starts_at),

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.audit import service as audit
+from siyu.jobs import service as jobs
 from siyu.kit.errors import AppError, Conflict, InvalidInput, NotFound
 from siyu.kit.ids import new_id
 from siyu.kit.time import format_local, to_local, utcnow
@@ -45,6 +46,7 @@ from siyu.mall.models import (
 from siyu.mall.schemas import LotteryIn
 
 K = TypeVar("K")
+PRIZE_JOB = "mall.prize_won"
 _wheel = secrets.SystemRandom()
 
 
@@ -370,6 +372,13 @@ async def draw(
         await repository.take_prize(session, tenant_id=tenant_id, prize_id=drawn.id)  # counts it as drawn
     elif await _award(session, row, drawn, lottery, now):
         row.prize_id, row.kind, row.title = drawn.id, drawn.kind, drawn.title
+        await jobs.enqueue(  # she is told of a prize (not of a blank), in this transaction
+            session,
+            PRIZE_JOB,
+            {"member_id": member_id, "draw_id": row.id, "title": row.title, "lottery": lottery.title},
+            tenant_id=tenant_id,
+            dedupe_key=f"{PRIZE_JOB}:{tenant_id}:{row.id}",
+        )
     else:
         row.fell_back = True
     await session.flush()  # a prize's redemption first (nothing to write otherwise: no round trip)

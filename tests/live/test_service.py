@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from siyu.jobs import notify
 from siyu.jobs.models import Job
 from siyu.kit.time import utcnow
 from siyu.live import attribution, service
 from siyu.live import tasks as live_tasks
 from siyu.live.schemas import LiveSettings, ProductIn, ShowIn
-from siyu.loyalty import tasks as loyalty_tasks
 from tests.live.conftest import Live
 
 
@@ -103,7 +103,7 @@ async def test_a_cancel_and_a_new_time_are_queued_once_and_reach_every_registere
         told.append((member_id, payload["dedupe"]))
         return True
 
-    monkeypatch.setitem(loyalty_tasks.NOTIFIERS, "test", channel)
+    monkeypatch.setattr(notify, "NOTIFIERS", {"test": channel})
     monkeypatch.setattr(live_tasks, "BATCH", 2)
     result = await live_tasks.tell_show_changed(live.session, changed[1])
     assert result["members"] == 2  # the first batch; the next one is its own job

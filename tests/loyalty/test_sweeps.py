@@ -11,13 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from siyu.claims import crediting
 from siyu.claims import tasks as claims_tasks
-from siyu.jobs import registry
+from siyu.jobs import notify, registry
 from siyu.jobs.models import Job, JobStatus
 from siyu.jobs.service import enqueue
 from siyu.jobs.worker import Worker
 from siyu.kit.time import utcnow
 from siyu.ledger.models import Lot, LotStatus
-from siyu.loyalty import service, tasks
+from siyu.loyalty import service
 from siyu.loyalty.schemas import HoldMode, PointsPolicy, TierIn
 from siyu.orders.models import OrderChange
 from siyu.tasks import load_handlers
@@ -118,7 +118,7 @@ async def test_the_warning_job_reaches_the_member_through_every_notifier(
         heard.append((member_id, payload))
         return True
 
-    monkeypatch.setattr(tasks, "NOTIFIERS", {"inbox": inbox})
+    monkeypatch.setattr(notify, "NOTIFIERS", {"inbox": inbox})
     fan = await book.member()
     job_id = await enqueue(
         session,
@@ -130,7 +130,18 @@ async def test_the_warning_job_reaches_the_member_through_every_notifier(
     await Worker(sessionmaker).drain()
     job = await session.get(Job, job_id, populate_existing=True)
     assert job is not None and job.status == JobStatus.done and job.result == {"reached": ["inbox"]}
-    assert heard == [(fan, {"member_id": fan, "points": 5, "expires_at": "2030-03-08T00:00:00+00:00"})]
+    assert heard == [
+        (
+            fan,
+            {
+                "member_id": fan,
+                "points": 5,
+                "expires_at": "2030-03-08T00:00:00+00:00",
+                "kind": "points_expiring",
+                "subject": "2030-03-08:5",
+            },
+        )
+    ]
 
 
 async def test_tiers_go_up_at_once_and_down_only_at_the_monthly_review(book: Book, session: AsyncSession) -> None:

@@ -14,9 +14,9 @@ from sqlalchemy import select
 import siyu.mall.tasks  # noqa: F401 - registers the shipped notice
 from siyu.h5.fans import cookie_name
 from siyu.jobs.models import Job
+from siyu.jobs.notify import NOTIFIERS
 from siyu.jobs.registry import HANDLERS
 from siyu.kit.time import utcnow
-from siyu.loyalty.tasks import NOTIFIERS
 from siyu.mall import fulfil, lottery, redeem, service
 from siyu.mall.models import PrizeKind, RewardKind
 from siyu.mall.schemas import LotteryIn, PrizeIn, ShipIn
@@ -123,7 +123,7 @@ async def test_a_shipped_reward_is_announced_once_and_on_her_home_page(
 
     NOTIFIERS["test-phone"] = phone
     try:
-        assert await HANDLERS["mall.shipped"](mall.session, job) == {"reached": ["test-phone"]}
+        assert "test-phone" in (await HANDLERS["mall.shipped"](mall.session, job))["reached"]
     finally:
         del NOTIFIERS["test-phone"]
     assert heard[0]["member"] == fan and heard[0]["kind"] == "shipped"

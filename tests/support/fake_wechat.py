@@ -1,8 +1,13 @@
-"""A local stand-in for WeChat's sign-in endpoints, served over real HTTP, answering like WeChat does.
+"""A local stand-in for WeChat's sign-in and subscribe-message endpoints, served over real HTTP, answering like
+WeChat does.
 
 A code names what happens: "ok:<openid>[:<unionid>]" signs that user in (once: a second use is 40163);
 "snapshot" is a snapshot-page virtual user; "busy-once:<openid>" answers -1 first, then succeeds;
 any other code is looked up in ERRCODES (e.g. "bad" -> 40029 invalid code, "limit" -> 45011 rate limit).
+
+Subscribe messages (mini-program `send`, official-account `bizsend`) need an access token from /cgi-bin/token;
+`expire_tokens()` makes the ones handed out stale (40001), `answers` is a list of errcodes the next sends answer
+with (-1 busy, 45009 over quota, 43101 refused, ...), `down` answers HTTP 500; what was accepted is in `messages`.
 """
 
 from __future__ import annotations
@@ -30,6 +35,40 @@ class FakeWechat:
         self.used: set[str] = set()
         self.busy_seen: set[str] = set()
         self.calls: list[str] = []
+        self.tokens: set[str] = set()
+        self.token_count = 0
+        self.answers: list[int] = []
+        self.down = False
+        self.messages: list[dict[str, Any]] = []
+
+    def expire_tokens(self) -> None:
+        self.tokens.clear()
+
+    async def token(self, request: Request) -> JSONResponse:
+        q = request.query_params
+        self.calls.append("token")
+        if (q.get("appid", ""), q.get("secret", "")) not in ((APP_ID, APP_SECRET), (MINI_ID, MINI_SECRET)):
+            return JSONResponse({"errcode": 40125, "errmsg": "invalid appsecret"})
+        self.token_count += 1
+        token = f"token-{self.token_count}"
+        self.tokens.add(token)
+        return JSONResponse({"access_token": token, "expires_in": 7200})
+
+    async def subscribe(self, request: Request) -> JSONResponse:
+        self.calls.append(request.url.path.rsplit("/", 1)[-1])
+        if self.down:
+            return JSONResponse({"errmsg": "gateway"}, status_code=500)
+        if request.query_params.get("access_token", "") not in self.tokens:
+            return JSONResponse({"errcode": 40001, "errmsg": "invalid credential"})
+        if self.answers:
+            errcode = self.answers.pop(0)
+            if errcode:
+                return JSONResponse({"errcode": errcode, "errmsg": "error"})
+        body = await request.json()
+        if not body.get("touser") or not body.get("template_id"):
+            return JSONResponse({"errcode": 47003, "errmsg": "argument invalid"})
+        self.messages.append({"path": request.url.path, **body})
+        return JSONResponse({"errcode": 0, "errmsg": "ok", "msgid": len(self.messages)})
 
     def _user(self, code: str, app_id: str, secret: str) -> dict[str, Any]:
         if (app_id, secret) not in ((APP_ID, APP_SECRET), (MINI_ID, MINI_SECRET)):
@@ -80,6 +119,9 @@ class FakeWechat:
                 Route("/sns/oauth2/access_token", self.oauth),
                 Route("/sns/userinfo", self.userinfo),
                 Route("/sns/jscode2session", self.jscode2session),
+                Route("/cgi-bin/token", self.token),
+                Route("/cgi-bin/message/subscribe/send", self.subscribe, methods=["POST"]),
+                Route("/cgi-bin/message/subscribe/bizsend", self.subscribe, methods=["POST"]),
             ]
         )
 

@@ -1,8 +1,5 @@
-"""Background work of the check-in: queue the reminders of the day, and the reminder notice itself.
-
-Sending comes with the notice channels (WeChat subscribe messages, SMS): until then a reminder job is kept as
-queued, not sent, and says so in its result. Nothing pretends to reach the fan.
-"""
+"""Background work of the check-in: queue the reminders of the day, and hand each one to the notice channels
+(siyu.jobs.notify: the notices domain files it for the channels the tenant chose for 签到提醒)."""
 
 from __future__ import annotations
 
@@ -12,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.engagement.checkin import service
 from siyu.jobs.models import Job
+from siyu.jobs.notify import notify
 from siyu.jobs.registry import every, handler
 from siyu.tenants import service as tenants
 
@@ -29,8 +27,11 @@ async def queue_reminders(session: AsyncSession, job: Job) -> dict[str, Any]:
 
 @handler(service.REMINDER_JOB)
 async def reminder_notice(session: AsyncSession, job: Job) -> dict[str, Any]:
-    """No notice channel exists yet: the reminder is recorded as queued and not sent."""
-    return {"sent": False, "reason": "no_notice_channel", "member_id": job.payload.get("member_id")}
+    """Her reminder of the day, through whatever channels reach her (filed once per member and day)."""
+    member_id, day = int(job.payload["member_id"]), str(job.payload.get("day", ""))
+    payload = {"kind": "checkin_reminder", "subject": f"checkin:{day}", "day": day}
+    reached = await notify(session, tenant_id=int(job.tenant_id or 0), member_id=member_id, payload=payload)
+    return {"member_id": member_id, "reached": reached}
 
 
 every(900, QUEUE_JOB)
