@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 
 class PairOut(BaseModel):
@@ -97,8 +98,20 @@ class RefreshOut(BaseModel):
     refreshed_at: datetime
 
 
+RatePerPoint = Annotated[
+    Decimal, WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1000, "description": "每积分折合多少元"})
+]
+
+
 class SettingsIn(BaseModel):
-    yuan_per_point: Decimal | None = Field(default=None, ge=0, le=1000, decimal_places=4)
+    # a number in the schema (a decimal's JSON schema would admit any string); kept to 4 places when saved
+    yuan_per_point: (
+        Annotated[
+            Decimal,
+            WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1000, "description": "每积分折合多少元"}),
+        ]
+        | None
+    ) = Field(default=None, ge=0, le=1000)
     rfm_edges: EdgesIn | None = None
     clear_edges: bool = Field(default=False, description="清除自定义分界值，恢复按数据自动分档")
 

@@ -81,7 +81,7 @@ async def save_settings(
         row = AnalyticsSettings(tenant_id=tenant_id, yuan_per_point=DEFAULT_YUAN_PER_POINT, rfm_edges=None)
         repository.add(session, row)
     if yuan_per_point is not None:
-        row.yuan_per_point = str(yuan_per_point)
+        row.yuan_per_point = format(yuan_per_point.quantize(Decimal("0.0001")).normalize(), "f")
     if rfm_edges is not None:
         row.rfm_edges = rfm.valid_edges(rfm_edges)
     elif clear_edges:

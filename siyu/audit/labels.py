@@ -7,6 +7,19 @@ action cannot reach the log as a raw code.
 from __future__ import annotations
 
 ACTION_LABELS: dict[str, str] = {
+    "live.create": "新建直播预告",
+    "live.update": "修改直播预告",
+    "live.cancel": "取消直播",
+    "live.cover": "更换直播封面",
+    "live.product_add": "添加直播商品",
+    "live.product_remove": "移除直播商品",
+    "live.settings": "修改开播提醒设置",
+    "notices.settings": "修改通知设置",
+    "notices.redeliver": "重发通知",
+    "notices.webhook_add": "新增回调地址",
+    "notices.webhook_remove": "删除回调地址",
+    "notices.webhook_rotate": "更换回调密钥",
+    "notices.webhook_test": "测试回调地址",
     "auth.login": "登录后台",
     "auth.logout": "退出登录",
     "tenant.update": "修改店铺设置",
@@ -83,6 +96,9 @@ TARGET_LABELS: dict[str, str] = {
     "referral": "邀请记录",
     "referral_rules": "邀请有礼规则",
     "referral_board": "分享排行榜",
+    "live_show": "直播",
+    "notice": "粉丝通知",
+    "webhook": "回调地址",
 }
 
 FIELD_LABELS: dict[str, str] = {

@@ -259,7 +259,7 @@ def _payload(payload: dict[str, Any] | None, names: dict[int, str]) -> str:
     for key, value in sorted((payload or {}).items()):
         if key == "member_id":
             shown[key] = names.get(value, "?")
-        elif key in ("import_id", "after", "slot"):
+        elif key in ("import_id", "after", "slot", "claim_id", "notice_id"):  # ids made afresh by each run
             continue
         else:
             shown[key] = value
