@@ -91,6 +91,25 @@ async def seed(url: str, members: int, stock: int) -> dict[str, Any]:
                     for n, m in enumerate(ids[start : start + 5000], start=start)
                 ]
                 await batch.earn_many(session, tenant_id=tenant.id, credits=credits)
+        h5_sessions: dict[int, int] = {}  # member -> her H5 session (the cookie names one the server can end)
+        async with sessions() as session, session.begin():
+            from siyu.fans.models import RefreshToken
+            from siyu.kit.security import hash_token, new_token
+
+            for member_id in ids:
+                family = new_id()
+                h5_sessions[member_id] = family
+                session.add(
+                    RefreshToken(
+                        tenant_id=tenant.id,
+                        id=new_id(),
+                        member_id=member_id,
+                        family_id=family,
+                        token_hash=hash_token(new_token()),
+                        expires_at=datetime.now(UTC) + timedelta(days=30),
+                        created_at=datetime.now(UTC),
+                    )
+                )
         rewards = []
         async with sessions() as session, session.begin():
             actor = Principal(tenant_id=tenant.id, kind="system", actor_id=None, label="压测", permissions=frozenset())
@@ -108,7 +127,13 @@ async def seed(url: str, members: int, stock: int) -> dict[str, Any]:
                     ),
                 )
                 rewards.append(reward.id)
-        return {"tenant_id": tenant.id, "reward_id": rewards[0], "floor_reward_id": rewards[1], "members": ids}
+        return {
+            "tenant_id": tenant.id,
+            "reward_id": rewards[0],
+            "floor_reward_id": rewards[1],
+            "members": ids,
+            "h5_sessions": h5_sessions,
+        }
     finally:
         await engine.dispose()
 
@@ -134,14 +159,15 @@ async def set_opening(url: str, tenant_id: int, reward_id: int, opens_at: float)
 # The client ------------------------------------------------------------------------------------------------
 
 
-def requests_for(path: str, tenant_id: int, reward_id: int, members: list[int]) -> list[bytes]:
+def requests_for(
+    path: str, tenant_id: int, reward_id: int, members: list[int], h5_sessions: dict[int, int] | None = None
+) -> list[bytes]:
     """One attempt per member, as raw HTTP/1.1 requests (signed before the clock starts)."""
     from siyu.fans.service import access_token
-    from siyu.h5.fans import cookie_name
-    from siyu.kit.security import sign
+    from siyu.h5.fans import cookie_name, cookie_value
 
     out = []
-    issued = int(time.time())
+    sessions = {int(k): v for k, v in (h5_sessions or {}).items()}  # (keys may arrive as text)
     for member_id in members:
         if path == "api":
             body = json.dumps({"request_key": f"flash-{reward_id}-{member_id}"}).encode()
@@ -152,8 +178,9 @@ def requests_for(path: str, tenant_id: int, reward_id: int, members: list[int]) 
             )
         else:
             body = f"key=flash-{reward_id}-{member_id}".encode()
-            payload = f"{tenant_id}.{member_id}.{issued}"  # as siyu.h5.fans.sign_in writes it
-            cookie = f"{cookie_name(TENANT_SLUG)}={payload}.{sign(SECRET, payload)}"
+            session_id = sessions[member_id]  # the cookie as siyu.h5.fans.sign_in writes it
+            value = cookie_value(SECRET, tenant_id=tenant_id, member_id=member_id, session_id=session_id)
+            cookie = f"{cookie_name(TENANT_SLUG)}={value}"
             head = (
                 f"POST /h5/{TENANT_SLUG}/mall/rewards/{reward_id}/redeem HTTP/1.1\r\nHost: bench\r\n"
                 f"Cookie: {cookie}\r\nHX-Request: true\r\nContent-Type: application/x-www-form-urlencoded\r\n"
@@ -312,7 +339,7 @@ def run(
         opens_at = time.time() + OPEN_AFTER_S
         if not floor:
             asyncio.run(set_opening(url, plan["tenant_id"], reward_id, opens_at))
-        requests = requests_for(args.path, plan["tenant_id"], reward_id, plan["members"])
+        requests = requests_for(args.path, plan["tenant_id"], reward_id, plan["members"], plan["h5_sessions"])
         say(f"{what}: {args.workers} workers up; {len(requests)} attempts ({args.path}) at {OPEN_AFTER_S:.0f} s")
         fired = fire(port, requests, args.connections, opens_at)
     finally:

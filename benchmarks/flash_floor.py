@@ -155,9 +155,9 @@ async def redeem(slug: str, reward_id: int, body: RedeemIn, authorization: str =
 @app.post("/h5/{slug}/mall/rewards/{reward_id}/redeem")
 async def redeem_form(slug: str, reward_id: int, request: Request) -> Response:
     """The H5 form's route: her signed cookie, the form's request key; a small fragment or a redirect back."""
-    parts = request.cookies.get(f"siyu_fan_{slug}", "").split(".")
-    payload = ".".join(parts[:3])
-    if len(parts) != 4 or not same(parts[3], sign(os.environ["FLASH_FLOOR_SECRET"], payload)):
+    parts = request.cookies.get(f"siyu_fan_{slug}", "").split(".")  # tenant.member.session.issued.signature
+    payload = ".".join(parts[:4])
+    if len(parts) != 5 or not same(parts[4], sign(os.environ["FLASH_FLOOR_SECRET"], payload)):
         return Response(status_code=303, headers={"Location": f"/h5/{slug}/login"})
     form = await request.form()
     key = form.get("key")
