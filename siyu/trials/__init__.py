@@ -1,0 +1,1 @@
+"""Product trials (商品试用): campaigns, applications, an auditable draw, shipping and trial reports."""
