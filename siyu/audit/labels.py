@@ -71,6 +71,7 @@ ACTION_LABELS: dict[str, str] = {
     "referrals.reject": "驳回可疑邀请",
     "referrals.board_create": "新建分享排行榜",
     "referrals.board_settle": "结算分享排行榜",
+    "referrals.board_settle_retry": "重新结算分享排行榜",
     "checkin.rules": "修改签到规则",
 }
 

@@ -205,6 +205,7 @@ async def _board(
         names=await members.nicknames(session, tenant_id=console.tenant.id, member_ids=ids),
         status_labels=BOARD_STATUS_LABELS,
         ended=board.ends_at <= datetime.now(ZoneInfo("UTC")),
+        stuck=await service.settle_stuck(session, board=board),
         error=error,
         status_code=status_code,
     )

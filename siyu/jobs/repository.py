@@ -145,3 +145,18 @@ async def insert_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None
     for start in range(0, len(rows), 2000):
         chunk = rows[start : start + 2000]
         await session.execute(insert_fn(Job).on_conflict_do_nothing(index_elements=["dedupe_key"]), chunk)
+
+
+async def revive(session: AsyncSession, *, dedupe_key: str, now: datetime) -> bool:
+    """A parked job (found by its dedupe key) queued again with fresh attempts; False when there is none parked."""
+    result = await session.execute(
+        update(Job)
+        .where(Job.dedupe_key == dedupe_key, Job.status == JobStatus.parked)
+        .values(status=JobStatus.queued, attempts=0, run_after=now, locked_by=None, locked_until=None, finished_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def status_of_key(session: AsyncSession, *, dedupe_key: str) -> str | None:
+    return await session.scalar(select(Job.status).where(Job.dedupe_key == dedupe_key))

@@ -99,6 +99,16 @@ async def backlog(session: AsyncSession) -> dict[str, int]:
     return await repository.backlog(session, now=utcnow())
 
 
+async def revive(session: AsyncSession, *, dedupe_key: str) -> bool:
+    """Run a parked job again, from its first attempt (a person looked at why it failed and asks once more);
+    False when no job of that key is parked: it is queued, running, done, or was never added."""
+    return await repository.revive(session, dedupe_key=dedupe_key, now=utcnow())
+
+
+async def is_parked(session: AsyncSession, *, dedupe_key: str) -> bool:
+    return await repository.status_of_key(session, dedupe_key=dedupe_key) == JobStatus.parked
+
+
 async def given_up(session: AsyncSession, job_ids: list[int]) -> set[int]:
     """Of `job_ids`, those that will never run again: parked, or gone."""
     if not job_ids:

@@ -517,18 +517,37 @@ async def standing_of(session: AsyncSession, *, board: Leaderboard, member_id: i
     return next((s for s in await standings(session, board=board, limit=None) if s.member_id == member_id), None)
 
 
+def _settle_key(board: Leaderboard) -> str:
+    return f"{SETTLE_JOB}:{board.id}"
+
+
+async def settle_stuck(session: AsyncSession, *, board: Leaderboard) -> bool:
+    """Settling, but its job gave up: the console offers to settle again."""
+    return board.status == BoardStatus.settling and await jobs.is_parked(session, dedupe_key=_settle_key(board))
+
+
 async def request_settle(
     session: AsyncSession, *, actor: Principal, board_id: int, now: datetime | None = None
 ) -> Leaderboard:
-    """Queue the settling of an ended board, once: a second click (or a second clerk) queues nothing more."""
+    """Queue the settling of an ended board, once: a second click (or a second clerk) queues nothing more. A board
+    whose settle job gave up is queued again (the prizes' keys still give each rank once)."""
     now = now or utcnow()
     board = await get_board(session, tenant_id=actor.tenant_id, board_id=board_id)
     if board.ends_at > now:
         raise BoardNotEnded()
+    if board.status == BoardStatus.settling and await jobs.revive(session, dedupe_key=_settle_key(board)):
+        audit.record(  # its job had given up (the worker failed it every time): a person asks once more
+            session,
+            actor=actor,
+            action="referrals.board_settle_retry",
+            target_type="referral_board",
+            target_id=board.id,
+            after={"status": BOARD_STATUS_LABELS[BoardStatus.settling]},
+        )
     if board.status != BoardStatus.open:
         return board
     job_id = await jobs.enqueue(
-        session, SETTLE_JOB, {"board_id": board.id}, tenant_id=actor.tenant_id, dedupe_key=f"{SETTLE_JOB}:{board.id}"
+        session, SETTLE_JOB, {"board_id": board.id}, tenant_id=actor.tenant_id, dedupe_key=_settle_key(board)
     )
     if await repository.mark_settling(session, tenant_id=actor.tenant_id, board_id=board.id) and job_id is not None:
         audit.record(
@@ -554,7 +573,8 @@ async def settle(session: AsyncSession, *, tenant_id: int, board_id: int, now: d
     prizes = list(board.prizes or [])
     done = {p.rank for p in await repository.prizes(session, tenant_id=tenant_id, board_id=board_id)}
     written = 0
-    for standing in await standings(session, board=board, limit=len(prizes)):
+    ranked = await standings(session, board=board, limit=len(prizes))
+    for standing in sorted(ranked, key=lambda s: s.member_id):  # several members' rows: locked in member-id order
         if standing.rank in done or standing.prize_points <= 0:
             continue
         repository.add(

@@ -116,3 +116,36 @@ async def test_a_leaderboard_is_created_in_local_time_and_settled_once(
     assert page.status_code == 200 and "结算中" in page.text
     listing = await client.get("/console/referrals/leaderboards", cookies=owner.cookies)
     assert listing.status_code == 200 and "周末直播邀请榜" in listing.text
+
+
+async def test_a_board_whose_settle_job_gave_up_can_be_settled_again(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    tenant = await factories.tenant(session)
+    owner = await factories.staff_login(session, tenant.id)
+    start = to_local(utcnow() - timedelta(days=3), tenant.timezone)
+    form = {
+        "csrf_token": owner.csrf,
+        "title": "失败过的榜",
+        "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
+        "ends_at": (start + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+        "prizes": "300",
+    }
+    path = (await client.post("/console/referrals/leaderboards", data=form, cookies=owner.cookies)).headers["location"]
+    await client.post(f"{path}/settle", data={"csrf_token": owner.csrf}, cookies=owner.cookies)
+    page = await client.get(path, cookies=owner.cookies)
+    assert "正在结算" in page.text and "重新结算" not in page.text  # its job is still waiting: nothing to offer
+
+    job = (await session.scalars(select(Job).where(Job.tenant_id == tenant.id, Job.kind == service.SETTLE_JOB))).one()
+    job.status, job.attempts, job.last_error = "parked", job.max_attempts, "数据库暂时不可用"
+    await session.flush()
+    page = await client.get(path, cookies=owner.cookies)
+    assert "结算没有完成" in page.text and "重新结算" in page.text
+
+    again = await client.post(f"{path}/settle", data={"csrf_token": owner.csrf}, cookies=owner.cookies)
+    assert again.status_code == 303
+    await session.refresh(job)
+    assert job.status == "queued" and job.attempts == 0
+    assert await _audited(session, tenant.id, "referrals.board_settle_retry") == 1
+    page = await client.get(path, cookies=owner.cookies)
+    assert "正在结算" in page.text and "重新结算" not in page.text
