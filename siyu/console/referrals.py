@@ -6,7 +6,8 @@ own writes and the page comes back with what was typed and why it was refused.
 
 from __future__ import annotations
 
-from datetime import datetime
+import contextlib
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,11 +16,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from siyu.console.deps import Console, ConsoleContext, text
+from siyu.console.forms import Refusal, attempt
 from siyu.engagement.referrals import service
-from siyu.engagement.referrals.models import BOARD_STATUS_LABELS, STATE_LABELS, SUSPICION_LABELS, State
+from siyu.engagement.referrals.models import BOARD_STATUS_LABELS, STATE_LABELS, SUSPICION_LABELS, Leaderboard, State
 from siyu.engagement.referrals.schemas import BoardIn, RulesIn
 from siyu.kit.errors import AppError
+from siyu.kit.time import utcnow
 from siyu.kit.web import DbSession, ResourceId
+from siyu.live import service as live
+from siyu.loyalty import service as loyalty
+from siyu.mall import service as mall
 from siyu.members import service as members
 
 router = APIRouter()
@@ -30,7 +36,15 @@ RULE_LABELS = {
     "cap": "每人奖励上限",
     "network_limit": "同一网络上限",
 }
-BOARD_LABELS = {"title": "名称", "starts_at": "开始时间", "ends_at": "结束时间", "prizes": "名次奖励"}
+BOARD_LABELS = {
+    "title": "名称",
+    "starts_at": "开始时间",
+    "ends_at": "结束时间",
+    "prizes": "名次奖励",
+    "reward_ids": "名次奖品",
+}
+BOARD_FIELDS = ("title", "starts_at", "ends_at", "prizes", "belongs", "reward_1", "reward_2", "reward_3")
+PRIZE_REWARD_RANKS = 3  # ranks the form offers a mall reward for (the API takes any number)
 
 
 def _problem(error: ValidationError, labels: dict[str, str]) -> str:
@@ -138,6 +152,22 @@ async def review(request: Request, console: ConsoleContext, session: DbSession) 
     return RedirectResponse(f"/console/referrals/review?done={'approved' if approve else 'rejected'}", status_code=303)
 
 
+async def _belongs(
+    session: DbSession, tenant_id: int, boards: list[Leaderboard], campaigns: dict[int, str]
+) -> dict[int, str]:
+    """What each board belongs to, in words ("直播：…", "活动：…")."""
+    named: dict[int, str] = {}
+    for board in boards:
+        if board.show_id is not None:
+            with contextlib.suppress(AppError):  # a show deleted since: the board stands on its own
+                named[board.id] = (
+                    "直播：" + (await live.get_show(session, tenant_id=tenant_id, show_id=board.show_id)).title
+                )
+        elif board.campaign_id in campaigns:
+            named[board.id] = "活动：" + campaigns[board.campaign_id]
+    return named
+
+
 async def _boards(
     console: Console,
     session: DbSession,
@@ -146,11 +176,22 @@ async def _boards(
     values: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
+    tenant_id = console.tenant.id
+    shows = await live.calendar(
+        session, tenant_id=tenant_id, start=utcnow() - timedelta(days=7), end=utcnow() + timedelta(days=60)
+    )
+    boards = await service.boards(session, tenant_id=tenant_id)
+    campaigns = await loyalty.list_campaigns(session, tenant_id=tenant_id)
     return console.render(
         "console/referral_boards.html",
         "referrals",
-        boards=await service.boards(session, tenant_id=console.tenant.id),
+        boards=boards,
+        belongs=await _belongs(session, tenant_id, boards, {c.id: c.name for c in campaigns}),
         status_labels=BOARD_STATUS_LABELS,
+        shows=[s for s in shows if s.cancelled_at is None],
+        campaigns=campaigns,
+        rewards=await mall.list_rewards(session, tenant_id=tenant_id),
+        ranks=range(1, PRIZE_REWARD_RANKS + 1),
         values=values or {"prizes": "500, 300, 100"},
         error=error,
         status_code=status_code,
@@ -168,8 +209,11 @@ def _board_in(values: dict[str, Any], timezone: str) -> BoardIn:
     for key in ("starts_at", "ends_at"):
         raw = values[key]
         data[key] = datetime.fromisoformat(raw).replace(tzinfo=ZoneInfo(timezone)) if raw else None
-    parts = [p.strip() for p in values["prizes"].replace("，", ",").split(",") if p.strip()]
-    data["prizes"] = parts
+    data["prizes"] = [p.strip() for p in values["prizes"].replace("，", ",").split(",") if p.strip()]
+    data["reward_ids"] = [values[f"reward_{rank}"] or None for rank in range(1, PRIZE_REWARD_RANKS + 1)]
+    kind, _, ref = values["belongs"].partition(":")
+    if kind in ("show", "campaign") and ref.isdigit():
+        data[f"{kind}_id"] = ref
     return BoardIn.model_validate(data)
 
 
@@ -177,16 +221,17 @@ def _board_in(values: dict[str, Any], timezone: str) -> BoardIn:
 async def create_board(request: Request, console: ConsoleContext, session: DbSession) -> Response:
     console.require("points.rules")
     form = await request.form()
-    values = {key: text(form, key) for key in ("title", "starts_at", "ends_at", "prizes")}
-    try:
-        data = _board_in(values, console.tenant.timezone)
-    except ValidationError as error:
-        return await _boards(console, session, error=_problem(error, BOARD_LABELS), values=values, status_code=422)
-    except ValueError:
-        return await _boards(console, session, error="时间格式不正确", values=values, status_code=422)
-    async with session.begin_nested():
-        board = await service.create_board(session, actor=console.principal, data=data)
-    return RedirectResponse(f"/console/referrals/leaderboards/{board.id}", status_code=303)
+    values = {key: text(form, key) for key in BOARD_FIELDS}
+
+    async def step() -> Leaderboard:
+        return await service.create_board(
+            session, actor=console.principal, data=_board_in(values, console.tenant.timezone)
+        )
+
+    outcome = await attempt(session, step, labels=BOARD_LABELS, invalid="时间格式不正确")
+    if isinstance(outcome, Refusal):
+        return await _boards(console, session, error=outcome.message, values=values, status_code=outcome.status)
+    return RedirectResponse(f"/console/referrals/leaderboards/{outcome.id}", status_code=303)
 
 
 async def _board(
@@ -206,6 +251,7 @@ async def _board(
         status_labels=BOARD_STATUS_LABELS,
         ended=board.ends_at <= datetime.now(ZoneInfo("UTC")),
         stuck=await service.settle_stuck(session, board=board),
+        prize_rewards=await service.prize_rewards(session, board=board),
         error=error,
         status_code=status_code,
     )

@@ -38,8 +38,6 @@ from siyu.mall.models import (
     Prize,
     PrizeKind,
     Redemption,
-    RewardKind,
-    Status,
     draw_ref,
     win_ref,
 )
@@ -432,38 +430,13 @@ async def _award(session: AsyncSession, row: Draw, prize: Prize, lottery: Lotter
 
 
 async def _hand_over(session: AsyncSession, row: Draw, reward_id: int, now: datetime) -> Redemption | None:
-    """A redemption of the reward that spent nothing (the draw paid); None when the reward is out of stock.
-    Goods wait for her address before they can ship."""
-    tenant_id = row.tenant_id
-    reward = await repository.fresh_reward(session, tenant_id=tenant_id, reward_id=reward_id)
-    if reward is None:
-        return None
-    if not await repository.take_stock(session, tenant_id=tenant_id, reward_id=reward_id):
-        return None
-    redemption_id = new_id()
-    code = None
-    if reward.kind == RewardKind.virtual_code:
-        postgres = session.get_bind().dialect.name == "postgresql"
-        code = await repository.claim_code(
-            session, tenant_id=tenant_id, reward_id=reward_id, redemption_id=redemption_id, now=now, postgres=postgres
-        )
-        if code is None:
-            await repository.give_back_stock(session, tenant_id=tenant_id, reward_id=reward_id)
-            return None
-    redemption = Redemption(
-        tenant_id=tenant_id,
-        id=redemption_id,
+    """The prize's reward, given for nothing (the draw paid); None when it is out of stock."""
+    return await service.give(
+        session,
+        tenant_id=row.tenant_id,
         member_id=row.member_id,
         reward_id=reward_id,
-        idempotency_key=f"lottery:{row.id}",
-        kind=reward.kind,
-        title=reward.title,
-        points=0,
-        status=Status.awaiting_address if reward.kind == RewardKind.physical else Status.completed,
+        key=service.gift_key("lottery", row.id),
         day=row.day,
-        address=None,
-        code=code,
-        created_at=now,
+        now=now,
     )
-    repository.add(session, redemption)
-    return redemption

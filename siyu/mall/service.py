@@ -6,7 +6,7 @@ Nothing here commits.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -495,3 +495,59 @@ async def redemption_totals(
 async def draw_totals(session: AsyncSession, *, tenant_id: int, start: datetime, end: datetime) -> tuple[int, int]:
     """(lottery draws made in [start, end), the points they cost)."""
     return await repository.draw_totals(session, tenant_id=tenant_id, start=start, end=end)
+
+
+# Rewards given, not bought: a lottery's prize, a leaderboard's prize, a check-in's day-N gift
+
+
+def gift_key(source: str, *parts: object) -> str:
+    """The redemption key of a reward given for `source` ("lottery", "board", "checkin"): unique per member, so the
+    same occasion never gives twice."""
+    return ":".join((source, *(str(p) for p in parts)))
+
+
+async def give(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    member_id: int,
+    reward_id: int,
+    key: str,
+    day: date,
+    now: datetime,
+) -> Redemption | None:
+    """A redemption of the reward that costs her nothing, taken from its stock (a code reserved for a virtual
+    reward). None, with nothing taken, when the reward is gone or out of stock. Goods wait for her
+    address before they can ship. The key (`gift_key`) is unique per member: the caller owns "once"."""
+    reward = await repository.fresh_reward(session, tenant_id=tenant_id, reward_id=reward_id)
+    if reward is None:
+        return None
+    if not await repository.take_stock(session, tenant_id=tenant_id, reward_id=reward_id):
+        return None
+    redemption_id = new_id()
+    code = None
+    if reward.kind == RewardKind.virtual_code:
+        postgres = session.get_bind().dialect.name == "postgresql"
+        code = await repository.claim_code(
+            session, tenant_id=tenant_id, reward_id=reward_id, redemption_id=redemption_id, now=now, postgres=postgres
+        )
+        if code is None:
+            await repository.give_back_stock(session, tenant_id=tenant_id, reward_id=reward_id)
+            return None
+    redemption = Redemption(
+        tenant_id=tenant_id,
+        id=redemption_id,
+        member_id=member_id,
+        reward_id=reward_id,
+        idempotency_key=key,
+        kind=reward.kind,
+        title=reward.title,
+        points=0,
+        status=Status.awaiting_address if reward.kind == RewardKind.physical else Status.completed,
+        day=day,
+        address=None,
+        code=code,
+        created_at=now,
+    )
+    repository.add(session, redemption)
+    return redemption

@@ -61,6 +61,7 @@ async def standings_out(
     session: AsyncSession, board: Leaderboard, rows: list[service.Standing], *, masked: bool
 ) -> list[StandingOut]:
     names = await members.nicknames(session, tenant_id=board.tenant_id, member_ids=[s.member_id for s in rows])
+    rewards = await service.prize_rewards(session, board=board)
     return [
         StandingOut(
             rank=s.rank,
@@ -69,6 +70,7 @@ async def standings_out(
             invitations=s.invitations,
             reached_at=s.reached_at,
             prize_points=s.prize_points,
+            prize_reward=rewards[s.rank - 1] if s.rank <= len(rewards) else None,
         )
         for s in rows
     ]
@@ -129,6 +131,7 @@ async def fan_board(session: AsyncSession, board: Leaderboard, member_id: int) -
         ends_at=board.ends_at,
         status_label=BOARD_STATUS_LABELS.get(board.status, ""),
         prizes=list(board.prizes or []),
+        prize_rewards=await service.prize_rewards(session, board=board),
         mine=(await standings_out(session, board, [mine], masked=True))[0] if mine else None,
         top=await standings_out(session, board, top, masked=True),
     )

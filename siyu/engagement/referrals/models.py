@@ -127,7 +127,8 @@ class Referral(Base):
 
 
 class Leaderboard(Base):
-    """A share leaderboard of a campaign or a live show: members ranked by the invitees who joined in its window."""
+    """A share leaderboard, on its own or of a points campaign or a live show: members ranked by the invitees who
+    joined in its window; each prize rank gives points, a mall reward, or both."""
 
     __tablename__ = "referral_boards"
     __table_args__ = (
@@ -142,9 +143,21 @@ class Leaderboard(Base):
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
     prizes: Mapped[list[Any]] = mapped_column(Json, default=list)  # points of rank 1, 2, ...
+    reward_prizes: Mapped[list[Any] | None] = mapped_column(Json)  # mall reward id of rank 1, 2, ... (0: none)
+    show_id: Mapped[int | None]  # the live show (siyu.live) it belongs to, if any
+    campaign_id: Mapped[int | None]  # the points campaign (siyu.loyalty) it belongs to, if any
     status: Mapped[str] = mapped_column(String(12), default=BoardStatus.open)
     settled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_at_column()
+
+    @property
+    def reward_ids(self) -> list[int | None]:
+        return [int(r) if r else None for r in self.reward_prizes or []]
+
+    @property
+    def prize_ranks(self) -> int:
+        """How many ranks win something."""
+        return max(len(self.prizes or []), len(self.reward_prizes or []))
 
 
 class Prize(Base):
@@ -165,4 +178,6 @@ class Prize(Base):
     member_id: Mapped[int]
     invitations: Mapped[int]
     points: Mapped[int]
+    reward_title: Mapped[str | None] = mapped_column(String(100))  # the mall reward given too, if any
+    redemption_id: Mapped[int | None]  # its redemption (None: there was none, or it was out of stock)
     created_at: Mapped[datetime] = created_at_column()

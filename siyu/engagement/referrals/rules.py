@@ -67,3 +67,11 @@ def board_prizes(prizes: list[int]) -> list[int]:
     while kept and kept[-1] == 0:
         kept.pop()
     return kept
+
+
+def board_rewards(reward_ids: list[int | None]) -> list[int] | None:
+    """Prize reward ids by rank (0: none), trailing empty ranks dropped; None when no rank gets one."""
+    kept = [int(r or 0) for r in reward_ids]
+    while kept and kept[-1] == 0:
+        kept.pop()
+    return kept or None

@@ -63,21 +63,40 @@ class StatsOut(BaseModel):
 
 
 class BoardIn(BaseModel):
+    """A leaderboard. Of a live show or a points campaign, the window may be left out: a show's runs from now to
+    its end, a campaign's is the campaign's own."""
+
     model_config = ConfigDict(extra="forbid")
 
     title: str = Field(min_length=1, max_length=40, examples=["双11 邀请排行榜"])
-    starts_at: datetime
-    ends_at: datetime
-    prizes: list[int] = Field(min_length=1, max_length=100, description="第 1 名、第 2 名……各得多少积分")
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    prizes: list[int] = Field(
+        default_factory=list, max_length=100, description="第 1 名、第 2 名……各得多少积分（0：这一名不给积分）"
+    )
+    reward_ids: list[int | None] = Field(
+        default_factory=list, max_length=100, description="第 1 名、第 2 名……另得哪个商城奖品（空：不给奖品）"
+    )
+    show_id: int | None = Field(None, description="属于哪场直播")
+    campaign_id: int | None = Field(None, description="属于哪个积分活动")
 
     @model_validator(mode="after")
     def _window(self) -> BoardIn:
-        if (self.starts_at.tzinfo is None) != (self.ends_at.tzinfo is None):
-            raise ValueError("开始和结束时间要么都带时区，要么都不带（不带时按店铺所在时区）")
-        if self.ends_at <= self.starts_at:
-            raise ValueError("结束时间要晚于开始时间")
-        if any(p < 0 or p > rules.MAX_POINTS for p in self.prizes) or not any(self.prizes):
-            raise ValueError("奖励积分要在 0 到 100000 之间，至少一名有奖励")
+        if self.show_id is not None and self.campaign_id is not None:
+            raise ValueError("排行榜只能属于一场直播或一个活动")
+        if (self.starts_at is None) != (self.ends_at is None):
+            raise ValueError("开始和结束时间要一起填写")
+        if self.starts_at is None and self.show_id is None and self.campaign_id is None:
+            raise ValueError("请填写开始和结束时间，或选择所属的直播或活动")
+        if self.starts_at is not None and self.ends_at is not None:
+            if (self.starts_at.tzinfo is None) != (self.ends_at.tzinfo is None):
+                raise ValueError("开始和结束时间要么都带时区，要么都不带（不带时按店铺所在时区）")
+            if self.ends_at <= self.starts_at:
+                raise ValueError("结束时间要晚于开始时间")
+        if any(p < 0 or p > rules.MAX_POINTS for p in self.prizes):
+            raise ValueError("奖励积分要在 0 到 100000 之间")
+        if not any(self.prizes) and not any(self.reward_ids):
+            raise ValueError("至少一名要有奖励积分或奖品")
         return self
 
 
@@ -89,6 +108,9 @@ class BoardOut(BaseModel):
     starts_at: datetime
     ends_at: datetime
     prizes: list[int]
+    reward_ids: list[int | None] = []
+    show_id: int | None = None
+    campaign_id: int | None = None
     status: str
     status_label: str = ""
     settled_at: datetime | None
@@ -102,6 +124,7 @@ class StandingOut(BaseModel):
     invitations: int
     reached_at: datetime
     prize_points: int = 0
+    prize_reward: str | None = Field(None, description="这一名另得的商城奖品")
 
 
 class BoardDetailOut(BoardOut):
@@ -115,6 +138,8 @@ class PrizeOut(BaseModel):
     member_id: int
     invitations: int
     points: int
+    reward_title: str | None = None
+    redemption_id: int | None = None
     created_at: datetime
 
 
@@ -145,5 +170,6 @@ class FanBoardOut(BaseModel):
     ends_at: datetime
     status_label: str
     prizes: list[int]
+    prize_rewards: list[str | None] = Field(default_factory=list, description="各名次另得的商城奖品")
     mine: StandingOut | None = Field(None, description="她的名次（还没有邀请时为空）")
     top: list[StandingOut]

@@ -40,11 +40,14 @@ from siyu.engagement.referrals.schemas import BoardIn, RulesIn
 from siyu.jobs import service as jobs
 from siyu.kit.errors import Conflict, InvalidInput, NotFound
 from siyu.kit.ids import new_id
-from siyu.kit.time import localise_fields, utcnow
+from siyu.kit.time import localise_fields, to_local, utcnow
 from siyu.kit.web import Principal
 from siyu.ledger import refs
 from siyu.ledger import service as ledger
 from siyu.ledger.models import LotStatus
+from siyu.live import service as live
+from siyu.loyalty import service as loyalty
+from siyu.mall import service as mall
 from siyu.members import service as members
 from siyu.members.models import IdentityKind, Member
 from siyu.tenants import service as tenants
@@ -81,6 +84,11 @@ class BoardNotFound(NotFound):
 class BoardNotEnded(Conflict):
     code = "leaderboard_not_ended"
     message = "排行榜还没有结束，结束后才能结算"
+
+
+class BoardWindowInvalid(InvalidInput):
+    code = "leaderboard_window_invalid"
+    message = "结束时间要晚于开始时间（所选直播或活动已经结束时，请自己填写时间）"
 
 
 # Rules
@@ -452,16 +460,50 @@ async def funnel(session: AsyncSession, *, tenant_id: int, timezone: str, days: 
 # Leaderboards
 
 
-async def create_board(session: AsyncSession, *, actor: Principal, data: BoardIn) -> Leaderboard:
+async def _board_window(
+    session: AsyncSession, *, tenant_id: int, data: BoardIn, now: datetime
+) -> tuple[datetime, datetime]:
+    """The board's window: as given, else its live show's (from now to the show's end) or its campaign's."""
+    if data.show_id is not None:
+        show = await live.get_show(session, tenant_id=tenant_id, show_id=data.show_id)
+        start, end = data.starts_at or min(now, show.starts_at), data.ends_at or show.ends_at
+    elif data.campaign_id is not None:
+        campaign = await loyalty.get_campaign(session, tenant_id=tenant_id, campaign_id=data.campaign_id)
+        start, end = data.starts_at or campaign.starts_at, data.ends_at or campaign.ends_at
+    else:
+        assert data.starts_at is not None and data.ends_at is not None  # the schema asks for them
+        start, end = data.starts_at, data.ends_at
+    if end <= start:
+        raise BoardWindowInvalid()
+    return start, end
+
+
+async def _reward_titles(session: AsyncSession, *, tenant_id: int, reward_ids: list[int | None]) -> dict[int, str]:
+    """The titles of the prize rewards (refused when one is not this tenant's)."""
+    titles = {}
+    for reward_id in {r for r in reward_ids if r}:
+        titles[reward_id] = (await mall.get_reward(session, tenant_id=tenant_id, reward_id=reward_id)).title
+    return titles
+
+
+async def create_board(
+    session: AsyncSession, *, actor: Principal, data: BoardIn, now: datetime | None = None
+) -> Leaderboard:
     """A new leaderboard; times given without a zone are the tenant's local times."""
+    now = now or utcnow()
     data = localise_fields(data, (await tenants.get_tenant(session, actor.tenant_id)).timezone)
+    starts_at, ends_at = await _board_window(session, tenant_id=actor.tenant_id, data=data, now=now)
+    titles = await _reward_titles(session, tenant_id=actor.tenant_id, reward_ids=data.reward_ids)
     row = Leaderboard(
         tenant_id=actor.tenant_id,
         id=new_id(),
         title=data.title.strip(),
-        starts_at=data.starts_at,
-        ends_at=data.ends_at,
+        starts_at=starts_at,
+        ends_at=ends_at,
         prizes=rules.board_prizes(data.prizes),
+        reward_prizes=rules.board_rewards(data.reward_ids),
+        show_id=data.show_id,
+        campaign_id=data.campaign_id,
         status=BoardStatus.open,
     )
     repository.add(session, row)
@@ -477,9 +519,16 @@ async def create_board(session: AsyncSession, *, actor: Principal, data: BoardIn
             "starts_at": row.starts_at.isoformat(),
             "ends_at": row.ends_at.isoformat(),
             "prizes": row.prizes,
+            "rewards": [titles.get(r or 0) for r in row.reward_ids],
         },
     )
     return row
+
+
+async def prize_rewards(session: AsyncSession, *, board: Leaderboard) -> list[str | None]:
+    """The title of the reward each rank wins (None: no reward for that rank, or the reward is gone)."""
+    titles = {r.id: r.title for r in await mall.list_rewards(session, tenant_id=board.tenant_id)}
+    return [titles.get(r) if r else None for r in board.reward_ids]
 
 
 async def boards(session: AsyncSession, *, tenant_id: int) -> list[Leaderboard]:
@@ -500,15 +549,23 @@ class Standing:
     invitations: int
     reached_at: datetime
     prize_points: int
+    prize_reward_id: int | None = None
 
 
 async def standings(session: AsyncSession, *, board: Leaderboard, limit: int | None = TOP) -> list[Standing]:
     rows = await repository.ranking(
         session, tenant_id=board.tenant_id, starts_at=board.starts_at, ends_at=board.ends_at, limit=limit
     )
-    prizes = list(board.prizes or [])
+    prizes, rewards = list(board.prizes or []), board.reward_ids
     return [
-        Standing(rank, member_id, n, at, int(prizes[rank - 1]) if rank <= len(prizes) else 0)
+        Standing(
+            rank,
+            member_id,
+            n,
+            at,
+            int(prizes[rank - 1]) if rank <= len(prizes) else 0,
+            rewards[rank - 1] if rank <= len(rewards) else None,
+        )
         for rank, (member_id, n, at) in enumerate(rows, start=1)
     ]
 
@@ -570,36 +627,46 @@ async def settle(session: AsyncSession, *, tenant_id: int, board_id: int, now: d
     board = await repository.get_board(session, tenant_id=tenant_id, board_id=board_id, for_update=True)
     if board is None or board.status == BoardStatus.settled:
         return 0
-    prizes = list(board.prizes or [])
     done = {p.rank for p in await repository.prizes(session, tenant_id=tenant_id, board_id=board_id)}
     written = 0
-    ranked = await standings(session, board=board, limit=len(prizes))
+    ranked = await standings(session, board=board, limit=board.prize_ranks)
     for standing in sorted(ranked, key=lambda s: s.member_id):  # several members' rows: locked in member-id order
-        if standing.rank in done or standing.prize_points <= 0:
+        if standing.rank in done or (standing.prize_points <= 0 and standing.prize_reward_id is None):
             continue
-        repository.add(
-            session,
-            Prize(
-                tenant_id=tenant_id,
-                board_id=board.id,
-                rank=standing.rank,
-                member_id=standing.member_id,
-                invitations=standing.invitations,
-                points=standing.prize_points,
-                created_at=now,
-            ),
+        prize = Prize(
+            tenant_id=tenant_id,
+            board_id=board.id,
+            rank=standing.rank,
+            member_id=standing.member_id,
+            invitations=standing.invitations,
+            points=standing.prize_points,
+            created_at=now,
         )
-        await session.flush()
-        with contextlib.suppress(ledger.AlreadyCredited):
-            await ledger.earn(
+        repository.add(session, prize)
+        await session.flush()  # the (board, rank) key first: a second settle stops here
+        if standing.prize_points > 0:
+            with contextlib.suppress(ledger.AlreadyCredited):
+                await ledger.earn(
+                    session,
+                    tenant_id=tenant_id,
+                    member_id=standing.member_id,
+                    amount=standing.prize_points,
+                    source_ref=refs.board_ref(board.id, standing.rank),
+                    explanation=f"{board.title} 第 {standing.rank} 名",
+                    now=now,
+                )
+        if standing.prize_reward_id is not None:
+            given = await mall.give(
                 session,
                 tenant_id=tenant_id,
                 member_id=standing.member_id,
-                amount=standing.prize_points,
-                source_ref=refs.board_ref(board.id, standing.rank),
-                explanation=f"{board.title} 第 {standing.rank} 名",
+                reward_id=standing.prize_reward_id,
+                key=mall.gift_key("board", board.id, standing.rank),
+                day=to_local(now, (await tenants.get_tenant(session, tenant_id)).timezone).date(),
                 now=now,
             )
+            if given is not None:  # out of stock: the rank's points still stand, the page says no reward was left
+                prize.reward_title, prize.redemption_id = given.title, given.id
         written += 1
     board.status = BoardStatus.settled
     board.settled_at = now

@@ -149,3 +149,52 @@ async def test_a_board_whose_settle_job_gave_up_can_be_settled_again(
     assert await _audited(session, tenant.id, "referrals.board_settle_retry") == 1
     page = await client.get(path, cookies=owner.cookies)
     assert "正在结算" in page.text and "重新结算" not in page.text
+
+
+async def test_a_leaderboard_of_a_live_show_with_a_reward_prize_from_the_console(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    from siyu.live import service as live
+    from siyu.live.schemas import ShowIn
+    from siyu.mall import service as mall
+    from siyu.mall.models import RewardKind
+    from siyu.mall.schemas import RewardIn
+
+    tenant = await factories.tenant(session)
+    owner = await factories.staff_login(session, tenant.id)
+    channel = await factories.channel(session, owner.principal)
+    start = utcnow() + timedelta(days=1)
+    show = await live.create_show(
+        session,
+        actor=owner.principal,
+        data=ShowIn(channel_id=channel.id, title="周五上新专场", starts_at=start, ends_at=start + timedelta(hours=2)),
+    )
+    bag = await mall.create_reward(
+        session,
+        actor=owner.principal,
+        data=RewardIn(kind=RewardKind.physical, title="定制帆布袋", points_price=800, stock=3),
+    )
+    page = await client.get("/console/referrals/leaderboards", cookies=owner.cookies)
+    assert "周五上新专场" in page.text and "定制帆布袋" in page.text
+    form = {
+        "csrf_token": owner.csrf,
+        "title": "上新邀请榜",
+        "belongs": f"show:{show.id}",
+        "starts_at": "",
+        "ends_at": "",
+        "prizes": "0, 100",
+        "reward_1": str(bag.id),
+        "reward_2": "",
+        "reward_3": "",
+    }
+    created = await client.post("/console/referrals/leaderboards", data=form, cookies=owner.cookies)
+    assert created.status_code == 303
+    [board] = await service.boards(session, tenant_id=tenant.id)
+    assert board.show_id == show.id and board.ends_at == show.ends_at and board.reward_ids == [bag.id]
+    listing = await client.get("/console/referrals/leaderboards", cookies=owner.cookies)
+    assert "直播：周五上新专场" in listing.text and "另有奖品" in listing.text
+
+    form.update(title="空榜", belongs="", prizes="0", reward_1="")
+    refused = await client.post("/console/referrals/leaderboards", data=form, cookies=owner.cookies)
+    assert refused.status_code == 422 and "请填写开始和结束时间" in refused.text and "空榜" in refused.text
+    assert len(await service.boards(session, tenant_id=tenant.id)) == 1
