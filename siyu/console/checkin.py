@@ -14,6 +14,7 @@ from siyu.console.forms import Refusal, attempt
 from siyu.engagement.checkin import service
 from siyu.engagement.checkin.schemas import CheckinRules, DayReward
 from siyu.kit.web import DbSession
+from siyu.mall import service as mall
 
 router = APIRouter()
 
@@ -36,8 +37,8 @@ def _values(rules: CheckinRules) -> dict[str, Any]:
     values: dict[str, Any] = {name: str(getattr(rules, name)) for name in NUMBERS}
     values["enabled"] = rules.enabled
     values["makeup_enabled"] = rules.makeup_enabled
-    rows = [(str(r.day), str(r.points)) for r in rules.rewards]
-    values["rewards"] = rows + [("", "")] * max(0, REWARD_ROWS - len(rows))
+    rows = [(str(r.day), str(r.points), str(r.reward_id or "")) for r in rules.rewards]
+    values["rewards"] = rows + [("", "", "")] * max(0, REWARD_ROWS - len(rows))
     return values
 
 
@@ -45,12 +46,19 @@ def _form_values(form: FormData) -> dict[str, Any]:
     values: dict[str, Any] = {name: text(form, name) for name in NUMBERS}
     values["enabled"] = text(form, "enabled") == "1"
     values["makeup_enabled"] = text(form, "makeup_enabled") == "1"
-    values["rewards"] = [(text(form, f"reward_day_{n}"), text(form, f"reward_points_{n}")) for n in range(REWARD_ROWS)]
+    values["rewards"] = [
+        (text(form, f"reward_day_{n}"), text(form, f"reward_points_{n}"), text(form, f"reward_gift_{n}"))
+        for n in range(REWARD_ROWS)
+    ]
     return values
 
 
 def _rules_of(values: dict[str, Any]) -> CheckinRules:
-    rewards = [DayReward(day=int(day), points=int(points)) for day, points in values["rewards"] if day or points]
+    rewards = [
+        DayReward(day=int(day), points=int(points), reward_id=int(gift) if gift else None)
+        for day, points, gift in values["rewards"]
+        if day or points or gift
+    ]
     numbers = {name: values[name] for name in NUMBERS}
     return CheckinRules(enabled=values["enabled"], makeup_enabled=values["makeup_enabled"], rewards=rewards, **numbers)
 
@@ -75,6 +83,7 @@ async def _render(
         preview=shown.preview,
         preview_total=shown.preview_total,
         stats=await service.stats(session, tenant_id=console.tenant.id),
+        gifts=await mall.list_rewards(session, tenant_id=console.tenant.id),
         error=error,
         saved=saved,
         trial=trial,
@@ -117,7 +126,7 @@ async def save_rules(request: Request, console: ConsoleContext, session: DbSessi
 
 async def _apply(console: Console, session: DbSession, values: dict[str, Any], *, save: bool) -> CheckinRules:
     """The rules the form describes, saved (and audited) unless only tried out."""
-    rules = _rules_of(values)
+    rules = await service.name_gifts(session, tenant_id=console.tenant.id, value=_rules_of(values))
     if save:
         await service.save_rules(session, actor=console.principal, value=rules)
     return rules

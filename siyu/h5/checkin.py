@@ -34,6 +34,7 @@ async def _page(
     *,
     month: str | None = None,
     done: bool = False,
+    gift: bool = False,
     error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
@@ -49,7 +50,8 @@ async def _page(
         "brand_color": fan.brand_color,
         "status": status,
         "rules": value,
-        "rewards": [r for r in value.rewards if r.points != value.base_points],
+        "rewards": [r for r in value.rewards if r.points != value.base_points or r.reward_title],
+        "gift": (rules.day_gift(value, status.streak) if gift and status.checked_in_today else None),
         "lead": first.weekday(),  # empty cells before the 1st (weeks start on Monday)
         "weekdays": WEEKDAYS,
         "title": f"{first.year}年{first.month}月",
@@ -65,11 +67,13 @@ async def _page(
 
 
 @router.get("/{slug}/checkin", response_class=HTMLResponse)
-async def checkin_page(fan: Fan, request: Request, session: DbSession, month: Month = None, done: int = 0) -> Response:
+async def checkin_page(
+    fan: Fan, request: Request, session: DbSession, month: Month = None, done: int = 0, gift: int = 0
+) -> Response:
     if fan.member is None:
         return to_sign_in(fan, f"/h5/{fan.tenant.slug}/checkin")
     try:
-        return await _page(fan, request, session, month=month, done=bool(done))
+        return await _page(fan, request, session, month=month, done=bool(done), gift=bool(gift))
     except service.MonthOutOfRange as refused:
         return await _page(fan, request, session, error=refused.message, status_code=refused.status)
 
@@ -80,9 +84,11 @@ async def check_in(fan: Fan, request: Request, session: DbSession) -> Response:
         return to_sign_in(fan, f"/h5/{fan.tenant.slug}/checkin")
     config = await tenants.config_of(session, fan.tenant.id)
     try:
-        await service.check_in(session, tenant=config, member_id=fan.member.id)
+        result = await service.check_in(session, tenant=config, member_id=fan.member.id)
     except AppError as refused:
         return await _page(fan, request, session, error=refused.message, status_code=refused.status)
+    if result.created and result.gift:  # where she finds it (goods wait for her address there)
+        return RedirectResponse(f"/h5/{fan.tenant.slug}/checkin?done=1&gift=1", status_code=303)
     return RedirectResponse(f"/h5/{fan.tenant.slug}/checkin?done=1", status_code=303)
 
 

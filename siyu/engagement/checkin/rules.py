@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
-from siyu.engagement.checkin.schemas import CheckinRules, PreviewDay
+from siyu.engagement.checkin.schemas import CheckinRules, DayReward, PreviewDay
 from siyu.kit.time import to_local
 
 PREVIEW_DAYS = 30
@@ -28,13 +28,22 @@ def position(rules: CheckinRules, streak: int) -> int:
     return streak
 
 
+def day_reward(rules: CheckinRules, streak: int) -> DayReward | None:
+    """The day-N reward of the `streak`-th day in a row, if that day has one."""
+    at = position(rules, streak)
+    return next((reward for reward in rules.rewards if reward.day == at), None)
+
+
 def day_points(rules: CheckinRules, streak: int) -> tuple[int, bool]:
     """The points of the `streak`-th day in a row, and whether it is a day-N reward."""
-    at = position(rules, streak)
-    for reward in rules.rewards:
-        if reward.day == at:
-            return reward.points, True
-    return rules.base_points, False
+    reward = day_reward(rules, streak)
+    return (reward.points, True) if reward is not None else (rules.base_points, False)
+
+
+def day_gift(rules: CheckinRules, streak: int) -> DayReward | None:
+    """The day-N reward of that day when it gives a mall reward too."""
+    reward = day_reward(rules, streak)
+    return reward if reward is not None and reward.reward_id else None
 
 
 def points_of(rules: CheckinRules, streak: int) -> int:
@@ -46,7 +55,8 @@ def preview(rules: CheckinRules, days: int = PREVIEW_DAYS) -> list[PreviewDay]:
     shown = []
     for streak in range(1, days + 1):
         points, bonus = day_points(rules, streak)
-        shown.append(PreviewDay(streak=streak, points=points, bonus=bonus))
+        gift = day_gift(rules, streak)
+        shown.append(PreviewDay(streak=streak, points=points, bonus=bonus, gift=gift.reward_title if gift else None))
     return shown
 
 

@@ -43,6 +43,7 @@ from siyu.ledger import service as ledger
 from siyu.loyalty import rules as loyalty_rules
 from siyu.loyalty import service as loyalty
 from siyu.loyalty.schemas import PointsPolicy
+from siyu.mall import service as mall
 from siyu.tenants import service as tenants
 from siyu.tenants.service import TenantConfig
 
@@ -145,7 +146,10 @@ def _audit_view(value: CheckinRules) -> dict[str, Any]:
     return {
         "checkin_enabled": value.enabled,
         "base_points": value.base_points,
-        "day_rewards": "；".join(f"第 {r.day} 天 {r.points} 积分" for r in value.rewards) or "无",
+        "day_rewards": "；".join(
+            f"第 {r.day} 天 {r.points} 积分" + (f" + {r.reward_title}" if r.reward_title else "") for r in value.rewards
+        )
+        or "无",
         "cycle_days": value.cycle_days,
         "makeup_enabled": value.makeup_enabled,
         "makeup_cost": value.makeup_cost,
@@ -155,9 +159,22 @@ def _audit_view(value: CheckinRules) -> dict[str, Any]:
     }
 
 
+async def name_gifts(session: AsyncSession, *, tenant_id: int, value: CheckinRules) -> CheckinRules:
+    """Each day-N gift must be one of the tenant's mall rewards (refused as not found otherwise); its title is kept
+    with the rules for the fans' pages."""
+    for reward in value.rewards:
+        reward.reward_title = None
+        if reward.reward_id is not None:
+            reward.reward_title = (
+                await mall.get_reward(session, tenant_id=tenant_id, reward_id=reward.reward_id)
+            ).title
+    return value
+
+
 async def save_rules(session: AsyncSession, *, actor: Principal, value: CheckinRules) -> CheckinRules:
     """Store the tenant's rules (every process sees them at its next request) and record the change."""
     before = await rules_of(session, actor.tenant_id)
+    await name_gifts(session, tenant_id=actor.tenant_id, value=value)
     await tenants.put_setting(session, tenant_id=actor.tenant_id, key=RULES_KEY, value=value.model_dump(mode="json"))
     audit.record_change(
         session,
@@ -223,7 +240,21 @@ async def check_in(
             expires_at=loyalty_rules.expires_at(setup.policy, now, tenant.timezone),
             now=now,
         )
-    return CheckinOut(day=today, streak=streak, points=points, created=True)
+    gift = rules.day_gift(setup.rules, streak)
+    given = None
+    if gift is not None and gift.reward_id is not None:  # out of stock: the day's points stand alone
+        given = await mall.give(
+            session,
+            tenant_id=tenant.id,
+            member_id=member_id,
+            reward_id=gift.reward_id,
+            key=mall.gift_key("checkin", today.isoformat()),
+            day=today,
+            now=now,
+        )
+    return CheckinOut(
+        day=today, streak=streak, points=points, created=True, gift=given.title if given is not None else None
+    )
 
 
 async def _check_makeup(
@@ -359,6 +390,8 @@ async def status(
     streak = rules.current_streak(streaks, today)
     today_points = near[today][1] if done_today else rules.points_of(value, streak + 1)
     tomorrow_points = rules.points_of(value, (streak if done_today else streak + 1) + 1)
+    today_gift = None if done_today else rules.day_gift(value, streak + 1)
+    tomorrow_gift = rules.day_gift(value, (streak if done_today else streak + 1) + 1)
     month_first, month_last = rules.month_bounds(today)
     made = await repository.makeups_made(
         session, tenant_id=tenant.id, member_id=member_id, first=month_first, last=month_last
@@ -389,6 +422,8 @@ async def status(
         streak=streak,
         today_points=today_points,
         tomorrow_points=tomorrow_points,
+        today_gift=today_gift.reward_title if today_gift else None,
+        tomorrow_gift=tomorrow_gift.reward_title if tomorrow_gift else None,
         enabled=value.enabled,
         makeup_enabled=value.makeup_enabled,
         makeup_cost=value.makeup_cost,
