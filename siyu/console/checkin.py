@@ -14,6 +14,7 @@ from siyu.console.forms import Refusal, attempt
 from siyu.engagement.checkin import service
 from siyu.engagement.checkin.schemas import CheckinRules, DayReward
 from siyu.kit.web import DbSession
+from siyu.mall import lottery
 from siyu.mall import service as mall
 
 router = APIRouter()
@@ -37,8 +38,8 @@ def _values(rules: CheckinRules) -> dict[str, Any]:
     values: dict[str, Any] = {name: str(getattr(rules, name)) for name in NUMBERS}
     values["enabled"] = rules.enabled
     values["makeup_enabled"] = rules.makeup_enabled
-    rows = [(str(r.day), str(r.points), str(r.reward_id or "")) for r in rules.rewards]
-    values["rewards"] = rows + [("", "", "")] * max(0, REWARD_ROWS - len(rows))
+    rows = [(str(r.day), str(r.points), str(r.reward_id or ""), str(r.lottery_id or "")) for r in rules.rewards]
+    values["rewards"] = rows + [("", "", "", "")] * max(0, REWARD_ROWS - len(rows))
     return values
 
 
@@ -47,7 +48,12 @@ def _form_values(form: FormData) -> dict[str, Any]:
     values["enabled"] = text(form, "enabled") == "1"
     values["makeup_enabled"] = text(form, "makeup_enabled") == "1"
     values["rewards"] = [
-        (text(form, f"reward_day_{n}"), text(form, f"reward_points_{n}"), text(form, f"reward_gift_{n}"))
+        (
+            text(form, f"reward_day_{n}"),
+            text(form, f"reward_points_{n}"),
+            text(form, f"reward_gift_{n}"),
+            text(form, f"reward_lottery_{n}"),
+        )
         for n in range(REWARD_ROWS)
     ]
     return values
@@ -55,9 +61,14 @@ def _form_values(form: FormData) -> dict[str, Any]:
 
 def _rules_of(values: dict[str, Any]) -> CheckinRules:
     rewards = [
-        DayReward(day=int(day), points=int(points), reward_id=int(gift) if gift else None)
-        for day, points, gift in values["rewards"]
-        if day or points or gift
+        DayReward(
+            day=int(day),
+            points=int(points),
+            reward_id=int(gift) if gift else None,
+            lottery_id=int(chance) if chance else None,
+        )
+        for day, points, gift, chance in values["rewards"]
+        if day or points or gift or chance
     ]
     numbers = {name: values[name] for name in NUMBERS}
     return CheckinRules(enabled=values["enabled"], makeup_enabled=values["makeup_enabled"], rewards=rewards, **numbers)
@@ -84,6 +95,7 @@ async def _render(
         preview_total=shown.preview_total,
         stats=await service.stats(session, tenant_id=console.tenant.id),
         gifts=await mall.list_rewards(session, tenant_id=console.tenant.id),
+        lotteries=await lottery.list_lotteries(session, tenant_id=console.tenant.id),
         error=error,
         saved=saved,
         trial=trial,

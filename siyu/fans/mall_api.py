@@ -254,6 +254,7 @@ async def _lottery(fan: CurrentFan, session: DbSession, row: Lottery) -> FanLott
         cap_total=row.cap_total,
         chances_today=left.today,
         chances_total=left.total,
+        free_draws=left.free,
         prizes=[FanPrizeOut.model_validate(p) for p in prizes if p.weight > 0 and p.kind != "nothing"],
         refusal_code=refused.code if refused else None,
         refusal=refused.message if refused else None,

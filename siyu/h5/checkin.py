@@ -50,7 +50,7 @@ async def _page(
         "brand_color": fan.brand_color,
         "status": status,
         "rules": value,
-        "rewards": [r for r in value.rewards if r.points != value.base_points or r.reward_title],
+        "rewards": [r for r in value.rewards if r.points != value.base_points or rules.gift_words(r)],
         "gift": (rules.day_gift(value, status.streak) if gift and status.checked_in_today else None),
         "lead": first.weekday(),  # empty cells before the 1st (weeks start on Monday)
         "weekdays": WEEKDAYS,
@@ -87,7 +87,7 @@ async def check_in(fan: Fan, request: Request, session: DbSession) -> Response:
         result = await service.check_in(session, tenant=config, member_id=fan.member.id)
     except AppError as refused:
         return await _page(fan, request, session, error=refused.message, status_code=refused.status)
-    if result.created and result.gift:  # where she finds it (goods wait for her address there)
+    if result.created and (result.gift or result.free_draw_lottery_id):  # the page says where she finds it
         return RedirectResponse(f"/h5/{fan.tenant.slug}/checkin?done=1&gift=1", status_code=303)
     return RedirectResponse(f"/h5/{fan.tenant.slug}/checkin?done=1", status_code=303)
 

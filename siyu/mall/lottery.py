@@ -34,6 +34,7 @@ from siyu.ledger import service as ledger
 from siyu.mall import repository, service
 from siyu.mall.models import (
     Draw,
+    FreeDraw,
     Lottery,
     Prize,
     PrizeKind,
@@ -258,6 +259,7 @@ async def open_lottery(session: AsyncSession, *, tenant_id: int, lottery_id: int
 class Chances:
     today: int | None  # draws left today; None: no daily cap
     total: int | None  # draws left in the campaign; None: no cap
+    free: int = 0  # free draws she was given (no points, no caps)
 
 
 async def chances(
@@ -273,7 +275,8 @@ async def chances(
     if lottery.cap_total is not None:
         had = await repository.count_draws(session, tenant_id=tenant_id, lottery_id=lottery.id, member_id=member_id)
         total = max(lottery.cap_total - had, 0)
-    return Chances(today, total)
+    free = await repository.count_free_draws(session, tenant_id=tenant_id, member_id=member_id, lottery_id=lottery.id)
+    return Chances(today, total, free)
 
 
 def draw_refusal(lottery: Lottery, left: Chances, available: int, now: datetime, timezone: str) -> AppError | None:
@@ -283,6 +286,8 @@ def draw_refusal(lottery: Lottery, left: Chances, available: int, now: datetime,
         _check_window(lottery, now, timezone)
     except LotteryClosed as closed:
         return closed
+    if left.free:  # a free draw: neither the caps nor her points hold it back
+        return None
     if left.total == 0:
         return OverDrawLimit(f"每人最多抽 {lottery.cap_total} 次，你的次数已经用完了")
     if left.today == 0:
@@ -338,15 +343,20 @@ async def draw(
         raise refused
 
     draw_id = new_id()
-    await ledger.spend(
-        session,
-        tenant_id=tenant_id,
-        member_id=member_id,
-        amount=lottery.points_cost,
-        source_ref=draw_ref(draw_id),
-        explanation=f"抽奖 {lottery.title}"[:300],
-        now=now,
+    free = bool(left.free) and await repository.use_free_draw(
+        session, tenant_id=tenant_id, member_id=member_id, lottery_id=lottery_id, draw_id=draw_id
     )
+    cost = 0 if free else lottery.points_cost
+    if cost:
+        await ledger.spend(
+            session,
+            tenant_id=tenant_id,
+            member_id=member_id,
+            amount=cost,
+            source_ref=draw_ref(draw_id),
+            explanation=f"抽奖 {lottery.title}"[:300],
+            now=now,
+        )
     drawn = pick([(p, p.weight) for p in prizes], rng or _wheel)
     row = Draw(
         tenant_id=tenant_id,
@@ -354,7 +364,7 @@ async def draw(
         lottery_id=lottery_id,
         member_id=member_id,
         idempotency_key=key,
-        points_cost=lottery.points_cost,
+        points_cost=cost,
         drawn_prize_id=drawn.id,
         prize_id=None,
         kind=PrizeKind.nothing,
@@ -440,3 +450,18 @@ async def _hand_over(session: AsyncSession, row: Draw, reward_id: int, now: date
         day=row.day,
         now=now,
     )
+
+
+async def give_free_draw(
+    session: AsyncSession, *, tenant_id: int, member_id: int, lottery_id: int, key: str, now: datetime
+) -> bool:
+    """Give her one free draw of the lottery (a check-in's day-N gift); False, giving nothing, when the lottery is
+    gone or over. The key (`service.gift_key`) is unique per member: the caller owns "once"."""
+    lottery = await repository.get_lottery(session, tenant_id=tenant_id, lottery_id=lottery_id)
+    if lottery is None or not lottery.enabled or now >= lottery.ends_at:
+        return False
+    repository.add(
+        session,
+        FreeDraw(tenant_id=tenant_id, id=new_id(), member_id=member_id, lottery_id=lottery_id, key=key, created_at=now),
+    )
+    return True

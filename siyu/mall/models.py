@@ -293,3 +293,27 @@ class Draw(Base):
     fell_back: Mapped[bool] = mapped_column(Boolean, default=False)  # the drawn prize was out of stock
     day: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = created_at_column()
+
+
+class FreeDraw(Base):
+    """A free draw of a lottery given to a member (a check-in's day-N gift): it spends no points and is not held
+    back by the lottery's caps. Used once: `used_draw_id` is the draw that spent it. The key is unique per member,
+    so the occasion that gave it never gives twice."""
+
+    __tablename__ = "mall_lottery_free_draws"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "member_id"], ["members.tenant_id", "members.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(
+            ["tenant_id", "lottery_id"], ["mall_lotteries.tenant_id", "mall_lotteries.id"], ondelete="CASCADE"
+        ),
+        UniqueConstraint("tenant_id", "member_id", "key"),
+        Index("ix_mall_lottery_free_draws_unused", "tenant_id", "member_id", "lottery_id", "used_draw_id"),
+    )
+
+    tenant_id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    member_id: Mapped[int]
+    lottery_id: Mapped[int]
+    key: Mapped[str] = mapped_column(String(64))
+    used_draw_id: Mapped[int | None]
+    created_at: Mapped[datetime] = created_at_column()

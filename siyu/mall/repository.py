@@ -11,7 +11,7 @@ from sqlalchemy.orm import make_transient_to_detached
 
 from siyu.kit.db import of_tenant
 from siyu.kit.pagination import Page, PageRequest, Sort, paginate
-from siyu.mall.models import Address, Code, Draw, Lottery, Prize, Redemption, Reward, Status
+from siyu.mall.models import Address, Code, Draw, FreeDraw, Lottery, Prize, Redemption, Reward, Status
 
 
 def add(session: AsyncSession, row: Any) -> None:
@@ -465,3 +465,35 @@ async def draw_totals(session: AsyncSession, *, tenant_id: int, start: datetime,
         )
     ).one()
     return int(row[0]), int(row[1])
+
+
+def _free_draws(tenant_id: int, member_id: int, lottery_id: int) -> Any:
+    return (
+        of_tenant(FreeDraw, tenant_id),
+        FreeDraw.member_id == member_id,
+        FreeDraw.lottery_id == lottery_id,
+        FreeDraw.used_draw_id.is_(None),
+    )
+
+
+async def count_free_draws(session: AsyncSession, *, tenant_id: int, member_id: int, lottery_id: int) -> int:
+    statement = select(func.count()).select_from(FreeDraw).where(*_free_draws(tenant_id, member_id, lottery_id))
+    return int(await session.scalar(statement) or 0)
+
+
+async def use_free_draw(
+    session: AsyncSession, *, tenant_id: int, member_id: int, lottery_id: int, draw_id: int
+) -> bool:
+    """Spend one of her free draws of the lottery on `draw_id` (the caller holds her lock); False: she has none."""
+    first = await session.scalar(
+        select(FreeDraw.id).where(*_free_draws(tenant_id, member_id, lottery_id)).order_by(FreeDraw.id).limit(1)
+    )
+    if first is None:
+        return False
+    await session.execute(
+        update(FreeDraw)
+        .where(of_tenant(FreeDraw, tenant_id), FreeDraw.id == first)
+        .values(used_draw_id=draw_id)
+        .execution_options(synchronize_session=False)
+    )
+    return True

@@ -375,6 +375,7 @@ class FanLotteryOut(BaseModel):
     cap_total: int | None
     chances_today: int | None = Field(description="今天还能抽几次；空：不限")
     chances_total: int | None = Field(description="本活动还能抽几次；空：不限")
+    free_draws: int = Field(0, description="她的免费抽奖机会（签到等送的；不扣积分，不受次数限制）")
     prizes: list[FanPrizeOut] = Field(default_factory=list, description="可能抽中的奖项（不含“未中奖”）")
     refusal_code: str | None = Field(
         default=None,

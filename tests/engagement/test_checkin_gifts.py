@@ -95,3 +95,60 @@ async def test_a_reward_of_another_tenant_is_refused(desk: Desk) -> None:
         await desk.rules(rewards=[DayReward(day=7, points=20, reward_id=theirs.id)])
     assert refused.value.status == 404
     assert await service.rules_of(desk.session, desk.tenant.id) == before
+
+
+async def test_a_free_draw_spends_no_points_and_is_not_held_back_by_the_caps(desk: Desk) -> None:
+    import random
+
+    from siyu.mall import lottery
+    from siyu.mall.models import PrizeKind
+    from siyu.mall.schemas import LotteryIn, PrizeIn
+
+    start = desk.local(D, hour=0)
+    wheel = await lottery.create_lottery(
+        desk.session,
+        actor=desk.owner,
+        data=LotteryIn(
+            title="幸运大转盘",
+            points_cost=50,
+            cap_total=1,
+            starts_at=start,
+            ends_at=start + timedelta(days=20),
+            prizes=[
+                PrizeIn(kind=PrizeKind.points, title="10 积分", weight=1, points=10, stock=100),
+                PrizeIn(kind=PrizeKind.nothing, title="谢谢参与", weight=1),
+            ],
+        ),
+    )
+    saved = await desk.rules(base_points=1, cycle_days=2, rewards=[DayReward(day=2, points=1, lottery_id=wheel.id)])
+    assert service.rules_out(saved).preview[1].gift == "一次“幸运大转盘”免费抽奖"
+    fan = await desk.fan(points=60)
+    tz = desk.tenant.timezone
+
+    async def draw(day: date) -> int:
+        row = await lottery.draw(
+            desk.session,
+            tenant_id=desk.tenant.id,
+            timezone=tz,
+            member_id=fan,
+            lottery_id=wheel.id,
+            now=desk.local(day, hour=13),
+            rng=random.Random(1),
+        )
+        return row.points_cost
+
+    first = await desk.check_in(fan, desk.local(D))
+    assert first.free_draw_lottery_id is None
+    assert await draw(D) == 50  # her one draw of the campaign, paid
+    second = await desk.check_in(fan, desk.local(D + timedelta(days=1)))
+    assert second.free_draw_lottery_id == wheel.id
+    left = await lottery.chances(
+        desk.session, tenant_id=desk.tenant.id, lottery=wheel, member_id=fan, timezone=tz, now=desk.local(D)
+    )
+    assert (left.total, left.free) == (0, 1)
+    assert await desk.available(fan) < 50  # neither her points nor the cap hold the free draw back
+    assert await draw(D + timedelta(days=1)) == 0
+    with pytest.raises(lottery.OverDrawLimit):
+        await draw(D + timedelta(days=1))
+    again = await desk.check_in(fan, desk.local(D + timedelta(days=1), hour=21))
+    assert again.created is False and again.free_draw_lottery_id is None

@@ -41,9 +41,17 @@ def day_points(rules: CheckinRules, streak: int) -> tuple[int, bool]:
 
 
 def day_gift(rules: CheckinRules, streak: int) -> DayReward | None:
-    """The day-N reward of that day when it gives a mall reward too."""
+    """The day-N reward of that day when it gives a mall reward or a free lottery draw too."""
     reward = day_reward(rules, streak)
-    return reward if reward is not None and reward.reward_id else None
+    return reward if reward is not None and (reward.reward_id or reward.lottery_id) else None
+
+
+def gift_words(reward: DayReward | None) -> str | None:
+    """What a day's gift is, in words: "补水面膜", "一次幸运大转盘抽奖", or both."""
+    if reward is None:
+        return None
+    parts = [reward.reward_title, f"一次“{reward.lottery_title}”免费抽奖" if reward.lottery_title else None]
+    return "和".join(p for p in parts if p) or None
 
 
 def points_of(rules: CheckinRules, streak: int) -> int:
@@ -56,7 +64,7 @@ def preview(rules: CheckinRules, days: int = PREVIEW_DAYS) -> list[PreviewDay]:
     for streak in range(1, days + 1):
         points, bonus = day_points(rules, streak)
         gift = day_gift(rules, streak)
-        shown.append(PreviewDay(streak=streak, points=points, bonus=bonus, gift=gift.reward_title if gift else None))
+        shown.append(PreviewDay(streak=streak, points=points, bonus=bonus, gift=gift_words(gift)))
     return shown
 
 

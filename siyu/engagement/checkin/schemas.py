@@ -16,6 +16,8 @@ class DayReward(BaseModel):
     points: int = Field(ge=0, le=100_000, description="这一天得多少积分（代替基础积分）")
     reward_id: int | None = Field(None, ge=1, description="这一天另送的积分商城奖品（不扣积分，库存没了就只得积分）")
     reward_title: str | None = Field(None, max_length=100, description="奖品名称（保存规则时按奖品填写）")
+    lottery_id: int | None = Field(None, ge=1, description="这一天另送一次免费抽奖的抽奖活动（活动结束后不再送）")
+    lottery_title: str | None = Field(None, max_length=100, description="抽奖活动名称（保存规则时按活动填写）")
 
 
 class CheckinRules(BaseModel):
@@ -71,8 +73,8 @@ class StatusOut(BaseModel):
     streak: int = Field(description="当前连续签到天数（今天未签时为到昨天为止）")
     today_points: int = Field(description="今天签到得（或已得）多少积分")
     tomorrow_points: int = Field(description="明天接着签到能得多少积分")
-    today_gift: str | None = Field(None, description="今天签到另得的奖品（有库存时）")
-    tomorrow_gift: str | None = Field(None, description="明天接着签到另得的奖品（有库存时）")
+    today_gift: str | None = Field(None, description="今天签到另得的奖品或抽奖机会（奖品有库存时）")
+    tomorrow_gift: str | None = Field(None, description="明天接着签到另得的奖品或抽奖机会（奖品有库存时）")
     enabled: bool
     makeup_enabled: bool
     makeup_cost: int
@@ -90,6 +92,7 @@ class CheckinOut(BaseModel):
     points: int
     created: bool = Field(description="false：这天之前已经签过（重复提交不会重复得积分）")
     gift: str | None = Field(None, description="这次签到另得的积分商城奖品（实物到“我的兑换”填地址）")
+    free_draw_lottery_id: int | None = Field(None, description="这次签到另得一次免费抽奖的抽奖活动")
     made_up: bool = False
     cost: int = 0
 

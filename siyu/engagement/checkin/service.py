@@ -43,6 +43,7 @@ from siyu.ledger import service as ledger
 from siyu.loyalty import rules as loyalty_rules
 from siyu.loyalty import service as loyalty
 from siyu.loyalty.schemas import PointsPolicy
+from siyu.mall import lottery
 from siyu.mall import service as mall
 from siyu.tenants import service as tenants
 from siyu.tenants.service import TenantConfig
@@ -147,7 +148,8 @@ def _audit_view(value: CheckinRules) -> dict[str, Any]:
         "checkin_enabled": value.enabled,
         "base_points": value.base_points,
         "day_rewards": "；".join(
-            f"第 {r.day} 天 {r.points} 积分" + (f" + {r.reward_title}" if r.reward_title else "") for r in value.rewards
+            f"第 {r.day} 天 {r.points} 积分" + (f" + {rules.gift_words(r)}" if rules.gift_words(r) else "")
+            for r in value.rewards
         )
         or "无",
         "cycle_days": value.cycle_days,
@@ -160,14 +162,16 @@ def _audit_view(value: CheckinRules) -> dict[str, Any]:
 
 
 async def name_gifts(session: AsyncSession, *, tenant_id: int, value: CheckinRules) -> CheckinRules:
-    """Each day-N gift must be one of the tenant's mall rewards (refused as not found otherwise); its title is kept
-    with the rules for the fans' pages."""
+    """Each day-N gift must be one of the tenant's mall rewards or lotteries (refused as not found otherwise); its
+    title is kept with the rules for the fans' pages."""
     for reward in value.rewards:
-        reward.reward_title = None
+        reward.reward_title = reward.lottery_title = None
         if reward.reward_id is not None:
-            reward.reward_title = (
-                await mall.get_reward(session, tenant_id=tenant_id, reward_id=reward.reward_id)
-            ).title
+            gift = await mall.get_reward(session, tenant_id=tenant_id, reward_id=reward.reward_id)
+            reward.reward_title = gift.title
+        if reward.lottery_id is not None:
+            chance = await lottery.get_lottery(session, tenant_id=tenant_id, lottery_id=reward.lottery_id)
+            reward.lottery_title = chance.title
     return value
 
 
@@ -241,19 +245,27 @@ async def check_in(
             now=now,
         )
     gift = rules.day_gift(setup.rules, streak)
-    given = None
+    given, chance = None, None
+    key = mall.gift_key("checkin", today.isoformat())
     if gift is not None and gift.reward_id is not None:  # out of stock: the day's points stand alone
         given = await mall.give(
-            session,
-            tenant_id=tenant.id,
-            member_id=member_id,
-            reward_id=gift.reward_id,
-            key=mall.gift_key("checkin", today.isoformat()),
-            day=today,
-            now=now,
+            session, tenant_id=tenant.id, member_id=member_id, reward_id=gift.reward_id, key=key, day=today, now=now
         )
+    if (
+        gift is not None
+        and gift.lottery_id is not None
+        and await lottery.give_free_draw(  # the lottery is over: nothing
+            session, tenant_id=tenant.id, member_id=member_id, lottery_id=gift.lottery_id, key=key, now=now
+        )
+    ):
+        chance = gift.lottery_id
     return CheckinOut(
-        day=today, streak=streak, points=points, created=True, gift=given.title if given is not None else None
+        day=today,
+        streak=streak,
+        points=points,
+        created=True,
+        gift=given.title if given is not None else None,
+        free_draw_lottery_id=chance,
     )
 
 
@@ -422,8 +434,8 @@ async def status(
         streak=streak,
         today_points=today_points,
         tomorrow_points=tomorrow_points,
-        today_gift=today_gift.reward_title if today_gift else None,
-        tomorrow_gift=tomorrow_gift.reward_title if tomorrow_gift else None,
+        today_gift=rules.gift_words(today_gift),
+        tomorrow_gift=rules.gift_words(tomorrow_gift),
         enabled=value.enabled,
         makeup_enabled=value.makeup_enabled,
         makeup_cost=value.makeup_cost,

@@ -1,6 +1,6 @@
 """Leaderboards of a live show or a campaign, with mall rewards as prizes.
 
-Revision ID: 0018_board_prizes
+Revision ID: 0022_board_prizes
 Revises: 0017_notices
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0018_board_prizes"
+revision = "0022_board_prizes"
 down_revision = "0017_notices"
 branch_labels = None
 depends_on = None
