@@ -36,5 +36,6 @@ def connect() -> None:
     from siyu.fans import events as fan_events
 
     fan_events.listen_for_joins("referrals", referrals.on_joined)
+    fan_events.listen_for_returns("referrals", referrals.on_returned)
     fan_events.on_merge("missions", missions.follow_merge)
     fan_events.on_merge("checkin", checkin.follow_merge)

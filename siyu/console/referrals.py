@@ -18,7 +18,15 @@ from pydantic import ValidationError
 from siyu.console.deps import Console, ConsoleContext, text
 from siyu.console.forms import Refusal, attempt
 from siyu.engagement.referrals import service
-from siyu.engagement.referrals.models import BOARD_STATUS_LABELS, STATE_LABELS, SUSPICION_LABELS, Leaderboard, State
+from siyu.engagement.referrals.models import (
+    BOARD_METRIC_LABELS,
+    BOARD_STATUS_LABELS,
+    STATE_LABELS,
+    SUSPICION_LABELS,
+    BoardMetric,
+    Leaderboard,
+    State,
+)
 from siyu.engagement.referrals.schemas import BoardIn, RulesIn
 from siyu.kit.errors import AppError
 from siyu.kit.time import utcnow
@@ -42,8 +50,9 @@ BOARD_LABELS = {
     "ends_at": "结束时间",
     "prizes": "名次奖励",
     "reward_ids": "名次奖品",
+    "metric": "排名依据",
 }
-BOARD_FIELDS = ("title", "starts_at", "ends_at", "prizes", "belongs", "reward_1", "reward_2", "reward_3")
+BOARD_FIELDS = ("title", "starts_at", "ends_at", "prizes", "belongs", "metric", "reward_1", "reward_2", "reward_3")
 PRIZE_REWARD_RANKS = 3  # ranks the form offers a mall reward for (the API takes any number)
 
 
@@ -192,6 +201,7 @@ async def _boards(
         campaigns=campaigns,
         rewards=await mall.list_rewards(session, tenant_id=tenant_id),
         ranks=range(1, PRIZE_REWARD_RANKS + 1),
+        metric_labels=BOARD_METRIC_LABELS,
         values=values or {"prizes": "500, 300, 100"},
         error=error,
         status_code=status_code,
@@ -211,6 +221,8 @@ def _board_in(values: dict[str, Any], timezone: str) -> BoardIn:
         data[key] = datetime.fromisoformat(raw).replace(tzinfo=ZoneInfo(timezone)) if raw else None
     data["prizes"] = [p.strip() for p in values["prizes"].replace("，", ",").split(",") if p.strip()]
     data["reward_ids"] = [values[f"reward_{rank}"] or None for rank in range(1, PRIZE_REWARD_RANKS + 1)]
+    if values["metric"]:
+        data["metric"] = values["metric"]
     kind, _, ref = values["belongs"].partition(":")
     if kind in ("show", "campaign") and ref.isdigit():
         data[f"{kind}_id"] = ref
@@ -252,6 +264,7 @@ async def _board(
         ended=board.ends_at <= datetime.now(ZoneInfo("UTC")),
         stuck=await service.settle_stuck(session, board=board),
         prize_rewards=await service.prize_rewards(session, board=board),
+        metric_label=BOARD_METRIC_LABELS[board.metric or BoardMetric.invitations],
         error=error,
         status_code=status_code,
     )

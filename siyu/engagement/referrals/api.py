@@ -132,6 +132,7 @@ async def fan_board(session: AsyncSession, board: Leaderboard, member_id: int) -
         status_label=BOARD_STATUS_LABELS.get(board.status, ""),
         prizes=list(board.prizes or []),
         prize_rewards=await service.prize_rewards(session, board=board),
+        metric=board.metric or "invitations",
         mine=(await standings_out(session, board, [mine], masked=True))[0] if mine else None,
         top=await standings_out(session, board, top, masked=True),
     )

@@ -8,11 +8,11 @@ Exactly once is kept by keys, not by reading first: one invite code per member a
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKeyConstraint, Index, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKeyConstraint, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from siyu.kit.db import Base, Json, created_at_column
@@ -51,6 +51,16 @@ class BoardStatus(StrEnum):
     settling = "settling"  # the settle job is queued
     settled = "settled"
 
+
+class BoardMetric(StrEnum):
+    invitations = "invitations"  # new members who joined through her code
+    sign_ins = "sign_ins"  # sign-ins through her link: new members and members who came back (one a friend a day)
+
+
+BOARD_METRIC_LABELS: dict[str, str] = {
+    BoardMetric.invitations: "邀请注册人数",
+    BoardMetric.sign_ins: "分享带来的登录人次",
+}
 
 BOARD_STATUS_LABELS: dict[str, str] = {
     BoardStatus.open: "进行中",
@@ -146,6 +156,7 @@ class Leaderboard(Base):
     reward_prizes: Mapped[list[Any] | None] = mapped_column(Json)  # mall reward id of rank 1, 2, ... (0: none)
     show_id: Mapped[int | None]  # the live show (siyu.live) it belongs to, if any
     campaign_id: Mapped[int | None]  # the points campaign (siyu.loyalty) it belongs to, if any
+    metric: Mapped[str | None] = mapped_column(String(12))  # BoardMetric (None: invitations, as before it existed)
     status: Mapped[str] = mapped_column(String(12), default=BoardStatus.open)
     settled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_at_column()
@@ -180,4 +191,22 @@ class Prize(Base):
     points: Mapped[int]
     reward_title: Mapped[str | None] = mapped_column(String(100))  # the mall reward given too, if any
     redemption_id: Mapped[int | None]  # its redemption (None: there was none, or it was out of stock)
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class Visit(Base):
+    """A sign-in through a member's link (a share that led to a sign-in): a new member's first, or a member who
+    came back. One a day for each friend and sharer: (sharer, friend, local day) is the key."""
+
+    __tablename__ = "referral_visits"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "inviter_id"], ["members.tenant_id", "members.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(["tenant_id", "visitor_id"], ["members.tenant_id", "members.id"], ondelete="CASCADE"),
+        Index(None, "tenant_id", "created_at"),
+    )
+
+    tenant_id: Mapped[int] = mapped_column(primary_key=True)
+    inviter_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    visitor_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
     created_at: Mapped[datetime] = created_at_column()

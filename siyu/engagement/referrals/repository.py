@@ -6,9 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from siyu.engagement.referrals.models import InviteCode, Leaderboard, Prize, Referral, Rules, State
+from siyu.engagement.referrals.models import InviteCode, Leaderboard, Prize, Referral, Rules, State, Visit
 from siyu.kit.db import of_tenant
 
 COUNTED = (State.signed_up, State.rewarded, State.capped)  # what a leaderboard counts (not in review, not rejected)
@@ -164,6 +166,31 @@ async def ranking(
     if limit is not None:
         statement = statement.limit(limit)
     return [(int(m), int(n), at) for m, n, at in (await session.execute(statement)).all()]
+
+
+async def sign_in_ranking(
+    session: AsyncSession, *, tenant_id: int, starts_at: datetime, ends_at: datetime, limit: int | None
+) -> list[tuple[int, int, datetime]]:
+    """(sharer, sign-ins through her link, when she reached that count) of the window, best first, ties as in
+    `ranking`."""
+    reached = func.max(Visit.created_at)
+    count = func.count()
+    statement = (
+        select(Visit.inviter_id, count, reached)
+        .where(of_tenant(Visit, tenant_id), Visit.created_at >= starts_at, Visit.created_at < ends_at)
+        .group_by(Visit.inviter_id)
+        .order_by(count.desc(), reached, Visit.inviter_id)
+    )
+    if limit is not None:
+        statement = statement.limit(limit)
+    return [(int(m), int(n), at) for m, n, at in (await session.execute(statement)).all()]
+
+
+async def add_visit(session: AsyncSession, values: dict[str, Any]) -> None:
+    """A sign-in through a link; the same friend again that day adds nothing."""
+    dialect = session.get_bind().dialect.name
+    insert_fn = pg_insert if dialect == "postgresql" else sqlite_insert
+    await session.execute(insert_fn(Visit).values(**values).on_conflict_do_nothing())
 
 
 async def prizes(session: AsyncSession, *, tenant_id: int, board_id: int) -> list[Prize]:

@@ -79,6 +79,11 @@ class BoardIn(BaseModel):
     )
     show_id: int | None = Field(None, description="属于哪场直播")
     campaign_id: int | None = Field(None, description="属于哪个积分活动")
+    metric: rules.BoardMetric = Field(
+        rules.BoardMetric.invitations,
+        description="排名依据：invitations 邀请注册人数；sign_ins 分享带来的登录人次"
+        "（新会员注册和老会员通过分享链接登录，同一好友每天算一次）",
+    )
 
     @model_validator(mode="after")
     def _window(self) -> BoardIn:
@@ -111,6 +116,7 @@ class BoardOut(BaseModel):
     reward_ids: list[int | None] = []
     show_id: int | None = None
     campaign_id: int | None = None
+    metric: str | None = None
     status: str
     status_label: str = ""
     settled_at: datetime | None
@@ -171,5 +177,6 @@ class FanBoardOut(BaseModel):
     status_label: str
     prizes: list[int]
     prize_rewards: list[str | None] = Field(default_factory=list, description="各名次另得的商城奖品")
+    metric: str = Field("invitations", description="排名依据：invitations 邀请注册人数；sign_ins 分享带来的登录人次")
     mine: StandingOut | None = Field(None, description="她的名次（还没有邀请时为空）")
     top: list[StandingOut]

@@ -26,8 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from siyu.audit import service as audit
 from siyu.engagement.referrals import repository, rules
 from siyu.engagement.referrals.models import (
+    BOARD_METRIC_LABELS,
     BOARD_STATUS_LABELS,
     STATE_LABELS,
+    BoardMetric,
     BoardStatus,
     InviteCode,
     Leaderboard,
@@ -286,6 +288,29 @@ async def _refusal(
 # Paying both sides
 
 
+async def visited(
+    session: AsyncSession, *, tenant_id: int, visitor_id: int, code: str | None, now: datetime | None = None
+) -> bool:
+    """A member signed in through the link of `code` (new or coming back): a share that led to a sign-in, counted
+    once a day for each friend. Her own link, or a code of no member of this tenant, counts nothing."""
+    now = now or utcnow()
+    inviter_id = await inviter_of_code(session, tenant_id=tenant_id, code=code)
+    if inviter_id is None or inviter_id == visitor_id:
+        return False
+    timezone = (await tenants.get_tenant(session, tenant_id)).timezone
+    await repository.add_visit(
+        session,
+        {
+            "tenant_id": tenant_id,
+            "inviter_id": inviter_id,
+            "visitor_id": visitor_id,
+            "day": to_local(now, timezone).date(),
+            "created_at": now,
+        },
+    )
+    return True
+
+
 async def first_order_posted(session: AsyncSession, *, tenant_id: int, member_id: int) -> bool:
     """Whether points of one of her orders are in her account (posted): held points may still be voided by a
     refund, and an invitation is not paid for an order that comes back."""
@@ -504,6 +529,7 @@ async def create_board(
         reward_prizes=rules.board_rewards(data.reward_ids),
         show_id=data.show_id,
         campaign_id=data.campaign_id,
+        metric=data.metric,
         status=BoardStatus.open,
     )
     repository.add(session, row)
@@ -519,6 +545,7 @@ async def create_board(
             "starts_at": row.starts_at.isoformat(),
             "ends_at": row.ends_at.isoformat(),
             "prizes": row.prizes,
+            "metric": BOARD_METRIC_LABELS[data.metric],
             "rewards": [titles.get(r or 0) for r in row.reward_ids],
         },
     )
@@ -553,7 +580,8 @@ class Standing:
 
 
 async def standings(session: AsyncSession, *, board: Leaderboard, limit: int | None = TOP) -> list[Standing]:
-    rows = await repository.ranking(
+    rank_by = repository.sign_in_ranking if board.metric == BoardMetric.sign_ins else repository.ranking
+    rows = await rank_by(
         session, tenant_id=board.tenant_id, starts_at=board.starts_at, ends_at=board.ends_at, limit=limit
     )
     prizes, rewards = list(board.prizes or []), board.reward_ids

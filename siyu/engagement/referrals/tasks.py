@@ -52,3 +52,10 @@ async def on_joined(
     await service.joined(
         session, tenant_id=tenant_id, invitee=member, code=invite, device_hash=device_hash, ip_hash=ip_hash
     )
+    if invite:
+        await service.visited(session, tenant_id=tenant_id, visitor_id=member.id, code=invite)
+
+
+async def on_returned(session: AsyncSession, tenant_id: int, member: Member, invite: str) -> None:
+    """A member who existed signed in through a friend's link: a share that led to a sign-in."""
+    await service.visited(session, tenant_id=tenant_id, visitor_id=member.id, code=invite)

@@ -216,3 +216,49 @@ async def test_the_h5_leaderboard_shows_her_rank_and_another_tenants_board_is_no
         f"/h5/{other.slug}/leaderboards/{board.id}", cookies=await h5_cookies(app, session, other, stranger.id)
     )
     assert elsewhere.status_code == 404 and "开播邀请榜" not in elsewhere.text
+
+
+async def test_sign_ins_through_a_share_rank_a_sign_in_board(
+    app: FastAPI, client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    from siyu.engagement.referrals.models import Visit
+
+    tenant = await factories.tenant(session)
+    owner = await factories.staff_login(session, tenant.id)
+    host_id, code = await _inviter_code(session, tenant.id)
+    now = utcnow()
+    board = await service.create_board(
+        session,
+        actor=owner.principal,
+        data=BoardIn(
+            title="分享登录榜",
+            starts_at=now - timedelta(hours=1),
+            ends_at=now + timedelta(hours=1),
+            prizes=[10],
+            metric="sign_ins",
+        ),
+    )
+    base = f"/api/v1/fan/{tenant.slug}"
+    regular = await factories.member(session, tenant.id, nickname="老粉")
+    await members.bind_identity(session, tenant_id=tenant.id, member=regular, kind="phone", value="13900139002")
+    await client.post(f"{base}/auth/sms-code", json={"phone": "13900139002"})
+    back = await client.post(
+        f"{base}/auth/sms", json={"phone": "13900139002", "code": sent_code(app, "13900139002"), "invite": code}
+    )
+    assert back.status_code == 200
+    await service.visited(session, tenant_id=tenant.id, visitor_id=regular.id, code=code)  # again today: once
+    await client.post(f"{base}/auth/sms-code", json={"phone": PHONE})  # a new member through the link counts too
+    new = await client.post(f"{base}/auth/sms", json={"phone": PHONE, "code": sent_code(app, PHONE), "invite": code})
+    assert new.status_code == 200
+    assert not await service.visited(session, tenant_id=tenant.id, visitor_id=host_id, code=code)  # her own link
+
+    visits = list(await session.scalars(select(Visit).where(Visit.tenant_id == tenant.id)))
+    assert {v.inviter_id for v in visits} == {host_id} and len(visits) == 2
+    [standing] = await service.standings(session, board=board)
+    assert (standing.member_id, standing.invitations, standing.prize_points) == (host_id, 2, 10)
+    invitations = await service.create_board(
+        session,
+        actor=owner.principal,
+        data=BoardIn(title="邀请榜", starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=1), prizes=[10]),
+    )
+    assert [(s.member_id, s.invitations) for s in await service.standings(session, board=invitations)] == [(host_id, 1)]
