@@ -197,7 +197,7 @@ async def _boards(
         boards=boards,
         belongs=await _belongs(session, tenant_id, boards, {c.id: c.name for c in campaigns}),
         status_labels=BOARD_STATUS_LABELS,
-        shows=[s for s in shows if s.cancelled_at is None],
+        shows=[s for s in shows if s.cancelled_at is None and s.ends_at > now],  # a board for what is to come
         campaigns=campaigns,
         rewards=await mall.list_rewards(session, tenant_id=tenant_id),
         ranks=range(1, PRIZE_REWARD_RANKS + 1),

@@ -85,3 +85,27 @@ def test_ops_see_the_funnel_review_and_settled_leaderboard(page: Page, screensho
     expect(page.locator("#board-status")).to_have_text("已结算")
     expect(page.locator("[data-prize]")).to_have_count(3)
     screenshot(page, "console-referral-board")
+
+
+def test_ops_create_a_sign_in_board_of_a_live_show_with_a_reward_prize(page: Page, screenshot: Screenshot) -> None:
+    log_in(page, OWNER)
+    page.goto("/console/referrals/leaderboards")
+    form = page.locator("#board-form")
+    form.get_by_label("名称").fill("直播分享登录榜")
+    show = form.get_by_label("所属直播或活动").locator("optgroup[label='直播'] option").first
+    form.get_by_label("所属直播或活动").select_option(show.get_attribute("value"))
+    form.get_by_label("排名依据").select_option(label="分享带来的登录人次")
+    form.get_by_label("名次奖励积分").fill("0, 200, 100")
+    prize = form.get_by_label("第 1 名另送奖品").locator("option").nth(1)
+    prize_title = prize.inner_text()
+    form.get_by_label("第 1 名另送奖品").select_option(prize.get_attribute("value"))
+    screenshot(page, "console-referral-boards-form")
+    form.get_by_role("button", name="创建").click()
+    expect(page.locator("#board-title")).to_have_text("直播分享登录榜")
+    expect(page.locator("#standings thead")).to_contain_text("分享带来的登录人次")
+    page.goto("/console/referrals/leaderboards")
+    row = page.locator("[data-board]", has_text="直播分享登录榜")
+    expect(row).to_contain_text("直播：")
+    expect(row).to_contain_text("另有奖品")
+    assert prize_title
+    screenshot(page, "console-referral-boards")
