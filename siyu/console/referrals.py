@@ -186,8 +186,9 @@ async def _boards(
     status_code: int = 200,
 ) -> HTMLResponse:
     tenant_id = console.tenant.id
+    now = utcnow()
     shows = await live.calendar(
-        session, tenant_id=tenant_id, start=utcnow() - timedelta(days=7), end=utcnow() + timedelta(days=60)
+        session, tenant_id=tenant_id, start=now - timedelta(days=7), end=now + timedelta(days=60)
     )
     boards = await service.boards(session, tenant_id=tenant_id)
     campaigns = await loyalty.list_campaigns(session, tenant_id=tenant_id)
