@@ -74,17 +74,21 @@ async def get_group(session: AsyncSession, *, tenant_id: int, group_id: int, loc
     return group
 
 
-def _view(group: FanGroup) -> dict[str, Any]:
+async def _view(session: AsyncSession, group: FanGroup) -> dict[str, Any]:
+    """A group as the audit log shows it (the tier by its name)."""
+    tier = None
+    if group.min_tier_id is not None:
+        tier = (await _tiers(session, group.tenant_id)).get(group.min_tier_id)
     return {
         "name": group.name,
         "intro": group.intro,
         "sort_order": group.sort_order,
-        "min_tier_id": group.min_tier_id,
+        "min_tier": tier.name if tier is not None else None,
         "min_points": group.min_points,
         "min_orders": group.min_orders,
         "min_paid_fen": group.min_paid_fen,
-        "window_days": group.window_days,
-        "cap": group.cap,
+        "group_window_days": group.window_days,
+        "group_cap": group.cap,
     }
 
 
@@ -96,7 +100,12 @@ async def create_group(session: AsyncSession, *, actor: Principal, data: GroupIn
     repository.add(session, group)
     await session.flush()
     audit.record(
-        session, actor=actor, action="groups.create", target_type="fan_group", target_id=group.id, after=_view(group)
+        session,
+        actor=actor,
+        action="groups.create",
+        target_type="fan_group",
+        target_id=group.id,
+        after=await _view(session, group),
     )
     return group
 
@@ -108,7 +117,7 @@ async def update_group(session: AsyncSession, *, actor: Principal, group_id: int
         raise NotMainGroup()
     if data.min_tier_id is not None and data.min_tier_id != group.min_tier_id:
         await loyalty.get_tier(session, tenant_id=actor.tenant_id, tier_id=data.min_tier_id)
-    before = _view(group)
+    before = await _view(session, group)
     for key, value in data.model_dump().items():
         setattr(group, key, value)
     await session.flush()
@@ -119,7 +128,7 @@ async def update_group(session: AsyncSession, *, actor: Principal, group_id: int
         target_type="fan_group",
         target_id=group.id,
         before=before,
-        after=_view(group),
+        after=await _view(session, group),
     )
     return group
 
@@ -153,7 +162,7 @@ async def add_overflow(session: AsyncSession, *, actor: Principal, group_id: int
         action="groups.overflow",
         target_type="fan_group",
         target_id=group.id,
-        after={"name": group.name, "cap": group.cap, "main": main.name, "seq": seq},
+        after={"name": group.name, "group_cap": group.cap, "main_group": main.name, "seq": seq},
     )
     return group
 
@@ -162,7 +171,7 @@ async def update_overflow(session: AsyncSession, *, actor: Principal, group_id: 
     group = await get_group(session, tenant_id=actor.tenant_id, group_id=group_id, lock=True)
     if group.seq == 1:
         raise GroupNotFound("这个群不是溢出群")
-    before = {"name": group.name, "cap": group.cap}
+    before = {"name": group.name, "group_cap": group.cap}
     group.name, group.cap = data.name, data.cap
     await session.flush()
     audit.record_change(
@@ -172,7 +181,7 @@ async def update_overflow(session: AsyncSession, *, actor: Principal, group_id: 
         target_type="fan_group",
         target_id=group.id,
         before=before,
-        after={"name": group.name, "cap": group.cap},
+        after={"name": group.name, "group_cap": group.cap},
     )
     return group
 
@@ -182,7 +191,7 @@ async def delete_group(session: AsyncSession, *, actor: Principal, group_id: int
     group = await get_group(session, tenant_id=actor.tenant_id, group_id=group_id, lock=True)
     if group.seq == 1 and len(await repository.family(session, tenant_id=actor.tenant_id, family_id=group.id)) > 1:
         raise HasOverflow()
-    before = {"name": group.name, "cap": group.cap}
+    before = {"name": group.name, "group_cap": group.cap}
     await repository.delete(session, group)
     await session.flush()
     audit.record(
