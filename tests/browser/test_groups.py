@@ -74,6 +74,7 @@ def test_ops_are_warned_and_replace_an_expiring_qr_code(page: Page, screenshot: 
     picture = tmp_path / "new-qr.png"
     picture.write_bytes(qr_png("https://weixin.qq.com/g/siyu-browser"))
     page.get_by_label("银卡会员群二维码图片").set_input_files(str(picture))
+    expect(page.get_by_text("new-qr.png")).to_be_visible()  # the chosen picture's name, in place of the browser's words
     page.get_by_role("button", name="更换二维码").first.click()
     expect(page.locator("[data-qr-state]").first).to_contain_text("群二维码有效")
     page.get_by_role("link", name="符合条件未入群").click()
