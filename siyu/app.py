@@ -43,6 +43,8 @@ from siyu.fans.api import router as fans_api
 from siyu.fans.mall_api import router as fan_mall_api
 from siyu.fans.sms import provider_for
 from siyu.fans.wechat import WechatClient
+from siyu.groups.api import fan_router as fan_groups_api
+from siyu.groups.api import router as groups_api
 from siyu.h5 import router as h5_router
 from siyu.jobs import service as jobs
 from siyu.jobs.api import router as jobs_api
@@ -230,6 +232,8 @@ def api_router() -> APIRouter:
         fan_live_api,
         live_api,
         fan_notices_api,
+        fan_groups_api,
+        groups_api,
     ):
         api.include_router(router)
     return api

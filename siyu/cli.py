@@ -356,6 +356,10 @@ def demo(
 
         shows = _in_transaction(lambda s: live.load(s, slug=summary.tenant_slug, data_dir=settings.data_dir))
         out.print(f"  直播预告：已播 {shows.past} 场，即将开播 {shows.coming} 场，预约 {shows.reservations} 人次")
+        from siyu.demo import groups
+
+        grouped = _in_transaction(lambda s: groups.load(s, slug=summary.tenant_slug, data_dir=settings.data_dir))
+        out.print(f"  粉丝群：{grouped.groups} 个群（其中 1 个是溢出群），已有 {grouped.joined} 位粉丝确认入群")
         _in_transaction(lambda s: points.gift(s, slug=summary.tenant_slug))
     out.print("[bold]演示数据" + ("已载入" if summary.created else "已存在") + f"[/bold]：会员 {summary.members} 位")
     _print_addresses(settings.host, port or settings.port, summary.tenant_slug, serving=False)

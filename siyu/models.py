@@ -8,6 +8,7 @@ from siyu.engagement.missions.models import Completion, Review, Task
 from siyu.engagement.referrals.models import InviteCode, Leaderboard, Prize, Referral
 from siyu.engagement.referrals.models import Rules as ReferralRules
 from siyu.fans.models import RefreshToken, SmsCode
+from siyu.groups.models import FanGroup, GroupMember
 from siyu.jobs.models import Job
 from siyu.kit.db import Base
 from siyu.ledger.models import Allocation, Balance, Entry, Lot
@@ -43,6 +44,8 @@ __all__ = [
     "Delivery",
     "Entry",
     "ExpiryWarning",
+    "FanGroup",
+    "GroupMember",
     "Identity",
     "ImportRejection",
     "InviteCode",

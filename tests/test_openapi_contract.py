@@ -45,6 +45,9 @@ RULES_BEYOND_SCHEMA = {
     ("POST", "/api/v1/referrals/{referral_id}/review"): "a rejection needs a reason",
     ("PUT", "/api/v1/checkin/rules"): "one reward a day; with a cycle, reward days lie within it",
     ("POST", "/api/v1/checkin/rules/preview"): "as when saving the rules",
+    ("POST", "/api/v1/groups"): "the lowest tier named must be one of the tenant's tiers",
+    ("PUT", "/api/v1/groups/{group_id}"): "as when creating; an overflow group keeps its main group's thresholds",
+    ("PUT", "/api/v1/groups/{group_id}/qr"): "the file must really be an image of at most 2 MB",
 }
 
 

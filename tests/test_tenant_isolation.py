@@ -25,6 +25,8 @@ from siyu.engagement.missions import service as missions
 from siyu.engagement.missions.schemas import TaskIn
 from siyu.engagement.referrals import service as referrals
 from siyu.engagement.referrals.schemas import BoardIn
+from siyu.groups import service as groups
+from siyu.groups.schemas import GroupIn
 from siyu.jobs import service as jobs
 from siyu.ledger import service as ledger
 from siyu.live import service as live
@@ -87,6 +89,9 @@ PUBLIC_ROUTES = {
     "/h5/{slug}/live/{show_id}/cover": "a show's cover within the slug's tenant",
     "/h5/{slug}/live/{show_id}/products/{product_id}/image": "a product of a show within the slug's tenant",
     "/h5/{slug}/notices": "the signed-in fan's own notice settings and notices",
+    "/h5/{slug}/groups": "the slug's tenant's fan groups as the signed-in fan sees them",
+    "/h5/{slug}/groups/{group_id}/qr": "a group of the slug's tenant offered to her (tests/groups/test_web.py)",
+    "/h5/{slug}/groups/{group_id}/join": "she joins a group of the slug's tenant (tests/groups/test_web.py)",
 }
 # The fan API: addressed by the tenant's slug; a fan token of another tenant is refused (tests/fans/test_api.py).
 FAN_API = "/api/v1/fan/{slug}/"
@@ -202,6 +207,7 @@ async def world(session: AsyncSession, settings: Settings) -> World:
         session, actor=owner_b.principal, show_id=show_b.id, data=ProductIn(title="精华液", price_fen=100)
     )
     endpoint_b, delivery_b = await _notices_of(session, tenant_b.id, member_b.id)
+    group_b = await groups.create_group(session, actor=owner_b.principal, data=GroupIn(name="金卡群"))
     await session.flush()
     return World(
         params={
@@ -228,6 +234,7 @@ async def world(session: AsyncSession, settings: Settings) -> World:
             "product_id": product_b.id,
             "endpoint_id": endpoint_b,
             "delivery_id": delivery_b,
+            "group_id": group_b.id,
         },
         a_cookies=owner_a.cookies,
         a_headers=owner_a.headers,

@@ -509,3 +509,77 @@ async def orders_with_members(
     for statement in statements:
         async for frame in bulk.frames_of(session, statement):
             yield frame
+
+
+# A member's recent buying, for thresholds of higher domains (fan groups): the orders credited to her
+
+
+def _credited_to(
+    columns: Any, tenant_id: ColumnExpressionArgument[int], member_id: ColumnExpressionArgument[int], since: datetime
+) -> Any:
+    """In SQL: `columns` over the orders paid since `since` (not closed or refunded) credited to the member named by
+    these columns, correlated to the statement it is used in."""
+    return (
+        select(columns)
+        .select_from(Claim)
+        .join(
+            Order,
+            and_(
+                Order.tenant_id == Claim.tenant_id,
+                Order.platform == Claim.platform,
+                Order.order_id == Claim.order_id,
+            ),
+        )
+        .where(
+            of_tenant(Claim, tenant_id),
+            Claim.member_id == member_id,
+            Claim.outcome == Outcome.credited,
+            Order.paid_at >= since,
+            Order.status.not_in(["unpaid", "closed", "refunded"]),
+        )
+        .scalar_subquery()
+    )
+
+
+def orders_since(
+    tenant_id: ColumnExpressionArgument[int], member_id: ColumnExpressionArgument[int], since: datetime
+) -> Any:
+    """In SQL: how many orders paid since `since` (not closed or refunded) are credited to the member named by
+    these columns."""
+    return _credited_to(func.count(), tenant_id, member_id, since)
+
+
+def paid_fen_since(
+    tenant_id: ColumnExpressionArgument[int], member_id: ColumnExpressionArgument[int], since: datetime
+) -> Any:
+    """In SQL: what those orders paid, less their refunds (fen)."""
+    return _credited_to(func.coalesce(func.sum(Order.paid_fen - Order.refund_fen), 0), tenant_id, member_id, since)
+
+
+async def buying_since(
+    session: AsyncSession, *, tenant_id: int, member_ids: Collection[int], since: datetime
+) -> dict[int, tuple[int, int]]:
+    """Per member: (orders credited to her paid since `since`, their paid fen less refunds); missing: none."""
+    if not member_ids:
+        return {}
+    rows = await session.execute(
+        select(Claim.member_id, func.count(), func.coalesce(func.sum(Order.paid_fen - Order.refund_fen), 0))
+        .select_from(Claim)
+        .join(
+            Order,
+            and_(
+                Order.tenant_id == Claim.tenant_id,
+                Order.platform == Claim.platform,
+                Order.order_id == Claim.order_id,
+            ),
+        )
+        .where(
+            of_tenant(Claim, tenant_id),
+            Claim.member_id.in_(sorted(set(member_ids))),
+            Claim.outcome == Outcome.credited,
+            Order.paid_at >= since,
+            Order.status.not_in(["unpaid", "closed", "refunded"]),
+        )
+        .group_by(Claim.member_id)
+    )
+    return {member: (int(n), int(fen)) for member, n, fen in rows.tuples()}

@@ -7,7 +7,7 @@ ledger (one credit per order, unique in the database). Nothing here commits.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -765,3 +765,17 @@ def orders_with_members(
     return repository.orders_with_members(
         session, tenant_id=tenant_id, changed_after_import=changed_after_import, claimed_since=claimed_since
     )
+
+
+# A member's recent buying, for the thresholds of fan groups
+
+orders_since = repository.orders_since  # (SQL expressions over a member's columns, to filter members by)
+paid_fen_since = repository.paid_fen_since
+
+
+async def buying_since(
+    session: AsyncSession, *, tenant_id: int, member_ids: Collection[int], since: datetime
+) -> dict[int, tuple[int, int]]:
+    """Per member: (orders credited to her paid since `since`, not closed or refunded; what they paid less refunds,
+    in fen). Members without such orders are missing."""
+    return await repository.buying_since(session, tenant_id=tenant_id, member_ids=member_ids, since=since)

@@ -11,6 +11,7 @@ from siyu.console import (
     checkin,
     claims,
     dashboard,
+    groups,
     live,
     lottery,
     mall,
@@ -45,5 +46,6 @@ for module in (
     tasks,
     live,
     notices,
+    groups,
 ):
     router.include_router(module.router)
