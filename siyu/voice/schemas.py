@@ -4,10 +4,11 @@ answers, ops' replies and the rankings."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from siyu.kit.errors import InvalidInput
 from siyu.kit.types import NOT_BLANK
 from siyu.voice.models import QuestionKind
 
@@ -184,3 +185,45 @@ class StaffDemandOut(DemandOut):
 class CountOut(BaseModel):
     label: str
     count: int
+
+
+LABELS = {
+    "category": "品类",
+    "brand": "品牌",
+    "product": "商品",
+    "price_range": "心理价位",
+    "text": "想说的话",
+    "note": "补充说明",
+    "reply": "回复",
+    "title": "问卷标题",
+    "intro": "问卷说明",
+    "questions": "题目",
+    "points": "积分",
+}
+
+
+class BadInput(InvalidInput):
+    code = "invalid_voice_input"
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse(model: type[M], values: dict[str, Any]) -> M:
+    """`values` read into `model`, or a refusal in words naming the field ("商品不能超过 60 字")."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as error:
+        first = error.errors()[0]
+        loc = [str(p) for p in first["loc"]]
+        label = LABELS.get(loc[0], "") if loc else ""
+        kind = first["type"]
+        if kind == "value_error":
+            message = str(first.get("msg", "")).removeprefix("Value error, ")
+        elif kind == "string_too_long":
+            message = f"{label}不能超过 {(first.get('ctx') or {}).get('max_length')} 字"
+        elif kind in ("string_too_short", "string_pattern_mismatch", "missing"):
+            message = f"请填写{label}"
+        else:
+            message = f"{label}填写不正确"
+        raise BadInput(message) from None
