@@ -26,6 +26,7 @@ DOMAINS = (
     "audit",
     "jobs",
     "live",
+    "voice",
 )
 QUERY_MODULES = re.compile(r"(repository|queries|batch)\.py$")
 SQL = re.compile(r"\b(SELECT\b.*\bFROM|INSERT INTO|UPDATE\b.*\bSET|DELETE FROM|JOIN)\b", re.DOTALL)
