@@ -52,7 +52,7 @@ DEMANDS = [
     ("服饰鞋包", "", "雪地靴", "300–500 元", ""),
     ("珠宝配饰", "", "珍珠耳钉", "300–500 元", "送妈妈"),
 ]
-ENCORE_PRODUCTS = [("修护精华 30ml", 25900), ("氨基酸洁面", 6900), ("每日坚果 30 包", 8990)]
+ENCORE_PRODUCTS = [("修护精华 30ml", 25900), ("氨基酸洁面", 6900), ("每日坚果 30 包", 8990), ("猪肉脯 200g", 3990)]
 SURVEY = SurveyIn(
     title="12 月选品小调查",
     intro="花 1 分钟告诉我们你想看什么",
@@ -147,7 +147,7 @@ async def load(session: AsyncSession, *, slug: str, data_dir: Path, now: datetim
     ][:2]
     votes = 0
     for n, show in enumerate(past):
-        for k, (title, fen) in enumerate(ENCORE_PRODUCTS[n : n + 2]):
+        for k, (title, fen) in enumerate(ENCORE_PRODUCTS[2 * n : 2 * n + 2]):
             featured = await live.add_product(
                 session, actor=actor, show_id=show.id, data=ProductIn(title=title, price_fen=fen, sort_order=5 - k)
             )

@@ -196,7 +196,7 @@ async def _encore(
     session: DbSession,
     *,
     error: str | None = None,
-    done: bool = False,
+    done: str | None = None,
     status_code: int = 200,
 ) -> Response:
     assert fan.member is not None
@@ -222,7 +222,7 @@ async def _encore(
 async def encore_page(fan: Fan, request: Request, session: DbSession, done: int = 0) -> Response:
     if fan.member is None:
         return to_sign_in(fan, f"{_base(fan)}/encore")
-    return await _encore(fan, request, session, done=bool(done))
+    return await _encore(fan, request, session, done="投票成功，票数够多就安排返场" if done else None)
 
 
 @router.post("/{slug}/voice/encore/{product_id}", response_class=HTMLResponse)

@@ -36,6 +36,7 @@ OBJECT_PAGES = {
     "/console/tasks/{task_id}": ("/console/tasks", r"/console/tasks/\d+$"),
     "/console/live/{show_id}": ("/console/live", r"/console/live/\d+$"),
     "/console/live/{show_id}/report": ("/console/live", r"/console/live/\d+/report$"),
+    "/console/voice/surveys/{survey_id}": ("/console/voice/surveys", r"/console/voice/surveys/\d+$"),
 }
 
 
