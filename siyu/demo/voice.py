@@ -7,6 +7,7 @@ only to fans well below her balance, so she stays the demo's richest fan."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,7 +22,7 @@ from siyu.live import service as live
 from siyu.live.schemas import ProductIn
 from siyu.members import service as members
 from siyu.tenants import service as tenants
-from siyu.voice import service
+from siyu.voice import rules, service
 from siyu.voice.schemas import DemandIn, Question, ReplyIn, SurveyIn, WishIn
 
 WISHES = [
@@ -127,13 +128,18 @@ async def load(session: AsyncSession, *, slug: str, data_dir: Path, now: datetim
                 plus += 1
     # Demands of the week.
     demands = []
+    sent: Counter[tuple[int, str]] = Counter()  # a fan sends at most DEMANDS_PER_WEEK a week
     for n, (category, brand, product, price, text) in enumerate(DEMANDS + DEMANDS[:8]):
         at = now - timedelta(days=6) + timedelta(hours=7 * n + 1)
+        sender = others[(n * 5) % len(others)]
+        if sent[sender, rules.week_of(at, tenant.timezone)] >= service.DEMANDS_PER_WEEK:
+            continue
+        sent[sender, rules.week_of(at, tenant.timezone)] += 1
         demands.append(
             await service.submit_demand(
                 session,
                 tenant_id=tenant.id,
-                member_id=others[(n * 5) % len(others)],
+                member_id=sender,
                 data=DemandIn(category=category, brand=brand, product=product, price_range=price, text=text),
                 timezone=tenant.timezone,
                 now=at,
