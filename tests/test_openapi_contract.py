@@ -45,6 +45,10 @@ RULES_BEYOND_SCHEMA = {
     ("POST", "/api/v1/referrals/{referral_id}/review"): "a rejection needs a reason",
     ("PUT", "/api/v1/checkin/rules"): "one reward a day; with a cycle, reward days lie within it",
     ("POST", "/api/v1/checkin/rules/preview"): "as when saving the rules",
+    ("POST", "/api/v1/fan/{slug}/voice/demands"): "category and price range from their lists; a photo must really "
+    "be an image; five a week",
+    ("POST", "/api/v1/fan/{slug}/voice/wishes"): "ten wishes a day",
+    ("POST", "/api/v1/voice/surveys"): "a choice question has two options",
 }
 
 

@@ -90,6 +90,11 @@ class EncoreClosed(Conflict):
     message = "只能给已经播完的直播里的商品投返场票"
 
 
+class EncoreProductNotFound(NotFound):
+    code = "encore_product_not_found"
+    message = "找不到这个商品"
+
+
 class AlreadyAnswered(Conflict):
     code = "already_answered"
     message = "你已经填过这份问卷了，每人只能填一次"
@@ -260,6 +265,8 @@ async def encore_vote(
     found = {c.product.id: c for c in await encore_candidates(session, tenant_id=tenant_id, now=now)}
     candidate = found.get(product_id)
     if candidate is None:
+        if await live_repository.get_product(session, tenant_id=tenant_id, product_id=product_id) is None:
+            raise EncoreProductNotFound()
         raise EncoreClosed()
     vote = EncoreVote(
         tenant_id=tenant_id,

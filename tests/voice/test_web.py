@@ -98,7 +98,7 @@ async def test_the_fan_api_does_every_action_once_and_refuses_in_words(
     assert [(p["title"], p["votes"], p["voted"]) for p in products] == [("修护精华", 0, False)]
     assert (await client.post(f"{base}/encore/{serum.id}", headers=auth)).json()["votes"] == 1
     _refused(await client.post(f"{base}/encore/{serum.id}", headers=auth), 409, "already_voted")
-    _refused(await client.post(f"{base}/encore/123", headers=auth), 409, "encore_closed")
+    _refused(await client.post(f"{base}/encore/123", headers=auth), 404, "encore_product_not_found")
 
     survey = await service.create_survey(
         voice.session,
