@@ -68,6 +68,8 @@ from siyu.staff.api import router as staff_api
 from siyu.staff.auth import authenticate
 from siyu.tasks import connect, load_handlers
 from siyu.tenants.api import router as tenants_api
+from siyu.voice.api import fan_router as fan_voice_api
+from siyu.voice.api import router as voice_api
 
 STATIC_DIR = Path(__file__).parent / "static"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -234,6 +236,8 @@ def api_router() -> APIRouter:
         fan_notices_api,
         fan_groups_api,
         groups_api,
+        fan_voice_api,
+        voice_api,
     ):
         api.include_router(router)
     return api

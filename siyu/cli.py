@@ -360,6 +360,13 @@ def demo(
 
         grouped = _in_transaction(lambda s: groups.load(s, slug=summary.tenant_slug, data_dir=settings.data_dir))
         out.print(f"  粉丝群：{grouped.groups} 个群（其中 1 个是溢出群），已有 {grouped.joined} 位粉丝确认入群")
+        from siyu.demo import voice
+
+        heard = _in_transaction(lambda s: voice.load(s, slug=summary.tenant_slug, data_dir=settings.data_dir))
+        out.print(
+            f"  粉丝心声：愿望 {heard.wishes} 个（+1 {heard.plus} 次），需求 {heard.demands} 条，"
+            f"返场票 {heard.encore_votes} 张，问卷回答 {heard.answers} 份"
+        )
         _in_transaction(lambda s: points.gift(s, slug=summary.tenant_slug))
     out.print("[bold]演示数据" + ("已载入" if summary.created else "已存在") + f"[/bold]：会员 {summary.members} 位")
     _print_addresses(settings.host, port or settings.port, summary.tenant_slug, serving=False)

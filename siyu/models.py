@@ -22,6 +22,12 @@ from siyu.notices.models import Consent, Delivery, Notice, OptOut, WebhookEndpoi
 from siyu.orders.models import ColumnMapping, ImportRejection, Order, OrderChange, OrderImport, SubOrder
 from siyu.staff.models import ApiKey, Membership, StaffSession, StaffUser
 from siyu.tenants.models import Channel, Tenant
+from siyu.voice.models import Answer as VoiceAnswer
+from siyu.voice.models import Demand as VoiceDemand
+from siyu.voice.models import EncoreVote as VoiceEncoreVote
+from siyu.voice.models import Survey as VoiceSurvey
+from siyu.voice.models import Wish as VoiceWish
+from siyu.voice.models import WishVote as VoiceWishVote
 
 metadata = Base.metadata
 
@@ -80,6 +86,12 @@ __all__ = [
     "Tenant",
     "Tier",
     "TierChange",
+    "VoiceAnswer",
+    "VoiceDemand",
+    "VoiceEncoreVote",
+    "VoiceSurvey",
+    "VoiceWish",
+    "VoiceWishVote",
     "WebhookEndpoint",
     "metadata",
 ]

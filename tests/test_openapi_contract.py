@@ -48,6 +48,10 @@ RULES_BEYOND_SCHEMA = {
     ("POST", "/api/v1/groups"): "the lowest tier named must be one of the tenant's tiers",
     ("PUT", "/api/v1/groups/{group_id}"): "as when creating; an overflow group keeps its main group's thresholds",
     ("PUT", "/api/v1/groups/{group_id}/qr"): "the file must really be an image of at most 2 MB",
+    ("POST", "/api/v1/fan/{slug}/voice/demands"): "category and price range from their lists; a photo must really "
+    "be an image; five a week",
+    ("POST", "/api/v1/fan/{slug}/voice/wishes"): "ten wishes a day",
+    ("POST", "/api/v1/voice/surveys"): "a choice question has two options",
 }
 
 

@@ -27,6 +27,7 @@ DOMAINS = (
     "jobs",
     "live",
     "groups",
+    "voice",
 )
 QUERY_MODULES = re.compile(r"(repository|queries|batch)\.py$")
 SQL = re.compile(r"\b(SELECT\b.*\bFROM|INSERT INTO|UPDATE\b.*\bSET|DELETE FROM|JOIN)\b", re.DOTALL)

@@ -38,6 +38,8 @@ from siyu.mall import service as mall
 from siyu.mall.models import RewardKind
 from siyu.mall.schemas import AddressIn, LotteryIn, PrizeIn, RewardIn
 from siyu.members import service as members
+from siyu.voice import service as voice
+from siyu.voice.schemas import DemandIn, ReplyIn, SurveyIn, WishIn
 from tests.support import factories
 from tests.support.routes import route_table
 
@@ -92,6 +94,16 @@ PUBLIC_ROUTES = {
     "/h5/{slug}/groups": "the slug's tenant's fan groups as the signed-in fan sees them",
     "/h5/{slug}/groups/{group_id}/qr": "a group of the slug's tenant offered to her (tests/groups/test_web.py)",
     "/h5/{slug}/groups/{group_id}/join": "she joins a group of the slug's tenant (tests/groups/test_web.py)",
+    "/h5/{slug}/voice": "the tenant's wish list, seen by its signed-in fan",
+    "/h5/{slug}/voice/wishes": "the signed-in fan makes a wish in her own tenant",
+    "/h5/{slug}/voice/wishes/{wish_id}/plus": "a wish looked up within the slug's tenant (tests/voice/test_web.py)",
+    "/h5/{slug}/voice/demand": "the signed-in fan's own demands",
+    "/h5/{slug}/voice/demand/{demand_id}/photo": "only her own demand's photo (tests/voice/test_web.py)",
+    "/h5/{slug}/voice/encore": "products of the slug's tenant's past shows",
+    "/h5/{slug}/voice/encore/{product_id}": "a product of the slug's tenant's past shows (tests/voice/test_web.py)",
+    "/h5/{slug}/voice/surveys": "the slug's tenant's open surveys",
+    "/h5/{slug}/voice/surveys/{survey_id}": "a survey looked up within the slug's tenant (tests/voice/test_web.py)",
+    "/h5/{slug}/voice/replies": "replies to the signed-in fan's own wishes and demands",
 }
 # The fan API: addressed by the tenant's slug; a fan token of another tenant is refused (tests/fans/test_api.py).
 FAN_API = "/api/v1/fan/{slug}/"
@@ -119,6 +131,8 @@ EXAMPLES: dict[Any, Any] = {
         "ends_at": "2030-11-10T14:00:00+00:00",
     },
     RewardIn: {"kind": "coupon", "title": "券", "points_price": 1, "stock": 1},
+    SurveyIn: {"title": "问卷", "questions": [{"text": "想看什么", "kind": "text"}]},
+    ReplyIn: {"reply": "已安排在 12月8日 直播"},
     LotteryIn: {
         "title": "大转盘",
         "points_cost": 1,
@@ -208,6 +222,17 @@ async def world(session: AsyncSession, settings: Settings) -> World:
     )
     endpoint_b, delivery_b = await _notices_of(session, tenant_b.id, member_b.id)
     group_b = await groups.create_group(session, actor=owner_b.principal, data=GroupIn(name="金卡群"))
+    wish_b = await voice.add_wish(session, tenant_id=tenant_b.id, member_id=member_b.id, data=WishIn(product="围巾"))
+    demand_b = await voice.submit_demand(
+        session,
+        tenant_id=tenant_b.id,
+        member_id=member_b.id,
+        data=DemandIn(category="其他", product="围巾"),
+        timezone="Asia/Shanghai",
+    )
+    survey_b = await voice.create_survey(
+        session, actor=owner_b.principal, data=SurveyIn(title="问卷", questions=[{"text": "想看什么", "kind": "text"}])
+    )
     await session.flush()
     return World(
         params={
@@ -235,6 +260,9 @@ async def world(session: AsyncSession, settings: Settings) -> World:
             "endpoint_id": endpoint_b,
             "delivery_id": delivery_b,
             "group_id": group_b.id,
+            "wish_id": wish_b.id,
+            "demand_id": demand_b.id,
+            "survey_id": survey_b.id,
         },
         a_cookies=owner_a.cookies,
         a_headers=owner_a.headers,

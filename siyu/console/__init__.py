@@ -23,6 +23,7 @@ from siyu.console import (
     settings,
     staff,
     tasks,
+    voice,
 )
 
 router = APIRouter(prefix="/console")
@@ -47,5 +48,6 @@ for module in (
     live,
     notices,
     groups,
+    voice,
 ):
     router.include_router(module.router)

@@ -48,6 +48,7 @@ NAV: list[NavItem] = [
     NavItem("audit", "操作日志", "/console/audit", "audit.read"),
     NavItem("settings", "店铺设置", "/console/settings", "tenant.read"),
     NavItem("notices", "粉丝通知", "/console/notices", "tenant.read"),
+    NavItem("voice", "粉丝心声", "/console/voice", "members.read"),
 ]
 
 

@@ -2,7 +2,21 @@
 
 from fastapi import APIRouter
 
-from siyu.h5 import checkin, claims, groups, home, live, lottery, mall, notices, points, referrals, sign_in, tasks
+from siyu.h5 import (
+    checkin,
+    claims,
+    groups,
+    home,
+    live,
+    lottery,
+    mall,
+    notices,
+    points,
+    referrals,
+    sign_in,
+    tasks,
+    voice,
+)
 
 router = APIRouter(prefix="/h5")
 router.include_router(home.router)
@@ -17,3 +31,4 @@ router.include_router(checkin.router)
 router.include_router(live.router)
 router.include_router(notices.router)
 router.include_router(groups.router)
+router.include_router(voice.router)

@@ -71,3 +71,8 @@ def checkin_ref(member_id: int, day: date) -> str:
 def checkin_makeup_ref(member_id: int, day: date) -> str:
     """What a make-up check-in (补签) of one day cost her (one spend a day)."""
     return f"{CHECKIN_MAKEUP}:{member_id}:{day.isoformat()}"
+
+
+def survey_ref(survey_id: int, member_id: int) -> str:
+    """The points for answering a survey of fan voice (siyu.voice): paid once per member."""
+    return f"survey:{survey_id}:{member_id}"

@@ -37,6 +37,7 @@ OBJECT_PAGES = {
     "/console/live/{show_id}": ("/console/live", r"/console/live/\d+$"),
     "/console/live/{show_id}/report": ("/console/live", r"/console/live/\d+/report$"),
     "/console/groups/{group_id}": ("/console/groups", r"/console/groups/\d+$"),
+    "/console/voice/surveys/{survey_id}": ("/console/voice/surveys", r"/console/voice/surveys/\d+$"),
 }
 
 
