@@ -17,6 +17,9 @@ from siyu.kit.pagination import PageRequest
 from siyu.kit.time import utcnow
 from siyu.kit.web import Principal
 from siyu.ledger import service as ledger
+from siyu.mall import lottery
+from siyu.mall import service as mall
+from siyu.mall.models import RewardKind
 from siyu.members import service as members
 from siyu.tenants import service as tenants
 
@@ -87,4 +90,22 @@ async def load(session: AsyncSession, *, slug: str, seed: int = 16) -> int:
             now=_at(made_on, config.timezone, rng),
         )
         await service.set_reminder(session, tenant_id=tenant.id, member_id=demo_fan, enabled=True, now=now)
+    await _add_day_seven_gifts(session, system, tenant.id)
     return written
+
+
+async def _add_day_seven_gifts(session: AsyncSession, system: Principal, tenant_id: int) -> None:
+    """From today on, the seventh day in a row also gives a shop coupon and a draw of the live room's wheel (the
+    month of history above was before they were offered)."""
+    coupon = next(
+        (r for r in await mall.list_rewards(session, tenant_id=tenant_id) if r.kind == RewardKind.coupon), None
+    )
+    wheel = next(iter(await lottery.open_lotteries(session, tenant_id=tenant_id)), None)
+    day_seven = DayReward(
+        day=7,
+        points=20,
+        reward_id=coupon.id if coupon is not None else None,
+        lottery_id=wheel.id if wheel is not None else None,
+    )
+    gifts = DEMO_RULES.model_copy(update={"rewards": [DayReward(day=3, points=5), day_seven]})
+    await service.save_rules(session, actor=system, value=gifts)
