@@ -21,6 +21,9 @@ from siyu.notices.models import Consent, Delivery, Notice, OptOut, WebhookEndpoi
 from siyu.orders.models import ColumnMapping, ImportRejection, Order, OrderChange, OrderImport, SubOrder
 from siyu.staff.models import ApiKey, Membership, StaffSession, StaffUser
 from siyu.tenants.models import Channel, Tenant
+from siyu.trials.models import Application as TrialApplication
+from siyu.trials.models import Report as TrialReport
+from siyu.trials.models import Trial
 
 metadata = Base.metadata
 
@@ -77,6 +80,9 @@ __all__ = [
     "Tenant",
     "Tier",
     "TierChange",
+    "Trial",
+    "TrialApplication",
+    "TrialReport",
     "WebhookEndpoint",
     "metadata",
 ]

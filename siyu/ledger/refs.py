@@ -71,3 +71,17 @@ def checkin_ref(member_id: int, day: date) -> str:
 def checkin_makeup_ref(member_id: int, day: date) -> str:
     """What a make-up check-in (补签) of one day cost her (one spend a day)."""
     return f"{CHECKIN_MAKEUP}:{member_id}:{day.isoformat()}"
+
+
+TRIAL = "trial"
+TRIAL_PENALTY = "trial-penalty"
+
+
+def trial_ref(application_id: int) -> str:
+    """What applying for a product trial cost her (one spend per application; refunded once when she is not drawn)."""
+    return f"{TRIAL}:{application_id}"
+
+
+def trial_penalty_ref(application_id: int) -> str:
+    """Points taken back when a trial's winner sends no report in time (at most once per application)."""
+    return f"{TRIAL_PENALTY}:{application_id}"
