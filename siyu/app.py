@@ -66,6 +66,8 @@ from siyu.staff.api import router as staff_api
 from siyu.staff.auth import authenticate
 from siyu.tasks import connect, load_handlers
 from siyu.tenants.api import router as tenants_api
+from siyu.trials.api import fan_router as fan_trials_api
+from siyu.trials.api import router as trials_api
 
 STATIC_DIR = Path(__file__).parent / "static"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -230,6 +232,8 @@ def api_router() -> APIRouter:
         fan_live_api,
         live_api,
         fan_notices_api,
+        fan_trials_api,
+        trials_api,
     ):
         api.include_router(router)
     return api

@@ -36,6 +36,7 @@ from siyu.mall import service as mall
 from siyu.mall.models import RewardKind
 from siyu.mall.schemas import AddressIn, LotteryIn, PrizeIn, RewardIn
 from siyu.members import service as members
+from siyu.trials.schemas import TrialIn
 from tests.support import factories
 from tests.support.routes import route_table
 
@@ -124,6 +125,12 @@ EXAMPLES: dict[Any, Any] = {
             {"kind": "nothing", "title": "谢谢参与", "weight": 1},
         ],
     },
+    TrialIn: {
+        "title": "精华液",
+        "quota": 1,
+        "apply_from": "2030-11-10T16:00:00+00:00",
+        "apply_until": "2030-11-11T16:00:00+00:00",
+    },
 }
 
 
@@ -202,6 +209,7 @@ async def world(session: AsyncSession, settings: Settings) -> World:
         session, actor=owner_b.principal, show_id=show_b.id, data=ProductIn(title="精华液", price_fen=100)
     )
     endpoint_b, delivery_b = await _notices_of(session, tenant_b.id, member_b.id)
+    trial_b, report_b = await _trial_of(session, owner_b.principal, member_b.id)
     await session.flush()
     return World(
         params={
@@ -228,12 +236,40 @@ async def world(session: AsyncSession, settings: Settings) -> World:
             "product_id": product_b.id,
             "endpoint_id": endpoint_b,
             "delivery_id": delivery_b,
+            "trial_id": trial_b,
+            "report_id": report_b,
         },
         a_cookies=owner_a.cookies,
         a_headers=owner_a.headers,
         a_key=await factories.api_key(session, owner_a.principal),
         b_key=b_key,
     )
+
+
+async def _trial_of(session: AsyncSession, owner: Any, member_id: int) -> tuple[int, int]:
+    """A trial with one application and its report, in tenant B."""
+    from siyu.kit.ids import new_id
+    from siyu.trials import service as trials
+    from siyu.trials.models import Application, Report
+
+    trial = await trials.create_trial(session, actor=owner, data=TrialIn(**EXAMPLES[TrialIn]))
+    application = Application(
+        tenant_id=trial.tenant_id, id=new_id(), trial_id=trial.id, member_id=member_id, address={}, status="won"
+    )
+    session.add(application)
+    await session.flush()
+    report = Report(
+        tenant_id=trial.tenant_id,
+        id=new_id(),
+        trial_id=trial.id,
+        application_id=application.id,
+        member_id=member_id,
+        text="很好用的精华液，推荐",
+        photos=[],
+    )
+    session.add(report)
+    await session.flush()
+    return trial.id, report.id
 
 
 async def _notices_of(session: AsyncSession, tenant_id: int, member_id: int) -> tuple[int, int]:

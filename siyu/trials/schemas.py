@@ -218,8 +218,6 @@ class ApplyOut(BaseModel):
 
 
 class ReportOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
     id: int
     trial_id: int
     application_id: int
