@@ -22,6 +22,7 @@ from siyu.console import (
     settings,
     staff,
     tasks,
+    trials,
 )
 
 router = APIRouter(prefix="/console")
@@ -45,5 +46,6 @@ for module in (
     tasks,
     live,
     notices,
+    trials,
 ):
     router.include_router(module.router)

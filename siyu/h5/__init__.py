@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from siyu.h5 import checkin, claims, home, live, lottery, mall, notices, points, referrals, sign_in, tasks
+from siyu.h5 import checkin, claims, home, live, lottery, mall, notices, points, referrals, sign_in, tasks, trials
 
 router = APIRouter(prefix="/h5")
 router.include_router(home.router)
@@ -16,3 +16,4 @@ router.include_router(referrals.router)
 router.include_router(checkin.router)
 router.include_router(live.router)
 router.include_router(notices.router)
+router.include_router(trials.router)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from siyu.kit.time import utcnow
 from siyu.kit.web import Principal
 from siyu.ledger import service as ledger
+from siyu.tenants.models import Tenant
 from siyu.trials import service
 from siyu.trials.models import Application, Trial
 from siyu.trials.schemas import ApplyIn, TrialIn
@@ -27,10 +28,14 @@ ADDRESS = {"name": "林小鱼", "phone": "13800138000", "region": "浙江省 杭
 @dataclass
 class Trials:
     session: AsyncSession
-    tenant_id: int
+    tenant: Tenant
     owner: Principal
     data_dir: Path
     fans: list[int] = field(default_factory=list)
+
+    @property
+    def tenant_id(self) -> int:
+        return self.tenant.id
 
     async def fan(self, points: int = 0, nickname: str = "小鱼") -> int:
         member = await factories.member(self.session, self.tenant_id, nickname=nickname)
@@ -78,4 +83,4 @@ class Trials:
 async def trials(session: AsyncSession, tmp_path: Path) -> Trials:
     tenant = await factories.tenant(session)
     owner = await factories.staff_login(session, tenant.id)
-    return Trials(session=session, tenant_id=tenant.id, owner=owner.principal, data_dir=tmp_path)
+    return Trials(session=session, tenant=tenant, owner=owner.principal, data_dir=tmp_path)
