@@ -88,6 +88,13 @@ PUBLIC_ROUTES = {
     "/h5/{slug}/live/{show_id}/cover": "a show's cover within the slug's tenant",
     "/h5/{slug}/live/{show_id}/products/{product_id}/image": "a product of a show within the slug's tenant",
     "/h5/{slug}/notices": "the signed-in fan's own notice settings and notices",
+    "/h5/{slug}/trials": "public list of the tenant's product trials",
+    "/h5/{slug}/trials/mine": "the signed-in fan's own trial applications",
+    "/h5/{slug}/trials/{trial_id}": "a trial looked up within the slug's tenant (tests/trials/test_web.py)",
+    "/h5/{slug}/trials/{trial_id}/apply": "the signed-in fan applies in her own tenant (tests/trials/test_web.py)",
+    "/h5/{slug}/trials/{trial_id}/draw": "a trial's published draw within the slug's tenant",
+    "/h5/{slug}/trials/{trial_id}/report": "only her own application's report (tests/trials/test_web.py)",
+    "/h5/{slug}/trials/{trial_id}/image": "a trial's picture within the slug's tenant",
 }
 # The fan API: addressed by the tenant's slug; a fan token of another tenant is refused (tests/fans/test_api.py).
 FAN_API = "/api/v1/fan/{slug}/"
@@ -238,6 +245,7 @@ async def world(session: AsyncSession, settings: Settings) -> World:
             "delivery_id": delivery_b,
             "trial_id": trial_b,
             "report_id": report_b,
+            "n": 0,
         },
         a_cookies=owner_a.cookies,
         a_headers=owner_a.headers,

@@ -422,13 +422,27 @@ async def run_draw(request: Request, console: ConsoleContext, session: DbSession
 # Reports
 
 
+async def _reports_page(
+    console: Console, session: DbSession, trial: Trial, *, error: str | None = None, status_code: int = 200
+) -> HTMLResponse:
+    rows = await service.reports(session, tenant_id=console.tenant.id, trial_id=trial.id)
+    names = await members.nicknames(session, tenant_id=console.tenant.id, member_ids=[r.member_id for r in rows])
+    return console.render(
+        "console/trial_reports.html",
+        "trials",
+        trial=trial,
+        reports=rows,
+        names=names,
+        error=error,
+        status_code=status_code,
+    )
+
+
 @router.get("/trials/{trial_id}/reports", response_class=HTMLResponse)
 async def reports_page(console: ConsoleContext, session: DbSession, trial_id: ResourceId) -> HTMLResponse:
     console.require("members.read")
     trial = await service.get_trial(session, tenant_id=console.tenant.id, trial_id=trial_id)
-    rows = await service.reports(session, tenant_id=console.tenant.id, trial_id=trial.id)
-    names = await members.nicknames(session, tenant_id=console.tenant.id, member_ids=[r.member_id for r in rows])
-    return console.render("console/trial_reports.html", "trials", trial=trial, reports=rows, names=names)
+    return await _reports_page(console, session, trial)
 
 
 @router.post("/trials/{trial_id}/reports/{report_id}")
@@ -436,18 +450,20 @@ async def review(
     request: Request, console: ConsoleContext, session: DbSession, trial_id: ResourceId, report_id: ResourceId
 ) -> Response:
     console.require("members.write")
+    trial = await service.get_trial(session, tenant_id=console.tenant.id, trial_id=trial_id)
+    report = await service.get_report(session, tenant_id=console.tenant.id, trial_id=trial.id, report_id=report_id)
     form = await request.form()
     data = {"featured": text(form, "featured") == "1", "note": text(form, "note")[:200]}
     outcome = await attempt(
         session,
         lambda: service.review_report(
-            session, actor=console.principal, trial_id=trial_id, report_id=report_id, data=ReviewIn.model_validate(data)
+            session, actor=console.principal, trial_id=trial.id, report_id=report.id, data=ReviewIn.model_validate(data)
         ),
         check="备注最多 200 个字",
     )
     if isinstance(outcome, Refusal):
-        raise InvalidInput(outcome.message)
-    return RedirectResponse(f"/console/trials/{trial_id}/reports?saved=1", status_code=303)
+        return await _reports_page(console, session, trial, error=outcome.message, status_code=outcome.status)
+    return RedirectResponse(f"/console/trials/{trial.id}/reports?saved=1", status_code=303)
 
 
 @router.get("/trials/{trial_id}/reports/{report_id}/photos/{n}")
