@@ -36,6 +36,10 @@ OBJECT_PAGES = {
     "/console/tasks/{task_id}": ("/console/tasks", r"/console/tasks/\d+$"),
     "/console/live/{show_id}": ("/console/live", r"/console/live/\d+$"),
     "/console/live/{show_id}/report": ("/console/live", r"/console/live/\d+/report$"),
+    "/console/trials/{trial_id}": ("/console/trials", r"/console/trials/\d+$"),
+    "/console/trials/{trial_id}/applications": ("/console/trials", r"/console/trials/\d+/applications$"),
+    "/console/trials/{trial_id}/draw": ("/console/trials", r"/console/trials/\d+/draw$"),
+    "/console/trials/{trial_id}/reports": ("/console/trials", r"/console/trials/\d+/reports$"),
 }
 
 
