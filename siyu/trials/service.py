@@ -540,7 +540,12 @@ async def _refund_losers(
             session, tenant_id=tenant_id, application_id=row.id, unset="refunded_at", refunded_at=now
         ):
             await ledger.refund_spend(
-                session, tenant_id=tenant_id, source_ref=refs.trial_ref(row.id), created_by=by[:80], now=now
+                session,
+                tenant_id=tenant_id,
+                source_ref=refs.trial_ref(row.id),
+                created_by=by[:80],
+                now=now,
+                reason="商品试用未中选",
             )
 
 

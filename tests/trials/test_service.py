@@ -123,7 +123,8 @@ async def test_exactly_the_quota_wins_once_losers_refunded_once_winners_shipped_
         assert await trials.available(row.member_id) == 100 and row.refunded_at is not None
     for row in result.winners:
         assert await trials.available(row.member_id) == 60 and row.status == AppStatus.won
-    assert len([e for e in await _entries(trials, "trial:") if e.kind == "refund"]) == 4
+    refunds = [e for e in await _entries(trials, "trial:") if e.kind == "refund"]
+    assert len(refunds) == 4 and all(e.explanation.startswith("商品试用未中选，40 积分已退回") for e in refunds)
     await service._refund_losers(  # a second pass gives nothing more
         trials.session, tenant_id=trials.tenant_id, losers=result.losers, by="t", now=utcnow()
     )
