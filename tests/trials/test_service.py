@@ -270,3 +270,23 @@ async def test_another_tenant_sees_nothing(trials: Trials) -> None:
     trial = await trials.trial()
     with pytest.raises(service.TrialNotFound):
         await service.get_trial(trials.session, tenant_id=trials.tenant_id + 1, trial_id=trial.id)
+
+
+async def test_thresholds_at_their_edges(trials: Trials) -> None:
+    silver = await loyalty.create_tier(trials.session, actor=trials.owner, data=TierIn(name="银卡会员", threshold=100))
+    await loyalty.create_tier(trials.session, actor=trials.owner, data=TierIn(name="金卡会员", threshold=1000))
+    trial = await trials.trial(min_points=80, points_cost=80)
+    exact = await trials.fan(points=80)
+    await trials.apply(trial, exact)  # exactly the minimum and exactly the cost
+    assert await trials.available(exact) == 0
+    short = await trials.fan(points=79)
+    await _refused(trials, service.NotEligible, "积分余额至少 80", trial, short)
+    silver_only = await trials.trial(min_tier_id=silver.id)
+    fan = await trials.fan()
+    await _refused(trials, service.NotEligible, "银卡及以上会员", silver_only, fan)
+    from siyu.loyalty.models import MemberTier
+
+    trials.session.add(MemberTier(tenant_id=trials.tenant_id, member_id=fan, tier_id=silver.id))
+    await trials.session.flush()
+    row = await trials.apply(silver_only, fan)  # exactly the minimum tier
+    assert row.weight == 2 and row.tier_name == "银卡会员"  # the lowest tier weighs 2
