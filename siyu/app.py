@@ -68,6 +68,8 @@ from siyu.staff.api import router as staff_api
 from siyu.staff.auth import authenticate
 from siyu.tasks import connect, load_handlers
 from siyu.tenants.api import router as tenants_api
+from siyu.trials.api import fan_router as fan_trials_api
+from siyu.trials.api import router as trials_api
 from siyu.voice.api import fan_router as fan_voice_api
 from siyu.voice.api import router as voice_api
 
@@ -238,6 +240,8 @@ def api_router() -> APIRouter:
         groups_api,
         fan_voice_api,
         voice_api,
+        fan_trials_api,
+        trials_api,
     ):
         api.include_router(router)
     return api

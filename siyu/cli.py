@@ -367,6 +367,13 @@ def demo(
             f"  粉丝心声：愿望 {heard.wishes} 个（+1 {heard.plus} 次），需求 {heard.demands} 条，"
             f"返场票 {heard.encore_votes} 张，问卷回答 {heard.answers} 份"
         )
+        from siyu.demo import trials
+
+        tried = _in_transaction(lambda s: trials.load(s, slug=summary.tenant_slug, data_dir=settings.data_dir))
+        out.print(
+            f"  商品试用：活动 {tried.trials} 个，申请 {tried.applications} 份，"
+            f"中选 {tried.winners} 人，试用报告 {tried.reports} 份"
+        )
         _in_transaction(lambda s: points.gift(s, slug=summary.tenant_slug))
     out.print("[bold]演示数据" + ("已载入" if summary.created else "已存在") + f"[/bold]：会员 {summary.members} 位")
     _print_addresses(settings.host, port or settings.port, summary.tenant_slug, serving=False)

@@ -22,6 +22,9 @@ from siyu.notices.models import Consent, Delivery, Notice, OptOut, WebhookEndpoi
 from siyu.orders.models import ColumnMapping, ImportRejection, Order, OrderChange, OrderImport, SubOrder
 from siyu.staff.models import ApiKey, Membership, StaffSession, StaffUser
 from siyu.tenants.models import Channel, Tenant
+from siyu.trials.models import Application as TrialApplication
+from siyu.trials.models import Report as TrialReport
+from siyu.trials.models import Trial
 from siyu.voice.models import Answer as VoiceAnswer
 from siyu.voice.models import Demand as VoiceDemand
 from siyu.voice.models import EncoreVote as VoiceEncoreVote
@@ -86,6 +89,9 @@ __all__ = [
     "Tenant",
     "Tier",
     "TierChange",
+    "Trial",
+    "TrialApplication",
+    "TrialReport",
     "VoiceAnswer",
     "VoiceDemand",
     "VoiceEncoreVote",

@@ -14,7 +14,8 @@ def load_handlers() -> None:
     import siyu.mall.tasks
     import siyu.notices.tasks
     import siyu.orders.tasks
-    import siyu.staff.tasks  # noqa: F401
+    import siyu.staff.tasks
+    import siyu.trials.tasks  # noqa: F401
     from siyu.claims import tasks as claims
     from siyu.jobs.notify import notify_with
     from siyu.notices import service as notices

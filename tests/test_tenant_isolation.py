@@ -38,6 +38,7 @@ from siyu.mall import service as mall
 from siyu.mall.models import RewardKind
 from siyu.mall.schemas import AddressIn, LotteryIn, PrizeIn, RewardIn
 from siyu.members import service as members
+from siyu.trials.schemas import TrialIn
 from siyu.voice import service as voice
 from siyu.voice.schemas import DemandIn, ReplyIn, SurveyIn, WishIn
 from tests.support import factories
@@ -104,6 +105,13 @@ PUBLIC_ROUTES = {
     "/h5/{slug}/voice/surveys": "the slug's tenant's open surveys",
     "/h5/{slug}/voice/surveys/{survey_id}": "a survey looked up within the slug's tenant (tests/voice/test_web.py)",
     "/h5/{slug}/voice/replies": "replies to the signed-in fan's own wishes and demands",
+    "/h5/{slug}/trials": "public list of the tenant's product trials",
+    "/h5/{slug}/trials/mine": "the signed-in fan's own trial applications",
+    "/h5/{slug}/trials/{trial_id}": "a trial looked up within the slug's tenant (tests/trials/test_web.py)",
+    "/h5/{slug}/trials/{trial_id}/apply": "the signed-in fan applies in her own tenant (tests/trials/test_web.py)",
+    "/h5/{slug}/trials/{trial_id}/draw": "a trial's published draw within the slug's tenant",
+    "/h5/{slug}/trials/{trial_id}/report": "only her own application's report (tests/trials/test_web.py)",
+    "/h5/{slug}/trials/{trial_id}/image": "a trial's picture within the slug's tenant",
 }
 # The fan API: addressed by the tenant's slug; a fan token of another tenant is refused (tests/fans/test_api.py).
 FAN_API = "/api/v1/fan/{slug}/"
@@ -142,6 +150,12 @@ EXAMPLES: dict[Any, Any] = {
             {"kind": "points", "title": "1 积分", "weight": 1, "points": 1},
             {"kind": "nothing", "title": "谢谢参与", "weight": 1},
         ],
+    },
+    TrialIn: {
+        "title": "精华液",
+        "quota": 1,
+        "apply_from": "2030-11-10T16:00:00+00:00",
+        "apply_until": "2030-11-11T16:00:00+00:00",
     },
 }
 
@@ -233,6 +247,7 @@ async def world(session: AsyncSession, settings: Settings) -> World:
     survey_b = await voice.create_survey(
         session, actor=owner_b.principal, data=SurveyIn(title="问卷", questions=[{"text": "想看什么", "kind": "text"}])
     )
+    trial_b, report_b = await _trial_of(session, owner_b.principal, member_b.id)
     await session.flush()
     return World(
         params={
@@ -263,12 +278,41 @@ async def world(session: AsyncSession, settings: Settings) -> World:
             "wish_id": wish_b.id,
             "demand_id": demand_b.id,
             "survey_id": survey_b.id,
+            "trial_id": trial_b,
+            "report_id": report_b,
+            "n": 0,
         },
         a_cookies=owner_a.cookies,
         a_headers=owner_a.headers,
         a_key=await factories.api_key(session, owner_a.principal),
         b_key=b_key,
     )
+
+
+async def _trial_of(session: AsyncSession, owner: Any, member_id: int) -> tuple[int, int]:
+    """A trial with one application and its report, in tenant B."""
+    from siyu.kit.ids import new_id
+    from siyu.trials import service as trials
+    from siyu.trials.models import Application, Report
+
+    trial = await trials.create_trial(session, actor=owner, data=TrialIn(**EXAMPLES[TrialIn]))
+    application = Application(
+        tenant_id=trial.tenant_id, id=new_id(), trial_id=trial.id, member_id=member_id, address={}, status="won"
+    )
+    session.add(application)
+    await session.flush()
+    report = Report(
+        tenant_id=trial.tenant_id,
+        id=new_id(),
+        trial_id=trial.id,
+        application_id=application.id,
+        member_id=member_id,
+        text="很好用的精华液，推荐",
+        photos=[],
+    )
+    session.add(report)
+    await session.flush()
+    return trial.id, report.id
 
 
 async def _notices_of(session: AsyncSession, tenant_id: int, member_id: int) -> tuple[int, int]:

@@ -23,6 +23,7 @@ from siyu.console import (
     settings,
     staff,
     tasks,
+    trials,
     voice,
 )
 
@@ -49,5 +50,6 @@ for module in (
     notices,
     groups,
     voice,
+    trials,
 ):
     router.include_router(module.router)

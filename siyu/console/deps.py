@@ -42,6 +42,7 @@ NAV: list[NavItem] = [
     NavItem("checkin", "每日签到", "/console/checkin", "tenant.read"),
     NavItem("live", "直播预告", "/console/live", "members.read"),
     NavItem("groups", "粉丝群", "/console/groups", "members.read"),
+    NavItem("trials", "商品试用", "/console/trials", "members.read"),
     NavItem("channels", "渠道", "/console/channels", "channels.read"),
     NavItem("staff", "员工", "/console/staff", "staff.read"),
     NavItem("api_keys", "API 密钥", "/console/api-keys", "api_keys.manage"),

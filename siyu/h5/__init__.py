@@ -15,6 +15,7 @@ from siyu.h5 import (
     referrals,
     sign_in,
     tasks,
+    trials,
     voice,
 )
 
@@ -32,3 +33,4 @@ router.include_router(live.router)
 router.include_router(notices.router)
 router.include_router(groups.router)
 router.include_router(voice.router)
+router.include_router(trials.router)

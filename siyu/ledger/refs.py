@@ -76,3 +76,17 @@ def checkin_makeup_ref(member_id: int, day: date) -> str:
 def survey_ref(survey_id: int, member_id: int) -> str:
     """The points for answering a survey of fan voice (siyu.voice): paid once per member."""
     return f"survey:{survey_id}:{member_id}"
+
+
+TRIAL = "trial"
+TRIAL_PENALTY = "trial-penalty"
+
+
+def trial_ref(application_id: int) -> str:
+    """What applying for a product trial cost her (one spend per application; refunded once when she is not drawn)."""
+    return f"{TRIAL}:{application_id}"
+
+
+def trial_penalty_ref(application_id: int) -> str:
+    """Points taken back when a trial's winner sends no report in time (at most once per application)."""
+    return f"{TRIAL_PENALTY}:{application_id}"

@@ -670,9 +670,11 @@ async def refund_spend(
     source_ref: str,
     created_by: str | None = None,
     now: datetime | None = None,
+    reason: str = "兑换已取消",
 ) -> Entry | None:
     """Give a spend's points back to the lots they came from, with their original expiry. What came from
-    lots that have expired meanwhile stays expired. At most once: None when already refunded."""
+    lots that have expired meanwhile stays expired. At most once: None when already refunded. `reason` opens the
+    entry's explanation ("兑换已取消，N 积分已退回")."""
     now = now or utcnow()
     spent = await repository.find_entry(session, tenant_id=tenant_id, kind=EntryKind.spend, source_ref=source_ref)
     if spent is None:
@@ -696,7 +698,7 @@ async def refund_spend(
     returnable = [a for a in drawn if _alive(lots[a.lot_id], now)]
     returned = sum(a.amount for a in returnable)
     lost = sum(a.amount for a in drawn) - returned
-    explanation = f"兑换已取消，{returned} 积分已退回" + (f"，{lost} 积分已过期未退回" if lost else "")
+    explanation = f"{reason}，{returned} 积分已退回" + (f"，{lost} 积分已过期未退回" if lost else "")
     entry = await _add_entry(
         session,
         tenant_id=tenant_id,

@@ -199,6 +199,9 @@ LEDGER_LABELS: dict[tuple[str, str], str] = {
     ("spend", "lottery"): "积分抽奖",
     ("refund", "lottery"): "抽奖退回",
     ("earn", "lottery-win"): "抽奖中奖",
+    ("spend", "trial"): "申请商品试用",
+    ("refund", "trial"): "试用未中选退回",
+    ("spend", "trial-penalty"): "试用报告逾期扣回",
 }
 
 

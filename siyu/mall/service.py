@@ -551,3 +551,71 @@ async def give(
     )
     repository.add(session, redemption)
     return redemption
+
+
+# Items another programme gives away (a product trial's winners): shipped through the same fulfilment queue
+
+
+SHIPPING_CATEGORY = "商品试用"
+
+
+async def shipping_item(session: AsyncSession, *, tenant_id: int, title: str, image: str | None = None) -> Reward:
+    """A catalogue entry that is never on the shelf (disabled, not redeemable), so that what another programme
+    gives away can be shipped, tracked and cancelled like a redemption."""
+    reward = Reward(
+        tenant_id=tenant_id,
+        id=new_id(),
+        kind=RewardKind.physical,
+        title=title[:60],
+        description="",
+        category=SHIPPING_CATEGORY,
+        points_price=1,
+        stock=None,
+        sold=0,
+        limit_per_member=None,
+        limit_per_day=None,
+        tier_ids=[],
+        image=image,
+        enabled=False,
+    )
+    repository.add(session, reward)
+    await session.flush()
+    return reward
+
+
+async def ship_item(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    member_id: int,
+    reward_id: int,
+    key: str,
+    address: dict[str, Any],
+    day: date,
+    now: datetime | None = None,
+) -> Redemption:
+    """A fulfilment entry (待发货, no points spent) of a `shipping_item` for her address; once per `key` (the
+    same key again returns the entry already made)."""
+    earlier = await repository.by_idempotency_key(session, tenant_id=tenant_id, member_id=member_id, key=key)
+    if earlier is not None:
+        return earlier
+    reward = await get_reward(session, tenant_id=tenant_id, reward_id=reward_id)
+    row = Redemption(
+        tenant_id=tenant_id,
+        id=new_id(),
+        member_id=member_id,
+        reward_id=reward.id,
+        idempotency_key=key[:64],
+        kind=reward.kind,
+        title=reward.title,
+        points=0,
+        status=Status.pending_shipment,
+        day=day,
+        address=address,
+        code=None,
+        created_at=now or utcnow(),
+    )
+    await repository.take_stock(session, tenant_id=tenant_id, reward_id=reward.id)  # unlimited: counts it as given
+    repository.add(session, row)
+    await session.flush()
+    return row

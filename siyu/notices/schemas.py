@@ -20,6 +20,8 @@ KINDS: dict[str, str] = {
     "live_show_changed": "预约的直播有变（取消或改时间）",
     "live_show_reminder": "预约的直播即将开播",
     "checkin_reminder": "签到提醒",
+    "trial_won": "商品试用中选",
+    "trial_report_due": "试用报告提醒",
 }
 CHANNELS: dict[str, str] = {"wechat": "微信订阅消息", "sms": "短信", "webhook": "回调地址"}
 DEFAULT_CHANNELS = ["wechat", "sms", "webhook"]

@@ -38,6 +38,10 @@ OBJECT_PAGES = {
     "/console/live/{show_id}/report": ("/console/live", r"/console/live/\d+/report$"),
     "/console/groups/{group_id}": ("/console/groups", r"/console/groups/\d+$"),
     "/console/voice/surveys/{survey_id}": ("/console/voice/surveys", r"/console/voice/surveys/\d+$"),
+    "/console/trials/{trial_id}": ("/console/trials", r"/console/trials/\d+$"),
+    "/console/trials/{trial_id}/applications": ("/console/trials", r"/console/trials/\d+/applications$"),
+    "/console/trials/{trial_id}/draw": ("/console/trials", r"/console/trials/\d+/draw$"),
+    "/console/trials/{trial_id}/reports": ("/console/trials", r"/console/trials/\d+/reports$"),
 }
 
 

@@ -2,7 +2,7 @@
 sign-ins that members' shares led to.
 
 Revision ID: 0022_board_prizes
-Revises: 0020_voice
+Revises: 0019_trials
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import siyu.kit.types
 
 revision = "0022_board_prizes"
-down_revision = "0020_voice"
+down_revision = "0019_trials"
 branch_labels = None
 depends_on = None
 
