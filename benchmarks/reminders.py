@@ -224,7 +224,7 @@ class Workers:
         return process
 
     def kill_one(self) -> int:
-        slot = random.randrange(len(self.processes))  # noqa: S311 - a benchmark's choice, not a secret
+        slot = random.randrange(len(self.processes))
         process = self.processes[slot]
         process.send_signal(signal.SIGKILL)
         process.wait()
@@ -331,7 +331,7 @@ def run(url: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     with serve_sms() as (sms, sms_base), serve_wechat() as (wechat, wechat_base):
         wechat.consents = {(openid_of(n), TEMPLATE_WECHAT): 1 for n in range(1, fans, 2)}
         workers = Workers(url, workdir, workers_count, sms=sms_base, wechat=wechat_base)
-        rng = random.Random(args.seed)  # noqa: S311
+        rng = random.Random(args.seed)
         marks = sorted(rng.uniform(0.03, 0.9) * fans for _ in range(args.kills))
         kills, killed_at = 0, []
         started = time.perf_counter()
