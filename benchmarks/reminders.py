@@ -358,7 +358,11 @@ def run(url: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     last_total, last_change = delivered, now
                 if now - last_report >= 10:
                     last_report = now
-                    filed, done = asyncio.run(settled(url))
+                    try:
+                        filed, done = asyncio.run(settled(url))
+                    except Exception as error:  # SQLite: the worker holds the write lock for a while; ask again later
+                        say(f"{delivered:,} reminders at the fakes; the database is busy ({type(error).__name__})")
+                        continue
                     say(f"{delivered:,} reminders at the fakes; {filed:,} filed, {done:,} settled in the database")
                     if not marks and filed == fans and done == fans:
                         break
