@@ -271,6 +271,8 @@ async def prepare(
             pending.error_code = "interrupted"
             pending.response = "发送中断（处理进程停止），已重新核对"
             state.attempts[key] += 1
+            state.doubt.add(key)
+        resumed = key in state.doubt
         delivery = Delivery(
             tenant_id=tenant_id,
             id=new_id(),
@@ -285,7 +287,7 @@ async def prepare(
         )
         session.add(delivery)
         # A WeChat try spends one of her consents now; a resumed try reuses the one the cut-off try spent.
-        spent = pending is not None or not template
+        spent = resumed or not template
         if not spent and template:
             spent = await repository.use_consent(
                 session, tenant_id=tenant_id, member_id=notice.member_id, template_id=template, now=now
@@ -294,7 +296,7 @@ async def prepare(
             delivery.status, delivery.error_code = DeliveryStatus.dropped, "no_consent"
             delivery.response = "粉丝没有订阅这类消息"
             continue
-        calls.append(Call(target, attempt, delivery.id, resumed=pending is not None, consent=template))
+        calls.append(Call(target, attempt, delivery.id, resumed=resumed, consent=None if resumed else template))
     await session.flush()
     return Plan(tenant_id=tenant_id, notice_id=notice.id, calls=calls)
 
@@ -359,10 +361,13 @@ class _State:
     finished: set[tuple[str, str]]  # targets done with: sent, dropped, parked
     attempts: Counter[tuple[str, str]]  # tries of the others since the last redelivery
     pending: dict[tuple[str, str], Delivery]  # the try under way (or cut off), per target
+    # Targets with a try cut off mid-call whose fate is still unknown: every later try checks first, until one
+    # is answered for good (sent or refused). A check that could not be made, or a busy answer, settles nothing.
+    doubt: set[tuple[str, str]]
 
 
 def _state(history: list[Delivery]) -> _State:
-    state = _State(set(), Counter(), {})
+    state = _State(set(), Counter(), {}, set())
     for delivery in history:
         key = (delivery.channel, delivery.target)
         if delivery.status == DeliveryStatus.sending:
@@ -374,8 +379,12 @@ def _state(history: list[Delivery]) -> _State:
             state.attempts[key] = 0
         elif delivery.status in (DeliveryStatus.failed, DeliveryStatus.interrupted):
             state.attempts[key] += 1
+            if delivery.status == DeliveryStatus.interrupted:
+                state.doubt.add(key)
         else:
             state.finished.add(key)
+            if delivery.status in (DeliveryStatus.sent, DeliveryStatus.dropped):
+                state.doubt.discard(key)
     return state
 
 

@@ -83,15 +83,17 @@ async def test_an_sms_cut_off_before_it_reached_aliyun_goes_out_once(shop: Shop,
     assert await _log(shop) == [("interrupted", "interrupted"), ("sent", None)]
 
 
-async def test_when_aliyun_cannot_say_the_try_waits_rather_than_sending_blind(
+async def test_when_aliyun_cannot_say_the_try_waits_and_checks_again_rather_than_sending_blind(
     shop: Shop, sms: tuple[FakeSms, str]
 ) -> None:
     await _aliyun_fan(shop)
-    notice_id = await _cut_off(shop, called=False)
+    notice_id = await _cut_off(shop, called=True)
     sms[0].mode = "down"
     assert "retry_in" in await service.send(shop.session, tenant_id=shop.tenant_id, notice_id=notice_id)
-    assert sms[0].sent == []
-    assert await _log(shop) == [("interrupted", "interrupted"), ("failed", "unconfirmed")]
+    sms[0].mode = "ok"
+    assert await service.send(shop.session, tenant_id=shop.tenant_id, notice_id=notice_id) == {"status": "sent"}
+    assert len(sms[0].sent) == 1
+    assert await _log(shop) == [("interrupted", "interrupted"), ("failed", "unconfirmed"), ("sent", "confirmed")]
 
 
 async def test_a_try_under_way_in_another_worker_is_left_alone(shop: Shop, sms: tuple[FakeSms, str]) -> None:
