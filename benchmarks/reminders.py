@@ -193,6 +193,32 @@ async def settled(url: str) -> tuple[int, int]:
     return sum(counts.values()), done
 
 
+async def cut_off(url: str) -> dict[str, int]:
+    """Tries that a kill cut off mid-call (found under way by a later run), and how the later tries settled them."""
+    from sqlalchemy import func, select
+
+    from siyu.db import create_engine, create_sessionmaker
+    from siyu.notices.models import Delivery
+
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            rows = await session.execute(
+                select(Delivery.status, Delivery.error_code, func.count()).group_by(
+                    Delivery.status, Delivery.error_code
+                )
+            )
+            counts = {(str(status), str(code)): int(n) for status, code, n in rows.all()}
+    finally:
+        await engine.dispose()
+    return {
+        "cut_off_tries": counts.get(("interrupted", "interrupted"), 0),
+        "found_at_aliyun": counts.get(("sent", "confirmed"), 0),
+        "refused_by_wechat_as_already_sent": counts.get(("sent", "43101"), 0),
+        "still_sending": sum(n for (status, _code), n in counts.items() if status == "sending"),
+    }
+
+
 class Workers:
     """`siyu worker` processes, killed and restarted on demand."""
 
@@ -377,6 +403,7 @@ def run(url: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         finally:
             workers.stop()
         elapsed = last_change - started
+        resumed = asyncio.run(cut_off(url))
         counted = count(fans, list(sms.sent), list(wechat.messages))
         bad = sms.bad_signatures
     say(f"{counted['sent']:,} fans reached in {elapsed:.1f} s, {kills} kills; measuring the fake's floor")
@@ -389,6 +416,7 @@ def run(url: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "reserved": fans,
         **counted,
         "bad_signatures": bad,
+        **resumed,
         "kills": kills,
         "killed_after": killed_at,
         "elapsed_s": round(elapsed, 1),
