@@ -504,9 +504,9 @@ def _sms_attempt(sender: channels.LogSms | channels.AliyunSms | channels.Tencent
 
 
 def _china_days(now: datetime) -> list[date]:
-    """The provider-side dates (Beijing time) a message sent in the last hours may be filed under."""
+    """The provider-side dates (Beijing time) a message sent in the last day may be filed under."""
     local = now.astimezone(ZoneInfo("Asia/Shanghai"))
-    earlier = (local - IN_FLIGHT * 2 - timedelta(hours=6)).date()
+    earlier = (local - timedelta(days=1)).date()
     return sorted({earlier, local.date()})
 
 
