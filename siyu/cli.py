@@ -375,11 +375,41 @@ def demo(
             f"中选 {tried.winners} 人，试用报告 {tried.reports} 份"
         )
         _in_transaction(lambda s: points.gift(s, slug=summary.tenant_slug))
+        ran = _run_due_work(settings)
+        delivered = _in_transaction(lambda s: _deliveries(s, summary.tenant_slug))
+        out.print(f"  后台任务：已处理 {ran} 个，粉丝通知发送记录 {delivered} 条")
     out.print("[bold]演示数据" + ("已载入" if summary.created else "已存在") + f"[/bold]：会员 {summary.members} 位")
     _print_addresses(settings.host, port or settings.port, summary.tenant_slug, serving=False)
     out.print(f"  演示账号（密码均为 {data.DEMO_PASSWORD}）：")
     for email, role in summary.staff:
         out.print(f"    {email:28s} {ROLE_LABELS.get(role, role)}")
+
+
+def _run_due_work(settings: Settings) -> int:
+    """Run the background work the demo queued that is due now (news for fans and the notices it files, orders to
+    match), as a worker would: the delivery log then shows real deliveries before any worker runs."""
+    from siyu.jobs.worker import Worker
+    from siyu.tasks import load_handlers
+
+    load_handlers()
+
+    async def run() -> int:
+        engine = db.engine_for(settings, jobs=True)
+        try:
+            return await Worker(db.create_sessionmaker(engine)).drain()
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+async def _deliveries(session: AsyncSession, slug: str) -> int:
+    from siyu.kit.pagination import PageRequest
+    from siyu.notices import service as notices
+    from siyu.tenants import service as tenants
+
+    tenant = await tenants.get_by_slug(session, slug)
+    return (await notices.deliveries(session, tenant_id=tenant.id, page=PageRequest(size=1))).total
 
 
 def _print_addresses(host: str, port: int, slug: str | None, *, serving: bool) -> None:

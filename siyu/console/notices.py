@@ -24,6 +24,8 @@ DELIVERY_LABELS = {
     "dropped": "不再发送",
     "parked": "已搁置",
     "retried": "已要求重发",
+    "sending": "正在发送",
+    "interrupted": "发送中断",
 }
 PROVIDERS = {"log": "只记录到日志（不真的发送）", "aliyun": "阿里云短信", "tencent": "腾讯云短信"}
 HIDDEN = "***"

@@ -2,10 +2,10 @@
 time) or that it is about to start.
 
 One job per change (or per reminder) fans out batch by batch: a job tells one batch of members (by member id)
-through every channel registered in `NOTIFIERS`, and enqueues the next batch as a job of its own, committed with
-this one's "done". A retried job tells the same batch again with the same `dedupe` key in the payload, so a
-channel can keep each notice to once per member (the notices domain files one per member and subject). The show
-page and "my reservations" say what changed in any case.
+through every channel registered in `NOTIFIERS`; the first one also enqueues every later batch as a job of its own,
+committed with its "done", so that several workers share them. A retried job tells the same batch again with the
+same `dedupe` key in the payload, so a channel can keep each notice to once per member (the notices domain files
+one per member and subject). The show page and "my reservations" say what changed in any case.
 """
 
 from __future__ import annotations
@@ -35,14 +35,24 @@ async def _fan_out(session: AsyncSession, job: Job, kind: str, key: str, payload
         notice = {**payload, "subject": key, "dedupe": f"{key}:{member_id}"}
         if await notify(session, tenant_id=tenant_id, member_id=member_id, payload=notice):
             reached += 1
-    if len(batch) == BATCH:
-        await jobs.enqueue(
-            session,
-            job.kind,
-            {**job.payload, "after_member": batch[-1]},
-            tenant_id=tenant_id,
-            dedupe_key=f"{job.kind}:{tenant_id}:{key}:{batch[-1]}",
-        )
+    if len(batch) == BATCH and not job.payload.get("part"):
+        # The first job makes every later batch a job of its own at once, so several workers tell them side by side.
+        rest: list[int] = []
+        while True:
+            page = await service.reserved_batch(
+                session, tenant_id=tenant_id, show_id=show_id, after_member=(rest or batch)[-1], size=BATCH * 25
+            )
+            rest.extend(page)
+            if len(page) < BATCH * 25:
+                break
+        for after_member in [batch[-1], *rest[BATCH - 1 : -1 : BATCH]]:
+            await jobs.enqueue(
+                session,
+                job.kind,
+                {**job.payload, "after_member": after_member, "part": True},
+                tenant_id=tenant_id,
+                dedupe_key=f"{job.kind}:{tenant_id}:{key}:{after_member}",
+            )
     log.info(kind, tenant_id=tenant_id, show_id=show_id, members=len(batch), reached=reached)
     return {"members": len(batch), "reached": reached, "channels": sorted(NOTIFIERS)}
 

@@ -7,11 +7,14 @@ logs and summaries only masked.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
 import uuid
+import weakref
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +27,19 @@ from siyu.notices.signing import aliyun_signature, tc3_authorization, webhook_he
 log = structlog.get_logger("siyu.notices")
 
 TIMEOUT = httpx.Timeout(5.0)
+# One client per event loop, kept: building one costs tens of milliseconds (its TLS context), more than a send.
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
+
+
+def _client(transport: httpx.AsyncBaseTransport | None) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
+    """The loop's shared client (redirects not followed), or a client of its own around a given transport."""
+    if transport is not None:
+        return httpx.AsyncClient(timeout=TIMEOUT, transport=transport)
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None or client.is_closed:
+        client = _clients[loop] = httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False)
+    return contextlib.nullcontext(client)
 
 
 class Outcome(StrEnum):
@@ -112,7 +128,7 @@ class WechatSender:
         if page:
             body["page"] = page
         try:
-            async with httpx.AsyncClient(timeout=TIMEOUT, transport=self.transport) as client:
+            async with _client(self.transport) as client:
                 refreshed = False
                 token = await self._token(client, fresh=False)
                 while True:
@@ -150,6 +166,7 @@ class SmsMessage:
     sign_name: str
     template: str
     params: dict[str, str]
+    out_id: str = ""  # ours, kept by the provider with the message (Aliyun OutId, Tencent SessionContext)
 
 
 class LogSms:
@@ -180,12 +197,59 @@ class AliyunSms:
             "Timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "Version": "2017-05-25",
         }
+        if message.out_id:
+            params["OutId"] = message.out_id
         return {**params, "Signature": aliyun_signature(self.secret, "POST", params)}
+
+    def _common(self, action: str, *, now: datetime, nonce: str) -> dict[str, str]:
+        return {
+            "AccessKeyId": self.key_id,
+            "Action": action,
+            "Format": "JSON",
+            "RegionId": "cn-hangzhou",
+            "SignatureMethod": "HMAC-SHA1",
+            "SignatureNonce": nonce,
+            "SignatureVersion": "1.0",
+            "Timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "Version": "2017-05-25",
+        }
+
+    async def was_sent(self, message: SmsMessage, *, days: list[date]) -> bool | None:
+        """Whether Aliyun took a message with this OutId for this number on one of `days` (QuerySendDetails,
+        Beijing dates); None when it cannot say right now."""
+        try:
+            async with _client(self.transport) as client:
+                for day in days:
+                    page, seen = 1, 0
+                    while True:
+                        params = {
+                            **self._common("QuerySendDetails", now=datetime.now(UTC), nonce=uuid.uuid4().hex),
+                            "PhoneNumber": message.phone,
+                            "SendDate": day.strftime("%Y%m%d"),
+                            "PageSize": "50",
+                            "CurrentPage": str(page),
+                        }
+                        params["Signature"] = aliyun_signature(self.secret, "POST", params)
+                        response = await client.post(self.base + "/", data=params)
+                        answer = response.json() if response.status_code < 500 else {}
+                        if answer.get("Code") != "OK":
+                            log.info("notices.sms_query", provider="aliyun", code=str(answer.get("Code") or ""))
+                            return None
+                        found = (answer.get("SmsSendDetailDTOs") or {}).get("SmsSendDetailDTO") or []
+                        if any(str(d.get("OutId") or "") == message.out_id for d in found):
+                            return True
+                        seen += len(found)
+                        if not found or seen >= int(answer.get("TotalCount") or 0):
+                            break
+                        page += 1
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return None
+        return False
 
     async def send(self, message: SmsMessage) -> Result:
         params = self.signed_params(message, now=datetime.now(UTC), nonce=uuid.uuid4().hex)
         try:
-            async with httpx.AsyncClient(timeout=TIMEOUT, transport=self.transport) as client:
+            async with _client(self.transport) as client:
                 # POST with a form body: the number stays out of the URL (and out of any access log)
                 response = await client.post(self.base + "/", data=params)
             if response.status_code >= 500:
@@ -222,6 +286,7 @@ class TencentSms:
                 "SignName": message.sign_name,
                 "TemplateId": message.template,
                 "TemplateParamSet": list(message.params.values()),
+                **({"SessionContext": message.out_id} if message.out_id else {}),
             },
             ensure_ascii=False,
             separators=(",", ":"),
@@ -245,7 +310,7 @@ class TencentSms:
             "X-TC-Region": "ap-guangzhou",
         }
         try:
-            async with httpx.AsyncClient(timeout=TIMEOUT, transport=self.transport) as client:
+            async with _client(self.transport) as client:
                 response = await client.post(self.base + "/", content=payload.encode(), headers=headers)
             if response.status_code >= 500:
                 return Result(Outcome.retry, f"http{response.status_code}", "短信服务暂时不可用")
@@ -277,7 +342,7 @@ async def post_webhook(
 ) -> Result:
     headers = webhook_headers(secrets_in_use, msg_id=msg_id, timestamp=timestamp or int(time.time()), body=body)
     try:
-        async with httpx.AsyncClient(timeout=TIMEOUT, transport=transport, follow_redirects=False) as client:
+        async with _client(transport) as client:
             response = await client.post(url, content=body.encode(), headers=headers)
     except httpx.HTTPError as error:
         log.info("notices.webhook_unreachable", error=type(error).__name__)

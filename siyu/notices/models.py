@@ -21,6 +21,8 @@ class NoticeStatus(StrEnum):
 
 
 class DeliveryStatus(StrEnum):
+    sending = "sending"  # recorded before the call; stays so only while the call runs (or if its worker died)
+    interrupted = "interrupted"  # its worker died mid-call; the next try asked the provider or sent again
     sent = "sent"
     failed = "failed"  # will be tried again
     dropped = "dropped"  # refused for good (no consent, no phone): not tried again

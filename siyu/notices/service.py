@@ -14,7 +14,7 @@ import json
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -46,6 +46,9 @@ log = structlog.get_logger("siyu.notices")
 SETTINGS_KEY = "notices"
 HIDDEN = "***"
 SEND_JOB = "notices.send"
+# A send job retries its own failures (it files the next try with backoff); its attempts count the times its worker
+# died running it, so they are many: a job given up on would leave its notice waiting for good.
+SEND_JOB_ATTEMPTS = 20
 MAX_ATTEMPTS = 8  # per channel (and webhook endpoint); then the delivery is parked for a person to redeliver
 ROTATION = timedelta(hours=24)  # how long a rotated-out webhook secret keeps signing
 
@@ -185,7 +188,7 @@ async def file_many(
         session,
         SEND_JOB,
         [(tenant_id, {"notice_id": n.id}, f"{SEND_JOB}:{tenant_id}:{n.id}", send_at) for n in inserted],
-        max_attempts=3,
+        max_attempts=SEND_JOB_ATTEMPTS,
     )
     return len(wanted)
 
@@ -199,8 +202,48 @@ class Target:
     target: str
 
 
+# A try recorded as under way this recently may still be running in another worker: it is left alone. Older than
+# this, its worker died between the call and recording the answer (a job's lease outlives it, see siyu/jobs).
+IN_FLIGHT = timedelta(minutes=2)
+
+# One try on one channel. `resumed`: an earlier try of the same target was cut off after it was recorded as under
+# way, so the provider may already have the message; the try asks the provider first where the provider can say.
+Attempt = Callable[[bool], Awaitable[Result]]
+
+
+@dataclass(frozen=True)
+class Call:
+    target: Target
+    attempt: Attempt
+    delivery_id: int
+    resumed: bool
+    consent: str | None = None  # the WeChat template whose consent the try spent
+
+
+@dataclass(frozen=True)
+class Plan:
+    tenant_id: int
+    notice_id: int
+    calls: list[Call]
+
+
 async def send(session: AsyncSession, *, tenant_id: int, notice_id: int, now: datetime | None = None) -> dict[str, Any]:
-    """Try every channel of the notice that has not yet taken it (or refused it for good); idempotent."""
+    """Try every channel of the notice that has not yet taken it (or refused it for good); idempotent.
+
+    All in the caller's transaction; the worker runs the same three steps with a commit after `prepare` and one
+    after `record` (siyu/notices/tasks.py), so each try is on record as under way before the provider is called."""
+    plan = await prepare(session, tenant_id=tenant_id, notice_id=notice_id, now=now)
+    if isinstance(plan, dict):
+        return plan
+    return await record(session, plan, await call(plan), now=now)
+
+
+async def prepare(
+    session: AsyncSession, *, tenant_id: int, notice_id: int, now: datetime | None = None
+) -> Plan | dict[str, Any]:
+    """Choose the channels to try and record each try as under way ("sending") before any call: once committed,
+    a later run that finds the record still under way knows its worker died mid-call and that the provider may
+    have the message. A dict when there is nothing to call (skipped, unsubscribed, held by the daily cap)."""
     now = now or utcnow()
     notice = await repository.get_notice(session, tenant_id=tenant_id, notice_id=notice_id, lock=True)
     if notice is None or notice.status in (NoticeStatus.sent, NoticeStatus.dropped):
@@ -215,62 +258,134 @@ async def send(session: AsyncSession, *, tenant_id: int, notice_id: int, now: da
         await _again(session, notice, capped_until, f"cap:{capped_until.date().isoformat()}")
         return {"held_until": capped_until.isoformat()}
 
-    history = await repository.deliveries_of(session, tenant_id=tenant_id, notice_id=notice.id)
-    finished, attempts = _state(history)
-    failing = 0
-    parked = any(d.status == DeliveryStatus.parked for d in history if (d.channel, d.target) in finished)
-    reached = any(d.status == DeliveryStatus.sent for d in history)
-    for target, attempt in await _targets(session, notice=notice, settings=settings, now=now):
-        if (target.channel, target.target) in finished:
+    state = _state(await repository.deliveries_of(session, tenant_id=tenant_id, notice_id=notice.id))
+    clock = utcnow()
+    calls: list[Call] = []
+    for target, attempt, template in await _targets(session, notice=notice, settings=settings, now=now):
+        key = (target.channel, target.target)
+        pending = state.pending.get(key)
+        if key in state.finished or (pending is not None and clock - pending.created_at < IN_FLIGHT):
             continue
-        result = await attempt()
-        tries = attempts[(target.channel, target.target)] + 1
-        status = {
+        if pending is not None:
+            pending.status = DeliveryStatus.interrupted
+            pending.error_code = "interrupted"
+            pending.response = "发送中断（处理进程停止），已重新核对"
+            state.attempts[key] += 1
+            state.doubt.add(key)
+        resumed = key in state.doubt
+        delivery = Delivery(
+            tenant_id=tenant_id,
+            id=new_id(),
+            notice_id=notice.id,
+            channel=target.channel,
+            target=target.target,
+            attempt=state.attempts[key] + 1,
+            status=DeliveryStatus.sending,
+            error_code=None,
+            response="正在发送",
+            created_at=clock,
+        )
+        session.add(delivery)
+        # A WeChat try spends one of her consents now; a resumed try reuses the one the cut-off try spent.
+        spent = resumed or not template
+        if not spent and template:
+            spent = await repository.use_consent(
+                session, tenant_id=tenant_id, member_id=notice.member_id, template_id=template, now=now
+            )
+        if not spent:
+            delivery.status, delivery.error_code = DeliveryStatus.dropped, "no_consent"
+            delivery.response = "粉丝没有订阅这类消息"
+            continue
+        calls.append(Call(target, attempt, delivery.id, resumed=resumed, consent=None if resumed else template))
+    await session.flush()
+    return Plan(tenant_id=tenant_id, notice_id=notice.id, calls=calls)
+
+
+async def call(plan: Plan) -> list[Result]:
+    """Make the planned calls (outside any transaction in the worker)."""
+    return [await planned.attempt(planned.resumed) for planned in plan.calls]
+
+
+async def record(
+    session: AsyncSession, plan: Plan, results: list[Result], now: datetime | None = None
+) -> dict[str, Any]:
+    """Write down what each call answered, file a retry for the failed ones, settle the notice when it is done."""
+    now = now or utcnow()
+    notice = await repository.get_notice(session, tenant_id=plan.tenant_id, notice_id=plan.notice_id, lock=True)
+    if notice is None:
+        return {"skipped": "gone"}
+    failing = 0
+    for planned, result in zip(plan.calls, results, strict=True):
+        delivery = await repository.get_delivery(session, tenant_id=plan.tenant_id, delivery_id=planned.delivery_id)
+        if delivery is None or delivery.status != DeliveryStatus.sending:
+            continue  # a later run found this try cut off and took it over
+        delivery.status = {
             Outcome.sent: DeliveryStatus.sent,
             Outcome.drop: DeliveryStatus.dropped,
-            Outcome.retry: DeliveryStatus.parked if tries >= MAX_ATTEMPTS else DeliveryStatus.failed,
+            Outcome.retry: DeliveryStatus.parked if delivery.attempt >= MAX_ATTEMPTS else DeliveryStatus.failed,
         }[result.outcome]
-        session.add(
-            Delivery(
-                tenant_id=tenant_id,
-                id=new_id(),
-                notice_id=notice.id,
-                channel=target.channel,
-                target=target.target,
-                attempt=tries,
-                status=status,
-                error_code=result.code,
-                response=result.summary[:500],
-                created_at=utcnow(),
+        delivery.error_code, delivery.response = result.code, result.summary[:500]
+        if planned.consent and result.outcome == Outcome.retry:  # WeChat did not take it: her consent is unused
+            await repository.give_back_consent(
+                session, tenant_id=plan.tenant_id, member_id=notice.member_id, template_id=planned.consent
             )
-        )
-        failing = max(failing, tries) if status == DeliveryStatus.failed else failing
-        parked = parked or status == DeliveryStatus.parked
-        reached = reached or status == DeliveryStatus.sent
+        elif planned.consent and result.outcome == Outcome.drop and result.code == "43101":
+            await repository.drop_consents(
+                session, tenant_id=plan.tenant_id, member_id=notice.member_id, template_id=planned.consent, now=now
+            )
+        if delivery.status == DeliveryStatus.failed:
+            failing = max(failing, delivery.attempt)
+    await session.flush()
+    if notice.status in (NoticeStatus.sent, NoticeStatus.dropped):
+        return {"status": notice.status}
     if failing:
         await _again(session, notice, now + backoff(failing), f"retry:{failing}:{new_id()}")
         return {"retry_in": backoff(failing).total_seconds()}
+    history = await repository.deliveries_of(session, tenant_id=plan.tenant_id, notice_id=notice.id)
+    state = _state(history)
+    if state.pending:  # another run's tries are under way: look again once they must have ended
+        newest = max(d.id for d in state.pending.values())
+        await _again(session, notice, now + IN_FLIGHT, f"in_flight:{newest}")
+        return {"waiting": len(state.pending)}
     # Sent when some channel took it; dropped when none could (no consent, no phone, nothing configured).
+    parked = any(d.status == DeliveryStatus.parked for d in history if (d.channel, d.target) in state.finished)
+    reached = any(d.status == DeliveryStatus.sent for d in history)
     notice.status = NoticeStatus.parked if parked else NoticeStatus.sent if reached else NoticeStatus.dropped
     notice.sent_at = now if reached else None
     await session.flush()
     return {"status": notice.status}
 
 
-def _state(history: list[Delivery]) -> tuple[set[tuple[str, str]], Counter[tuple[str, str]]]:
-    """Targets done with (sent, dropped, parked) and the failed attempts of the others since the last redelivery."""
-    finished: set[tuple[str, str]] = set()
-    attempts: Counter[tuple[str, str]] = Counter()
+@dataclass
+class _State:
+    finished: set[tuple[str, str]]  # targets done with: sent, dropped, parked
+    attempts: Counter[tuple[str, str]]  # tries of the others since the last redelivery
+    pending: dict[tuple[str, str], Delivery]  # the try under way (or cut off), per target
+    # Targets with a try cut off mid-call whose fate is still unknown: every later try checks first, until one
+    # is answered for good (sent or refused). A check that could not be made, or a busy answer, settles nothing.
+    doubt: set[tuple[str, str]]
+
+
+def _state(history: list[Delivery]) -> _State:
+    state = _State(set(), Counter(), {}, set())
     for delivery in history:
         key = (delivery.channel, delivery.target)
+        if delivery.status == DeliveryStatus.sending:
+            state.pending[key] = delivery
+            continue
+        state.pending.pop(key, None)
         if delivery.status == DeliveryStatus.retried:
-            finished.discard(key)
-            attempts[key] = 0
-        elif delivery.status == DeliveryStatus.failed:
-            attempts[key] += 1
+            state.finished.discard(key)
+            state.attempts[key] = 0
+        elif delivery.status in (DeliveryStatus.failed, DeliveryStatus.interrupted):
+            state.attempts[key] += 1
+            if delivery.status == DeliveryStatus.interrupted:
+                state.doubt.add(key)
         else:
-            finished.add(key)
-    return finished, attempts
+            state.finished.add(key)
+            if delivery.status in (DeliveryStatus.sent, DeliveryStatus.dropped):
+                state.doubt.discard(key)
+    return state
 
 
 async def _again(session: AsyncSession, notice: Notice, when: datetime, why: str) -> None:
@@ -283,7 +398,7 @@ async def _again(session: AsyncSession, notice: Notice, when: datetime, why: str
         tenant_id=notice.tenant_id,
         dedupe_key=f"{SEND_JOB}:{notice.tenant_id}:{notice.id}:{why}",
         run_after=when,
-        max_attempts=3,
+        max_attempts=SEND_JOB_ATTEMPTS,
     )
 
 
@@ -303,38 +418,33 @@ async def _over_cap(
     return datetime.combine(local.date() + timedelta(days=1), end, tzinfo=zone).astimezone(now.tzinfo)
 
 
-Attempt = Callable[[], Awaitable[Result]]  # one try on one channel
-
-
 async def _targets(
     session: AsyncSession, *, notice: Notice, settings: NoticeSettings, now: datetime
-) -> list[tuple[Target, Attempt]]:
+) -> list[tuple[Target, Attempt, str | None]]:
+    """Each channel (each webhook endpoint) that can reach her: its try, and the WeChat template whose consent a
+    try spends (None for the others)."""
     chosen = settings.channels_for(notice.kind)
-    found: list[tuple[Target, Attempt]] = []
+    found: list[tuple[Target, Attempt, str | None]] = []
     identities = await members.identities_of(session, tenant_id=notice.tenant_id, member_id=notice.member_id)
     if "webhook" in chosen:
         body = webhook_body(notice)
         for endpoint in await repository.endpoints(session, tenant_id=notice.tenant_id, enabled_only=True):
-            found.append((Target("webhook", str(endpoint.id)), _webhook_attempt(endpoint, notice, body, now)))
+            found.append((Target("webhook", str(endpoint.id)), _webhook_attempt(endpoint, notice, body, now), None))
     if "sms" in chosen:
         phone = next((i.value for i in identities if i.kind == IdentityKind.phone), None)
         sender = _sms_sender(settings)
         template = settings.sms.templates.get(notice.kind, "")
         if phone and sender is not None and (template or settings.sms.provider == "log"):
-            message = SmsMessage(phone, settings.sms.sign_name, template, _facts(notice))
-
-            async def by_sms() -> Result:
-                assert sender is not None
-                return await sender.send(message)
-
-            found.append((Target("sms", ""), by_sms))
+            # The notice's id goes along (Aliyun's OutId, Tencent's SessionContext): the message can be found by it.
+            message = SmsMessage(phone, settings.sms.sign_name, template, _facts(notice), out_id=str(notice.id))
+            found.append((Target("sms", ""), _sms_attempt(sender, message), None))
     if "wechat" in chosen:
         template_config = settings.wechat.get(notice.kind)
         openid = next((i.value for i in identities if i.kind == IdentityKind.wechat_openid), None)
         if template_config and template_config.template_id and openid:
-            attempt = await _wechat_attempt(session, notice=notice, openid=openid, now=now, config=template_config)
+            attempt = await _wechat_attempt(session, notice=notice, openid=openid, config=template_config)
             if attempt is not None:
-                found.append((Target("wechat", ""), attempt))
+                found.append((Target("wechat", ""), attempt, template_config.template_id))
     return found
 
 
@@ -363,7 +473,9 @@ def _secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
 def _webhook_attempt(endpoint: WebhookEndpoint, notice: Notice, body: str, now: datetime) -> Attempt:
     url, keys = endpoint.url, _secrets(endpoint, now)
 
-    async def by_webhook() -> Result:
+    async def by_webhook(resumed: bool) -> Result:
+        # A resumed try sends again with the same webhook-id: receivers keep one message per id (the spec's
+        # idempotency key), so a message that did arrive before is not taken twice.
         try:  # checked again at each send: a name may point somewhere else by now
             await check_url(url)
         except UnknownHost as error:
@@ -373,6 +485,29 @@ def _webhook_attempt(endpoint: WebhookEndpoint, notice: Notice, body: str, now: 
         return await channels.post_webhook(url, secrets_in_use=keys, msg_id=f"msg_{notice.id}", body=body)
 
     return by_webhook
+
+
+def _sms_attempt(sender: channels.LogSms | channels.AliyunSms | channels.TencentSms, message: SmsMessage) -> Attempt:
+    async def by_sms(resumed: bool) -> Result:
+        if resumed and isinstance(sender, channels.AliyunSms):
+            # Aliyun lists the day's messages to a number with their OutId: ask before sending again.
+            found = await sender.was_sent(message, days=_china_days(utcnow()))
+            if found is None:
+                return Result(Outcome.retry, "unconfirmed", "查不到上次发送的结果，稍后再试")
+            if found:
+                return Result(Outcome.sent, "confirmed", f"上次发送已送达 {channels.mask_phone(message.phone)}")
+        # Tencent Cloud has no look-up of a message as sent (its status reports come late), the log sends nothing:
+        # a try cut off mid-call goes again.
+        return await sender.send(message)
+
+    return by_sms
+
+
+def _china_days(now: datetime) -> list[date]:
+    """The provider-side dates (Beijing time) a message sent in the last day may be filed under."""
+    local = now.astimezone(ZoneInfo("Asia/Shanghai"))
+    earlier = (local - timedelta(days=1)).date()
+    return sorted({earlier, local.date()})
 
 
 def _sms_sender(settings: NoticeSettings) -> channels.LogSms | channels.AliyunSms | channels.TencentSms | None:
@@ -387,7 +522,7 @@ def _sms_sender(settings: NoticeSettings) -> channels.LogSms | channels.AliyunSm
 
 
 async def _wechat_attempt(
-    session: AsyncSession, *, notice: Notice, openid: str, now: datetime, config: WechatTemplate
+    session: AsyncSession, *, notice: Notice, openid: str, config: WechatTemplate
 ) -> Attempt | None:
     wechat = await fans.wechat_config(session, notice.tenant_id)
     app_id, secret = (
@@ -401,24 +536,16 @@ async def _wechat_attempt(
         for field, fact in config.fields.items()
     }
     sender = channels.WechatSender(get_settings().wechat_api_base, app_id=app_id, secret=secret)
-    tenant_id, member_id, template_id = notice.tenant_id, notice.member_id, config.template_id
 
-    async def by_wechat() -> Result:
-        if not await repository.use_consent(
-            session, tenant_id=tenant_id, member_id=member_id, template_id=template_id, now=now
-        ):
-            return Result(Outcome.drop, "no_consent", "粉丝没有订阅这类消息")
+    async def by_wechat(resumed: bool) -> Result:
+        # Her consent was spent when the try was recorded (siyu/notices/service.py `prepare`). WeChat has no
+        # look-up of a message as sent, but it allows one message per consent: a resumed try sends again on the
+        # same consent, and 43101 then means the cut-off try had reached her.
         result = await sender.send(
-            openid=openid, template_id=template_id, data=data, page=config.page, official=config.official
+            openid=openid, template_id=config.template_id, data=data, page=config.page, official=config.official
         )
-        if result.outcome == Outcome.retry:
-            await repository.give_back_consent(
-                session, tenant_id=tenant_id, member_id=member_id, template_id=template_id
-            )
-        elif result.outcome == Outcome.drop and result.code == "43101":
-            await repository.drop_consents(
-                session, tenant_id=tenant_id, member_id=member_id, template_id=template_id, now=now
-            )
+        if resumed and result.code == "43101":
+            return Result(Outcome.sent, "43101", "上次发送已送达（这次订阅已用过）")
         return result
 
     return by_wechat

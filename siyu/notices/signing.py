@@ -40,6 +40,38 @@ def _hmac256(key: bytes, message: str) -> bytes:
     return hmac.new(key, message.encode(), hashlib.sha256).digest()
 
 
+def tc3_canonical_request(payload: str, *, host: str, content_type: str = "application/json; charset=utf-8") -> str:
+    """Step 1: the canonical request of a POST to "/" with a JSON body, signing content-type and host."""
+    return "\n".join(
+        [
+            "POST",
+            "/",
+            "",
+            f"content-type:{content_type}\nhost:{host}\n",
+            "content-type;host",
+            _sha256_hex(payload.encode()),
+        ]
+    )
+
+
+def tc3_scope(timestamp: int, service: str) -> str:
+    """The credential scope: the request's UTC date, the service, "tc3_request"."""
+    return f"{datetime.fromtimestamp(timestamp, UTC).strftime('%Y-%m-%d')}/{service}/tc3_request"
+
+
+def tc3_string_to_sign(canonical_request: str, *, timestamp: int, service: str) -> str:
+    """Step 2."""
+    scope = tc3_scope(timestamp, service)
+    return f"TC3-HMAC-SHA256\n{timestamp}\n{scope}\n{_sha256_hex(canonical_request.encode())}"
+
+
+def tc3_signature(secret_key: str, string_to_sign: str, *, timestamp: int, service: str) -> str:
+    """Step 3: HMAC-SHA256 of the string to sign with a key derived from the secret, the date and the service."""
+    date = datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
+    key = _hmac256(_hmac256(_hmac256(f"TC3{secret_key}".encode(), date), service), "tc3_request")
+    return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+
+
 def tc3_authorization(
     *,
     secret_id: str,
@@ -50,24 +82,12 @@ def tc3_authorization(
     payload: str,
     content_type: str = "application/json; charset=utf-8",
 ) -> str:
-    """The Authorization header of a POST with a JSON body, signing content-type and host."""
-    date = datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
-    signed_headers = "content-type;host"
-    canonical_request = "\n".join(
-        [
-            "POST",
-            "/",
-            "",
-            f"content-type:{content_type}\nhost:{host}\n",
-            signed_headers,
-            _sha256_hex(payload.encode()),
-        ]
-    )
-    scope = f"{date}/{service}/tc3_request"
-    string_to_sign = f"TC3-HMAC-SHA256\n{timestamp}\n{scope}\n{_sha256_hex(canonical_request.encode())}"
-    key = _hmac256(_hmac256(_hmac256(f"TC3{secret_key}".encode(), date), service), "tc3_request")
-    signature = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
-    return f"TC3-HMAC-SHA256 Credential={secret_id}/{scope}, SignedHeaders={signed_headers}, Signature={signature}"
+    """Step 4: the Authorization header of a POST with a JSON body, signing content-type and host."""
+    canonical = tc3_canonical_request(payload, host=host, content_type=content_type)
+    string_to_sign = tc3_string_to_sign(canonical, timestamp=timestamp, service=service)
+    signature = tc3_signature(secret_key, string_to_sign, timestamp=timestamp, service=service)
+    scope = tc3_scope(timestamp, service)
+    return f"TC3-HMAC-SHA256 Credential={secret_id}/{scope}, SignedHeaders=content-type;host, Signature={signature}"
 
 
 # Standard Webhooks 1.0

@@ -91,6 +91,7 @@ def gateways(
     channels._tokens.clear()
     wechat[0].answers.clear()
     wechat[0].messages.clear()
+    wechat[0].consents = None
     wechat[0].down = False
     sms[0].mode, sms[0].sent, sms[0].bad_signatures = "ok", [], 0
     receiver[0].status = 200

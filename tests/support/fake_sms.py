@@ -2,7 +2,8 @@
 signature the way the provider does and answers like the provider, error codes included.
 
 `mode` says what it does: "ok" sends, "down" answers HTTP 500, "throttle" answers the provider's rate-limit code,
-"refuse" answers a bad-number code. What was sent is in `sent` (provider, phone, template, params).
+"refuse" answers a bad-number code. What was sent is in `sent` (provider, phone, template, params, out_id); Aliyun's
+QuerySendDetails lists it by number, with the OutId each message was sent with.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class FakeSms:
         if params.get("AccessKeyId") != ALIYUN_KEY or signature != aliyun_signature(ALIYUN_SECRET, method, params):
             self.bad_signatures += 1
             return JSONResponse({"Code": "SignatureDoesNotMatch", "Message": "signature", "RequestId": "r"})
+        if params.get("Action") == "QuerySendDetails":
+            return self.aliyun_query(params)
         if self.mode == "down":
             return JSONResponse({"Code": "InternalError"}, status_code=500)
         if self.mode == "throttle":
@@ -59,9 +62,36 @@ class FakeSms:
                 "phone": params["PhoneNumbers"],
                 "template": params["TemplateCode"],
                 "params": json.loads(params["TemplateParam"]),
+                "out_id": params.get("OutId", ""),
             }
         )
         return JSONResponse({"Code": "OK", "Message": "OK", "BizId": "b", "RequestId": "r"})
+
+    def aliyun_query(self, params: dict[str, str]) -> JSONResponse:
+        """QuerySendDetails: the messages to one number, a page at a time, each with its OutId (dates not kept)."""
+        if self.mode == "down":
+            return JSONResponse({"Code": "InternalError"}, status_code=500)
+        found = [m for m in self.sent if m["provider"] == "aliyun" and m["phone"] == params.get("PhoneNumber")]
+        size, page = int(params.get("PageSize") or 10), int(params.get("CurrentPage") or 1)
+        details = [
+            {
+                "PhoneNum": m["phone"],
+                "SendStatus": 3,
+                "ErrCode": "DELIVERED",
+                "TemplateCode": m["template"],
+                "OutId": m["out_id"],
+            }
+            for m in found[(page - 1) * size : page * size]
+        ]
+        return JSONResponse(
+            {
+                "Code": "OK",
+                "Message": "OK",
+                "RequestId": "r",
+                "TotalCount": len(found),
+                "SmsSendDetailDTOs": {"SmsSendDetailDTO": details},
+            }
+        )
 
     async def tencent(self, request: Request) -> JSONResponse:
         body = (await request.body()).decode()

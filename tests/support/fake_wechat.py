@@ -40,6 +40,9 @@ class FakeWechat:
         self.answers: list[int] = []
         self.down = False
         self.messages: list[dict[str, Any]] = []
+        # With `consents` set, a message needs one of the user's subscriptions to its template, as on WeChat: each
+        # allows one message, and a message without one is refused with 43101. None: every message is allowed.
+        self.consents: dict[tuple[str, str], int] | None = None
 
     def expire_tokens(self) -> None:
         self.tokens.clear()
@@ -67,6 +70,11 @@ class FakeWechat:
         body = await request.json()
         if not body.get("touser") or not body.get("template_id"):
             return JSONResponse({"errcode": 47003, "errmsg": "argument invalid"})
+        if self.consents is not None:
+            key = (str(body["touser"]), str(body["template_id"]))
+            if self.consents.get(key, 0) <= 0:
+                return JSONResponse({"errcode": 43101, "errmsg": "user refuse to accept the msg"})
+            self.consents[key] -= 1
         self.messages.append({"path": request.url.path, **body})
         return JSONResponse({"errcode": 0, "errmsg": "ok", "msgid": len(self.messages)})
 
