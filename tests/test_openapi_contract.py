@@ -52,6 +52,13 @@ RULES_BEYOND_SCHEMA = {
     "be an image; five a week",
     ("POST", "/api/v1/fan/{slug}/voice/wishes"): "ten wishes a day",
     ("POST", "/api/v1/voice/surveys"): "a choice question has two options",
+    ("POST", "/api/v1/live/shows"): "a show ends after it starts and starts in the future, on one of the tenant's "
+    "channels",
+    ("PUT", "/api/v1/live/shows/{show_id}"): "as when creating",
+    ("PUT", "/api/v1/live/shows/{show_id}/cover"): "the file must really be an image of at most 2 MB",
+    ("POST", "/api/v1/trials"): "applications close after they open; the lowest tier named must be the tenant's",
+    ("PUT", "/api/v1/trials/{trial_id}"): "as when creating; once someone applied only texts and report rules change",
+    ("PUT", "/api/v1/trials/{trial_id}/image"): "the file must really be an image of at most 2 MB",
 }
 
 
