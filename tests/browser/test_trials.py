@@ -36,8 +36,9 @@ def test_the_fan_applies_for_a_trial_on_the_h5(mobile_page: Page, screenshot: Sc
 
     fan.get_by_role("link", name="薇诺娜舒敏保湿霜").click()
     expect(fan.locator("#trial-rules")).to_contain_text("免费申请")
-    if fan.get_by_text("寄到新地址").count():
-        fan.get_by_text("寄到新地址").click()
+    new_address = fan.get_by_role("radio", name="寄到新地址")  # only there when she has saved addresses
+    if new_address.count():
+        new_address.check()
     fan.get_by_label("收件人").fill("林小鱼")
     fan.get_by_label("手机号").fill("13800138000")
     fan.get_by_label("省份").select_option("浙江省")
