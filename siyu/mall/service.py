@@ -534,23 +534,50 @@ async def give(
         if code is None:
             await repository.give_back_stock(session, tenant_id=tenant_id, reward_id=reward_id)
             return None
-    redemption = Redemption(
-        tenant_id=tenant_id,
-        id=redemption_id,
-        member_id=member_id,
-        reward_id=reward_id,
-        idempotency_key=key,
-        kind=reward.kind,
-        title=reward.title,
-        points=0,
-        status=Status.awaiting_address if reward.kind == RewardKind.physical else Status.completed,
+    redemption = _free_redemption(
+        tenant_id,
+        member_id,
+        reward,
+        key=key,
         day=day,
-        address=None,
+        now=now,
+        redemption_id=redemption_id,
+        status=Status.awaiting_address if reward.kind == RewardKind.physical else Status.completed,
         code=code,
-        created_at=now,
     )
     repository.add(session, redemption)
     return redemption
+
+
+def _free_redemption(
+    tenant_id: int,
+    member_id: int,
+    reward: Reward,
+    *,
+    key: str,
+    day: date,
+    now: datetime,
+    status: str,
+    redemption_id: int | None = None,
+    address: dict[str, Any] | None = None,
+    code: str | None = None,
+) -> Redemption:
+    """A redemption that spent no points: a reward given (a prize, a gift) or an item another programme ships."""
+    return Redemption(
+        tenant_id=tenant_id,
+        id=redemption_id or new_id(),
+        member_id=member_id,
+        reward_id=reward.id,
+        idempotency_key=key[:64],
+        kind=reward.kind,
+        title=reward.title,
+        points=0,
+        status=status,
+        day=day,
+        address=address,
+        code=code,
+        created_at=now,
+    )
 
 
 # Items another programme gives away (a product trial's winners): shipped through the same fulfilment queue
@@ -600,20 +627,15 @@ async def ship_item(
     if earlier is not None:
         return earlier
     reward = await get_reward(session, tenant_id=tenant_id, reward_id=reward_id)
-    row = Redemption(
-        tenant_id=tenant_id,
-        id=new_id(),
-        member_id=member_id,
-        reward_id=reward.id,
-        idempotency_key=key[:64],
-        kind=reward.kind,
-        title=reward.title,
-        points=0,
-        status=Status.pending_shipment,
+    row = _free_redemption(
+        tenant_id,
+        member_id,
+        reward,
+        key=key,
         day=day,
+        now=now or utcnow(),
+        status=Status.pending_shipment,
         address=address,
-        code=None,
-        created_at=now or utcnow(),
     )
     await repository.take_stock(session, tenant_id=tenant_id, reward_id=reward.id)  # unlimited: counts it as given
     repository.add(session, row)

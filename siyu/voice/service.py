@@ -434,37 +434,31 @@ def tally(survey: Survey, answers: list[Answer]) -> list[Tally]:
 # Replies ops write, fans see
 
 
-async def reply_wish(session: AsyncSession, *, actor: Principal, wish_id: int, data: ReplyIn) -> Wish:
-    wish = await get_wish(session, tenant_id=actor.tenant_id, wish_id=wish_id)
-    before = {"reply": wish.reply}
-    wish.reply, wish.replied_at = data.reply, utcnow()
+async def _reply(session: AsyncSession, actor: Principal, row: Wish | Demand, reply: str, target: str) -> None:
+    """Ops answer a wish or a demand (the fan sees it on her page); audited with what it was about."""
+    before = {"reply": row.reply}
+    row.reply, row.replied_at = reply, utcnow()
     await session.flush()
     audit.record_change(
         session,
         actor=actor,
-        action="voice.reply_wish",
-        target_type="voice_wish",
-        target_id=wish.id,
+        action=f"voice.reply_{target}",
+        target_type=f"voice_{target}",
+        target_id=row.id,
         before=before,
-        after={"reply": wish.reply, "product": wish.product},
+        after={"reply": row.reply, "product": row.product},
     )
+
+
+async def reply_wish(session: AsyncSession, *, actor: Principal, wish_id: int, data: ReplyIn) -> Wish:
+    wish = await get_wish(session, tenant_id=actor.tenant_id, wish_id=wish_id)
+    await _reply(session, actor, wish, data.reply, "wish")
     return wish
 
 
 async def reply_demand(session: AsyncSession, *, actor: Principal, demand_id: int, data: ReplyIn) -> Demand:
     demand = await get_demand(session, tenant_id=actor.tenant_id, demand_id=demand_id)
-    before = {"reply": demand.reply}
-    demand.reply, demand.replied_at = data.reply, utcnow()
-    await session.flush()
-    audit.record_change(
-        session,
-        actor=actor,
-        action="voice.reply_demand",
-        target_type="voice_demand",
-        target_id=demand.id,
-        before=before,
-        after={"reply": demand.reply, "product": demand.product},
-    )
+    await _reply(session, actor, demand, data.reply, "demand")
     return demand
 
 

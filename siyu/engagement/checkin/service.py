@@ -246,7 +246,7 @@ async def check_in(
         )
     gift = rules.day_gift(setup.rules, streak)
     given, chance = None, None
-    key = mall.gift_key("checkin", today.isoformat())
+    key = mall.gift_key("checkin", today.isoformat()) if gift is not None else ""
     if gift is not None and gift.reward_id is not None:  # out of stock: the day's points stand alone
         given = await mall.give(
             session, tenant_id=tenant.id, member_id=member_id, reward_id=gift.reward_id, key=key, day=today, now=now

@@ -658,6 +658,7 @@ async def settle(session: AsyncSession, *, tenant_id: int, board_id: int, now: d
     done = {p.rank for p in await repository.prizes(session, tenant_id=tenant_id, board_id=board_id)}
     written = 0
     ranked = await standings(session, board=board, limit=board.prize_ranks)
+    day = to_local(now, (await tenants.get_tenant(session, tenant_id)).timezone).date()
     for standing in sorted(ranked, key=lambda s: s.member_id):  # several members' rows: locked in member-id order
         if standing.rank in done or (standing.prize_points <= 0 and standing.prize_reward_id is None):
             continue
@@ -690,7 +691,7 @@ async def settle(session: AsyncSession, *, tenant_id: int, board_id: int, now: d
                 member_id=standing.member_id,
                 reward_id=standing.prize_reward_id,
                 key=mall.gift_key("board", board.id, standing.rank),
-                day=to_local(now, (await tenants.get_tenant(session, tenant_id)).timezone).date(),
+                day=day,
                 now=now,
             )
             if given is not None:  # out of stock: the rank's points still stand, the page says no reward was left
