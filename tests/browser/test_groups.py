@@ -36,7 +36,8 @@ def test_the_fan_finds_her_groups_on_the_h5(mobile_page: Page, screenshot: Scree
     expect(sections).to_have_count(3)
     everyone = sections.filter(has_text="普通粉丝二群")  # the first group is full: she is shown the second
     expect(everyone.locator("img[data-qr]")).to_be_visible()
-    assert everyone.locator("img[data-qr]").evaluate("img => img.naturalWidth") > 0
+    qr = everyone.locator("img[data-qr]").element_handle()
+    fan.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=qr)  # the picture really loads
     expect(sections.filter(has_text="普通粉丝一群")).to_have_count(0)
     top = sections.filter(has_text="黑金会员群")
     expect(top).to_contain_text("需要黑金会员及以上")
