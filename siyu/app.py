@@ -128,10 +128,15 @@ def _request_id(scope: Scope) -> str:
     return f"{_ID_PREFIX}{next(_ID_COUNTER):08x}"
 
 
-def _route_templates(app: Any) -> dict[int, str]:
+def route_templates(app: Any) -> dict[int, str]:
     """Full route templates (/api/v1/members/{member_id}) by route: included routers keep their routes with the
-    path relative to the router, and the request's scope names only that route."""
-    return {id(context.original_route): context.path_format or "" for context in iter_route_contexts(app.routes)}
+    path relative to the router, and the request's scope names only that route. Walking them builds every route's
+    request handling state (seconds for all the routes), so siyu.main does it once before the process serves."""
+    templates: dict[int, str] | None = getattr(app.state, "route_templates", None)
+    if templates is None:
+        templates = {id(c.original_route): c.path_format or "" for c in iter_route_contexts(app.routes)}
+        app.state.route_templates = templates
+    return templates
 
 
 def _route_of(scope: Scope, templates: dict[int, str]) -> str:
@@ -193,7 +198,7 @@ class HeadersAndLog:
         finally:
             seconds = time.perf_counter() - started
             if self.templates is None:
-                self.templates = _route_templates(scope["app"])
+                self.templates = route_templates(scope["app"])
             metrics.observe_request(_route_of(scope, self.templates), status, seconds)
             log.debug("request", method=scope["method"], path=path, status=status, ms=round(seconds * 1000, 1))
 

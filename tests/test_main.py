@@ -21,3 +21,21 @@ def test_a_worker_importing_the_entry_point_logs_at_the_configured_level(tmp_pat
     )
     output = done.stdout + done.stderr
     assert "/loud" in output and "/quiet" not in output
+
+
+def test_every_route_is_ready_and_frozen_before_the_first_request(tmp_path: Path) -> None:
+    """Building the routes' request handling state takes seconds: done at import, the first requests of a worker do
+    not wait for it, and what it builds is frozen with the rest, never scanned by the garbage collector again."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIYU_")}
+    env.update(SIYU_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    code = (
+        "import gc, siyu.main; from siyu.app import route_templates; "
+        "templates = siyu.main.app.state.route_templates; "
+        "print(len(gc.get_objects()), route_templates(siyu.main.app) is templates, "
+        "'/api/v1/members/{member_id}' in templates.values())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, timeout=120
+    )
+    unfrozen, same, known = done.stdout.split()
+    assert int(unfrozen) < 1_000 and same == "True" and known == "True"
