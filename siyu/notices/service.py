@@ -27,7 +27,7 @@ from siyu.audit import service as audit
 from siyu.config import get_settings
 from siyu.fans import service as fans
 from siyu.jobs import service as jobs
-from siyu.kit.errors import AppError, InvalidInput, NotFound
+from siyu.kit.errors import Conflict, InvalidInput, NotFound, Unavailable
 from siyu.kit.ids import new_id
 from siyu.kit.pagination import Page, PageRequest
 from siyu.kit.security import new_token
@@ -830,10 +830,14 @@ class NotYourAccount(InvalidInput):
     message = "这个微信账号没有绑定在你的会员上"
 
 
-class OfficialUnavailable(AppError):
-    status = 503
+class OfficialUnavailable(Unavailable):
     code = "official_account_unavailable"
     message = "公众号订阅暂时不可用，请稍后再试"
+
+
+class NoOfficialAccount(Conflict):
+    code = "official_account_missing"
+    message = "店铺还没有设置公众号，暂时不能订阅公众号提醒"
 
 
 @dataclass(frozen=True)
@@ -875,7 +879,7 @@ async def official_config(session: AsyncSession, *, tenant_id: int, url: str) ->
     account's JS-SDK ticket."""
     wechat = await fans.wechat_config(session, tenant_id)
     if not wechat.official_account:
-        raise OfficialUnavailable("店铺还没有设置公众号")
+        raise NoOfficialAccount()
     sender = channels.WechatSender(get_settings().wechat_api_base, app_id=wechat.app_id, secret=wechat.app_secret)
     ticket = await sender.jsapi_ticket()
     if ticket is None:
