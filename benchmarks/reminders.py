@@ -68,6 +68,8 @@ async def _seed(url: str, *, fans: int) -> None:
     from sqlalchemy import insert
 
     from siyu.db import create_engine, create_sessionmaker
+    from siyu.demo.gateways.sms import ALIYUN_KEY, ALIYUN_SECRET
+    from siyu.demo.gateways.wechat import MINI_ID, MINI_SECRET
     from siyu.fans.schemas import WechatConfig
     from siyu.fans.service import WECHAT_KEY
     from siyu.jobs import service as jobs
@@ -79,8 +81,6 @@ async def _seed(url: str, *, fans: int) -> None:
     from siyu.notices.schemas import NoticeSettings, SmsSettings, WechatTemplate
     from siyu.notices.service import SETTINGS_KEY
     from siyu.tenants import service as tenants
-    from tests.support.fake_sms import ALIYUN_KEY, ALIYUN_SECRET
-    from tests.support.fake_wechat import MINI_ID, MINI_SECRET
 
     engine = create_engine(url)
     try:
@@ -300,8 +300,8 @@ def _floor_client(base: str, clients: int, seconds: float, queue: Any) -> None:
     sys.path.insert(0, str(ROOT))
     import httpx
 
+    from siyu.demo.gateways.sms import ALIYUN_KEY, ALIYUN_SECRET
     from siyu.notices.channels import AliyunSms, SmsMessage
-    from tests.support.fake_sms import ALIYUN_KEY, ALIYUN_SECRET
 
     sender = AliyunSms(base, key_id=ALIYUN_KEY, secret=ALIYUN_SECRET)
     forms = [
@@ -336,7 +336,7 @@ def _floor_client(base: str, clients: int, seconds: float, queue: Any) -> None:
 
 
 def floor(clients: int, seconds: float) -> float:
-    from tests.support.fake_sms import serve
+    from siyu.demo.gateways.sms import serve
 
     with serve() as (_fake, base):
         context = multiprocessing.get_context("spawn")
@@ -349,8 +349,8 @@ def floor(clients: int, seconds: float) -> float:
 
 
 def run(url: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    from tests.support.fake_sms import serve as serve_sms
-    from tests.support.fake_wechat import serve as serve_wechat
+    from siyu.demo.gateways.sms import serve as serve_sms
+    from siyu.demo.gateways.wechat import serve as serve_wechat
 
     fans = args.fans
     workers_count = args.workers if backend_name(url) == "postgresql" else 1

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 from fastapi import APIRouter, FastAPI, Request
@@ -98,16 +99,25 @@ async def _carries_nul(request: Request) -> bool:
 # Every page: resources from this server only, never framed by another site. Inline scripts and styles are allowed
 # (the pages' small scripts, htmx's indicator style, Swagger UI's and ReDoc's start-up), evaluated strings are not
 # (no hx-on handlers: the redeem form's live in static/js/redeem.js); ReDoc runs a worker from a blob and pictures
-# may be data: URLs. Encoded once: each response only appends them.
+# may be data: URLs. The one outside script is WeChat's JS-SDK (the H5's subscribe buttons), from where
+# SIYU_WECHAT_JS_SDK says. Encoded once: each response only appends them.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "default-src 'self'; script-src 'self' 'unsafe-inline'{scripts}; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'"
 )
-SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
-    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
-    (b"x-frame-options", b"SAMEORIGIN"),
-]
+
+
+def security_headers(js_sdk: str = "") -> list[tuple[bytes, bytes]]:
+    parts = urlsplit(js_sdk)
+    origin = f" {parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
+    return [
+        (b"content-security-policy", CONTENT_SECURITY_POLICY.format(scripts=origin).encode()),
+        (b"x-frame-options", b"SAMEORIGIN"),
+    ]
+
+
+SECURITY_HEADERS = security_headers()
 
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -152,8 +162,9 @@ class HeadersAndLog:
     adds the security headers, logs each request with its time, under a request id every log line of the request
     carries (echoed in X-Request-ID), and counts it for /metrics."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, security: list[tuple[bytes, bytes]] | None = None) -> None:
         self.app = app
+        self.security = SECURITY_HEADERS if security is None else security
         self.templates: dict[int, str] | None = None  # filled at the first request, once every route is there
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -190,7 +201,7 @@ class HeadersAndLog:
                 headers["X-Request-ID"] = request_id
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("Referrer-Policy", "same-origin")
-                headers.raw.extend(SECURITY_HEADERS)
+                headers.raw.extend(self.security)
             await send(message)
 
         try:
@@ -298,7 +309,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=800)
     app.add_middleware(UploadLimit, paths=UPLOAD_PATHS, limit_bytes=settings.max_upload_mb << 20)
 
-    app.add_middleware(HeadersAndLog)
+    app.add_middleware(HeadersAndLog, security=security_headers(settings.wechat_js_sdk))
 
     @app.get("/healthz", tags=["运维"], summary="健康检查（含数据库）")
     async def healthz(request: Request) -> JSONResponse:

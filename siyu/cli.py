@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 import typer.core
@@ -19,6 +20,10 @@ from siyu import db, logs
 from siyu.config import Settings, get_settings
 from siyu.kit.errors import AppError
 from siyu.staff.models import ROLE_LABELS
+
+if TYPE_CHECKING:
+    from siyu.demo.data import DemoSummary
+    from siyu.demo.gateways import Running
 
 T = TypeVar("T")
 
@@ -320,6 +325,17 @@ def demo(
 
     summary = _in_transaction(lambda s: data.load(s, members_count=members))
     settings = get_settings()
+    with _fake_gateways(settings) as running:
+        _load_demo(settings, summary, fakes=running is not None)
+    out.print("[bold]演示数据" + ("已载入" if summary.created else "已存在") + f"[/bold]：会员 {summary.members} 位")
+    _print_addresses(settings.host, port or settings.port, summary.tenant_slug, serving=False)
+    out.print(f"  演示账号（密码均为 {data.DEMO_PASSWORD}）：")
+    for email, role in summary.staff:
+        out.print(f"    {email:28s} {ROLE_LABELS.get(role, role)}")
+
+
+def _load_demo(settings: Settings, summary: DemoSummary, *, fakes: bool) -> None:
+    """The demo's data beyond its fans (the first load only), then the background work it queued."""
     if summary.created:
         import tempfile
 
@@ -375,14 +391,58 @@ def demo(
             f"中选 {tried.winners} 人，试用报告 {tried.reports} 份"
         )
         _in_transaction(lambda s: points.gift(s, slug=summary.tenant_slug))
+        if fakes:
+            from siyu.demo import notices
+
+            consented = _in_transaction(lambda s: notices.load(s, slug=summary.tenant_slug))
+            out.print(f"  粉丝通知：公众号和短信接到本机模拟网关，{consented} 次订阅")
         ran = _run_due_work(settings)
         delivered = _in_transaction(lambda s: _deliveries(s, summary.tenant_slug))
         out.print(f"  后台任务：已处理 {ran} 个，粉丝通知发送记录 {delivered} 条")
-    out.print("[bold]演示数据" + ("已载入" if summary.created else "已存在") + f"[/bold]：会员 {summary.members} 位")
-    _print_addresses(settings.host, port or settings.port, summary.tenant_slug, serving=False)
-    out.print(f"  演示账号（密码均为 {data.DEMO_PASSWORD}）：")
-    for email, role in summary.staff:
-        out.print(f"    {email:28s} {ROLE_LABELS.get(role, role)}")
+
+
+@contextmanager
+def _fake_gateways(settings: Settings) -> Iterator[Running | None]:
+    """On a demo server without real WeChat or SMS gateways: the fake ones, on this machine, for as long as the
+    command runs (see siyu/demo/gateways). None when they are not wanted."""
+    from siyu.demo import gateways
+
+    if not gateways.wanted(settings) or _demo_has_real_credentials(settings):
+        yield None
+        return
+    try:
+        running = gateways.started(settings)
+        fakes = running.__enter__()
+    except (ValueError, RuntimeError, OSError) as error:
+        out.print(f"[red]本机模拟网关没有启动：{error}[/red]")
+        raise typer.Exit(2) from None
+    try:
+        out.print(f"  模拟微信  {fakes.wechat_base}（公众号、小程序、JS-SDK；当前：{fakes.wechat.mode}）")
+        out.print(f"  模拟短信  {fakes.sms_base}（阿里云、腾讯云；当前：{fakes.sms.mode}）")
+        out.print(
+            f"  让它出错：curl -X POST '{fakes.sms_base}/_fake/mode?mode=throttle'（ok / throttle / refuse / down）"
+        )
+        yield fakes
+    finally:
+        running.__exit__(None, None, None)
+
+
+def _demo_has_real_credentials(settings: Settings) -> bool:
+    """Whether the demo tenant was given WeChat or SMS credentials of its own (then the real gateways are meant)."""
+    from siyu.demo import gateways
+
+    async def look(session: AsyncSession) -> bool:
+        from siyu.tenants import service as tenants
+
+        tenant = await tenants.find_by_slug(session, settings.demo_tenant)
+        if tenant is None:
+            return False
+        stored = tenant.settings or {}
+        return gateways.real_credentials(stored.get("wechat") or {}, stored.get("notices") or {})
+
+    if any(c in settings.demo_tenant for c in "*?["):
+        return False
+    return _in_transaction(look)
 
 
 def _run_due_work(settings: Settings) -> int:
@@ -448,15 +508,16 @@ def serve(
     _share_metrics(settings)
     out.print("[bold]siyu 私域[/bold] 正在启动：")
     _print_addresses(host, port, _demo_slug(settings), serving=True)
-    uvicorn.run(
-        "siyu.main:app",
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-        forwarded_allow_ips=settings.trusted_proxies,
-    )
+    with _fake_gateways(settings):
+        uvicorn.run(
+            "siyu.main:app",
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=settings.log_level.lower(),
+            proxy_headers=True,
+            forwarded_allow_ips=settings.trusted_proxies,
+        )
 
 
 @app.command(cls=Command, options_metavar="[选项]")

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     # Fan sign-in: WeChat's endpoints (point them at a fake in tests or staging) and who sends SMS codes.
     wechat_api_base: str = "https://api.weixin.qq.com"
     wechat_open_base: str = "https://open.weixin.qq.com"
+    # WeChat's JS-SDK, loaded by the H5 pages that offer official-account subscribe notices (the page's script
+    # sources allow its origin).
+    wechat_js_sdk: str = "https://res.wx.qq.com/open/js/jweixin-1.6.0.js"
     sms_provider: str = "log"
     # Notices by SMS: the providers' endpoints (point them at a fake in tests or staging).
     aliyun_sms_base: str = "https://dysmsapi.aliyuncs.com"

@@ -92,6 +92,8 @@ PUBLIC_ROUTES = {
     "/h5/{slug}/live/{show_id}/cover": "a show's cover within the slug's tenant",
     "/h5/{slug}/live/{show_id}/products/{product_id}/image": "a product of a show within the slug's tenant",
     "/h5/{slug}/notices": "the signed-in fan's own notice settings and notices",
+    "/h5/{slug}/notices/wx-config": "wx.config for the signed-in fan's page, signed with her own tenant's account",
+    "/h5/{slug}/notices/consents": "the signed-in fan's own subscribe consents (tests/notices/test_official.py)",
     "/h5/{slug}/groups": "the slug's tenant's fan groups as the signed-in fan sees them",
     "/h5/{slug}/groups/{group_id}/qr": "a group of the slug's tenant offered to her (tests/groups/test_web.py)",
     "/h5/{slug}/groups/{group_id}/join": "she joins a group of the slug's tenant (tests/groups/test_web.py)",

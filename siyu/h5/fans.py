@@ -70,6 +70,37 @@ async def sign_out(request: Request, response: Response, session: AsyncSession, 
     response.delete_cookie(cookie_name(tenant.slug), path=f"/h5/{tenant.slug}/")
 
 
+def official_cookie_name(slug: str) -> str:
+    return f"siyu_oa_{slug}"
+
+
+def remember_official_account(
+    request: Request, response: Response, tenant: Tenant, member_id: int, openid: str
+) -> None:
+    """The official account's openid she signed in with: her H5 subscribe consents are that account's."""
+    settings = request.app.state.settings
+    payload = f"{member_id}.{openid}"
+    response.set_cookie(
+        official_cookie_name(tenant.slug),
+        f"{payload}.{sign(settings.secret_key, payload)}",
+        max_age=SESSION_DAYS * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure or request.url.scheme == "https",
+        path=f"/h5/{tenant.slug}/",
+    )
+
+
+def official_account(request: Request, slug: str, member_id: int) -> str | None:
+    """Her official-account openid when she signed in here through the official account (as this member)."""
+    member, _, rest = request.cookies.get(official_cookie_name(slug), "").partition(".")
+    openid, _, signature = rest.rpartition(".")
+    if member != str(member_id) or not openid or not signature:
+        return None
+    secret = request.app.state.settings.secret_key
+    return openid if same(signature, sign(secret, f"{member}.{openid}")) else None
+
+
 def _signed(request: Request, slug: str) -> tuple[int, int, int] | None:
     raw = request.cookies.get(cookie_name(slug), "")
     parts = raw.split(".")

@@ -18,6 +18,7 @@ from siyu.kit.time import to_local
 from siyu.kit.web import DbSession, ResourceId
 from siyu.live import service
 from siyu.live.models import Show, ShowStatus
+from siyu.notices import service as notices
 from siyu.templating import templates
 from siyu.tenants.models import PLATFORM_LABELS
 
@@ -75,6 +76,13 @@ async def _show_page(
     )
     products = (await service.products_of(session, tenant_id=tenant_id, show_ids=[show.id]))[show.id]
     counts = await service.reservation_counts(session, tenant_id=tenant_id, show_ids=[show.id])
+    oa_templates = (
+        await notices.official_templates(
+            session, tenant_id=tenant_id, member_id=fan.member.id, kinds=["live_show_reminder"]
+        )
+        if fan.member is not None
+        else []
+    )
     template = "h5/_live_button.html" if request.headers.get("HX-Request") else "h5/live_show.html"
     return templates.TemplateResponse(
         request,
@@ -87,6 +95,9 @@ async def _show_page(
             reservations=counts.get(show.id, 0),
             error=error,
             day=_day(show, fan.tenant.timezone),
+            oa_templates=oa_templates,
+            oa_button="订阅开播提醒",
+            js_sdk=request.app.state.settings.wechat_js_sdk,
         ),
         status_code=status_code,
     )

@@ -11,7 +11,7 @@ from starlette.datastructures import FormData
 
 from siyu.fans import service as fans
 from siyu.fans.wechat import WechatError, authorize_url
-from siyu.h5.fans import Fan, FanPage, sign_in, sign_out, to_sign_in
+from siyu.h5.fans import Fan, FanPage, remember_official_account, sign_in, sign_out, to_sign_in
 from siyu.h5.referrals import joined_here
 from siyu.kit.errors import AppError
 from siyu.kit.security import new_token, same, sign
@@ -261,6 +261,7 @@ async def wechat_callback(fan: Fan, request: Request, session: DbSession, code: 
     await joined_here(request, response, session, fan, member, started)
     response.delete_cookie(STATE_COOKIE, path=f"/h5/{fan.tenant.slug}/")
     await sign_in(request, response, session, fan.tenant, member.id)
+    remember_official_account(request, response, fan.tenant, member.id, user.openid)
     return response
 
 

@@ -78,6 +78,20 @@ FIELD_LIMITS = {
 WECHAT_DROP = {43101, 40003, 40037, 47003, 41030}  # refused or not subscribed; a bad openid, template or field
 WECHAT_RETRY = {-1, 45009, 45011, 45047}  # busy, over the daily quota or the rate limit: later
 WECHAT_TOKEN = {40001, 40014, 42001}  # the access token is stale: fetch a new one, once
+# The official account's subscribe notices (bizsend) answer with the mini-program's codes; what each means, in words.
+DROPPED = {
+    43101: "粉丝未订阅或已拒收",
+    40003: "粉丝的微信账号有误",
+    40037: "模板编号有误",
+    47003: "模板字段有误",
+    41030: "跳转页面有误",
+}
+OFFICIAL_DROPPED = {
+    **DROPPED,
+    43101: "粉丝未订阅或已拒收公众号通知",
+    40003: "粉丝的微信账号不属于这个公众号",
+    41030: "跳转网页有误",
+}
 
 
 def field_type(key: str) -> str:
@@ -93,6 +107,7 @@ def fit(key: str, value: str) -> str:
 
 
 _tokens: dict[tuple[str, str], tuple[str, float]] = {}  # (api base, app id) -> (token, good until, monotonic)
+_tickets: dict[tuple[str, str], tuple[str, float]] = {}  # the same for JS-SDK tickets
 
 
 class WechatSender:
@@ -114,6 +129,36 @@ class WechatSender:
             return None
         _tokens[key] = (str(token), time.monotonic() + max(60, int(body.get("expires_in") or 7200) - 300))
         return str(token)
+
+    async def jsapi_ticket(self) -> str | None:
+        """The official account's JS-SDK ticket (for wx.config on H5 pages), cached like the access token; None when
+        WeChat does not hand one out now."""
+        key = (self.api_base, self.app_id)
+        cached = _tickets.get(key)
+        if cached and cached[1] > time.monotonic():
+            return cached[0]
+        try:
+            async with _client(self.transport) as client:
+                for fresh in (False, True):
+                    token = await self._token(client, fresh=fresh)
+                    if token is None:
+                        return None
+                    response = await client.get(
+                        self.api_base + "/cgi-bin/ticket/getticket", params={"access_token": token, "type": "jsapi"}
+                    )
+                    body = response.json() if response.status_code < 500 else {"errcode": -1}
+                    errcode = int(body.get("errcode") or 0) if isinstance(body, dict) else -1
+                    if errcode not in WECHAT_TOKEN:
+                        break
+        except (httpx.HTTPError, ValueError) as error:
+            log.warning("notices.wechat_unreachable", error=type(error).__name__)
+            return None
+        ticket = body.get("ticket") if errcode == 0 else None
+        if not ticket:
+            log.info("notices.wechat_ticket", errcode=errcode)
+            return None
+        _tickets[key] = (str(ticket), time.monotonic() + max(60, int(body.get("expires_in") or 7200) - 300))
+        return str(ticket)
 
     async def send(
         self, *, openid: str, template_id: str, data: dict[str, str], page: str = "", official: bool = False
@@ -145,11 +190,11 @@ class WechatSender:
         except (httpx.HTTPError, ValueError) as error:
             log.warning("notices.wechat_unreachable", error=type(error).__name__)
             return Result(Outcome.retry, "unreachable", "微信接口连不上")
-        log.info("notices.wechat", errcode=errcode, template_id=template_id)
+        log.info("notices.wechat", errcode=errcode, template_id=template_id, official=official)
         if errcode == 0:
-            return Result(Outcome.sent, None, "微信已接收")
+            return Result(Outcome.sent, None, "公众号已接收" if official else "微信已接收")
         if errcode in WECHAT_DROP:
-            return Result(Outcome.drop, str(errcode), "粉丝未订阅或已拒收" if errcode == 43101 else "模板或参数有误")
+            return Result(Outcome.drop, str(errcode), (OFFICIAL_DROPPED if official else DROPPED)[errcode])
         if errcode in WECHAT_RETRY:
             return Result(Outcome.retry, str(errcode), "微信繁忙或达到频率限制")
         if errcode in WECHAT_TOKEN:

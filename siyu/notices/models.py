@@ -92,18 +92,22 @@ class WebhookEndpoint(Base):
 
 
 class Consent(Base):
-    """One subscribe consent a fan gave in the mini-program for one template: it allows one message."""
+    """One subscribe consent a fan gave for one template (in the mini-program, or on the H5 for the official
+    account's subscribe notices): it allows one message. A tap reported twice is one consent (`tap`)."""
 
     __tablename__ = "notice_consents"
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id", "member_id"], ["members.tenant_id", "members.id"], ondelete="CASCADE"),
         Index(None, "tenant_id", "member_id", "template_id", "used_at"),
+        UniqueConstraint("tenant_id", "member_id", "template_id", "tap"),
     )
 
     tenant_id: Mapped[int] = mapped_column(primary_key=True)
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     member_id: Mapped[int]
     template_id: Mapped[str] = mapped_column(String(64))
+    tap: Mapped[str | None] = mapped_column(String(64))  # the tap that gave it, as its page reported it
+    openid: Mapped[str] = mapped_column(String(128), default="", server_default="")  # who gave it; "" unknown
     used_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_at_column()
 

@@ -122,27 +122,65 @@ async def get_endpoint(session: AsyncSession, *, tenant_id: int, endpoint_id: in
     )
 
 
+async def add_consents(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+    """Record consents; one whose tap was recorded before for the template is not recorded again. Returns how
+    many are new (by the ids the caller generated)."""
+    if not rows:
+        return 0
+    await insert_ignoring_duplicates(session, Consent, rows)
+    tenant_id = rows[0]["tenant_id"]
+    found = await session.scalar(
+        select(func.count()).where(of_tenant(Consent, tenant_id), Consent.id.in_([row["id"] for row in rows]))
+    )
+    return int(found or 0)
+
+
 async def use_consent(
     session: AsyncSession, *, tenant_id: int, member_id: int, template_id: str, now: datetime
-) -> bool:
-    """Spend one unused consent for the template (one conditional UPDATE: two senders cannot spend the same)."""
-    oldest = (
-        select(func.min(Consent.id))
+) -> str | None:
+    """Spend her oldest unused consent for the template (a conditional UPDATE: two senders cannot spend the same
+    one). The WeChat account that gave it ("" when not known), or None when she has none left."""
+    for _ in range(3):  # another sender may take the oldest between the look and the update: look again
+        oldest = (
+            await session.execute(
+                select(Consent.id, Consent.openid)
+                .where(
+                    of_tenant(Consent, tenant_id),
+                    Consent.member_id == member_id,
+                    Consent.template_id == template_id,
+                    Consent.used_at.is_(None),
+                )
+                .order_by(Consent.id)
+                .limit(1)
+            )
+        ).first()
+        if oldest is None:
+            return None
+        result = await session.execute(
+            update(Consent)
+            .where(of_tenant(Consent, tenant_id), Consent.id == oldest.id, Consent.used_at.is_(None))
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(result, "rowcount", 0):
+            return str(oldest.openid or "")
+    return None
+
+
+async def last_spent_openid(session: AsyncSession, *, tenant_id: int, member_id: int, template_id: str) -> str:
+    """The WeChat account of her most recently spent consent for the template ("" when not known)."""
+    found = await session.scalar(
+        select(Consent.openid)
         .where(
             of_tenant(Consent, tenant_id),
             Consent.member_id == member_id,
             Consent.template_id == template_id,
-            Consent.used_at.is_(None),
+            Consent.used_at.is_not(None),
         )
-        .scalar_subquery()
+        .order_by(Consent.used_at.desc(), Consent.id.desc())
+        .limit(1)
     )
-    result = await session.execute(
-        update(Consent)
-        .where(of_tenant(Consent, tenant_id), Consent.id == oldest, Consent.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(getattr(result, "rowcount", 0))
+    return str(found or "")
 
 
 async def give_back_consent(session: AsyncSession, *, tenant_id: int, member_id: int, template_id: str) -> None:

@@ -77,11 +77,45 @@ class NoticeSettings(BaseModel):
 
 
 class ConsentIn(BaseModel):
-    """What the mini-program's wx.requestSubscribeMessage answered: template id -> "accept" / "reject" / ..."""
+    """What the mini-program's wx.requestSubscribeMessage (or, on an H5 page, the official account's
+    wx-open-subscribe button) answered: template id -> "accept" / "reject" / ..."""
 
     model_config = ConfigDict(extra="forbid")
 
     results: dict[str, str] = Field(max_length=20, description="模板 ID -> accept / reject / ban / filter")
+    tap: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{8,64}$",
+        description="这次点击的编号（页面生成）：同一次点击重复上报只记一次",
+    )
+    openid: str | None = Field(
+        default=None, max_length=128, description="同意的微信账号（她绑定的 openid 之一）；公众号通知发到这个账号"
+    )
+
+
+class OfficialIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(
+        min_length=8, max_length=1000, pattern=r"^https?://", description="调用 wx.config 的网页地址（不含 # 之后）"
+    )
+
+
+class OfficialTemplateOut(BaseModel):
+    kind: str = Field(description="通知种类")
+    label: str
+    template_id: str = Field(description="公众号订阅通知模板 ID（wx-open-subscribe 的 template）")
+    remaining: int = Field(description="她还能收到的条数")
+
+
+class OfficialOut(BaseModel):
+    """wx.config 的参数（openTagList 带 wx-open-subscribe）和店铺以公众号订阅通知发送的通知。"""
+
+    app_id: str
+    timestamp: int
+    nonce_str: str
+    signature: str
+    templates: list[OfficialTemplateOut]
 
 
 class ConsentOut(BaseModel):

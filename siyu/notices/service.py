@@ -13,7 +13,7 @@ import ipaddress
 import json
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,18 +27,19 @@ from siyu.audit import service as audit
 from siyu.config import get_settings
 from siyu.fans import service as fans
 from siyu.jobs import service as jobs
-from siyu.kit.errors import InvalidInput, NotFound
+from siyu.kit.errors import Conflict, InvalidInput, NotFound, Unavailable
 from siyu.kit.ids import new_id
 from siyu.kit.pagination import Page, PageRequest
+from siyu.kit.security import new_token
 from siyu.kit.time import utcnow
 from siyu.kit.web import Principal
 from siyu.members import service as members
 from siyu.members.models import IdentityKind
 from siyu.notices import channels, repository, rules
 from siyu.notices.channels import Outcome, Result, SmsMessage
-from siyu.notices.models import Consent, Delivery, DeliveryStatus, Notice, NoticeStatus, WebhookEndpoint
+from siyu.notices.models import Delivery, DeliveryStatus, Notice, NoticeStatus, WebhookEndpoint
 from siyu.notices.schemas import KINDS, NoticeSettings, WechatTemplate
-from siyu.notices.signing import new_webhook_secret
+from siyu.notices.signing import jssdk_signature, new_webhook_secret
 from siyu.tenants import service as tenants
 
 log = structlog.get_logger("siyu.notices")
@@ -286,16 +287,31 @@ async def prepare(
             created_at=clock,
         )
         session.add(delivery)
-        # A WeChat try spends one of her consents now; a resumed try reuses the one the cut-off try spent.
-        spent = resumed or not template
-        if not spent and template:
+        # A WeChat try spends one of her consents now; a resumed try reuses the one the cut-off try spent. An
+        # official-account notice goes to the account that gave the consent.
+        spent: str | None = ""
+        if template and resumed and isinstance(attempt, WechatAttempt) and attempt.official:
+            spent = await repository.last_spent_openid(
+                session, tenant_id=tenant_id, member_id=notice.member_id, template_id=template
+            )
+        elif template and not resumed:
             spent = await repository.use_consent(
                 session, tenant_id=tenant_id, member_id=notice.member_id, template_id=template, now=now
             )
-        if not spent:
+        if spent is None:
             delivery.status, delivery.error_code = DeliveryStatus.dropped, "no_consent"
             delivery.response = "粉丝没有订阅这类消息"
             continue
+        if isinstance(attempt, WechatAttempt):
+            attempt = attempt.to(spent)
+            if not attempt.openid:
+                delivery.status, delivery.error_code = DeliveryStatus.dropped, "no_openid"
+                delivery.response = "粉丝没有绑定这个公众号的微信"
+                if template and not resumed:
+                    await repository.give_back_consent(
+                        session, tenant_id=tenant_id, member_id=notice.member_id, template_id=template
+                    )
+                continue
         calls.append(Call(target, attempt, delivery.id, resumed=resumed, consent=None if resumed else template))
     await session.flush()
     return Plan(tenant_id=tenant_id, notice_id=notice.id, calls=calls)
@@ -440,8 +456,9 @@ async def _targets(
             found.append((Target("sms", ""), _sms_attempt(sender, message), None))
     if "wechat" in chosen:
         template_config = settings.wechat.get(notice.kind)
-        openid = next((i.value for i in identities if i.kind == IdentityKind.wechat_openid), None)
-        if template_config and template_config.template_id and openid:
+        openid = next((i.value for i in identities if i.kind == IdentityKind.wechat_openid), "")
+        # An official-account notice may go to the account a consent names even without that account on record.
+        if template_config and template_config.template_id and (openid or template_config.official):
             attempt = await _wechat_attempt(session, notice=notice, openid=openid, config=template_config)
             if attempt is not None:
                 found.append((Target("wechat", ""), attempt, template_config.template_id))
@@ -521,9 +538,36 @@ def _sms_sender(settings: NoticeSettings) -> channels.LogSms | channels.AliyunSm
     )
 
 
+@dataclass(frozen=True)
+class WechatAttempt:
+    """One WeChat try: a mini-program subscribe message, or (official) an official-account subscribe notice."""
+
+    sender: channels.WechatSender
+    openid: str
+    template_id: str
+    data: dict[str, str]
+    page: str
+    official: bool
+
+    def to(self, openid: str) -> WechatAttempt:
+        """The same try to the account her consent came from, when the consent names one."""
+        return replace(self, openid=openid) if openid and openid != self.openid else self
+
+    async def __call__(self, resumed: bool) -> Result:
+        # Her consent was spent when the try was recorded (`prepare`). WeChat has no look-up of a message as sent,
+        # but it allows one message per consent: a resumed try sends again on the same consent, and 43101 then
+        # means the cut-off try had reached her.
+        result = await self.sender.send(
+            openid=self.openid, template_id=self.template_id, data=self.data, page=self.page, official=self.official
+        )
+        if resumed and result.code == "43101":
+            return Result(Outcome.sent, "43101", "上次发送已送达（这次订阅已用过）")
+        return result
+
+
 async def _wechat_attempt(
     session: AsyncSession, *, notice: Notice, openid: str, config: WechatTemplate
-) -> Attempt | None:
+) -> WechatAttempt | None:
     wechat = await fans.wechat_config(session, notice.tenant_id)
     app_id, secret = (
         (wechat.app_id, wechat.app_secret) if config.official else (wechat.mini_app_id, wechat.mini_app_secret)
@@ -536,19 +580,7 @@ async def _wechat_attempt(
         for field, fact in config.fields.items()
     }
     sender = channels.WechatSender(get_settings().wechat_api_base, app_id=app_id, secret=secret)
-
-    async def by_wechat(resumed: bool) -> Result:
-        # Her consent was spent when the try was recorded (siyu/notices/service.py `prepare`). WeChat has no
-        # look-up of a message as sent, but it allows one message per consent: a resumed try sends again on the
-        # same consent, and 43101 then means the cut-off try had reached her.
-        result = await sender.send(
-            openid=openid, template_id=config.template_id, data=data, page=config.page, official=config.official
-        )
-        if resumed and result.code == "43101":
-            return Result(Outcome.sent, "43101", "上次发送已送达（这次订阅已用过）")
-        return result
-
-    return by_wechat
+    return WechatAttempt(sender, openid, config.template_id, data, config.page, config.official)
 
 
 # Webhook endpoints
@@ -747,28 +779,114 @@ async def redeliver(
 
 
 async def record_consents(
-    session: AsyncSession, *, tenant_id: int, member_id: int, results: dict[str, str], now: datetime | None = None
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    member_id: int,
+    results: dict[str, str],
+    tap: str | None = None,
+    openid: str | None = None,
+    now: datetime | None = None,
 ) -> tuple[int, dict[str, int]]:
-    """Each "accept" allows one message of that template; a "reject" or "ban" takes the unused ones back."""
+    """Each "accept" allows one message of that template; a "reject" or "ban" takes the unused ones back.
+
+    `tap`: the one tap these answers came from: reported again (a retry, a double submit), it records nothing new.
+    `openid`: the WeChat account that gave them (one of hers), which their messages go to."""
     now = now or utcnow()
-    accepted = 0
+    openid = (openid or "").strip()
+    if openid:
+        identities = await members.identities_of(session, tenant_id=tenant_id, member_id=member_id)
+        if not any(i.kind == IdentityKind.wechat_openid and i.value == openid for i in identities):
+            raise NotYourAccount()
+    rows: list[dict[str, Any]] = []
     for template_id, answer in results.items():
         template_id = template_id.strip()[:64]
         if not template_id:
             continue
         if answer == "accept":
-            session.add(_consent(tenant_id=tenant_id, member_id=member_id, template_id=template_id, now=now))
-            accepted += 1
+            rows.append(
+                {
+                    "tenant_id": tenant_id,
+                    "id": new_id(),
+                    "member_id": member_id,
+                    "template_id": template_id,
+                    "tap": tap or None,
+                    "openid": openid,
+                    "used_at": None,
+                    "created_at": now,
+                }
+            )
         elif answer in ("reject", "ban"):
             await repository.drop_consents(
                 session, tenant_id=tenant_id, member_id=member_id, template_id=template_id, now=now
             )
+    accepted = await repository.add_consents(session, rows)
     await session.flush()
     return accepted, await repository.unused_consents(session, tenant_id=tenant_id, member_id=member_id)
 
 
-def _consent(*, tenant_id: int, member_id: int, template_id: str, now: datetime) -> Consent:
-    return Consent(tenant_id=tenant_id, id=new_id(), member_id=member_id, template_id=template_id, created_at=now)
+class NotYourAccount(InvalidInput):
+    code = "consent_account_unknown"
+    message = "这个微信账号没有绑定在你的会员上"
+
+
+class OfficialUnavailable(Unavailable):
+    code = "official_account_unavailable"
+    message = "公众号订阅暂时不可用，请稍后再试"
+
+
+class NoOfficialAccount(Conflict):
+    code = "official_account_missing"
+    message = "店铺还没有设置公众号，暂时不能订阅公众号提醒"
+
+
+@dataclass(frozen=True)
+class OfficialTemplate:
+    kind: str
+    label: str
+    template_id: str
+    remaining: int  # messages her unused consents still allow
+
+
+async def official_templates(
+    session: AsyncSession, *, tenant_id: int, member_id: int | None, kinds: list[str] | None = None
+) -> list[OfficialTemplate]:
+    """The kinds the tenant sends as official-account subscribe notices (those of `kinds`), with what she has left."""
+    settings = await settings_of(session, tenant_id)
+    wechat = await fans.wechat_config(session, tenant_id)
+    if not wechat.official_account:
+        return []
+    remaining = await repository.unused_consents(session, tenant_id=tenant_id, member_id=member_id) if member_id else {}
+    return [
+        OfficialTemplate(kind, KINDS[kind], config.template_id, remaining.get(config.template_id, 0))
+        for kind, config in settings.wechat.items()
+        if config.official and config.template_id and kind in KINDS and (kinds is None or kind in kinds)
+    ]
+
+
+@dataclass(frozen=True)
+class OfficialConfig:
+    """What an H5 page needs for wx.config, so that WeChat shows its subscribe buttons (wx-open-subscribe)."""
+
+    app_id: str
+    timestamp: int
+    nonce: str
+    signature: str
+
+
+async def official_config(session: AsyncSession, *, tenant_id: int, url: str) -> OfficialConfig:
+    """wx.config's fields for the page at `url` (its own address, without #fragment), signed with the official
+    account's JS-SDK ticket."""
+    wechat = await fans.wechat_config(session, tenant_id)
+    if not wechat.official_account:
+        raise NoOfficialAccount()
+    sender = channels.WechatSender(get_settings().wechat_api_base, app_id=wechat.app_id, secret=wechat.app_secret)
+    ticket = await sender.jsapi_ticket()
+    if ticket is None:
+        raise OfficialUnavailable()
+    nonce, timestamp = new_token(12), int(utcnow().timestamp())
+    signature = jssdk_signature(ticket, nonce=nonce, timestamp=timestamp, url=url)
+    return OfficialConfig(app_id=wechat.app_id, timestamp=timestamp, nonce=nonce, signature=signature)
 
 
 async def unsubscribed(session: AsyncSession, *, tenant_id: int, member_id: int) -> set[str]:

@@ -1,5 +1,6 @@
-"""Request signing, pure functions: Aliyun's RPC signature (HMAC-SHA1), Tencent Cloud's TC3-HMAC-SHA256, and
-Standard Webhooks 1.0 signatures for the tenant's own endpoints. Each is tested against its documented example."""
+"""Request signing, pure functions: Aliyun's RPC signature (HMAC-SHA1), Tencent Cloud's TC3-HMAC-SHA256, WeChat's
+JS-SDK page signature, and Standard Webhooks 1.0 signatures for the tenant's own endpoints. Each is tested against
+its documented example."""
 
 from __future__ import annotations
 
@@ -88,6 +89,18 @@ def tc3_authorization(
     signature = tc3_signature(secret_key, string_to_sign, timestamp=timestamp, service=service)
     scope = tc3_scope(timestamp, service)
     return f"TC3-HMAC-SHA256 Credential={secret_id}/{scope}, SignedHeaders=content-type;host, Signature={signature}"
+
+
+# WeChat JS-SDK (wx.config on an H5 page)
+
+
+def jssdk_signature(ticket: str, *, nonce: str, timestamp: int, url: str) -> str:
+    """SHA-1 hex of "jsapi_ticket=..&noncestr=..&timestamp=..&url=.." (keys in this order, values as they are); the
+    URL is the page's own, without its #fragment."""
+    page = url.split("#", 1)[0]
+    return hashlib.sha1(  # noqa: S324 - the algorithm WeChat prescribes for this signature
+        f"jsapi_ticket={ticket}&noncestr={nonce}&timestamp={timestamp}&url={page}".encode()
+    ).hexdigest()
 
 
 # Standard Webhooks 1.0

@@ -56,3 +56,35 @@ def test_the_fan_turns_a_notice_off(mobile_page: Page, screenshot: Screenshot) -
     expect(fan.get_by_label("积分即将过期")).to_be_checked()
     assert fan.evaluate("document.documentElement.scrollWidth") <= 375
     screenshot(fan, "notices-h5")
+
+
+def test_the_fan_subscribes_to_the_official_accounts_reminders(mobile_page: Page, screenshot: Screenshot) -> None:
+    """On the demo the official account's JS-SDK is the fake WeChat's: its sheet asks 允许 / 取消 like WeChat's."""
+    fan = mobile_page
+    fan.goto(f"/h5/{DEMO_SLUG}/notices")
+    fan.get_by_role("button", name="以演示会员身份体验").click()
+    fan.goto(f"/h5/{DEMO_SLUG}/notices")
+    section = fan.locator("#notice-official")
+    expect(section).to_contain_text("公众号提醒")
+    row = section.locator("[data-oa-row]").filter(has_text="预约的直播即将开播")
+    before = row.locator("[data-oa-left]").inner_text()
+    row.get_by_role("button", name="订阅").click()
+    sheet = fan.locator("[data-fake-wechat-sheet]")
+    expect(sheet).to_contain_text("想给你发送以下通知")
+    screenshot(fan, "notices-h5-official-sheet")
+    sheet.get_by_role("button", name="允许").click()
+    expect(section.locator("[data-oa-done]")).to_contain_text("订阅成功，到时公众号会提醒你")
+    expect(row.locator("[data-oa-left]")).to_contain_text("还能收到")
+    expect(row.locator("[data-oa-left]")).not_to_have_text(before)
+    assert fan.evaluate("document.documentElement.scrollWidth") <= 375
+    screenshot(fan, "notices-h5-official")
+
+    fan.goto(f"/h5/{DEMO_SLUG}/live")
+    fan.get_by_role("link", name="双12 护肤狂欢夜").click()  # she reserved it
+    box = fan.locator("#live-subscribe")
+    expect(box).to_contain_text("订阅开播提醒")
+    box.get_by_role("button", name="订阅提醒").click()
+    fan.locator("[data-fake-wechat-sheet]").get_by_role("button", name="取消").click()
+    expect(box.locator("[data-oa-done]")).to_contain_text("你没有同意")
+    assert fan.evaluate("document.documentElement.scrollWidth") <= 375
+    screenshot(fan, "live-h5-subscribe")

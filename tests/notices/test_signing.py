@@ -135,3 +135,12 @@ def test_during_a_rotation_both_secrets_sign_and_either_verifies() -> None:
     assert len(headers["webhook-signature"].split(" ")) == 2
     assert Webhook(old).verify(body, headers) == {"type": "notice.test"}
     assert Webhook(new).verify(body, headers) == {"type": "notice.test"}
+
+
+def test_the_js_sdk_signature_matches_wechats_example() -> None:
+    from siyu.notices.signing import jssdk_signature
+
+    ticket = "sM4AOVdWfPE4DxkXGEs8VMCPGGVi4C3VM0P37wVUCFvkVAy_90u5h9nbSlYy3-Sl-HhTdfl2fzFy1AOcHKP7qg"
+    url = "http://mp.weixin.qq.com?params=value"
+    signed = jssdk_signature(ticket, nonce="Wm3WZYTPz0wzccnW", timestamp=1414587457, url=url + "#top")
+    assert signed == "0f9de62fce790f9a083d5c99e95740ceb90c27ed"
