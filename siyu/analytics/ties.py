@@ -15,6 +15,7 @@ from typing import Literal
 
 Reading = Literal["claimed", "members", "tied"]
 READINGS: tuple[Reading, ...] = ("claimed", "members", "tied")
+RfmView = Literal["claimed", "tied"]  # the two views of member value
 
 
 def owned_sql(reading: Reading, where: str = "TRUE") -> str:
