@@ -12,8 +12,10 @@ buyers that carry no usable account cannot be told apart and are left out of the
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -68,6 +70,14 @@ def naive_utc(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
 
 
+def _temp_table(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame, select: str) -> None:
+    """A temporary table `name` of `select` over the frame (read as `read_parquet($f)`)."""
+    with tempfile.TemporaryDirectory() as workdir:
+        target = Path(workdir) / f"{name}.parquet"
+        frame.write_parquet(target)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select}", {"f": str(target)})
+
+
 def _load_months(con: duckdb.DuckDBPyConnection, bounds: list[tuple[datetime, datetime]]) -> None:
     frame = pl.DataFrame(
         {
@@ -77,9 +87,7 @@ def _load_months(con: duckdb.DuckDBPyConnection, bounds: list[tuple[datetime, da
         },
         schema={"idx": pl.Int64, "start": pl.Datetime("us"), "stop": pl.Datetime("us")},
     )
-    con.register("months_in", frame)
-    con.execute("CREATE OR REPLACE TEMP TABLE months AS SELECT * FROM months_in")
-    con.unregister("months_in")
+    _temp_table(con, "months", frame, "SELECT * FROM read_parquet($f)")
 
 
 def _load_reserved(con: duckdb.DuckDBPyConnection, reserved: list[tuple[int, int]]) -> None:
@@ -87,13 +95,13 @@ def _load_reserved(con: duckdb.DuckDBPyConnection, reserved: list[tuple[int, int
         {"member_id": [m for m, _ in reserved], "idx": [i for _, i in reserved]},
         schema={"member_id": pl.Int64, "idx": pl.Int64},
     )
-    con.register("reserved_in", frame)
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE reserved AS
-           SELECT DISTINCT coalesce(g.into_id, r.member_id) AS member_id, r.idx
-           FROM reserved_in r LEFT JOIN merges g ON g.member_id = r.member_id"""
+    _temp_table(
+        con,
+        "reserved",
+        frame,
+        """SELECT DISTINCT coalesce(g.into_id, r.member_id) AS member_id, r.idx
+           FROM read_parquet($f) r LEFT JOIN merges g ON g.member_id = r.member_id""",
     )
-    con.unregister("reserved_in")
 
 
 def compute(
