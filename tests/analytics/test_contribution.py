@@ -32,7 +32,7 @@ def own_data_dir(app: FastAPI, tmp_path: Path) -> Path:
 
 
 def _month(back: int, timezone: str) -> tuple[str, datetime]:
-    """"2026-10" of `back` months before this one, and noon on its 10th (tenant-local) as an aware instant."""
+    """ "2026-10" of `back` months before this one, and noon on its 10th (tenant-local) as an aware instant."""
     today = to_local(utcnow(), timezone)
     index = today.year * 12 + today.month - 1 - back
     year, number = index // 12, index % 12 + 1
