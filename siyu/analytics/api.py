@@ -8,20 +8,25 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from siyu.analytics import service
-from siyu.analytics.periods import period_of
+from siyu.analytics.contribution import MonthFigures, Repeat
+from siyu.analytics.periods import months_of, period_of
 from siyu.analytics.schemas import (
     AtRiskOut,
+    ContributionMonthOut,
+    ContributionOut,
     DashboardOut,
     EdgesIn,
     EdgesOut,
     PairOut,
     PlatformClaimsOut,
     RefreshOut,
+    RepeatOut,
     RfmOut,
     SegmentOut,
     SettingsIn,
     SettingsOut,
 )
+from siyu.analytics.ties import RfmView
 from siyu.kit.time import to_local, utcnow
 from siyu.kit.web import DbSession, Principal, require
 from siyu.tenants import service as tenants
@@ -29,6 +34,11 @@ from siyu.tenants import service as tenants
 router = APIRouter(prefix="/analytics", tags=["数据分析"])
 Reader = Annotated[Principal, require("analytics.read")]
 Day = Annotated[str | None, Query(max_length=10, description="YYYY-MM-DD，店铺时区")]
+Month = Annotated[str | None, Query(max_length=7, description="YYYY-MM，店铺时区；看不懂时用默认的近 12 个月")]
+View = Annotated[
+    RfmView,
+    Query(description="claimed：会员领取（含绑定账号自动积分）的订单；tied：能对应到会员的全部导入订单"),
+]
 
 
 def _dir(request: Request) -> Path:
@@ -89,9 +99,9 @@ async def dashboard(
 
 
 @router.get("/rfm", response_model=RfmOut, summary="会员价值（RFM）：5×5 分布与分层")
-async def rfm(request: Request, session: DbSession, principal: Reader) -> RfmOut:
+async def rfm(request: Request, session: DbSession, principal: Reader, view: View = "claimed") -> RfmOut:
     state = await service.snapshot_state(session, tenant_id=principal.tenant_id)
-    result = await service.rfm_of(session, tenant_id=principal.tenant_id, directory=_dir(request))
+    result = await service.rfm_of(session, tenant_id=principal.tenant_id, directory=_dir(request), reading=view)
     return RfmOut(
         computed_at=state.refreshed_at if state else None,
         members=result.members,
@@ -111,11 +121,62 @@ async def at_risk(
     principal: Reader,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    view: View = "claimed",
 ) -> list[AtRiskOut]:
     _, rows = await service.at_risk(
-        session, tenant_id=principal.tenant_id, directory=_dir(request), limit=limit, offset=offset
+        session, tenant_id=principal.tenant_id, directory=_dir(request), limit=limit, offset=offset, reading=view
     )
     return [AtRiskOut.model_validate(row) for row in rows]
+
+
+def _month_out(month: str, m: MonthFigures) -> ContributionMonthOut:
+    return ContributionMonthOut(
+        month=month,
+        orders=m.orders,
+        gmv_fen=m.gmv_fen,
+        member_orders=m.member_orders,
+        member_gmv_fen=m.member_gmv_fen,
+        reserved_orders=m.reserved_orders,
+        reserved_gmv_fen=m.reserved_gmv_fen,
+        unknown_orders=m.unknown_orders,
+        unknown_gmv_fen=m.unknown_gmv_fen,
+        member_share=m.share,
+    )
+
+
+def _repeat_out(r: Repeat) -> RepeatOut:
+    return RepeatOut(buyers=r.buyers, repeat_buyers=r.repeat_buyers, rate=r.rate)
+
+
+@router.get("/contribution", response_model=ContributionOut, summary="私域贡献：每月会员与非会员的成交、复购率")
+async def contribution(
+    request: Request, session: DbSession, principal: Reader, first: Month = None, last: Month = None
+) -> ContributionOut:
+    tenant = await tenants.get_tenant(session, principal.tenant_id)
+    months = months_of(first, last, today=to_local(utcnow(), tenant.timezone).date())
+    found = await service.contribution(
+        session, tenant_id=tenant.id, timezone=tenant.timezone, months=months, directory=_dir(request)
+    )
+    if found is None:
+        empty = Repeat(0, 0)
+        return ContributionOut(
+            first=months[0],
+            last=months[-1],
+            computed_at=None,
+            months=[_month_out(m, MonthFigures()) for m in months],
+            members_repeat=_repeat_out(empty),
+            others_repeat=_repeat_out(empty),
+            unidentified_orders=0,
+        )
+    return ContributionOut(
+        first=months[0],
+        last=months[-1],
+        computed_at=found.as_of,
+        months=[_month_out(month, m) for month, m in found.months],
+        members_repeat=_repeat_out(found.members),
+        others_repeat=_repeat_out(found.others),
+        unidentified_orders=found.unidentified_orders,
+    )
 
 
 @router.post("/refresh", response_model=RefreshOut, summary="更新分析快照（只读取上次之后变化的订单）")

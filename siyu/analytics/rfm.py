@@ -1,12 +1,14 @@
-"""RFM from the snapshot's orders credited to members, computed by DuckDB in one pass.
+"""RFM from the snapshot's orders of members, computed by DuckDB in one pass.
 
-Per member (merged members counted in the member they were merged into), over her credited orders (claimed,
-or credited to a bound account) that are paid and not closed or fully refunded:
+Per member (merged members counted in the member they were merged into), over her orders that are paid and not
+closed or fully refunded - the orders credited to her (claimed, or credited to a bound account), or in the
+second view every imported order tied to her (see `ties`):
 - R: whole days from her last order's payment to now (a payment dated in the future counts as 0 days);
 - F: how many such orders;
 - M: what they were paid, less refunds, each order at least 0 fen.
 A score of 1..5 per letter: R scores 5 - (edges below her days), F and M score 1 + (edges below her value).
 The four edges per letter are the tenant's own, or else the 20/40/60/80 % quantiles of the data.
+At risk (churn): at least two orders, and both her last order and her last visit further back than her usual gap.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
+
+from siyu.analytics.ties import Reading, owned_sql
 
 LETTERS = ("r", "f", "m")
 
@@ -32,16 +36,28 @@ OTHER = ("other", "一般")
 MIN_GAP_DAYS = 7
 SEGMENT_NAMES = {key: name for key, name, _ in SEGMENTS} | {OTHER[0]: OTHER[1]}
 
-# Per member: what her credited orders say. `$now` is a naive UTC timestamp.
-PER_MEMBER = """
-SELECT coalesce(g.into_id, c.member_id) AS member_id,
-       greatest(floor((epoch($now) - epoch(max(c.paid_at))) / 86400), 0)::BIGINT AS recency_days,
-       count(*) AS frequency,
-       sum(greatest(c.paid_fen - least(c.refund_fen, c.paid_fen), 0))::BIGINT AS monetary_fen,
-       (epoch(max(c.paid_at)) - epoch(min(c.paid_at))) / 86400.0 AS span_days
-FROM orders c LEFT JOIN merges g ON g.member_id = c.member_id
-WHERE c.member_id IS NOT NULL AND c.status NOT IN ('unpaid', 'closed', 'refunded') AND c.paid_at IS NOT NULL
-GROUP BY 1
+
+# Per member: what her orders say (in one of the readings of `ties`), and her last visit. `$now` is a naive UTC
+# timestamp.
+def per_member_sql(reading: Reading) -> str:
+    return f"""
+WITH {owned_sql(reading, "paid_at IS NOT NULL AND status NOT IN ('unpaid', 'closed', 'refunded')")},
+bought AS (
+  SELECT c.owner AS member_id,
+         greatest(floor((epoch($now) - epoch(max(c.paid_at))) / 86400), 0)::BIGINT AS recency_days,
+         count(*) AS frequency,
+         sum(greatest(c.paid_fen - least(c.refund_fen, c.paid_fen), 0))::BIGINT AS monetary_fen,
+         (epoch(max(c.paid_at)) - epoch(min(c.paid_at))) / 86400.0 AS span_days
+  FROM owned c WHERE c.owner IS NOT NULL
+  GROUP BY 1
+),
+came AS (
+  SELECT coalesce(g.into_id, v.member_id) AS member_id, max(v.visited_at) AS visited_at
+  FROM visits v LEFT JOIN merges g ON g.member_id = v.member_id GROUP BY 1
+)
+SELECT b.*, CASE WHEN v.visited_at IS NOT NULL
+                 THEN greatest(floor((epoch($now) - epoch(v.visited_at)) / 86400), 0)::BIGINT END AS visit_days
+FROM bought b LEFT JOIN came v ON v.member_id = b.member_id
 """
 
 
@@ -121,16 +137,23 @@ def scored_sql(edges: Edges) -> str:
       FROM per_member
     )
     SELECT *, {segment} AS segment,
-           (frequency >= 2 AND recency_days > greatest(usual_gap_days, $min_gap)) AS at_risk
+           (frequency >= 2 AND least(recency_days, coalesce(visit_days, recency_days))
+                               > greatest(usual_gap_days, $min_gap)) AS at_risk
     FROM s
     """
 
 
-def compute(con: duckdb.DuckDBPyConnection, *, now: datetime, own_edges: dict[str, list[float]] | None) -> Rfm:
+def compute(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    now: datetime,
+    own_edges: dict[str, list[float]] | None,
+    reading: Reading = "claimed",
+) -> Rfm:
     """Every member's scores, summed into the 5x5 grid (recency by frequency) and the named segments. Leaves the
     per-member figures in the connection's temporary table `per_member` (for `at_risk_members`)."""
     now = now.replace(tzinfo=None)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE per_member AS {PER_MEMBER}", {"now": now})
+    con.execute(f"CREATE OR REPLACE TEMP TABLE per_member AS {per_member_sql(reading)}", {"now": now})
     edges = _edges(con, now, own_edges)
     rows = con.execute(
         f"""SELECT r_score, f_score, segment, count(*), sum(monetary_fen), sum(at_risk::INT)
@@ -167,7 +190,7 @@ def at_risk_members(
     now = now.replace(tzinfo=None)
     page = f" LIMIT {int(limit)} OFFSET {int(offset)}" if limit is not None else ""
     rows = con.execute(
-        f"""SELECT member_id, recency_days, frequency, monetary_fen, usual_gap_days, segment
+        f"""SELECT member_id, recency_days, visit_days, frequency, monetary_fen, usual_gap_days, segment
             FROM ({scored_sql(edges)}) WHERE at_risk ORDER BY monetary_fen DESC, member_id{page}""",
         {"min_gap": MIN_GAP_DAYS},
     ).fetchall()
@@ -175,10 +198,11 @@ def at_risk_members(
         {
             "member_id": int(m),
             "recency_days": int(r),
+            "visit_days": None if v is None else int(v),
             "frequency": int(f),
             "monetary_fen": int(fen),
             "usual_gap_days": float(gap),
             "segment": segment,
         }
-        for m, r, f, fen, gap, segment in rows
+        for m, r, v, f, fen, gap, segment in rows
     ]

@@ -86,9 +86,39 @@ class AtRiskOut(BaseModel):
     segment: str
     segment_name: str
     recency_days: int
+    visit_days: int | None = Field(description="最近一次访问距今天数；没有访问记录时为 null")
     usual_gap_days: float
     frequency: int
     monetary_fen: int
+
+
+class ContributionMonthOut(BaseModel):
+    month: str = Field(description="月份 YYYY-MM（店铺时区）")
+    orders: int = Field(description="付款时间在本月、不是待付款的订单数")
+    gmv_fen: int = Field(description="这些订单的成交额（分）= 实付减退款，每单最少 0")
+    member_orders: int = Field(description="其中会员的订单：会员领取的，或带有会员绑定的买家账号的")
+    member_gmv_fen: int
+    reserved_orders: int = Field(description="会员订单中，本月预约过直播（本月开播、未取消）的会员的订单")
+    reserved_gmv_fen: int
+    unknown_orders: int = Field(description="无法对应到会员的买家的订单")
+    unknown_gmv_fen: int
+    member_share: float | None = Field(description="会员成交额 / 成交额；本月没有成交时为 null")
+
+
+class RepeatOut(BaseModel):
+    buyers: int = Field(description="期间内有有效订单（已付款、未关闭、未全额退款）的买家数")
+    repeat_buyers: int = Field(description="其中有效订单不少于 2 笔的买家数")
+    rate: float | None = Field(description="复购率 = repeat_buyers / buyers；没有买家时为 null")
+
+
+class ContributionOut(BaseModel):
+    first: str = Field(description="第一个月 YYYY-MM")
+    last: str = Field(description="最后一个月 YYYY-MM（含）")
+    computed_at: datetime | None = Field(description="分析快照更新时间；从未计算时为 null，各月数字为 0")
+    months: list[ContributionMonthOut]
+    members_repeat: RepeatOut = Field(description="会员的复购率（整个期间）")
+    others_repeat: RepeatOut = Field(description="非会员买家（按买家账号区分）的复购率")
+    unidentified_orders: int = Field(description="没有可识别买家账号的非会员有效订单数（不计入复购率）")
 
 
 class RefreshOut(BaseModel):

@@ -15,13 +15,17 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from siyu.analytics import contribution as figures
 from siyu.analytics import repository, rfm, snapshot
 from siyu.analytics.models import DEFAULT_YUAN_PER_POINT, AnalyticsSettings, SnapshotState
 from siyu.analytics.periods import Period
+from siyu.analytics.ties import Reading
 from siyu.claims import service as claims
 from siyu.kit.errors import InvalidInput
 from siyu.kit.time import utcnow
 from siyu.ledger import service as ledger
+from siyu.live import attribution
+from siyu.live import service as live
 from siyu.mall import service as mall
 from siyu.members import service as members
 from siyu.orders import service as orders
@@ -314,15 +318,19 @@ async def refresh(session: AsyncSession, *, tenant_id: int, directory: Path, ful
     state = await repository.get_state(session, tenant_id=tenant_id)
     path = snapshot.path_of(directory, tenant_id)
     merges = await members.merged(session, tenant_id=tenant_id)
-    if full or state is None or not path.exists():
+    bindings = await claims.bound_accounts(session, tenant_id=tenant_id)
+    if full or state is None or await asyncio.to_thread(snapshot.outdated, path):
         rows = await snapshot.build(
             path,
             claims.orders_with_members(session, tenant_id=tenant_id),
             merges,
             ledger.entries_after(session, tenant_id=tenant_id, after_id=None),
+            bindings=bindings,
+            visits=await members.visits_since(session, tenant_id=tenant_id, since=None),
         )
         read, full = rows, True
     else:
+        since = await asyncio.to_thread(snapshot.visit_mark, path, CLAIM_OVERLAP)
         read, rows = await snapshot.apply_changes(
             path,
             claims.orders_with_members(
@@ -333,6 +341,8 @@ async def refresh(session: AsyncSession, *, tenant_id: int, directory: Path, ful
             ),
             merges,
             ledger.entries_after(session, tenant_id=tenant_id, after_id=state.entry_mark),
+            bindings=bindings,
+            visits=await members.visits_since(session, tenant_id=tenant_id, since=since),
         )
     entry_mark = await asyncio.to_thread(snapshot.entry_mark, path, ENTRY_OVERLAP_MS)
     if state is None:
@@ -365,15 +375,23 @@ async def snapshot_state(session: AsyncSession, *, tenant_id: int) -> SnapshotSt
 # RFM
 
 
-async def rfm_of(session: AsyncSession, *, tenant_id: int, directory: Path, now: datetime | None = None) -> rfm.Rfm:
-    """Every member's RFM scores summed into the grid and the named segments, from the snapshot as it is."""
+async def rfm_of(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    directory: Path,
+    now: datetime | None = None,
+    reading: Reading = "claimed",
+) -> rfm.Rfm:
+    """Every member's RFM scores summed into the grid and the named segments, from the snapshot as it is: over the
+    orders credited to her (`claimed`), or every imported order tied to her (`tied`)."""
     settings = await settings_of(session, tenant_id=tenant_id)
     path = snapshot.path_of(directory, tenant_id)
     moment = now or utcnow()
 
     def compute() -> rfm.Rfm:
         with snapshot.opened(path) as con:
-            return rfm.compute(con, now=moment, own_edges=settings.rfm_edges)
+            return rfm.compute(con, now=moment, own_edges=settings.rfm_edges, reading=reading)
 
     return await asyncio.to_thread(compute)
 
@@ -386,16 +404,17 @@ async def at_risk(
     limit: int | None = 200,
     offset: int = 0,
     now: datetime | None = None,
+    reading: Reading = "claimed",
 ) -> tuple[rfm.Rfm, list[dict[str, Any]]]:
-    """The members whose last order is further back than their own usual gap between orders, most valuable
-    first, with their nicknames."""
+    """The members whose last order and last visit are both further back than their own usual gap between
+    orders, most valuable first, with their nicknames."""
     settings = await settings_of(session, tenant_id=tenant_id)
     path = snapshot.path_of(directory, tenant_id)
     moment = now or utcnow()
 
     def compute() -> tuple[rfm.Rfm, list[dict[str, Any]]]:
         with snapshot.opened(path) as con:
-            summary = rfm.compute(con, now=moment, own_edges=settings.rfm_edges)
+            summary = rfm.compute(con, now=moment, own_edges=settings.rfm_edges, reading=reading)
             return summary, rfm.at_risk_members(con, now=moment, edges=summary.edges, limit=limit, offset=offset)
 
     summary, rows = await asyncio.to_thread(compute)
@@ -407,3 +426,60 @@ async def at_risk(
         row["nickname"] = names.get(row["member_id"], "")
         row["segment_name"] = rfm.SEGMENT_NAMES.get(row["segment"], "")
     return summary, rows
+
+
+# Private-domain contribution
+
+
+@dataclass(frozen=True)
+class Contribution:
+    months: list[tuple[str, figures.MonthFigures]]  # ("2026-03", its figures), oldest first
+    members: figures.Repeat  # repeat purchase of members over the whole period
+    others: figures.Repeat  # and of buyers unknown to siyu
+    unidentified_orders: int
+    as_of: datetime  # the snapshot's last refresh
+
+    @property
+    def total(self) -> figures.MonthFigures:
+        return figures.MonthFigures(
+            *(sum(getattr(m, name) for _, m in self.months) for name in figures.MonthFigures.__dataclass_fields__)
+        )
+
+
+async def contribution(
+    session: AsyncSession, *, tenant_id: int, timezone: str, months: list[str], directory: Path
+) -> Contribution | None:
+    """Per month, imported paid GMV of members (and of those who reserved a show that month) and of unknown
+    buyers, and repeat purchase over the months, from the snapshot as it is (None: the tenant has none yet).
+    Which members reserved comes from the live calendar (the reservations of the shows of those months)."""
+    state = await repository.get_state(session, tenant_id=tenant_id)
+    path = snapshot.path_of(directory, tenant_id)
+    if state is None or not months or not path.exists():
+        return None
+    bounds = [attribution.month_bounds(month, timezone) for month in months]
+    reservers = await live.reservers_between(session, tenant_id=tenant_id, start=bounds[0][0], end=bounds[-1][1])
+    reserved = []
+    for member_id, starts_at in reservers:
+        index = next((i for i, (s, e) in enumerate(bounds) if s <= starts_at < e), None)
+        if index is not None:
+            reserved.append((member_id, index))
+
+    def compute() -> figures.Figures:
+        with snapshot.opened(path) as con:
+            return figures.compute(con, bounds, reserved)
+
+    found = await asyncio.to_thread(compute)
+    return Contribution(
+        months=list(zip(months, found.months, strict=True)),
+        members=found.members,
+        others=found.others,
+        unidentified_orders=found.unidentified_orders,
+        as_of=state.refreshed_at,
+    )
+
+
+async def shows_of_month(
+    session: AsyncSession, *, tenant_id: int, month: str, timezone: str
+) -> attribution.MonthReport:
+    """The live shows of a month with what each brought (the live calendar's own attribution)."""
+    return await attribution.month_report(session, tenant_id=tenant_id, month=month, timezone=timezone)

@@ -14,17 +14,25 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import polars as pl
 
-COLUMNS = ("member_id", "platform", "order_id", "status", "paid_fen", "refund_fen", "paid_at")
+COLUMNS = ("member_id", "platform", "order_id", "status", "paid_fen", "refund_fen", "paid_at", "accounts")
 ORDERS_DDL = """CREATE TABLE IF NOT EXISTS orders (member_id BIGINT, platform VARCHAR, order_id VARCHAR,
-    status VARCHAR, paid_fen BIGINT, refund_fen BIGINT, paid_at TIMESTAMP)"""
+    status VARCHAR, paid_fen BIGINT, refund_fen BIGINT, paid_at TIMESTAMP, accounts VARCHAR[])"""
 MERGES_DDL = "CREATE TABLE IF NOT EXISTS merges (member_id BIGINT, into_id BIGINT)"
+# Buyer accounts members bound ("kind:value", as an order's `accounts` names them), all of them at each refresh.
+BINDINGS_DDL = "CREATE TABLE IF NOT EXISTS bindings (member_id BIGINT, account VARCHAR)"
+# Each member's last visit (at most one row per member).
+VISITS_DDL = "CREATE TABLE IF NOT EXISTS visits (member_id BIGINT, visited_at TIMESTAMP)"
+META_DDL = "CREATE TABLE IF NOT EXISTS meta (version INTEGER)"
+# A file written by an older version lacks what this one reads (buyer accounts, bindings, visits): the next
+# refresh builds it again in full.
+VERSION = 2
 ENTRIES_DDL = """CREATE TABLE IF NOT EXISTS entries (id BIGINT, kind VARCHAR, amount BIGINT, pending_amount BIGINT,
     created_at TIMESTAMP)"""
 ENTRY_COLUMNS = ("id", "kind", "amount", "pending_amount", "created_at")
@@ -43,6 +51,7 @@ _SCHEMA = {
     "paid_fen": pl.Int64,
     "refund_fen": pl.Int64,
     "paid_at": pl.Datetime("us"),
+    "accounts": pl.List(pl.String),
 }
 
 LOCK_WAIT_S = 30.0
@@ -71,6 +80,22 @@ def _connect(path: Path) -> duckdb.DuckDBPyConnection:
             time.sleep(0.05)
 
 
+def create_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Every table of the file, and the columns an older file lacks (empty until the next full build)."""
+    for ddl in (ORDERS_DDL, MERGES_DDL, ENTRIES_DDL, BINDINGS_DDL, VISITS_DDL, META_DDL):
+        con.execute(ddl)
+    con.execute("ALTER TABLE orders ADD COLUMN IF NOT EXISTS accounts VARCHAR[]")
+
+
+def outdated(path: Path) -> bool:
+    """Whether the file is missing or was written by an older version (then only a full build will do)."""
+    if not path.exists():
+        return True
+    with opened(path) as con:
+        row = con.execute("SELECT max(version) FROM meta").fetchone()
+    return row is None or row[0] is None or int(row[0]) < VERSION
+
+
 @contextmanager
 def opened(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """The snapshot file, for one question or one change at a time in this process (an empty one if missing)."""
@@ -78,9 +103,7 @@ def opened(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     with _lock(path):
         con = _connect(path)
         try:
-            con.execute(ORDERS_DDL)
-            con.execute(MERGES_DDL)
-            con.execute(ENTRIES_DDL)
+            create_tables(con)
             yield con
         finally:
             con.close()
@@ -108,6 +131,51 @@ def _load(con: duckdb.DuckDBPyConnection, table: str, files: list[str]) -> None:
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_parquet($files)", {"files": files})
 
 
+def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    if frame.height == 0:
+        return
+    with tempfile.TemporaryDirectory() as workdir:
+        target = Path(workdir) / f"{table}.parquet"
+        frame.write_parquet(target)
+        con.execute(f"INSERT INTO {table} SELECT * FROM read_parquet($f)", {"f": str(target)})
+
+
+def _write_bindings(con: duckdb.DuckDBPyConnection, bindings: list[tuple[int, str]]) -> None:
+    """Every bound buyer account, replacing the ones before (an account unbound since is gone)."""
+    con.execute("DELETE FROM bindings")
+    frame = pl.DataFrame(
+        {"member_id": [m for m, _ in bindings], "account": [a for _, a in bindings]},
+        schema={"member_id": pl.Int64, "account": pl.String},
+    )
+    _insert_frame(con, "bindings", frame)
+
+
+def _write_visits(con: duckdb.DuckDBPyConnection, visits: list[tuple[int, datetime]]) -> None:
+    """These members' last visits, replacing what the file held of them."""
+    if not visits:
+        return
+    frame = pl.DataFrame(
+        {"member_id": [m for m, _ in visits], "visited_at": [_naive_utc(at) for _, at in visits]},
+        schema={"member_id": pl.Int64, "visited_at": pl.Datetime("us")},
+    )
+    with tempfile.TemporaryDirectory() as workdir:
+        target = Path(workdir) / "visits.parquet"
+        frame.write_parquet(target)
+        con.execute("CREATE OR REPLACE TEMP TABLE new_visits AS SELECT * FROM read_parquet($f)", {"f": str(target)})
+    con.execute("DELETE FROM visits WHERE member_id IN (SELECT member_id FROM new_visits)")
+    con.execute("INSERT INTO visits SELECT member_id, max(visited_at) FROM new_visits GROUP BY member_id")
+
+
+def visit_mark(path: Path, overlap: timedelta) -> datetime | None:
+    """A time after which every visit not in the file was written: the newest visit it holds, less `overlap` (a
+    visit written by a transaction that committed late); None when it holds none."""
+    with opened(path) as con:
+        row = con.execute("SELECT max(visited_at) FROM visits").fetchone()
+    if row is None or row[0] is None:
+        return None
+    return row[0].replace(tzinfo=UTC) - overlap
+
+
 def _write_merges(con: duckdb.DuckDBPyConnection, merges: list[tuple[int, int]]) -> None:
     """Each merged member points at the member she is in now (chains of merges followed to their end)."""
     into = dict(merges)
@@ -133,8 +201,10 @@ async def build(
     chunks: AsyncIterator[pl.DataFrame],
     merges: list[tuple[int, int]],
     entries: AsyncIterator[pl.DataFrame],
+    bindings: list[tuple[int, str]] | None = None,
+    visits: list[tuple[int, datetime]] | None = None,
 ) -> int:
-    """A new file with every credited order, swapped in for the old one. Returns the rows it holds."""
+    """A new file with every order, swapped in for the old one. Returns the rows it holds."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent) as workdir:
         files = await _to_parquet(chunks, Path(workdir))
@@ -142,9 +212,8 @@ async def build(
         fresh = Path(workdir) / "fresh.duckdb"
         con = duckdb.connect(str(fresh))
         try:
-            con.execute(ORDERS_DDL)
-            con.execute(MERGES_DDL)
-            con.execute(ENTRIES_DDL)
+            create_tables(con)
+            con.execute("INSERT INTO meta VALUES ($v)", {"v": VERSION})
             if entry_files:
                 con.execute("INSERT INTO entries SELECT * FROM read_parquet($files)", {"files": entry_files})
             if files:
@@ -154,6 +223,8 @@ async def build(
                     {"files": files},
                 )
             _write_merges(con, merges)
+            _write_bindings(con, bindings or [])
+            _write_visits(con, visits or [])
             rows = con.execute("SELECT count(*) FROM orders").fetchone()
             con.execute("CHECKPOINT")
         finally:
@@ -169,6 +240,8 @@ async def apply_changes(
     chunks: AsyncIterator[pl.DataFrame],
     merges: list[tuple[int, int]],
     entries: AsyncIterator[pl.DataFrame],
+    bindings: list[tuple[int, str]] | None = None,
+    visits: list[tuple[int, datetime]] | None = None,
 ) -> tuple[int, int]:
     """Replace the orders that changed (one row per order, the new one) in the file. Returns (rows read, rows now
     in the file)."""
@@ -196,6 +269,9 @@ async def apply_changes(
                 )
                 con.execute("INSERT INTO orders SELECT * FROM changed_once")
             _write_merges(con, merges)
+            if bindings is not None:
+                _write_bindings(con, bindings)
+            _write_visits(con, visits or [])
             con.execute("COMMIT")
             total = con.execute("SELECT count(*) FROM orders").fetchone()
     return read, int(total[0]) if total else 0

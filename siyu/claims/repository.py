@@ -463,7 +463,17 @@ async def claimed_totals(
     return {platform: (int(n), int(fen)) for platform, n, fen in rows.tuples()}
 
 
-CREDITED_ORDER_COLUMNS = ("member_id", "platform", "order_id", "status", "paid_fen", "refund_fen", "paid_at")
+CREDITED_ORDER_COLUMNS = (
+    "member_id",
+    "platform",
+    "order_id",
+    "status",
+    "paid_fen",
+    "refund_fen",
+    "paid_at",
+    "buyer_nick",
+    "buyer_open_uid",
+)
 
 
 async def orders_with_members(
@@ -486,6 +496,8 @@ async def orders_with_members(
         Order.paid_fen,
         Order.refund_fen,
         Order.paid_at,
+        Order.buyer_nick,
+        Order.buyer_open_uid,
     )
     credited = and_(
         Claim.tenant_id == Order.tenant_id,

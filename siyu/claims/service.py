@@ -753,18 +753,54 @@ async def claimed_totals(
     return await repository.claimed_totals(session, tenant_id=tenant_id, start=start, end=end)
 
 
-def orders_with_members(
+def _accounts_of_frame() -> pl.Expr:
+    """The buyer accounts an order carries in full, as "kind:value" (the identity a member binds), in the order
+    of `ORDER_ACCOUNTS`; masked or empty ones are left out (as `order_accounts` does)."""
+    found = []
+    for platform, fields in ORDER_ACCOUNTS.items():
+        for field, kind in fields:
+            value = pl.col(field).str.strip_chars()
+            usable = (
+                (pl.col("platform") == platform)
+                & value.is_not_null()
+                & (value != "")
+                & ~value.str.contains("*", literal=True)
+            )
+            found.append(pl.when(usable).then(pl.lit(f"{kind}:") + value).otherwise(pl.lit(None, dtype=pl.String)))
+    return pl.concat_list(found).list.drop_nulls().alias("accounts")
+
+
+def account_key(kind: str, value: str) -> str:
+    """How a bound identity names the same buyer account as an order's `accounts`."""
+    return f"{kind}:{value.strip()}"
+
+
+async def orders_with_members(
     session: AsyncSession,
     *,
     tenant_id: int,
     changed_after_import: int | None = None,
     claimed_since: datetime | None = None,
 ) -> AsyncIterator[pl.DataFrame]:
-    """Frames of (member_id or null, platform, order_id, status, paid_fen, refund_fen, paid_at: naive UTC) of the
-    tenant's orders: all of them, or those changed after an import / claimed since a time."""
-    return repository.orders_with_members(
+    """Frames of (member_id or null, platform, order_id, status, paid_fen, refund_fen, paid_at: naive UTC,
+    accounts: the buyer accounts it carries as "kind:value") of the tenant's orders: all of them, or those changed
+    after an import / claimed since a time."""
+    accounts = _accounts_of_frame()
+    async for frame in repository.orders_with_members(
         session, tenant_id=tenant_id, changed_after_import=changed_after_import, claimed_since=claimed_since
-    )
+    ):
+        yield (
+            frame.with_columns(pl.col("buyer_nick").cast(pl.String), pl.col("buyer_open_uid").cast(pl.String))
+            .with_columns(accounts)
+            .drop("buyer_nick", "buyer_open_uid")
+        )
+
+
+async def bound_accounts(session: AsyncSession, *, tenant_id: int) -> list[tuple[int, str]]:
+    """(member, "kind:value") of every buyer account a member has bound (the kinds orders carry)."""
+    kinds = sorted({str(kind) for fields in ORDER_ACCOUNTS.values() for _, kind in fields})
+    rows = await members.identities_of_kinds(session, tenant_id=tenant_id, kinds=kinds)
+    return [(member_id, account_key(kind, value)) for member_id, kind, value in rows]
 
 
 # A member's recent buying, for the thresholds of fan groups

@@ -28,6 +28,7 @@ class NavItem:
 NAV: list[NavItem] = [
     NavItem("dashboard", "概览", "/console/", "tenant.read"),
     NavItem("rfm", "会员价值", "/console/analytics/rfm", "analytics.read"),
+    NavItem("contribution", "私域贡献", "/console/analytics/contribution", "analytics.read"),
     NavItem("orders", "订单", "/console/orders", "orders.read"),
     NavItem("members", "会员", "/console/members", "members.read"),
     NavItem("claims", "订单换积分", "/console/claims", "members.read"),

@@ -150,6 +150,8 @@ async def fan_page(slug: str, request: Request, session: DbSession) -> FanPage:
         member = await members.current(session, tenant_id=tenant.id, member_id=member_id)  # merged: the other one
         if member is not None and member.status != "active":
             member = None
+    if member is not None:
+        await members.record_visit(session, member=member, timezone=tenant.timezone)  # one write a day at most
     return FanPage(tenant, member)
 
 

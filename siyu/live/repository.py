@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.kit.db import of_tenant
@@ -205,3 +205,22 @@ async def reserved_batch(
         .limit(size)
     )
     return list(rows)
+
+
+async def reservers_between(
+    session: AsyncSession, *, tenant_id: int, start: datetime, end: datetime
+) -> list[tuple[int, datetime]]:
+    """(member, the show's start) of every reservation held for a show starting in [start, end) that was not
+    cancelled."""
+    rows = await session.execute(
+        select(Reservation.member_id, Show.starts_at)
+        .join(Show, and_(Show.tenant_id == Reservation.tenant_id, Show.id == Reservation.show_id))
+        .where(
+            of_tenant(Reservation, tenant_id),
+            Reservation.cancelled_at.is_(None),
+            Show.cancelled_at.is_(None),
+            Show.starts_at >= start,
+            Show.starts_at < end,
+        )
+    )
+    return [(int(m), at) for m, at in rows.tuples()]

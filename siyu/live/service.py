@@ -430,3 +430,10 @@ async def reservation_series(session: AsyncSession, *, show: Show, timezone: str
         )
         day += timedelta(days=1)
     return Series(days, counts)
+
+
+async def reservers_between(
+    session: AsyncSession, *, tenant_id: int, start: datetime, end: datetime
+) -> list[tuple[int, datetime]]:
+    """(member, the show's start) of the reservations held for shows starting in [start, end), neither cancelled."""
+    return await repository.reservers_between(session, tenant_id=tenant_id, start=start, end=end)

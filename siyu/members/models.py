@@ -41,10 +41,14 @@ class Member(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | merged
     merged_into: Mapped[int | None]
     created_at: Mapped[datetime] = created_at_column()
+    # Her last signed-in visit (H5 page or fan API call), written at most once per tenant-local day (migration 0025).
+    last_visit_at: Mapped[datetime | None]
 
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
         Index(None, "tenant_id", "created_at"),
+        # The visits since a time, for the analytics snapshot's refresh.
+        Index(None, "tenant_id", "last_visit_at"),
     )
 
 

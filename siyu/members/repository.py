@@ -157,3 +157,46 @@ async def merged(session: AsyncSession, *, tenant_id: int) -> list[tuple[int, in
         )
     )
     return [(int(a), int(b)) for a, b in rows.tuples() if b is not None]
+
+
+async def note_visit(
+    session: AsyncSession, *, tenant_id: int, member_id: int, at: datetime, day_start: datetime
+) -> bool:
+    """Her last visit is `at`, unless one was already stored on or after `day_start` (another request of the same
+    day got there first). Returns whether the row was written."""
+    result = await session.execute(
+        update(Member)
+        .where(
+            of_tenant(Member, tenant_id),
+            Member.id == member_id,
+            or_(Member.last_visit_at.is_(None), Member.last_visit_at < day_start),
+        )
+        .values(last_visit_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0)) > 0
+
+
+async def visits_since(session: AsyncSession, *, tenant_id: int, since: datetime | None) -> list[tuple[int, datetime]]:
+    """(member, her last visit) of the members who visited at or after `since` (None: every member who ever did)."""
+    statement = select(Member.id, Member.last_visit_at).where(
+        of_tenant(Member, tenant_id), Member.last_visit_at.is_not(None)
+    )
+    if since is not None:
+        statement = statement.where(Member.last_visit_at >= since)
+    rows = await session.execute(statement)
+    return [(int(m), at) for m, at in rows.tuples() if at is not None]
+
+
+async def identities_of_kinds(
+    session: AsyncSession, *, tenant_id: int, kinds: Sequence[str]
+) -> list[tuple[int, str, str]]:
+    """(member, kind, value) of every identity of these kinds."""
+    if not kinds:
+        return []
+    rows = await session.execute(
+        select(Identity.member_id, Identity.kind, Identity.value).where(
+            of_tenant(Identity, tenant_id), Identity.kind.in_(list(kinds))
+        )
+    )
+    return [(int(m), str(k), str(v)) for m, k, v in rows.tuples()]

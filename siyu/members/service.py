@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from siyu.audit import service as audit
 from siyu.kit.errors import Conflict, InvalidInput, NotFound
@@ -232,3 +233,37 @@ async def joined_at(session: AsyncSession, *, tenant_id: int, member_ids: list[i
     """When each of these members joined (those of another tenant are not found)."""
     rows = await repository.get_many(session, tenant_id=tenant_id, member_ids=sorted(set(member_ids)))
     return {m.id: m.created_at for m in rows}
+
+
+# Visits
+
+
+async def record_visit(session: AsyncSession, *, member: Member, timezone: str, now: datetime | None = None) -> bool:
+    """Note that she came (a signed-in page or fan API call): at most one write per tenant-local day, decided on
+    the value loaded with her, so every other request of the day costs no query. Returns whether it wrote."""
+    now = now or utcnow()
+    today = to_local(now, timezone).date()
+    last = member.last_visit_at
+    if last is not None:
+        if last.tzinfo is None:
+            last = last.replace(tzinfo=UTC)
+        if to_local(last, timezone).date() >= today:
+            return False
+    local_midnight = to_local(now, timezone).replace(hour=0, minute=0, second=0, microsecond=0)
+    wrote = await repository.note_visit(
+        session, tenant_id=member.tenant_id, member_id=member.id, at=now, day_start=local_midnight.astimezone(UTC)
+    )
+    set_committed_value(member, "last_visit_at", now)  # what the row holds now, without a second write
+    return wrote
+
+
+async def visits_since(session: AsyncSession, *, tenant_id: int, since: datetime | None) -> list[tuple[int, datetime]]:
+    """(member, her last visit) of the members who visited at or after `since` (None: all who ever did)."""
+    return await repository.visits_since(session, tenant_id=tenant_id, since=since)
+
+
+async def identities_of_kinds(
+    session: AsyncSession, *, tenant_id: int, kinds: Sequence[str]
+) -> list[tuple[int, str, str]]:
+    """(member, kind, value) of every identity of these kinds the tenant's members hold."""
+    return await repository.identities_of_kinds(session, tenant_id=tenant_id, kinds=kinds)

@@ -25,6 +25,8 @@ async def order(
     status: str = "paid",
     platform: str = "taobao",
     import_id: int | None = None,
+    buyer_nick: str | None = None,
+    buyer_open_uid: str | None = None,
 ) -> Order:
     row = await factories.order(
         session, tenant_id, platform=platform, status=status, paid_fen=paid_fen, order_id=f"77{next(_seq):010d}"
@@ -33,6 +35,7 @@ async def order(
     row.refund_fen = refund_fen
     row.status_rank = STATUS_RANK[status]
     row.last_import_id = import_id
+    row.buyer_nick, row.buyer_open_uid = buyer_nick, buyer_open_uid
     await session.flush()
     return row
 

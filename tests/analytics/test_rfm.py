@@ -25,10 +25,13 @@ EDGES = {"r": [7, 30, 90, 180], "f": [1, 2, 3, 5], "m": [10000, 50000, 100000, 5
 
 def table(rows: list[tuple[int, str, str, str, int, int, object]]) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
-    con.execute(snapshot.ORDERS_DDL)
-    con.execute(snapshot.MERGES_DDL)
+    snapshot.create_tables(con)
     if rows:
-        con.executemany("INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        con.executemany(
+            """INSERT INTO orders (member_id, platform, order_id, status, paid_fen, refund_fen, paid_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            rows,
+        )
     return con
 
 

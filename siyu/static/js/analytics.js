@@ -42,6 +42,24 @@
                { name: "上期", type: "bar", itemStyle: { color: grey }, data: JSON.parse(el.dataset.before).map(pct) }]
     };
   });
+  chart("contribution-chart", function (el) {
+    var d = JSON.parse(el.dataset.chart);
+    function bar(name, data, color) {
+      return { name: name, type: "bar", stack: "gmv", itemStyle: { color: color }, data: data };
+    }
+    return {
+      grid: { left: 64, right: 48, top: 36, bottom: 28 },
+      legend: { top: 0 },
+      tooltip: { trigger: "axis", valueFormatter: function (v) { return v == null ? "—" : v; } },
+      xAxis: { type: "category", data: d.labels },
+      yAxis: [{ type: "value", name: "元" }, { type: "value", name: "会员占比", min: 0, max: 100,
+                axisLabel: { formatter: "{value}%" }, splitLine: { show: false } }],
+      series: [bar("预约直播的会员", d.reserved, pink), bar("其他会员", d.members, "#f59ab8"),
+               bar("非会员", d.unknown, grey),
+               { name: "会员成交占比", type: "line", yAxisIndex: 1, connectNulls: false, itemStyle: { color: "#1f77b4" },
+                 tooltip: { valueFormatter: function (v) { return v == null ? "—" : v + "%"; } }, data: d.share }]
+    };
+  });
   var heat = document.getElementById("rfm-heat");
   if (heat) {
     var cells = JSON.parse(heat.dataset.cells);
