@@ -430,3 +430,6 @@ async def reservation_series(session: AsyncSession, *, show: Show, timezone: str
         )
         day += timedelta(days=1)
     return Series(days, counts)
+
+
+reserved = repository.reserved  # (an SQL condition over a member's columns, for saved segments)

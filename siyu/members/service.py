@@ -232,3 +232,11 @@ async def joined_at(session: AsyncSession, *, tenant_id: int, member_ids: list[i
     """When each of these members joined (those of another tenant are not found)."""
     rows = await repository.get_many(session, tenant_id=tenant_id, member_ids=sorted(set(member_ids)))
     return {m.id: m.created_at for m in rows}
+
+
+# Members by conditions of higher domains (saved segments)
+
+count_where = repository.count_where
+ids_where = repository.ids_where
+joined_within = repository.joined_within  # (SQL conditions over the member's columns)
+has_identity = repository.has_identity
