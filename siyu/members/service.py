@@ -234,6 +234,11 @@ async def joined_at(session: AsyncSession, *, tenant_id: int, member_ids: list[i
     return {m.id: m.created_at for m in rows}
 
 
+async def get_many(session: AsyncSession, *, tenant_id: int, member_ids: list[int]) -> list[Member]:
+    """These members (those of another tenant are not found)."""
+    return await repository.get_many(session, tenant_id=tenant_id, member_ids=sorted(set(member_ids)))
+
+
 # Members by conditions of higher domains (saved segments)
 
 count_where = repository.count_where
