@@ -16,8 +16,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from siyu.kit.pagination import PageRequest
-from siyu.kit.spreadsheet import XLSX_TYPE, attachment, xlsx_bytes
-from siyu.kit.time import format_local, utcnow
+from siyu.kit.spreadsheet import XLSX_TYPE, attachment
+from siyu.kit.time import utcnow
 from siyu.kit.web import DbSession, Principal, ResourceId, require
 from siyu.segments import service
 from siyu.segments.models import Segment, Tag
@@ -36,7 +36,6 @@ from siyu.segments.schemas import (
     TagOut,
     TagRuleIn,
 )
-from siyu.tenants import service as tenants
 
 router = APIRouter(tags=["会员标签与分群"])
 Reader = Annotated[Principal, require("members.read")]
@@ -224,26 +223,10 @@ async def segment_members(
     responses={200: {"content": {XLSX_TYPE: {}}}},
 )
 async def export_segment(segment_id: ResourceId, request: Request, session: DbSession, principal: Reader) -> Response:
-    return await export_response(session, principal.tenant_id, segment_id, _data_dir(request))
-
-
-async def export_response(session: DbSession, tenant_id: int, segment_id: int, data_dir: Path) -> Response:
-    """The segment's members as an XLSX (every text cell made safe for spreadsheets)."""
-    segment = await service.get_segment(session, tenant_id=tenant_id, segment_id=segment_id)
-    timezone = (await tenants.get_tenant(session, tenant_id)).timezone
-    body = await xlsx_bytes(
-        "分群会员",
-        service.EXPORT_HEADERS,
-        service.export_chunks(
-            session, tenant_id=tenant_id, segment_id=segment.id, timezone=timezone, data_dir=data_dir
-        ),
-        service.EXPORT_TEXT_COLUMNS,
-        service.EXPORT_WIDTHS,
+    name, body = await service.export_xlsx(
+        session, tenant_id=principal.tenant_id, segment_id=segment_id, data_dir=_data_dir(request)
     )
-    stamp = format_local(utcnow(), timezone, "%Y%m%d%H%M")
-    return Response(
-        body, media_type=XLSX_TYPE, headers={"Content-Disposition": attachment(f"分群-{segment.name}-{stamp}.xlsx")}
-    )
+    return Response(body, media_type=XLSX_TYPE, headers={"Content-Disposition": attachment(name)})
 
 
 @router.post("/segments/{segment_id}/tag", response_model=TagChangeOut, summary="给分群里的所有会员打上标签")

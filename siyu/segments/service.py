@@ -28,6 +28,7 @@ from siyu.jobs import service as jobs
 from siyu.kit.errors import Conflict, InvalidInput, NotFound
 from siyu.kit.ids import new_id
 from siyu.kit.pagination import Page, PageRequest, Sort
+from siyu.kit.spreadsheet import xlsx_bytes
 from siyu.kit.time import format_local, utcnow
 from siyu.kit.web import Principal
 from siyu.ledger import service as ledger
@@ -379,7 +380,7 @@ async def add_tag(session: AsyncSession, *, actor: Principal, tag_id: int, membe
         )
     if len(new) > 20:
         audit.record(
-            session, actor=actor, action="tags.bulk", target_type="tag", target_id=tag.id, after={"added": len(new)}
+            session, actor=actor, action="tags.bulk", target_type="tag", target_id=tag.id, after={"tagged": len(new)}
         )
     await session.flush()
     return len(new)
@@ -403,7 +404,7 @@ async def remove_tag(session: AsyncSession, *, actor: Principal, tag_id: int, me
         )
     if len(has) > 20:
         audit.record(
-            session, actor=actor, action="tags.bulk", target_type="tag", target_id=tag.id, after={"removed": removed}
+            session, actor=actor, action="tags.bulk", target_type="tag", target_id=tag.id, after={"untagged": removed}
         )
     await session.flush()
     return removed
@@ -420,7 +421,7 @@ async def set_rule(
             raise RuleNamesItself()
         await _check_filter(session, actor.tenant_id, rule)
     names = await names_of(session, tenant_id=actor.tenant_id, filters=[r for r in (rule, _rule_of(tag)) if r])
-    before = {"rule": describe(_rule_of(tag), names) if tag.rule is not None else None}
+    before = {"rule": "；".join(describe(_rule_of(tag), names)) if tag.rule is not None else None}
     tag.rule = _stored(rule) if rule is not None else None
     if rule is None:
         tag.rule_refreshed_at = None
@@ -432,7 +433,7 @@ async def set_rule(
         target_type="tag",
         target_id=tag.id,
         before=before,
-        after={"rule": describe(rule, names) if rule is not None else None},
+        after={"rule": "；".join(describe(rule, names)) if rule is not None else None},
     )
     changed = (0, 0)
     if rule is not None:
@@ -487,7 +488,7 @@ async def refresh_rule(
             action="tags.rule_refresh",
             target_type="tag",
             target_id=tag.id,
-            after={"added": len(new), "removed": removed},
+            after={"tagged": len(new), "untagged": removed},
         )
     return len(new), removed
 
@@ -520,7 +521,8 @@ def filter_of(segment: Segment) -> SegmentFilter:
 async def _segment_view(session: AsyncSession, segment: Segment) -> dict[str, Any]:
     rules = filter_of(segment)
     names = await names_of(session, tenant_id=segment.tenant_id, filters=[rules])
-    return {"name": segment.name, "description": segment.description, "filter": describe(rules, names)}
+    words = "；".join(describe(rules, names)) or "全部会员"
+    return {"name": segment.name, "description": segment.description, "filter": words}
 
 
 async def _unique_segment_name(session: AsyncSession, tenant_id: int, name: str, segment_id: int | None) -> None:
@@ -709,7 +711,7 @@ async def tag_segment(
         action="tags.bulk",
         target_type="tag",
         target_id=tag.id,
-        after={"segment": segment.name, "added": added},
+        after={"segment": segment.name, "tagged": added},
     )
     await session.flush()
     return added
@@ -759,7 +761,7 @@ async def send_notice(
         action="segments.send",
         target_type="segment",
         target_id=segment.id,
-        after={"title": data.title, "text": data.text, "members": count},
+        after={"notice_title": data.title, "notice_text": data.text, "members": count},
     )
     return send
 
@@ -822,6 +824,8 @@ async def rows_of(session: AsyncSession, *, tenant_id: int, items: Sequence[Memb
     ]
 
 
+RFM_SEGMENTS = analytics.RFM_SEGMENTS  # (key, name) of the RFM segments a filter can name
+
 EXPORT_HEADERS = ["会员号", "昵称", "可用积分", "等级", "标签", "最近领取", "加入时间"]
 EXPORT_WIDTHS = (21, 18, 10, 10, 24, 17, 17)
 EXPORT_TEXT_COLUMNS = {0}
@@ -847,3 +851,19 @@ async def export_chunks(
             ]
             for r in await rows_of(session, tenant_id=tenant_id, items=items)
         ]
+
+
+async def export_xlsx(
+    session: AsyncSession, *, tenant_id: int, segment_id: int, data_dir: Path | None = None
+) -> tuple[str, bytes]:
+    """The segment's members now as an XLSX (every text cell made safe for spreadsheets), with its file name."""
+    segment = await get_segment(session, tenant_id=tenant_id, segment_id=segment_id)
+    timezone = (await tenants.get_tenant(session, tenant_id)).timezone
+    body = await xlsx_bytes(
+        "分群会员",
+        EXPORT_HEADERS,
+        export_chunks(session, tenant_id=tenant_id, segment_id=segment.id, timezone=timezone, data_dir=data_dir),
+        EXPORT_TEXT_COLUMNS,
+        EXPORT_WIDTHS,
+    )
+    return f"分群-{segment.name}-{format_local(utcnow(), timezone, '%Y%m%d%H%M')}.xlsx", body
