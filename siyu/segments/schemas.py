@@ -15,6 +15,7 @@ from siyu.tenants.models import Platform
 
 MAX_POINTS = 100_000_000
 RfmKey = Literal["top", "win_back", "new", "potential", "sleeping", "other"]
+RFM_ORDER = ["top", "win_back", "new", "potential", "sleeping", "other"]  # as analytics names them
 
 
 class SegmentFilter(BaseModel):
@@ -69,7 +70,7 @@ class SegmentFilter(BaseModel):
         self.tier_ids = sorted(set(self.tier_ids))
         self.tags_any = sorted(set(self.tags_any))
         self.tags_none = sorted(set(self.tags_none))
-        self.rfm = sorted(set(self.rfm))
+        self.rfm = sorted(set(self.rfm), key=RFM_ORDER.index)
         self.platforms = sorted(set(self.platforms))
         return self
 
