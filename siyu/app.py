@@ -65,6 +65,7 @@ from siyu.notices.api import router as fan_notices_api
 from siyu.orders import uploads
 from siyu.orders.api import router as orders_api
 from siyu.orders.uploads import UploadLimit
+from siyu.segments.api import router as segments_api
 from siyu.staff.api import router as staff_api
 from siyu.staff.auth import authenticate
 from siyu.tasks import connect, load_handlers
@@ -258,6 +259,7 @@ def api_router() -> APIRouter:
         voice_api,
         fan_trials_api,
         trials_api,
+        segments_api,
     ):
         api.include_router(router)
     return api

@@ -390,6 +390,15 @@ def _load_demo(settings: Settings, summary: DemoSummary, *, fakes: bool) -> None
             f"  商品试用：活动 {tried.trials} 个，申请 {tried.applications} 份，"
             f"中选 {tried.winners} 人，试用报告 {tried.reports} 份"
         )
+        from siyu.demo import segments
+
+        grouped_members = _in_transaction(
+            lambda s: segments.load(s, slug=summary.tenant_slug, data_dir=settings.data_dir)
+        )
+        out.print(
+            f"  会员标签与分群：标签 {grouped_members.tags} 个（手动打上 {grouped_members.tagged} 次），分群 "
+            + "、".join(f"{name} {n} 人" for name, n in grouped_members.segments)
+        )
         _in_transaction(lambda s: points.gift(s, slug=summary.tenant_slug))
         if fakes:
             from siyu.demo import notices

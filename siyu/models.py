@@ -20,6 +20,7 @@ from siyu.mall.models import Address, Code, Redemption, Reward
 from siyu.members.models import Identity, Member
 from siyu.notices.models import Consent, Delivery, Notice, OptOut, WebhookEndpoint
 from siyu.orders.models import ColumnMapping, ImportRejection, Order, OrderChange, OrderImport, SubOrder
+from siyu.segments.models import MemberTag, Segment, SegmentSend, Tag
 from siyu.staff.models import ApiKey, Membership, StaffSession, StaffUser
 from siyu.tenants.models import Channel, Tenant
 from siyu.trials.models import Application as TrialApplication
@@ -65,6 +66,7 @@ __all__ = [
     "LiveShow",
     "Lot",
     "Member",
+    "MemberTag",
     "MemberTier",
     "Membership",
     "Notice",
@@ -80,11 +82,14 @@ __all__ = [
     "Reminder",
     "Review",
     "Reward",
+    "Segment",
+    "SegmentSend",
     "SmsCode",
     "SnapshotState",
     "StaffSession",
     "StaffUser",
     "SubOrder",
+    "Tag",
     "Task",
     "Tenant",
     "Tier",

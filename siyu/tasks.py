@@ -14,6 +14,7 @@ def load_handlers() -> None:
     import siyu.mall.tasks
     import siyu.notices.tasks
     import siyu.orders.tasks
+    import siyu.segments.tasks
     import siyu.staff.tasks
     import siyu.trials.tasks  # noqa: F401
     from siyu.claims import tasks as claims
@@ -35,8 +36,10 @@ def connect() -> None:
     from siyu.engagement.missions import service as missions
     from siyu.engagement.referrals import tasks as referrals
     from siyu.fans import events as fan_events
+    from siyu.segments import service as segments
 
     fan_events.listen_for_joins("referrals", referrals.on_joined)
     fan_events.listen_for_returns("referrals", referrals.on_returned)
     fan_events.on_merge("missions", missions.follow_merge)
     fan_events.on_merge("checkin", checkin.follow_merge)
+    fan_events.on_merge("segments", segments.follow_merge)

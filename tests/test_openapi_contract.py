@@ -45,7 +45,7 @@ RULES_BEYOND_SCHEMA = {
     ("POST", "/api/v1/referrals/{referral_id}/review"): "a rejection needs a reason",
     ("PUT", "/api/v1/checkin/rules"): "one reward a day; with a cycle, reward days lie within it",
     ("POST", "/api/v1/checkin/rules/preview"): "as when saving the rules",
-    ("POST", "/api/v1/groups"): "the lowest tier named must be one of the tenant's tiers",
+    ("POST", "/api/v1/groups"): "the lowest tier and the segment named must be the tenant's",
     ("PUT", "/api/v1/groups/{group_id}"): "as when creating; an overflow group keeps its main group's thresholds",
     ("PUT", "/api/v1/groups/{group_id}/qr"): "the file must really be an image of at most 2 MB",
     ("POST", "/api/v1/fan/{slug}/voice/demands"): "category and price range from their lists; a photo must really "
@@ -56,9 +56,19 @@ RULES_BEYOND_SCHEMA = {
     "channels",
     ("PUT", "/api/v1/live/shows/{show_id}"): "as when creating",
     ("PUT", "/api/v1/live/shows/{show_id}/cover"): "the file must really be an image of at most 2 MB",
-    ("POST", "/api/v1/trials"): "applications close after they open; the lowest tier named must be the tenant's",
+    ("POST", "/api/v1/trials"): "applications close after they open; the lowest tier and the segment named must be "
+    "the tenant's",
     ("PUT", "/api/v1/trials/{trial_id}"): "as when creating; once someone applied only texts and report rules change",
     ("PUT", "/api/v1/trials/{trial_id}/image"): "the file must really be an image of at most 2 MB",
+    ("POST", "/api/v1/segments"): "ranges run from low to high; tiers, tags and the show named must be the tenant's; "
+    "names are unique",
+    ("PUT", "/api/v1/segments/{segment_id}"): "as when creating",
+    ("POST", "/api/v1/segments/preview"): "ranges run from low to high; a city is a name",
+    ("POST", "/api/v1/segments/{segment_id}/tag"): "the tag must be one of the tenant's",
+    ("POST", "/api/v1/tags"): "names are unique",
+    ("PUT", "/api/v1/tags/{tag_id}"): "names are unique",
+    ("PUT", "/api/v1/tags/{tag_id}/rule"): "as a segment's filter, and a rule never names its own tag",
+    ("POST", "/api/v1/tags/{tag_id}/members"): "the members must be the tenant's",
 }
 
 

@@ -28,6 +28,7 @@ DOMAINS = (
     "live",
     "groups",
     "voice",
+    "segments",
 )
 QUERY_MODULES = re.compile(r"(repository|queries|batch)\.py$")
 SQL = re.compile(r"\b(SELECT\b.*\bFROM|INSERT INTO|UPDATE\b.*\bSET|DELETE FROM|JOIN)\b", re.DOTALL)

@@ -38,6 +38,8 @@ from siyu.mall import service as mall
 from siyu.mall.models import RewardKind
 from siyu.mall.schemas import AddressIn, LotteryIn, PrizeIn, RewardIn
 from siyu.members import service as members
+from siyu.segments import service as segments
+from siyu.segments.schemas import SegmentFilter, SegmentIn, TagIn, TagRuleIn
 from siyu.trials.schemas import TrialIn
 from siyu.voice import service as voice
 from siyu.voice.schemas import DemandIn, ReplyIn, SurveyIn, WishIn
@@ -126,6 +128,9 @@ CAMPAIGN = {
     "multiplier_pct": 200,
 }
 EXAMPLES: dict[Any, Any] = {
+    SegmentIn: {"name": "金卡会员", "filter": {"points_min": 1}},
+    SegmentFilter: {"points_min": 1},
+    TagRuleIn: {"rule": {"points_min": 1}},
     BoardIn: {
         "title": "邀请榜",
         "starts_at": "2030-11-10T16:00:00+00:00",
@@ -250,6 +255,8 @@ async def world(session: AsyncSession, settings: Settings) -> World:
         session, actor=owner_b.principal, data=SurveyIn(title="问卷", questions=[{"text": "想看什么", "kind": "text"}])
     )
     trial_b, report_b = await _trial_of(session, owner_b.principal, member_b.id)
+    tag_b = await segments.create_tag(session, actor=owner_b.principal, data=TagIn(name="宝妈"))
+    segment_b = await segments.create_segment(session, actor=owner_b.principal, data=SegmentIn(name="金卡会员"))
     await session.flush()
     return World(
         params={
@@ -282,6 +289,8 @@ async def world(session: AsyncSession, settings: Settings) -> World:
             "survey_id": survey_b.id,
             "trial_id": trial_b,
             "report_id": report_b,
+            "tag_id": tag_b.id,
+            "segment_id": segment_b.id,
             "n": 0,
         },
         a_cookies=owner_a.cookies,

@@ -206,3 +206,15 @@ def at_risk_members(
         }
         for m, r, v, f, fen, gap, segment in rows
     ]
+
+
+def segment_members(con: duckdb.DuckDBPyConnection, *, edges: Edges, keys: list[str]) -> list[int]:
+    """The members in any of these named segments (after `compute` on the same connection), by id."""
+    wanted = [key for key in keys if key in SEGMENT_NAMES]
+    if not wanted:
+        return []
+    rows = con.execute(
+        f"SELECT member_id FROM ({scored_sql(edges)}) WHERE list_contains($keys, segment) ORDER BY member_id",
+        {"min_gap": MIN_GAP_DAYS, "keys": wanted},
+    ).fetchall()
+    return [int(m) for (m,) in rows]

@@ -483,3 +483,38 @@ async def shows_of_month(
 ) -> attribution.MonthReport:
     """The live shows of a month with what each brought (the live calendar's own attribution)."""
     return await attribution.month_report(session, tenant_id=tenant_id, month=month, timezone=timezone)
+
+
+def directory_of(data_dir: Path | None = None) -> Path:
+    """Where the tenants' snapshots are kept, under `data_dir` (the configured one when not given)."""
+    if data_dir is None:
+        from siyu.config import get_settings
+
+        data_dir = get_settings().data_dir
+    return Path(data_dir) / "analytics"
+
+
+async def rfm_members(
+    session: AsyncSession, *, tenant_id: int, directory: Path, keys: list[str], now: datetime | None = None
+) -> list[int]:
+    """The members in any of these RFM segments (keys of `rfm.SEGMENTS`), from the snapshot as it is; none while
+    the tenant has no snapshot yet."""
+    if not keys:
+        return []
+    state = await repository.get_state(session, tenant_id=tenant_id)
+    path = snapshot.path_of(directory, tenant_id)
+    if state is None or not path.exists():
+        return []
+    settings = await settings_of(session, tenant_id=tenant_id)
+    moment = now or utcnow()
+
+    def compute() -> list[int]:
+        with snapshot.opened(path) as con:
+            summary = rfm.compute(con, now=moment, own_edges=settings.rfm_edges)
+            return rfm.segment_members(con, edges=summary.edges, keys=keys)
+
+    return await asyncio.to_thread(compute)
+
+
+SEGMENT_NAMES = rfm.SEGMENT_NAMES
+RFM_SEGMENTS = [(key, name) for key, name, _ in rfm.SEGMENTS]

@@ -90,6 +90,18 @@ ACTION_LABELS: dict[str, str] = {
     "referrals.board_settle": "结算分享排行榜",
     "referrals.board_settle_retry": "重新结算分享排行榜",
     "checkin.rules": "修改签到规则",
+    "tags.create": "新建会员标签",
+    "tags.update": "修改会员标签",
+    "tags.delete": "删除会员标签",
+    "tags.rule": "修改标签规则",
+    "tags.rule_refresh": "按规则更新标签",
+    "tags.add": "给会员打标签",
+    "tags.remove": "去掉会员的标签",
+    "tags.bulk": "批量打标签",
+    "segments.create": "新建会员分群",
+    "segments.update": "修改会员分群",
+    "segments.delete": "删除会员分群",
+    "segments.send": "给会员分群发通知",
 }
 
 # Actions a fan does herself: shown on her member page, not in the staff audit log.
@@ -122,15 +134,28 @@ TARGET_LABELS: dict[str, str] = {
     "notice": "粉丝通知",
     "webhook": "回调地址",
     "fan_group": "粉丝群",
+    "tag": "会员标签",
+    "segment": "会员分群",
 }
 
 FIELD_LABELS: dict[str, str] = {
+    # member tags and segments
+    "tag": "标签",
+    "color": "颜色",
+    "rule": "自动打标签的规则",
+    "tagged": "打上标签的会员数",
+    "untagged": "去掉标签的会员数",
+    "filter": "筛选条件",
+    "members": "会员数",
+    "notice_title": "通知标题",
+    "notice_text": "通知内容",
     # fan groups
     "intro": "群介绍",
     "min_tier": "最低会员等级",
     "min_points": "积分门槛",
     "min_orders": "订单数门槛",
     "min_paid_fen": "消费金额门槛（分）",
+    "segment": "会员分群",
     "group_window_days": "订单和消费统计天数",
     "group_cap": "群人数上限",
     "qr_expires_at": "群二维码到期时间",
@@ -142,6 +167,7 @@ FIELD_LABELS: dict[str, str] = {
     "apply_from": "申请开始",
     "apply_until": "申请截止",
     "min_tier_id": "最低会员等级",
+    "segment_id": "会员分群",
     "report_days": "报告期限（天）",
     "penalty": "逾期处罚",
     "penalty_points": "扣回积分",

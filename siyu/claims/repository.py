@@ -595,3 +595,46 @@ async def buying_since(
         .group_by(Claim.member_id)
     )
     return {member: (int(n), int(fen)) for member, n, fen in rows.tuples()}
+
+
+# Who claimed what, for saved segments: conditions over a member's columns
+
+
+def claimed_on_platforms(
+    platforms: Collection[str], tenant_id: ColumnExpressionArgument[int], member_id: ColumnExpressionArgument[int]
+) -> Exists:
+    """In SQL: whether the member named by these columns earned points for an order of one of these platforms."""
+    return exists(
+        select(Claim.id).where(
+            of_tenant(Claim, tenant_id),
+            Claim.member_id == member_id,
+            Claim.outcome == Outcome.credited,
+            Claim.platform.in_(sorted(platforms)),
+        )
+    )
+
+
+def claimed_within(
+    tenant_id: ColumnExpressionArgument[int],
+    member_id: ColumnExpressionArgument[int],
+    start: datetime | None,
+    end: datetime | None,
+) -> Exists:
+    """In SQL: whether the member named by these columns made a claim that earned points in [start, end)."""
+    statement = select(Claim.id).where(
+        of_tenant(Claim, tenant_id), Claim.member_id == member_id, Claim.outcome == Outcome.credited
+    )
+    if start is not None:
+        statement = statement.where(Claim.created_at >= start)
+    if end is not None:
+        statement = statement.where(Claim.created_at < end)
+    return exists(statement)
+
+
+def last_claimed_at(tenant_id: ColumnExpressionArgument[int], member_id: ColumnExpressionArgument[int]) -> Any:
+    """In SQL: when the member named by these columns last made a claim that earned points (null: never)."""
+    return (
+        select(func.max(Claim.created_at))
+        .where(of_tenant(Claim, tenant_id), Claim.member_id == member_id, Claim.outcome == Outcome.credited)
+        .scalar_subquery()
+    )

@@ -815,3 +815,10 @@ async def buying_since(
     """Per member: (orders credited to her paid since `since`, not closed or refunded; what they paid less refunds,
     in fen). Members without such orders are missing."""
     return await repository.buying_since(session, tenant_id=tenant_id, member_ids=member_ids, since=since)
+
+
+# Who claimed what, for saved segments (SQL conditions over a member's columns)
+
+claimed_on_platforms = repository.claimed_on_platforms
+claimed_within = repository.claimed_within
+last_claimed_at = repository.last_claimed_at

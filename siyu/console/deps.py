@@ -31,6 +31,8 @@ NAV: list[NavItem] = [
     NavItem("contribution", "私域贡献", "/console/analytics/contribution", "analytics.read"),
     NavItem("orders", "订单", "/console/orders", "orders.read"),
     NavItem("members", "会员", "/console/members", "members.read"),
+    NavItem("segments", "会员分群", "/console/segments", "members.read"),
+    NavItem("tags", "会员标签", "/console/tags", "members.read"),
     NavItem("claims", "订单换积分", "/console/claims", "members.read"),
     NavItem("review", "领取审核", "/console/claims/review", "members.read"),
     NavItem("points", "积分规则", "/console/points", "tenant.read"),

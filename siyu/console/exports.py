@@ -9,26 +9,18 @@ from __future__ import annotations
 
 import csv
 import io
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from typing import TypeVar
-from urllib.parse import quote
 
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from siyu.kit.pagination import Page, PageRequest
-from siyu.kit.spreadsheet import safe_cell
+from siyu.kit.spreadsheet import XLSX_TYPE, attachment, safe_cell, xlsx_bytes
 
 T = TypeVar("T")
 
 FORMATS = ("csv", "xlsx")
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _disposition(filename: str) -> str:
-    ascii_name = filename.encode("ascii", "ignore").decode() or "export"
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
 
 
 def csv_cell(value: object, *, text: bool) -> object:
@@ -71,9 +63,9 @@ async def table_response(
     """`chunks` yields lists of rows; CSV is streamed as they come, XLSX is written to a temporary file first."""
     if fmt == "xlsx":
         return Response(
-            await _xlsx(sheet, headers, chunks, text_columns, widths),
+            await xlsx_bytes(sheet, headers, chunks, text_columns, widths),
             media_type=XLSX_TYPE,
-            headers={"Content-Disposition": _disposition(f"{filename}.xlsx")},
+            headers={"Content-Disposition": attachment(f"{filename}.xlsx")},
         )
 
     async def lines() -> AsyncIterator[str]:
@@ -91,45 +83,5 @@ async def table_response(
     return StreamingResponse(
         lines(),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": _disposition(f"{filename}.csv")},
+        headers={"Content-Disposition": attachment(f"{filename}.csv")},
     )
-
-
-async def _xlsx(
-    sheet_name: str,
-    headers: Sequence[str],
-    chunks: AsyncIterator[list[list[object]]],
-    text_columns: Collection[int],
-    widths: Sequence[int],
-) -> bytes:
-    import xlsxwriter
-
-    with tempfile.NamedTemporaryFile(suffix=".xlsx") as handle:
-        book = xlsxwriter.Workbook(handle.name, {"constant_memory": True, "strings_to_numbers": False})
-        sheet = book.add_worksheet(sheet_name)
-        bold = book.add_format({"bold": True, "bg_color": "#F2F2F2"})
-        money = book.add_format({"num_format": "0.00"})
-        for column, width in enumerate(widths):
-            sheet.set_column(column, column, width)
-        sheet.freeze_panes(1, 0)
-        sheet.write_row(0, 0, list(headers), bold)
-        n = 0
-        async for chunk in chunks:
-            for row in chunk:
-                n += 1
-                for column, value in enumerate(row):
-                    if value is None or value == "":
-                        continue
-                    if column in text_columns or isinstance(value, str):
-                        sheet.write_string(n, column, str(safe_cell(str(value))))
-                    elif isinstance(value, float):
-                        sheet.write_number(n, column, value, money)
-                    elif isinstance(value, int):
-                        sheet.write_number(n, column, value)
-                    else:
-                        sheet.write_string(n, column, str(value))
-        if n:
-            sheet.autofilter(0, 0, n, len(headers) - 1)
-        book.close()
-        handle.seek(0)
-        return handle.read()

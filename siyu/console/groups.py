@@ -23,6 +23,7 @@ from siyu.kit import images
 from siyu.kit.errors import InvalidInput
 from siyu.kit.web import DbSession, ResourceId
 from siyu.loyalty import service as loyalty
+from siyu.segments import service as segments
 
 router = APIRouter()
 LABELS = {
@@ -34,9 +35,21 @@ LABELS = {
     "min_orders": "订单数门槛",
     "min_paid_fen": "消费金额门槛",
     "window_days": "统计天数",
+    "segment_id": "会员分群",
     "cap": "人数上限",
 }
-FIELDS = ("name", "intro", "sort_order", "min_tier_id", "min_points", "min_orders", "min_paid", "window_days", "cap")
+FIELDS = (
+    "name",
+    "intro",
+    "sort_order",
+    "min_tier_id",
+    "min_points",
+    "min_orders",
+    "min_paid",
+    "window_days",
+    "segment_id",
+    "cap",
+)
 TABS = {"members": "已入群", "candidates": "符合条件未入群"}
 
 
@@ -72,13 +85,14 @@ def _values(group: FanGroup | None) -> dict[str, str]:
         "min_orders": shown(group.min_orders),
         "min_paid": "" if group.min_paid_fen is None else f"{group.min_paid_fen / 100:g}",
         "window_days": str(group.window_days),
+        "segment_id": shown(group.segment_id),
         "cap": str(group.cap),
     }
 
 
 def _group_in(values: dict[str, str]) -> GroupIn:
     data: dict[str, Any] = {"name": values["name"], "intro": values["intro"]}
-    for key in ("sort_order", "min_tier_id", "min_points", "min_orders", "window_days", "cap"):
+    for key in ("sort_order", "min_tier_id", "min_points", "min_orders", "window_days", "segment_id", "cap"):
         if values[key]:
             data[key] = values[key]
     paid = values["min_paid"].replace("¥", "").replace("￥", "").replace(",", "").strip()
@@ -125,6 +139,7 @@ async def _editor(
         family=family,
         values=values if values is not None else _values(family.main if family else None),
         tiers=await loyalty.list_tiers(session, tenant_id=tenant_id),
+        segments=await segments.names(session, tenant_id=tenant_id),
         qr_state=service.qr_state,
         qr_label=service.qr_label,
         tab=tab,

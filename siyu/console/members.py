@@ -35,6 +35,7 @@ from siyu.loyalty.models import TIER_REASON_LABELS
 from siyu.mall.models import entry_label
 from siyu.members import service as members
 from siyu.members.models import IDENTITY_LABELS, IdentityKind, Member
+from siyu.segments import service as segments
 
 router = APIRouter()
 
@@ -265,6 +266,10 @@ async def _member_page(
         outcome_labels=OUTCOME_LABELS,
         merged_into=merged_into,
         bindable=[(kind.value, IDENTITY_LABELS[kind]) for kind in IdentityKind],
+        member_tags=(await segments.tags_of_members(session, tenant_id=tenant_id, member_ids=[member_id])).get(
+            member_id, []
+        ),
+        all_tags=await segments.list_tags(session, tenant_id=tenant_id),
         error=error,
         values=values or {},
         status_code=status_code,

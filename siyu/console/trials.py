@@ -26,6 +26,7 @@ from siyu.kit.time import to_local, utcnow
 from siyu.kit.web import DbSession, ResourceId
 from siyu.loyalty import service as loyalty
 from siyu.members import service as members
+from siyu.segments import service as segments
 from siyu.tenants import service as tenants
 from siyu.trials import service
 from siyu.trials.api import ALGORITHM, draw_out
@@ -43,6 +44,7 @@ LABELS = {
     "min_tier_id": "最低会员等级",
     "min_points": "最低积分余额",
     "min_orders": "最少已领取订单",
+    "segment_id": "会员分群",
     "points_cost": "申请消耗积分",
     "questions": "问卷问题",
     "report_days": "报告期限",
@@ -59,6 +61,7 @@ TEXT_FIELDS = (
     "min_tier_id",
     "min_points",
     "min_orders",
+    "segment_id",
     "points_cost",
     "report_days",
     "penalty",
@@ -112,6 +115,7 @@ def _values(trial: Trial | None, timezone: str, defaults: dict[str, Any]) -> dic
         "min_tier_id": str(trial.min_tier_id or ""),
         "min_points": str(trial.min_points),
         "min_orders": str(trial.min_orders),
+        "segment_id": str(trial.segment_id or ""),
         "points_cost": str(trial.points_cost),
         "questions": "\n".join(trial.questions or []),
         "report_days": str(trial.report_days),
@@ -141,6 +145,8 @@ def _trial_in(values: dict[str, str], timezone: str) -> TrialIn:
             data[key] = int(values[key])
     if values["min_tier_id"]:
         data["min_tier_id"] = int(values["min_tier_id"])
+    if values["segment_id"]:
+        data["segment_id"] = int(values["segment_id"])
     data["penalty"] = values["penalty"] or "bar"
     data["questions"] = [line for line in values["questions"].splitlines() if line.strip()]
     return TrialIn.model_validate(data)
@@ -196,6 +202,7 @@ async def _trial_page(
         trial=trial,
         values=values if values is not None else _values(trial, console.tenant.timezone, defaults),
         tiers=sorted(await loyalty.list_tiers(session, tenant_id=tenant_id), key=lambda t: t.threshold),
+        segments=await segments.names(session, tenant_id=tenant_id),
         penalties=PENALTY_LABELS,
         applications=counts.get(trial.id, 0) if trial else 0,
         status_label=service.status_label,

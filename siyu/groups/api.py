@@ -63,6 +63,7 @@ def group_out(family: service.Family) -> GroupOut:
         min_orders=main.min_orders,
         min_paid_fen=main.min_paid_fen,
         window_days=main.window_days,
+        segment_id=main.segment_id,
         thresholds=family.thresholds,
         cap=main.cap,
         members=family.counts.get(main.id, 0),

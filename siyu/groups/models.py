@@ -40,6 +40,7 @@ class FanGroup(Base):
     min_orders: Mapped[int | None]  # orders credited to her, paid in the last window_days
     min_paid_fen: Mapped[int | None]  # what those orders paid (less refunds)
     window_days: Mapped[int] = mapped_column(default=30)
+    segment_id: Mapped[int | None]  # a saved segment: only its members (siyu.segments decides who they are)
     cap: Mapped[int] = mapped_column(default=200)
     qr_image: Mapped[str | None] = mapped_column(String(80))
     qr_uploaded_at: Mapped[datetime | None]

@@ -27,6 +27,9 @@ class Thresholds:
     min_orders: int | None
     min_paid_fen: int | None
     window_days: int
+    segment_id: int | None = None  # only the members of this saved segment
+    segment_name: str = ""
+    segment_missing: bool = False  # the segment asked for no longer exists: nobody qualifies
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class Standing:
     points: int
     orders: int  # credited orders paid within the group's window
     paid_fen: int
+    in_segment: bool = False  # she is in the group's segment (when it has one)
 
 
 def _yuan(fen: int) -> str:
@@ -45,8 +49,10 @@ def _yuan(fen: int) -> str:
 def shortfalls(rules: Thresholds, standing: Standing) -> list[str]:
     """Every threshold she has not reached, in words; empty: she qualifies."""
     missing: list[str] = []
-    if rules.tier_missing:
+    if rules.tier_missing or rules.segment_missing:
         return ["这个群暂未开放"]
+    if rules.segment_id is not None and not standing.in_segment:
+        missing.append("这个群只对部分会员开放")
     if rules.min_tier is not None and (standing.tier is None or standing.tier.threshold < rules.min_tier.threshold):
         missing.append(f"需要{rules.min_tier.name}及以上")
     if rules.min_points is not None and standing.points < rules.min_points:
@@ -58,11 +64,16 @@ def shortfalls(rules: Thresholds, standing: Standing) -> list[str]:
     return missing
 
 
-def describe(rules: Thresholds) -> list[str]:
-    """The thresholds themselves, in words (none: everyone may join)."""
+def describe(rules: Thresholds, *, for_fans: bool = False) -> list[str]:
+    """The thresholds themselves, in words (none: everyone may join). Fans are not told a segment's name (it is
+    ops' own word for them, "沉睡会员")."""
     said: list[str] = []
     if rules.tier_missing:
         said.append("要求的等级已删除，暂不开放")
+    if rules.segment_missing:
+        said.append("暂不开放" if for_fans else "要求的会员分群已删除，暂不开放")
+    elif rules.segment_id is not None:
+        said.append("仅限部分会员" if for_fans else f"会员分群“{rules.segment_name}”的会员")
     if rules.min_tier is not None:
         said.append(f"{rules.min_tier.name}及以上")
     if rules.min_points is not None:

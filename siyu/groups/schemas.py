@@ -27,6 +27,7 @@ class GroupIn(BaseModel):
         default=None, ge=1, le=MAX_FEN, description="近 window_days 天已领积分订单的实付金额（分，扣除退款）不少于"
     )
     window_days: int = Field(default=30, ge=1, le=365, description="订单数和消费金额按最近多少天计算")
+    segment_id: int | None = Field(default=None, ge=1, le=2**63 - 1, description="只有这个会员分群里的会员可进")
     cap: int = Field(default=200, ge=1, le=MAX_CAP, description="群人数上限；满了粉丝会看到下一个溢出群")
 
 
@@ -58,6 +59,7 @@ class GroupOut(BaseModel):
     min_orders: int | None
     min_paid_fen: int | None
     window_days: int
+    segment_id: int | None
     thresholds: list[str] = Field(description="进群条件（文字）")
     cap: int
     members: int

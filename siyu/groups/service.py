@@ -10,7 +10,7 @@ recent orders from claims."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from siyu.groups.models import FanGroup, GroupMember
 from siyu.groups.rules import QR_STATE_LABELS, Standing, Thresholds, TierRef
 from siyu.groups.schemas import GroupIn, OverflowIn
 from siyu.kit import images
-from siyu.kit.errors import Conflict, NotFound
+from siyu.kit.errors import Conflict, InvalidInput, NotFound
 from siyu.kit.ids import new_id
 from siyu.kit.pagination import Page, PageRequest
 from siyu.kit.time import utcnow
@@ -35,6 +35,7 @@ from siyu.ledger import service as ledger
 from siyu.loyalty import service as loyalty
 from siyu.members import service as members
 from siyu.members.models import Member
+from siyu.segments import service as segments
 
 IMAGE_AREA = "group-qr"
 
@@ -59,6 +60,11 @@ class HasOverflow(Conflict):
     message = "这个群还有溢出群，请先删除溢出群"
 
 
+class BadSegment(InvalidInput):
+    code = "group_bad_segment"
+    message = "请选择已有的会员分群"
+
+
 class NotMainGroup(Conflict):
     code = "group_not_main"
     message = "溢出群沿用主群的进群条件，请在主群里修改"
@@ -79,6 +85,9 @@ async def _view(session: AsyncSession, group: FanGroup) -> dict[str, Any]:
     tier = None
     if group.min_tier_id is not None:
         tier = (await _tiers(session, group.tenant_id)).get(group.min_tier_id)
+    segment = None
+    if group.segment_id is not None:
+        segment = (await segments.names(session, tenant_id=group.tenant_id)).get(group.segment_id, "")
     return {
         "name": group.name,
         "intro": group.intro,
@@ -87,14 +96,21 @@ async def _view(session: AsyncSession, group: FanGroup) -> dict[str, Any]:
         "min_points": group.min_points,
         "min_orders": group.min_orders,
         "min_paid_fen": group.min_paid_fen,
+        "segment": segment,
         "group_window_days": group.window_days,
         "group_cap": group.cap,
     }
 
 
+async def _check_segment(session: AsyncSession, tenant_id: int, segment_id: int | None) -> None:
+    if segment_id is not None and segment_id not in await segments.names(session, tenant_id=tenant_id):
+        raise BadSegment()
+
+
 async def create_group(session: AsyncSession, *, actor: Principal, data: GroupIn) -> FanGroup:
     if data.min_tier_id is not None:
         await loyalty.get_tier(session, tenant_id=actor.tenant_id, tier_id=data.min_tier_id)
+    await _check_segment(session, actor.tenant_id, data.segment_id)
     group_id = new_id()
     group = FanGroup(tenant_id=actor.tenant_id, id=group_id, family_id=group_id, seq=1, **data.model_dump())
     repository.add(session, group)
@@ -117,6 +133,8 @@ async def update_group(session: AsyncSession, *, actor: Principal, group_id: int
         raise NotMainGroup()
     if data.min_tier_id is not None and data.min_tier_id != group.min_tier_id:
         await loyalty.get_tier(session, tenant_id=actor.tenant_id, tier_id=data.min_tier_id)
+    if data.segment_id != group.segment_id:
+        await _check_segment(session, actor.tenant_id, data.segment_id)
     before = await _view(session, group)
     for key, value in data.model_dump().items():
         setattr(group, key, value)
@@ -151,6 +169,7 @@ async def add_overflow(session: AsyncSession, *, actor: Principal, group_id: int
         min_points=None,
         min_orders=None,
         min_paid_fen=None,
+        segment_id=None,
         window_days=main.window_days,
         cap=data.cap,
     )
@@ -252,7 +271,7 @@ async def _tiers(session: AsyncSession, tenant_id: int) -> dict[int, TierRef]:
     return {t.id: TierRef(t.id, t.name, t.threshold) for t in await loyalty.list_tiers(session, tenant_id=tenant_id)}
 
 
-def _thresholds(group: FanGroup, tiers: dict[int, TierRef]) -> Thresholds:
+def _thresholds(group: FanGroup, tiers: dict[int, TierRef], segment_names: dict[int, str]) -> Thresholds:
     tier = tiers.get(group.min_tier_id) if group.min_tier_id is not None else None
     return Thresholds(
         min_tier=tier,
@@ -261,11 +280,16 @@ def _thresholds(group: FanGroup, tiers: dict[int, TierRef]) -> Thresholds:
         min_orders=group.min_orders,
         min_paid_fen=group.min_paid_fen,
         window_days=group.window_days,
+        segment_id=group.segment_id,
+        segment_name=segment_names.get(group.segment_id, "") if group.segment_id is not None else "",
+        segment_missing=group.segment_id is not None and group.segment_id not in segment_names,
     )
 
 
 async def thresholds_of(session: AsyncSession, group: FanGroup) -> Thresholds:
-    return _thresholds(group, await _tiers(session, group.tenant_id))
+    return _thresholds(
+        group, await _tiers(session, group.tenant_id), await segments.names(session, tenant_id=group.tenant_id)
+    )
 
 
 def _families(rows: list[FanGroup]) -> list[tuple[FanGroup, list[FanGroup]]]:
@@ -281,7 +305,11 @@ async def overview(session: AsyncSession, *, tenant_id: int) -> list[Family]:
     rows = await repository.groups(session, tenant_id=tenant_id)
     counts = await repository.member_counts(session, tenant_id=tenant_id)
     tiers = await _tiers(session, tenant_id)
-    return [Family(main, groups, counts, rules.describe(_thresholds(main, tiers))) for main, groups in _families(rows)]
+    names = await segments.names(session, tenant_id=tenant_id)
+    return [
+        Family(main, groups, counts, rules.describe(_thresholds(main, tiers, names)))
+        for main, groups in _families(rows)
+    ]
 
 
 async def family_of(session: AsyncSession, *, tenant_id: int, group_id: int) -> Family:
@@ -316,10 +344,12 @@ async def _conditions(session: AsyncSession, main: FanGroup) -> list[ColumnEleme
     """The family's thresholds as SQL conditions over a member's columns, through the domains that own them."""
     tenant_col, member_col = Member.tenant_id, Member.id
     tiers = await _tiers(session, main.tenant_id)
-    needed = _thresholds(main, tiers)
+    needed = _thresholds(main, tiers, await segments.names(session, tenant_id=main.tenant_id))
     conditions: list[ColumnElement[bool]] = [~repository.joined_family(main.id, tenant_col, member_col)]
     if needed.tier_missing:
         conditions.append(false())
+    if needed.segment_id is not None:
+        conditions.append(await segments.condition_of(session, tenant_id=main.tenant_id, segment_id=needed.segment_id))
     if needed.min_tier is not None:
         floor = needed.min_tier.threshold
         high_enough = [loyalty.holds_tier(t.id, tenant_col, member_col) for t in tiers.values() if t.threshold >= floor]
@@ -387,6 +417,13 @@ async def standing_of(
     return found
 
 
+async def _in_segment(session: AsyncSession, needed: Thresholds, tenant_id: int, member_id: int) -> bool:
+    """Whether she is in the group's segment now (asked of siyu.segments only when the group has one)."""
+    if needed.segment_id is None or needed.segment_missing:
+        return False
+    return await segments.contains(session, tenant_id=tenant_id, segment_id=needed.segment_id, member_id=member_id)
+
+
 @dataclass(frozen=True)
 class FanView:
     group: FanGroup  # the one she joined, else the first not full (the last one when all are full)
@@ -428,6 +465,7 @@ async def fan_groups(
         return []
     counts = await repository.member_counts(session, tenant_id=tenant_id)
     tiers = await _tiers(session, tenant_id)
+    names = await segments.names(session, tenant_id=tenant_id)
     joined: dict[int, int] = {}
     standing: dict[int, Standing] = {}
     if member_id is not None:
@@ -444,8 +482,14 @@ async def fan_groups(
         )
     views = []
     for main, groups in _families(rows):
-        needed = _thresholds(main, tiers)
-        reasons = ["登录后查看"] if member_id is None else rules.shortfalls(needed, standing[main.window_days])
+        needed = _thresholds(main, tiers, names)
+        if member_id is None:
+            reasons = ["登录后查看"]
+        else:
+            hers = replace(
+                standing[main.window_days], in_segment=await _in_segment(session, needed, tenant_id, member_id)
+            )
+            reasons = rules.shortfalls(needed, hers)
         mine = next((g for g in groups if g.id == joined.get(main.id)), None)
         open_group = next((g for g in groups if counts.get(g.id, 0) < g.cap), None)
         shown = mine or open_group or groups[-1]
@@ -453,7 +497,7 @@ async def fan_groups(
             FanView(
                 group=shown,
                 main=main,
-                thresholds=rules.describe(needed),
+                thresholds=rules.describe(needed, for_fans=True),
                 reasons=reasons,
                 joined=mine is not None,
                 full=mine is None and open_group is None,
@@ -481,7 +525,8 @@ async def join(session: AsyncSession, *, tenant_id: int, member_id: int, group_i
         return existing
     needed = await thresholds_of(session, main)
     standing = await standing_of(session, tenant_id=tenant_id, member_id=member_id, windows=[main.window_days])
-    reasons = rules.shortfalls(needed, standing[main.window_days])
+    hers = replace(standing[main.window_days], in_segment=await _in_segment(session, needed, tenant_id, member_id))
+    reasons = rules.shortfalls(needed, hers)
     if reasons:
         raise NotQualified("暂时还不能加入：" + "，".join(reasons), reasons=reasons)
     if await repository.count_in_group(session, tenant_id=tenant_id, group_id=group.id) >= group.cap:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import ColumnExpressionArgument, Exists, and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.kit.db import of_tenant
@@ -224,3 +224,29 @@ async def reservers_between(
         )
     )
     return [(int(m), at) for m, at in rows.tuples()]
+
+
+def reserved(
+    tenant_id: ColumnExpressionArgument[int],
+    member_id: ColumnExpressionArgument[int],
+    *,
+    show_id: int | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> Exists:
+    """In SQL: whether the member named by these columns holds a reservation (not cancelled) of this show, or of
+    any show starting in [start, end)."""
+    statement = (
+        select(Reservation.id)
+        .join(Show, and_(Show.tenant_id == Reservation.tenant_id, Show.id == Reservation.show_id))
+        .where(
+            of_tenant(Reservation, tenant_id), Reservation.member_id == member_id, Reservation.cancelled_at.is_(None)
+        )
+    )
+    if show_id is not None:
+        statement = statement.where(Reservation.show_id == show_id)
+    if start is not None:
+        statement = statement.where(Show.starts_at >= start)
+    if end is not None:
+        statement = statement.where(Show.starts_at < end)
+    return exists(statement)

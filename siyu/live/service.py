@@ -437,3 +437,6 @@ async def reservers_between(
 ) -> list[tuple[int, datetime]]:
     """(member, the show's start) of the reservations held for shows starting in [start, end), neither cancelled."""
     return await repository.reservers_between(session, tenant_id=tenant_id, start=start, end=end)
+
+
+reserved = repository.reserved  # (an SQL condition over a member's columns, for saved segments)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import ColumnExpressionArgument, Exists, bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -497,3 +498,17 @@ async def use_free_draw(
         .execution_options(synchronize_session=False)
     )
     return True
+
+
+def lives_in(
+    cities: Collection[str], tenant_id: ColumnExpressionArgument[int], member_id: ColumnExpressionArgument[int]
+) -> Exists:
+    """In SQL: whether an address in the address book of the member named by these columns names one of these
+    cities (its region, 省 市 区, contains the name)."""
+    return exists(
+        select(Address.id).where(
+            of_tenant(Address, tenant_id),
+            Address.member_id == member_id,
+            or_(*[Address.region.contains(city, autoescape=True) for city in sorted(cities)]),
+        )
+    )

@@ -641,3 +641,6 @@ async def ship_item(
     repository.add(session, row)
     await session.flush()
     return row
+
+
+lives_in = repository.lives_in  # (an SQL condition over a member's columns, for saved segments)

@@ -1,10 +1,21 @@
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    ColumnExpressionArgument,
+    Exists,
+    bindparam,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
@@ -200,3 +211,48 @@ async def identities_of_kinds(
         )
     )
     return [(int(m), str(k), str(v)) for m, k, v in rows.tuples()]
+
+
+# Members by conditions a higher domain supplies (saved segments): counted, or read id by id in order
+
+
+async def count_where(session: AsyncSession, *, tenant_id: int, where: Sequence[ColumnElement[bool]]) -> int:
+    """Active members meeting every condition in `where`."""
+    statement = (
+        select(func.count()).select_from(Member).where(of_tenant(Member, tenant_id), Member.status == "active", *where)
+    )
+    return int(await session.scalar(statement) or 0)
+
+
+async def ids_where(
+    session: AsyncSession, *, tenant_id: int, where: Sequence[ColumnElement[bool]], after: int = 0, size: int = 1000
+) -> list[int]:
+    """The next `size` active members (by id, above `after`) meeting every condition in `where`."""
+    rows = await session.scalars(
+        select(Member.id)
+        .where(of_tenant(Member, tenant_id), Member.status == "active", Member.id > after, *where)
+        .order_by(Member.id)
+        .limit(size)
+    )
+    return list(rows)
+
+
+def joined_within(start: datetime | None, end: datetime | None) -> list[ColumnElement[bool]]:
+    """In SQL: the member (of the statement these go into) joined in [start, end)."""
+    found: list[ColumnElement[bool]] = []
+    if start is not None:
+        found.append(Member.created_at >= start)
+    if end is not None:
+        found.append(Member.created_at < end)
+    return found
+
+
+def has_identity(
+    kinds: Collection[str], tenant_id: ColumnExpressionArgument[int], member_id: ColumnExpressionArgument[int]
+) -> Exists:
+    """In SQL: whether the member named by these columns has an account of one of these kinds bound."""
+    return exists(
+        select(Identity.member_id).where(
+            of_tenant(Identity, tenant_id), Identity.member_id == member_id, Identity.kind.in_(sorted(kinds))
+        )
+    )

@@ -267,3 +267,16 @@ async def identities_of_kinds(
 ) -> list[tuple[int, str, str]]:
     """(member, kind, value) of every identity of these kinds the tenant's members hold."""
     return await repository.identities_of_kinds(session, tenant_id=tenant_id, kinds=kinds)
+
+
+async def get_many(session: AsyncSession, *, tenant_id: int, member_ids: list[int]) -> list[Member]:
+    """These members (those of another tenant are not found)."""
+    return await repository.get_many(session, tenant_id=tenant_id, member_ids=sorted(set(member_ids)))
+
+
+# Members by conditions of higher domains (saved segments)
+
+count_where = repository.count_where
+ids_where = repository.ids_where
+joined_within = repository.joined_within  # (SQL conditions over the member's columns)
+has_identity = repository.has_identity

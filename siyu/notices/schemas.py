@@ -22,6 +22,7 @@ KINDS: dict[str, str] = {
     "checkin_reminder": "签到提醒",
     "trial_won": "商品试用中选",
     "trial_report_due": "试用报告提醒",
+    "segment_message": "店铺消息",
 }
 CHANNELS: dict[str, str] = {"wechat": "微信订阅消息", "sms": "短信", "webhook": "回调地址"}
 DEFAULT_CHANNELS = ["wechat", "sms", "webhook"]

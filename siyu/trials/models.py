@@ -74,6 +74,7 @@ class Trial(Base):
     min_tier_id: Mapped[int | None]
     min_points: Mapped[int] = mapped_column(default=0)
     min_orders: Mapped[int] = mapped_column(default=0)
+    segment_id: Mapped[int | None]  # a saved segment: only its members may apply (siyu.segments decides)
     points_cost: Mapped[int] = mapped_column(default=0)
     questions: Mapped[list[Any]] = mapped_column(Json, default=list)
     report_days: Mapped[int] = mapped_column(default=7)

@@ -39,6 +39,7 @@ class TrialIn(BaseModel):
     min_tier_id: int | None = None
     min_points: int = Field(default=0, ge=0, le=100_000_000)
     min_orders: int = Field(default=0, ge=0, le=1000)
+    segment_id: int | None = Field(default=None, ge=1, le=2**63 - 1, description="只有这个会员分群里的会员可以申请")
     points_cost: int = Field(default=0, ge=0, le=1_000_000)
     questions: list[str] = Field(default_factory=list, max_length=MAX_QUESTIONS)
     report_days: int = Field(default=7, ge=1, le=60)
@@ -116,6 +117,7 @@ class TrialOut(BaseModel):
     min_tier_id: int | None
     min_points: int
     min_orders: int
+    segment_id: int | None
     points_cost: int
     questions: list[str]
     report_days: int

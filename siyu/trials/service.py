@@ -33,6 +33,7 @@ from siyu.ledger import service as ledger
 from siyu.loyalty import service as loyalty
 from siyu.mall import service as mall
 from siyu.members import service as members
+from siyu.segments import service as segments
 from siyu.tenants import service as tenants
 from siyu.trials import repository, rules
 from siyu.trials.models import (
@@ -149,6 +150,11 @@ class TooManyPhotos(InvalidInput):
     message = f"最多上传 {MAX_PHOTOS} 张照片"
 
 
+class BadSegment(InvalidInput):
+    code = "trial_bad_segment"
+    message = "请选择已有的会员分群"
+
+
 class BadTier(InvalidInput):
     code = "trial_bad_tier"
     message = "请选择一个已有的会员等级"
@@ -164,6 +170,7 @@ def _view(trial: Trial) -> dict[str, Any]:
         "min_tier_id": trial.min_tier_id,
         "min_points": trial.min_points,
         "min_orders": trial.min_orders,
+        "segment_id": trial.segment_id,
         "points_cost": trial.points_cost,
         "questions": list(trial.questions or []),
         "report_days": trial.report_days,
@@ -240,10 +247,16 @@ async def _check_tier(session: AsyncSession, tenant_id: int, tier_id: int | None
         raise BadTier()
 
 
+async def _check_segment(session: AsyncSession, tenant_id: int, segment_id: int | None) -> None:
+    if segment_id is not None and segment_id not in await segments.names(session, tenant_id=tenant_id):
+        raise BadSegment()
+
+
 async def create_trial(session: AsyncSession, *, actor: Principal, data: TrialIn) -> Trial:
     timezone = (await tenants.get_tenant(session, actor.tenant_id)).timezone
     data = localise_fields(data, timezone)
     await _check_tier(session, actor.tenant_id, data.min_tier_id)
+    await _check_segment(session, actor.tenant_id, data.segment_id)
     trial = Trial(tenant_id=actor.tenant_id, id=new_id(), **data.model_dump())
     repository.add(session, trial)
     await session.flush()
@@ -260,6 +273,8 @@ async def update_trial(session: AsyncSession, *, actor: Principal, trial_id: int
     timezone = (await tenants.get_tenant(session, actor.tenant_id)).timezone
     data = localise_fields(data, timezone)
     await _check_tier(session, actor.tenant_id, data.min_tier_id)
+    if data.segment_id != trial.segment_id:
+        await _check_segment(session, actor.tenant_id, data.segment_id)
     before = _view(trial)
     applied = (await repository.application_counts(session, tenant_id=actor.tenant_id, trial_ids=[trial.id])).get(
         trial.id, 0
@@ -271,6 +286,7 @@ async def update_trial(session: AsyncSession, *, actor: Principal, trial_id: int
         "min_tier_id",
         "min_points",
         "min_orders",
+        "segment_id",
         "points_cost",
         "questions",
     )
@@ -350,6 +366,10 @@ async def _eligibility(
         raise NotEligible(f"这个试用需要积分余额至少 {trial.min_points}，你现在有 {max(available, 0)}")
     if trial.min_orders and await _claimed_orders(session, tenant_id, member_id, trial.min_orders) < trial.min_orders:
         raise NotEligible(f"这个试用需要已领取积分的订单至少 {trial.min_orders} 笔")
+    if trial.segment_id is not None and not await segments.contains(
+        session, tenant_id=tenant_id, segment_id=trial.segment_id, member_id=member_id
+    ):
+        raise NotEligible("这个试用只面向部分会员，你暂时不在名单中")
     if trial.points_cost and available < trial.points_cost:
         short = trial.points_cost - max(available, 0)
         raise InsufficientPoints(f"积分不够：申请需要 {trial.points_cost} 积分，还差 {short} 积分", short=short)

@@ -42,6 +42,9 @@ OBJECT_PAGES = {
     "/console/trials/{trial_id}/applications": ("/console/trials", r"/console/trials/\d+/applications$"),
     "/console/trials/{trial_id}/draw": ("/console/trials", r"/console/trials/\d+/draw$"),
     "/console/trials/{trial_id}/reports": ("/console/trials", r"/console/trials/\d+/reports$"),
+    "/console/tags/{tag_id}": ("/console/tags", r"/console/tags/\d+$"),
+    "/console/segments/{segment_id}": ("/console/segments", r"/console/segments/\d+$"),
+    "/console/segments/{segment_id}/edit": ("/console/segments", r"/console/segments/\d+/edit$"),
 }
 
 
