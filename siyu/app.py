@@ -9,7 +9,7 @@ import re
 import secrets
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -61,6 +61,7 @@ from siyu.mall.api import router as mall_api
 from siyu.mall.gate import FlashGate
 from siyu.mall.schemas import FanRedemptionOut
 from siyu.members.api import router as members_api
+from siyu.members.service import VisitBook
 from siyu.notices.api import router as fan_notices_api
 from siyu.orders import uploads
 from siyu.orders.api import router as orders_api
@@ -265,6 +266,24 @@ def api_router() -> APIRouter:
     return api
 
 
+VISITS_EVERY_S = 5.0
+
+
+async def _write_visits(book: VisitBook, sessionmaker: Any, stop: asyncio.Event) -> None:
+    """Every few seconds, and once more on the way out: the visits fans' requests noted (siyu.members)."""
+    while True:
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), VISITS_EVERY_S)
+        if len(book):
+            try:
+                async with sessionmaker() as session, session.begin():
+                    await book.write(session)
+            except Exception:  # the database is away: they stay noted for the next round
+                log.warning("visits_not_written", waiting=len(book), exc_info=True)
+        if stop.is_set():
+            return
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.check()
@@ -278,6 +297,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.limiter = RateLimiter(settings.redis_url)
         app.state.gate = FlashGate(settings.redis_url) if settings.redis_url else None
         stop = asyncio.Event()
+        visits = asyncio.create_task(_write_visits(app.state.visits, app.state.sessionmaker, stop))
         embedded: asyncio.Task[None] | None = None
         if settings.runs_embedded_worker:
             load_handlers()
@@ -286,6 +306,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             stop.set()
+            await visits
             if embedded is not None:
                 await embedded
             await engine.dispose()
@@ -303,6 +324,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.authenticate = authenticate
+    app.state.visits = VisitBook()  # fans' visits, noted by their requests and written every few seconds
     app.state.sms = provider_for(settings.sms_provider)
     app.state.wechat = WechatClient(settings.wechat_api_base)
     app.state.gate = None  # the Redis flash gate, opened with the app when SIYU_REDIS_URL is set

@@ -390,6 +390,10 @@ def _load_demo(settings: Settings, summary: DemoSummary, *, fakes: bool) -> None
             f"  商品试用：活动 {tried.trials} 个，申请 {tried.applications} 份，"
             f"中选 {tried.winners} 人，试用报告 {tried.reports} 份"
         )
+        from siyu.demo import analytics
+
+        rows = _in_transaction(lambda s: analytics.load(s, slug=summary.tenant_slug, data_dir=settings.data_dir))
+        out.print(f"  数据分析：分析快照已计算（{rows} 笔订单），会员价值和私域贡献页面可直接查看")
         from siyu.demo import segments
 
         grouped_members = _in_transaction(
@@ -405,10 +409,6 @@ def _load_demo(settings: Settings, summary: DemoSummary, *, fakes: bool) -> None
 
             consented = _in_transaction(lambda s: notices.load(s, slug=summary.tenant_slug))
             out.print(f"  粉丝通知：公众号和短信接到本机模拟网关，{consented} 次订阅")
-        from siyu.demo import analytics
-
-        rows = _in_transaction(lambda s: analytics.load(s, slug=summary.tenant_slug, data_dir=settings.data_dir))
-        out.print(f"  数据分析：分析快照已计算（{rows} 笔订单），会员价值和私域贡献页面可直接查看")
         ran = _run_due_work(settings)
         delivered = _in_transaction(lambda s: _deliveries(s, summary.tenant_slug))
         out.print(f"  后台任务：已处理 {ran} 个，粉丝通知发送记录 {delivered} 条")

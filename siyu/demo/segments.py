@@ -1,7 +1,7 @@
 """The demo tenant's member tags and saved segments: 高客单 (given by a rule: the RFM segments 重要价值 and 高潜),
 爱抽奖 and 宝妈 (put on by hand), and three segments with their counts: new customers after their first order, members
-with points to spend (宝妈 aside), and the fans who reserved the next live show. The analytics snapshot is built
-first, so the RFM criteria have something to read."""
+with points to spend (宝妈 aside), and the fans who reserved the next live show. The analytics snapshot is
+built before (siyu.demo.analytics), so the RFM criteria have something to read."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from siyu.analytics import service as analytics
 from siyu.kit.web import Principal
 from siyu.live import service as live
 from siyu.segments import service
@@ -34,7 +33,6 @@ def _system(tenant_id: int) -> Principal:
 async def load(session: AsyncSession, *, slug: str, data_dir: Path) -> Loaded:
     tenant = await tenants.get_by_slug(session, slug)
     actor = _system(tenant.id)
-    await analytics.refresh(session, tenant_id=tenant.id, directory=analytics.directory_of(data_dir))
     big = await service.create_tag(session, actor=actor, data=TagIn(name="高客单", color="#E4572E"))
     lottery = await service.create_tag(session, actor=actor, data=TagIn(name="爱抽奖", color="#F3A712"))
     mums = await service.create_tag(session, actor=actor, data=TagIn(name="宝妈", color="#A23B72"))

@@ -151,7 +151,7 @@ async def fan_page(slug: str, request: Request, session: DbSession) -> FanPage:
         if member is not None and member.status != "active":
             member = None
     if member is not None:
-        await members.record_visit(session, member=member, timezone=tenant.timezone)  # one write a day at most
+        request.app.state.visits.note(member, timezone=tenant.timezone)  # written a few seconds later, set-wise
     return FanPage(tenant, member)
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import (
     ColumnElement,
     ColumnExpressionArgument,
     Exists,
+    Table,
     bindparam,
     delete,
     exists,
@@ -170,22 +171,23 @@ async def merged(session: AsyncSession, *, tenant_id: int) -> list[tuple[int, in
     return [(int(a), int(b)) for a, b in rows.tuples() if b is not None]
 
 
-async def note_visit(
-    session: AsyncSession, *, tenant_id: int, member_id: int, at: datetime, day_start: datetime
-) -> bool:
-    """Her last visit is `at`, unless one was already stored on or after `day_start` (another request of the same
-    day got there first). Returns whether the row was written."""
-    result = await session.execute(
-        update(Member)
+async def note_visits(session: AsyncSession, visits: Sequence[tuple[int, int, datetime]]) -> None:
+    """Her last visit is `at`, for each (tenant, member, at), unless a later one is stored already: one statement
+    run for all of them, in the order given (callers sort by member, the order rows of several members are locked)."""
+    if not visits:
+        return
+    table = Member.__table__
+    assert isinstance(table, Table)
+    statement = (
+        update(table)
         .where(
-            of_tenant(Member, tenant_id),
-            Member.id == member_id,
-            or_(Member.last_visit_at.is_(None), Member.last_visit_at < day_start),
+            of_tenant(table.c, bindparam("t")),
+            table.c.id == bindparam("m"),
+            or_(table.c.last_visit_at.is_(None), table.c.last_visit_at < bindparam("at")),
         )
-        .values(last_visit_at=at)
-        .execution_options(synchronize_session=False)
+        .values(last_visit_at=bindparam("at"))
     )
-    return int(getattr(result, "rowcount", 0)) > 0
+    await session.execute(statement, [{"t": t, "m": m, "at": at} for t, m, at in visits])
 
 
 async def visits_since(session: AsyncSession, *, tenant_id: int, since: datetime | None) -> list[tuple[int, datetime]]:

@@ -3,16 +3,18 @@ once a tenant-local day from signed-in fan pages and calls, never from anonymous
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import httpx
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
 from siyu.analytics import rfm, service, snapshot
+from siyu.app import _write_visits
 from siyu.fans import service as fans
 from siyu.kit.time import utcnow
 from siyu.members import service as members
@@ -101,9 +103,14 @@ async def test_a_visit_is_written_once_a_local_day(session: AsyncSession) -> Non
     assert await members.record_visit(session, member=fan, timezone=tenant.timezone, now=next_day)
     await session.refresh(fan)
     assert fan.last_visit_at == next_day
-    # another request that loaded her before the write finds the row already written today: no second write
+    # visits noted by requests that loaded her before a later one was written never move her last visit back
+    book = members.VisitBook()
     set_committed_value(fan, "last_visit_at", late)
-    assert not await members.record_visit(session, member=fan, timezone=tenant.timezone, now=next_day)
+    assert not book.note(fan, timezone=tenant.timezone, now=late + timedelta(minutes=1))  # her row's day
+    assert book.note(fan, timezone=tenant.timezone, now=late + timedelta(minutes=2))  # 00:00, before 00:01
+    assert await book.write(session) == 1
+    await session.refresh(fan)
+    assert fan.last_visit_at == next_day
 
 
 async def test_signed_in_pages_and_calls_are_visits_anonymous_ones_are_not(
@@ -116,24 +123,48 @@ async def test_signed_in_pages_and_calls_are_visits_anonymous_ones_are_not(
     assert anonymous.status_code in (200, 303)
     await session.refresh(fan)
     assert fan.last_visit_at is None
+    assert len(app.state.visits) == 0
     jar = await h5_cookies(app, session, tenant, fan.id)
     assert (await client.get(f"/h5/{tenant.slug}/", cookies=jar)).status_code == 200
+    await session.refresh(fan)
+    assert fan.last_visit_at is None  # noted, not yet written: the request did not wait for it
+    assert await app.state.visits.write(session) == 1
     await session.refresh(fan)
     assert fan.last_visit_at is not None
     first = fan.last_visit_at
     assert (await client.get(f"/h5/{tenant.slug}/points", cookies=jar)).status_code == 200
+    assert len(app.state.visits) == 0  # the same day, known from her row: nothing noted
     await session.refresh(fan)
-    assert fan.last_visit_at == first  # the same day: not written again
+    assert fan.last_visit_at == first
 
     pair = await fans.issue_tokens(
         session, secret=app.state.settings.secret_key, tenant_id=tenant.id, member_id=other.id
     )
     me = await client.get(f"/api/v1/fan/{tenant.slug}/me", headers={"Authorization": f"Bearer {pair.access_token}"})
     assert me.status_code == 200
+    assert await app.state.visits.write(session) == 1
     await session.refresh(other)
     assert other.last_visit_at is not None
     refused = await client.get(f"/api/v1/fan/{tenant.slug}/me", headers={"Authorization": "Bearer nonsense"})
     assert refused.status_code == 401
+
+
+async def test_the_server_writes_noted_visits_in_the_background_and_once_more_on_the_way_out(
+    session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await factories.tenant(session)
+    first, second = await factories.member(session, tenant.id), await factories.member(session, tenant.id, "二号")
+    await session.commit()  # (a savepoint: the writer's own session sees them)
+    book = members.VisitBook()
+    for fan in (second, first):
+        assert book.note(fan, timezone=tenant.timezone)
+    stop = asyncio.Event()
+    stop.set()  # the server is stopping: one last round, then the writer returns
+    await asyncio.wait_for(_write_visits(book, sessionmaker, stop), 10)
+    assert len(book) == 0
+    for fan in (first, second):
+        await session.refresh(fan)
+        assert fan.last_visit_at is not None
 
 
 async def test_churn_uses_the_later_of_last_order_and_last_visit(session: AsyncSession, tmp_path: Path) -> None:
