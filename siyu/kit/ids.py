@@ -10,6 +10,9 @@ import random
 import secrets
 import threading
 import time
+from typing import Annotated
+
+from pydantic import Field
 
 _EPOCH_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 _lock = threading.Lock()
@@ -34,3 +37,8 @@ def new_id() -> int:
             _seq = _random.getrandbits(6)
         _last_ms = now
         return (now << 22) | (_node << 14) | _seq
+
+
+MAX_ID = 2**63 - 1
+# A row's id in a request body: a positive 64-bit integer (anything larger is a 422, not a database error).
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]

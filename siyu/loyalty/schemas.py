@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from siyu.kit.ids import RowId
 from siyu.kit.types import NOT_BLANK
 
 MAX_MULTIPLIER_PCT = 1000  # 10 times
@@ -78,8 +79,8 @@ class CampaignIn(BaseModel):
     priority: int = Field(default=0, ge=-1000, le=1000, description="数字大的先计算")
     starts_at: datetime
     ends_at: datetime
-    channel_ids: list[int] = Field(default_factory=list, max_length=50, description="空：所有渠道")
-    tier_ids: list[int] = Field(default_factory=list, max_length=20, description="空：所有会员")
+    channel_ids: list[RowId] = Field(default_factory=list, max_length=50, description="空：所有渠道")
+    tier_ids: list[RowId] = Field(default_factory=list, max_length=20, description="空：所有会员")
     live_room: str | None = Field(default=None, max_length=64, description="只算这个直播间/主播的订单")
     multiplier_pct: int = Field(default=100, ge=100, le=MAX_MULTIPLIER_PCT, description="200 表示 2 倍积分")
     bonus_points: int = Field(default=0, ge=0, le=MAX_BONUS, description="每笔订单额外奖励")

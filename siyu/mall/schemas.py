@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from siyu.kit.ids import RowId
 from siyu.kit.time import aware
 from siyu.kit.types import NOT_BLANK
 from siyu.mall import regions
@@ -34,7 +35,7 @@ class RewardIn(BaseModel):
     )
     limit_per_member: int | None = Field(default=None, ge=1, le=MAX_LIMIT, description="每人最多兑换几次；空：不限")
     limit_per_day: int | None = Field(default=None, ge=1, le=MAX_LIMIT, description="每人每天最多兑换几次；空：不限")
-    tier_ids: list[int] = Field(default_factory=list, max_length=20, description="可兑换的会员等级；空：所有会员")
+    tier_ids: list[RowId] = Field(default_factory=list, max_length=20, description="可兑换的会员等级；空：所有会员")
     visible_from: datetime | None = Field(default=None, description="何时起在商城展示；空：立即")
     visible_until: datetime | None = None
     redeem_from: datetime | None = Field(default=None, description="何时开抢；空：展示即可兑换")

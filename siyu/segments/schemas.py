@@ -10,6 +10,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from siyu.kit.ids import RowId
 from siyu.kit.types import NOT_BLANK
 from siyu.tenants.models import Platform
 
@@ -23,7 +24,7 @@ class SegmentFilter(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    tier_ids: list[int] = Field(default_factory=list, max_length=20, description="会员等级（任一）")
+    tier_ids: list[RowId] = Field(default_factory=list, max_length=20, description="会员等级（任一）")
     rfm: list[RfmKey] = Field(
         default_factory=list,
         max_length=6,
@@ -31,8 +32,8 @@ class SegmentFilter(BaseModel):
             "会员价值分层（任一）：top 重要价值、win_back 重要挽留、new 新客、potential 高潜、sleeping 沉睡、other 一般"
         ),
     )
-    tags_any: list[int] = Field(default_factory=list, max_length=50, description="有以下任一标签")
-    tags_none: list[int] = Field(default_factory=list, max_length=50, description="没有以下任何标签")
+    tags_any: list[RowId] = Field(default_factory=list, max_length=50, description="有以下任一标签")
+    tags_none: list[RowId] = Field(default_factory=list, max_length=50, description="没有以下任何标签")
     platforms: list[Platform] = Field(
         default_factory=list, max_length=6, description="在这些平台绑定了账号或领取过订单积分（任一）"
     )
@@ -105,7 +106,7 @@ class TagOut(BaseModel):
 class TagMembersIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    member_ids: list[int] = Field(min_length=1, max_length=1000, description="会员号")
+    member_ids: list[RowId] = Field(min_length=1, max_length=1000, description="会员号")
 
 
 class TagChangeOut(BaseModel):

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from siyu.kit.ids import RowId
 from siyu.mall.schemas import AddressIn
 from siyu.trials.models import DrawMethod, Penalty
 
@@ -36,7 +37,7 @@ class TrialIn(BaseModel):
     quota: int = Field(ge=1, le=10_000)
     apply_from: datetime
     apply_until: datetime
-    min_tier_id: int | None = None
+    min_tier_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
     min_points: int = Field(default=0, ge=0, le=100_000_000)
     min_orders: int = Field(default=0, ge=0, le=1000)
     segment_id: int | None = Field(default=None, ge=1, le=2**63 - 1, description="只有这个会员分群里的会员可以申请")
@@ -77,7 +78,7 @@ class ApplyIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    address_id: int | None = None
+    address_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
     address: AddressIn | None = None
     answers: list[str] = Field(default_factory=list, max_length=MAX_QUESTIONS)
 
@@ -94,7 +95,7 @@ class DrawIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     method: DrawMethod = DrawMethod.random
-    picked: list[int] = Field(default_factory=list, max_length=10_000)  # application ids, for a manual pick
+    picked: list[RowId] = Field(default_factory=list, max_length=10_000)  # application ids, for a manual pick
 
 
 class ReviewIn(BaseModel):

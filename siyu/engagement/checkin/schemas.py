@@ -7,6 +7,7 @@ from datetime import date
 from pydantic import BaseModel, Field, model_validator
 
 from siyu.kit.errors import InvalidInput
+from siyu.kit.ids import MAX_ID
 
 
 class DayReward(BaseModel):
@@ -14,9 +15,13 @@ class DayReward(BaseModel):
 
     day: int = Field(ge=1, le=365, description="连续签到第几天")
     points: int = Field(ge=0, le=100_000, description="这一天得多少积分（代替基础积分）")
-    reward_id: int | None = Field(None, ge=1, description="这一天另送的积分商城奖品（不扣积分，库存没了就只得积分）")
+    reward_id: int | None = Field(
+        None, ge=1, le=MAX_ID, description="这一天另送的积分商城奖品（不扣积分，库存没了就只得积分）"
+    )
     reward_title: str | None = Field(None, max_length=100, description="奖品名称（保存规则时按奖品填写）")
-    lottery_id: int | None = Field(None, ge=1, description="这一天另送一次免费抽奖的抽奖活动（活动结束后不再送）")
+    lottery_id: int | None = Field(
+        None, ge=1, le=MAX_ID, description="这一天另送一次免费抽奖的抽奖活动（活动结束后不再送）"
+    )
     lottery_title: str | None = Field(None, max_length=100, description="抽奖活动名称（保存规则时按活动填写）")
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from siyu.engagement.referrals import models as rules
+from siyu.kit.ids import RowId
 
 
 class RulesIn(BaseModel):
@@ -74,11 +75,11 @@ class BoardIn(BaseModel):
     prizes: list[int] = Field(
         default_factory=list, max_length=100, description="第 1 名、第 2 名……各得多少积分（0：这一名不给积分）"
     )
-    reward_ids: list[int | None] = Field(
+    reward_ids: list[RowId | None] = Field(
         default_factory=list, max_length=100, description="第 1 名、第 2 名……另得哪个商城奖品（空：不给奖品）"
     )
-    show_id: int | None = Field(None, description="属于哪场直播")
-    campaign_id: int | None = Field(None, description="属于哪个积分活动")
+    show_id: int | None = Field(None, ge=1, le=2**63 - 1, description="属于哪场直播")
+    campaign_id: int | None = Field(None, ge=1, le=2**63 - 1, description="属于哪个积分活动")
     metric: rules.BoardMetric = Field(
         rules.BoardMetric.invitations,
         description="排名依据：invitations 邀请注册人数；sign_ins 分享带来的登录人次"
