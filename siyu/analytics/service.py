@@ -7,6 +7,7 @@ domain); RFM reads the tenant's columnar snapshot (see `snapshot.py`), which a r
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -494,26 +495,43 @@ def directory_of(data_dir: Path | None = None) -> Path:
     return Path(data_dir) / "analytics"
 
 
+# The members of some RFM segments, by (tenant, snapshot file, its refresh, edges, segments, hour): saved segments
+# ask on every fan's look at a fan group or trial they guard, and the answer only changes with the snapshot (and,
+# through recency, with the hours).
+_RFM_MEMBERS: OrderedDict[tuple[Any, ...], frozenset[int]] = OrderedDict()
+RFM_MEMBERS_KEPT = 32
+
+
 async def rfm_members(
     session: AsyncSession, *, tenant_id: int, directory: Path, keys: list[str], now: datetime | None = None
-) -> list[int]:
+) -> frozenset[int]:
     """The members in any of these RFM segments (keys of `rfm.SEGMENTS`), from the snapshot as it is; none while
-    the tenant has no snapshot yet."""
+    the tenant has no snapshot yet. Kept per process for the hour while the snapshot stays the same."""
     if not keys:
-        return []
+        return frozenset()
     state = await repository.get_state(session, tenant_id=tenant_id)
     path = snapshot.path_of(directory, tenant_id)
     if state is None or not path.exists():
-        return []
+        return frozenset()
     settings = await settings_of(session, tenant_id=tenant_id)
     moment = now or utcnow()
+    hour = moment.replace(minute=0, second=0, microsecond=0)
+    key = (tenant_id, str(path), state.refreshed_at, repr(settings.rfm_edges), tuple(sorted(keys)), hour)
+    kept = _RFM_MEMBERS.get(key)
+    if kept is not None:
+        _RFM_MEMBERS.move_to_end(key)
+        return kept
 
     def compute() -> list[int]:
         with snapshot.opened(path) as con:
             summary = rfm.compute(con, now=moment, own_edges=settings.rfm_edges)
             return rfm.segment_members(con, edges=summary.edges, keys=keys)
 
-    return await asyncio.to_thread(compute)
+    found = frozenset(await asyncio.to_thread(compute))
+    _RFM_MEMBERS[key] = found
+    while len(_RFM_MEMBERS) > RFM_MEMBERS_KEPT:
+        _RFM_MEMBERS.popitem(last=False)
+    return found
 
 
 SEGMENT_NAMES = rfm.SEGMENT_NAMES

@@ -9,8 +9,8 @@ RFM segment of analytics), so no query here names another domain's table."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,7 @@ class Scope:
     timezone: str
     directory: Path  # the tenants' analytics snapshots (for RFM segments)
     now: datetime
+    member_id: int | None = None  # asked about one member only: lists of members are cut down to her
 
 
 async def scope_of(
@@ -119,11 +120,13 @@ def _window(first: date | None, last: date | None, timezone: str) -> tuple[datet
     return start, end
 
 
-def _among(ids: Sequence[int]) -> ColumnElement[bool]:
-    """The member is one of these (rendered into the statement: a long list needs no thousands of parameters)."""
-    if not ids:
+def _among(ids: Collection[int], only: int | None) -> ColumnElement[bool]:
+    """The member is one of these (rendered into the statement: a long list needs no thousands of parameters; when
+    one member is asked about, only whether she is in it)."""
+    chosen = sorted(ids) if only is None else [only] if only in ids else []
+    if not chosen:
         return false()
-    return Member.id.in_(bindparam("segment_rfm_ids", value=list(ids), expanding=True, literal_execute=True))
+    return Member.id.in_(bindparam("segment_rfm_ids", value=chosen, expanding=True, literal_execute=True))
 
 
 async def conditions(session: AsyncSession, scope: Scope, rules: SegmentFilter) -> list[ColumnElement[bool]]:
@@ -136,7 +139,7 @@ async def conditions(session: AsyncSession, scope: Scope, rules: SegmentFilter) 
         ids = await analytics.rfm_members(
             session, tenant_id=scope.tenant_id, directory=scope.directory, keys=list(rules.rfm), now=scope.now
         )
-        found.append(_among(ids))
+        found.append(_among(ids, scope.member_id))
     if rules.tags_any:
         found.append(repository.has_tags(rules.tags_any, t, m))
     if rules.tags_none:
@@ -675,8 +678,12 @@ async def contains(
     session: AsyncSession, *, tenant_id: int, segment_id: int, member_id: int, data_dir: Path | None = None
 ) -> bool:
     """Whether the member is in the segment now (never, for a segment that no longer exists)."""
-    condition = await condition_of(session, tenant_id=tenant_id, segment_id=segment_id, data_dir=data_dir)
-    return await members.count_where(session, tenant_id=tenant_id, where=[condition, Member.id == member_id]) > 0
+    segment = await repository.get_segment(session, tenant_id=tenant_id, segment_id=segment_id)
+    if segment is None:
+        return False
+    scope = replace(await scope_of(session, tenant_id=tenant_id, data_dir=data_dir), member_id=member_id)
+    found = await conditions(session, scope, filter_of(segment))
+    return await members.count_where(session, tenant_id=tenant_id, where=[*found, Member.id == member_id]) > 0
 
 
 async def names(session: AsyncSession, *, tenant_id: int) -> dict[int, str]:

@@ -55,6 +55,10 @@ def test_owner_logs_in_and_walks_the_navigation(page: Page, screenshot: Screensh
     expect(heading(page, "概览")).to_be_visible()
     expect(page.locator("[data-stat=members]")).to_have_text(str(DEMO_MEMBERS))
     expect(page.locator("#joined-line canvas")).to_be_visible()
+    # the navigation is by area, each under its heading
+    expect(nav(page).locator("[data-area]")).to_have_text(
+        ["数据", "会员", "订单与积分", "积分商城", "粉丝互动", "设置"]
+    )
     page.wait_for_timeout(800)  # let the chart finish drawing before the picture
     assert_no_sideways_scroll(page)
     screenshot(page, "dashboard")

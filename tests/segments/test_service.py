@@ -153,6 +153,15 @@ async def test_rfm_segments_come_from_the_analytics_snapshot(world: World) -> No
     assert await world.matching(rfm=["win_back"]) == {lapsed}
     assert await world.matching(rfm=["new", "win_back", "top"]) == {new, lapsed}
     assert await world.matching(rfm=["sleeping"]) == set()
+    # asked about one fan (a fan group's or a trial's entry condition): the same answer, member by member
+    newcomers = await world.segment("新客", rfm=["new"])
+    for member_id, inside in ((new, True), (lapsed, False)):
+        assert (
+            await service.contains(
+                world.session, tenant_id=shop, segment_id=newcomers.id, member_id=member_id, data_dir=world.data_dir
+            )
+            is inside
+        )
 
 
 async def test_criteria_combine_and_a_filter_matching_nobody_counts_zero(world: World) -> None:
