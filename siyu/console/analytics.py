@@ -272,6 +272,20 @@ def _month_presets(months: list[str], today: date) -> list[tuple[str, str, bool]
     return out
 
 
+MONTH_CHOICES = 60
+
+
+def _month_choices(months: list[str], today: date) -> list[str]:
+    """The months offered in the range's two lists, newest first: the last five years, and the range's own ends
+    (a link may name older ones). Lists rather than the browser's month picker, whose words follow its language."""
+    year, month = today.year, today.month
+    out = []
+    for _ in range(MONTH_CHOICES):
+        out.append(f"{year:04d}-{month:02d}")
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return sorted(set(out) | {months[0], months[-1]}, reverse=True)
+
+
 def _contribution_chart(found: service.Contribution) -> dict[str, Any]:
     months = found.months
     return {
@@ -308,6 +322,7 @@ async def contribution_page(
         found=found,
         chart=_contribution_chart(found) if found else None,
         presets=_month_presets(months, today),
+        month_choices=_month_choices(months, today),
         shown=shown,
         shows=shows,
         month_label=_month_label,

@@ -89,6 +89,12 @@ def test_the_analyst_reads_what_the_private_domain_contributes(page: Page, scree
     page.get_by_role("link", name="近 6 个月", exact=True).click()
     page.wait_for_url(re.compile(r"first=\d{4}-\d\d"))
     expect(page.locator("#months tbody tr")).to_have_count(6)
+    # any range, from two lists of months in Chinese (not the browser's own month picker)
+    first = page.get_by_label("第一个月")
+    expect(first.locator("option").first).to_have_text(re.compile(r"^\d{4} 年 \d{1,2} 月$"))
+    first.select_option(index=2)  # two months before this one
+    page.get_by_role("button", name="查看").click()
+    expect(page.locator("#months tbody tr")).to_have_count(3)
     shows = page.locator("#show-table tbody tr")
     expect(shows).not_to_have_count(0)
 
