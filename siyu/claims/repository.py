@@ -629,12 +629,3 @@ def claimed_within(
     if end is not None:
         statement = statement.where(Claim.created_at < end)
     return exists(statement)
-
-
-def last_claimed_at(tenant_id: ColumnExpressionArgument[int], member_id: ColumnExpressionArgument[int]) -> Any:
-    """In SQL: when the member named by these columns last made a claim that earned points (null: never)."""
-    return (
-        select(func.max(Claim.created_at))
-        .where(of_tenant(Claim, tenant_id), Claim.member_id == member_id, Claim.outcome == Outcome.credited)
-        .scalar_subquery()
-    )

@@ -821,4 +821,3 @@ async def buying_since(
 
 claimed_on_platforms = repository.claimed_on_platforms
 claimed_within = repository.claimed_within
-last_claimed_at = repository.last_claimed_at

@@ -96,6 +96,13 @@ async def test_last_claim_range_is_in_local_days_and_no_claim_includes_never(wor
     assert await world.matching(last_claim_from=first, last_claim_to=today) == {recent, edge}
     assert await world.matching(last_claim_to=first - timedelta(days=1)) == {old}
     assert await world.matching(no_claim_days=30) == {old, never}
+    # a claim inside the range is not enough: her last one must be (a later claim moves her out)
+    moved_on = await world.fan("后来又领过")
+    await world.claim(moved_on, at=local(today - timedelta(days=40)))
+    await world.claim(moved_on, at=local(today - timedelta(days=1)))
+    window = {"last_claim_from": today - timedelta(days=45), "last_claim_to": today - timedelta(days=35)}
+    assert await world.matching(**window) == {old}
+    assert await world.matching(last_claim_to=first - timedelta(days=1)) == {old}
 
 
 async def test_city_comes_from_her_address_book(world: World) -> None:
