@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 DEMO_DB ?= sqlite+aiosqlite:///./siyu-demo.db
 
-.PHONY: demo test lint check-types check-layers test-sqlite test-postgres browser clean
+.PHONY: demo test lint check-types check-layers test-sqlite test-postgres test-suites browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +45,11 @@ test-postgres: $(INSTALLED) browser
 		echo "PostgreSQL not reachable: skipped the PostgreSQL run"; \
 	fi
 
-test: lint check-types check-layers test-sqlite test-postgres
+# Both databases' runs side by side (scripts/suites.sh); test-sqlite and test-postgres run one alone.
+test-suites: $(INSTALLED) browser
+	BIN=$(BIN) bash scripts/suites.sh
+
+test: lint check-types check-layers test-suites
 
 clean:
 	rm -rf $(VENV) siyu-demo.db* test-artifacts
