@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from siyu.analytics import audience, repository, rfm, snapshot
 from siyu.analytics import contribution as figures
-from siyu.analytics import repository, rfm, snapshot
 from siyu.analytics.models import DEFAULT_YUAN_PER_POINT, AnalyticsSettings, SnapshotState
 from siyu.analytics.periods import Period
 from siyu.analytics.ties import Reading
@@ -36,6 +36,7 @@ MAX_BUCKETS = 31
 # Claims made (and ledger entries numbered) this long before a refresh started are read again by the next one: a
 # row written by a transaction that began before the refresh and committed after it is not missed.
 CLAIM_OVERLAP = timedelta(minutes=10)
+Known = audience.Known  # criteria of saved segments the snapshot answers
 ENTRY_OVERLAP_MS = 10 * 60 * 1000
 
 
@@ -328,6 +329,7 @@ async def refresh(session: AsyncSession, *, tenant_id: int, directory: Path, ful
             ledger.entries_after(session, tenant_id=tenant_id, after_id=None),
             bindings=bindings,
             visits=await members.visits_since(session, tenant_id=tenant_id, since=None),
+            joined=members.joined_since(session, tenant_id=tenant_id, since=None),
         )
         read, full = rows, True
     else:
@@ -344,6 +346,7 @@ async def refresh(session: AsyncSession, *, tenant_id: int, directory: Path, ful
             ledger.entries_after(session, tenant_id=tenant_id, after_id=state.entry_mark),
             bindings=bindings,
             visits=await members.visits_since(session, tenant_id=tenant_id, since=since),
+            joined=members.joined_since(session, tenant_id=tenant_id, since=state.claim_mark - CLAIM_OVERLAP),
         )
     entry_mark = await asyncio.to_thread(snapshot.entry_mark, path, ENTRY_OVERLAP_MS)
     if state is None:
@@ -532,6 +535,28 @@ async def rfm_members(
     while len(_RFM_MEMBERS) > RFM_MEMBERS_KEPT:
         _RFM_MEMBERS.popitem(last=False)
     return found
+
+
+async def count_known(
+    session: AsyncSession, *, tenant_id: int, directory: Path, known: Known, now: datetime | None = None
+) -> int | None:
+    """How many members meet the criteria, from the snapshot as of its last refresh; None when the tenant has no
+    snapshot of this version yet (then the database must answer)."""
+    state = await repository.get_state(session, tenant_id=tenant_id)
+    path = snapshot.path_of(directory, tenant_id)
+    if state is None or not path.exists():
+        return None
+    chosen = (
+        await rfm_members(session, tenant_id=tenant_id, directory=directory, keys=list(known.rfm), now=now)
+        if known.rfm
+        else frozenset()
+    )
+
+    def run() -> int | None:
+        with snapshot.opened(path) as con:
+            return audience.count(con, known, chosen) if snapshot.current(con) else None
+
+    return await asyncio.to_thread(run)
 
 
 SEGMENT_NAMES = rfm.SEGMENT_NAMES

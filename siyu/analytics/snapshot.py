@@ -21,18 +21,40 @@ from typing import Any
 import duckdb
 import polars as pl
 
-COLUMNS = ("member_id", "platform", "order_id", "status", "paid_fen", "refund_fen", "paid_at", "accounts")
+COLUMNS = (
+    "member_id",
+    "platform",
+    "order_id",
+    "status",
+    "paid_fen",
+    "refund_fen",
+    "paid_at",
+    "accounts",
+    "claimed_at",
+)
+# `claimed_at`: when the claim that credited the order to `member_id` was made.
 ORDERS_DDL = """CREATE TABLE IF NOT EXISTS orders (member_id BIGINT, platform VARCHAR, order_id VARCHAR,
-    status VARCHAR, paid_fen BIGINT, refund_fen BIGINT, paid_at TIMESTAMP, accounts VARCHAR[])"""
+    status VARCHAR, paid_fen BIGINT, refund_fen BIGINT, paid_at TIMESTAMP, accounts VARCHAR[], claimed_at TIMESTAMP)"""
 MERGES_DDL = "CREATE TABLE IF NOT EXISTS merges (member_id BIGINT, into_id BIGINT)"
 # Buyer accounts members bound ("kind:value", as an order's `accounts` names them), all of them at each refresh.
 BINDINGS_DDL = "CREATE TABLE IF NOT EXISTS bindings (member_id BIGINT, account VARCHAR)"
 # Each member's last visit (at most one row per member).
 VISITS_DDL = "CREATE TABLE IF NOT EXISTS visits (member_id BIGINT, visited_at TIMESTAMP)"
+# Every member (merged ones too: `merges` says which) and when she joined.
+MEMBERS_DDL = "CREATE TABLE IF NOT EXISTS members (id BIGINT, joined_at TIMESTAMP)"
+MEMBER_COLUMNS = ("id", "joined_at")
+_MEMBER_SCHEMA = {"id": pl.Int64, "joined_at": pl.Datetime("us")}
+# Sums per quarter of an hour (UTC), rebuilt from `orders` and `entries` whenever they change: any range of
+# tenant-local days starts and ends on a quarter hour, so the dashboard reads a few thousand rows, not millions.
+BUCKET = "INTERVAL 15 MINUTE"
+ORDER_BUCKETS_DDL = """CREATE TABLE IF NOT EXISTS order_buckets (bucket TIMESTAMP, platform VARCHAR, orders BIGINT,
+    paid_fen BIGINT, claimed BIGINT, claimed_fen BIGINT)"""
+ENTRY_BUCKETS_DDL = """CREATE TABLE IF NOT EXISTS entry_buckets (bucket TIMESTAMP, kind VARCHAR, amount BIGINT,
+    pending_amount BIGINT, added BIGINT)"""
 META_DDL = "CREATE TABLE IF NOT EXISTS meta (version INTEGER)"
-# A file written by an older version lacks what this one reads (buyer accounts, bindings, visits): the next
-# refresh builds it again in full.
-VERSION = 2
+# A file written by an older version lacks what this one reads (buyer accounts, bindings, visits, claim times,
+# members, sums): the next refresh builds it again in full.
+VERSION = 3
 ENTRIES_DDL = """CREATE TABLE IF NOT EXISTS entries (id BIGINT, kind VARCHAR, amount BIGINT, pending_amount BIGINT,
     created_at TIMESTAMP)"""
 ENTRY_COLUMNS = ("id", "kind", "amount", "pending_amount", "created_at")
@@ -52,6 +74,7 @@ _SCHEMA = {
     "refund_fen": pl.Int64,
     "paid_at": pl.Datetime("us"),
     "accounts": pl.List(pl.String),
+    "claimed_at": pl.Datetime("us"),
 }
 
 LOCK_WAIT_S = 30.0
@@ -82,9 +105,26 @@ def _connect(path: Path) -> duckdb.DuckDBPyConnection:
 
 def create_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Every table of the file, and the columns an older file lacks (empty until the next full build)."""
-    for ddl in (ORDERS_DDL, MERGES_DDL, ENTRIES_DDL, BINDINGS_DDL, VISITS_DDL, META_DDL):
+    for ddl in (
+        ORDERS_DDL,
+        MERGES_DDL,
+        ENTRIES_DDL,
+        BINDINGS_DDL,
+        VISITS_DDL,
+        MEMBERS_DDL,
+        ORDER_BUCKETS_DDL,
+        ENTRY_BUCKETS_DDL,
+        META_DDL,
+    ):
         con.execute(ddl)
     con.execute("ALTER TABLE orders ADD COLUMN IF NOT EXISTS accounts VARCHAR[]")
+    con.execute("ALTER TABLE orders ADD COLUMN IF NOT EXISTS claimed_at TIMESTAMP")
+
+
+def current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the open file was written by this version (an older one lacks tables this one reads)."""
+    row = con.execute("SELECT max(version) FROM meta").fetchone()
+    return row is not None and row[0] is not None and int(row[0]) >= VERSION
 
 
 def outdated(path: Path) -> bool:
@@ -92,8 +132,7 @@ def outdated(path: Path) -> bool:
     if not path.exists():
         return True
     with opened(path) as con:
-        row = con.execute("SELECT max(version) FROM meta").fetchone()
-    return row is None or row[0] is None or int(row[0]) < VERSION
+        return not current(con)
 
 
 @contextmanager
@@ -121,10 +160,16 @@ async def _to_parquet(
     async for frame in chunks:
         if frame.height == 0:
             continue
-        target = workdir / f"{columns[0]}-{len(files):05d}.parquet"
+        target = workdir / f"{columns[0]}-{columns[1]}-{len(files):05d}.parquet"  # (unique per kind of rows)
         frame.select(columns).cast(schema).write_parquet(target, compression="lz4")  # type: ignore[arg-type]
         files.append(str(target))
     return files
+
+
+async def _member_files(joined: AsyncIterator[pl.DataFrame] | None, workdir: Path) -> list[str]:
+    if joined is None:
+        return []
+    return await _to_parquet(joined, workdir, columns=MEMBER_COLUMNS, schema=_MEMBER_SCHEMA)
 
 
 def _load(con: duckdb.DuckDBPyConnection, table: str, files: list[str]) -> None:
@@ -196,6 +241,33 @@ def _write_merges(con: duckdb.DuckDBPyConnection, merges: list[tuple[int, int]])
             con.execute("INSERT INTO merges SELECT member_id, into_id FROM read_parquet($f)", {"f": str(target)})
 
 
+def _write_members(con: duckdb.DuckDBPyConnection, files: list[str]) -> None:
+    """These members (id, joined_at), replacing what the file held of them."""
+    if not files:
+        return
+    _load(con, "new_members", files)
+    con.execute("DELETE FROM members WHERE id IN (SELECT id FROM new_members)")
+    con.execute("INSERT INTO members SELECT id, min(joined_at) FROM new_members GROUP BY id")
+
+
+def sum_buckets(con: duckdb.DuckDBPyConnection) -> None:
+    """The quarter-hour sums, again from every order and entry the file holds (a column scan each)."""
+    con.execute("DELETE FROM order_buckets")
+    con.execute(
+        f"""INSERT INTO order_buckets
+            SELECT time_bucket({BUCKET}, paid_at), platform, count(*), sum(paid_fen), count(member_id),
+                   coalesce(sum(paid_fen) FILTER (WHERE member_id IS NOT NULL), 0)
+            FROM orders WHERE paid_at IS NOT NULL AND status <> 'unpaid' GROUP BY ALL"""
+    )
+    con.execute("DELETE FROM entry_buckets")
+    con.execute(
+        f"""INSERT INTO entry_buckets
+            SELECT time_bucket({BUCKET}, created_at), kind, sum(amount), sum(pending_amount),
+                   coalesce(sum(amount) FILTER (WHERE amount > 0), 0)
+            FROM entries GROUP BY ALL"""
+    )
+
+
 async def build(
     path: Path,
     chunks: AsyncIterator[pl.DataFrame],
@@ -203,12 +275,14 @@ async def build(
     entries: AsyncIterator[pl.DataFrame],
     bindings: list[tuple[int, str]] | None = None,
     visits: list[tuple[int, datetime]] | None = None,
+    joined: AsyncIterator[pl.DataFrame] | None = None,
 ) -> int:
     """A new file with every order, swapped in for the old one. Returns the rows it holds."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent) as workdir:
         files = await _to_parquet(chunks, Path(workdir))
         entry_files = await _to_parquet(entries, Path(workdir), columns=ENTRY_COLUMNS, schema=_ENTRY_SCHEMA)
+        member_files = await _member_files(joined, Path(workdir))
         fresh = Path(workdir) / "fresh.duckdb"
         con = duckdb.connect(str(fresh))
         try:
@@ -225,6 +299,8 @@ async def build(
             _write_merges(con, merges)
             _write_bindings(con, bindings or [])
             _write_visits(con, visits or [])
+            _write_members(con, member_files)
+            sum_buckets(con)
             rows = con.execute("SELECT count(*) FROM orders").fetchone()
             con.execute("CHECKPOINT")
         finally:
@@ -242,12 +318,14 @@ async def apply_changes(
     entries: AsyncIterator[pl.DataFrame],
     bindings: list[tuple[int, str]] | None = None,
     visits: list[tuple[int, datetime]] | None = None,
+    joined: AsyncIterator[pl.DataFrame] | None = None,
 ) -> tuple[int, int]:
-    """Replace the orders that changed (one row per order, the new one) in the file. Returns (rows read, rows now
-    in the file)."""
+    """Replace the orders that changed (one row per order, the new one) in the file, add the members who joined
+    since. Returns (rows read, rows now in the file)."""
     with tempfile.TemporaryDirectory(dir=path.parent if path.parent.exists() else None) as workdir:
         files = await _to_parquet(chunks, Path(workdir))
         entry_files = await _to_parquet(entries, Path(workdir), columns=ENTRY_COLUMNS, schema=_ENTRY_SCHEMA)
+        member_files = await _member_files(joined, Path(workdir))
         with opened(path) as con:
             con.execute("BEGIN")
             if entry_files:  # entries never change: those read again replace themselves
@@ -272,40 +350,52 @@ async def apply_changes(
             if bindings is not None:
                 _write_bindings(con, bindings)
             _write_visits(con, visits or [])
+            _write_members(con, member_files)
+            if files or entry_files:
+                sum_buckets(con)
             con.execute("COMMIT")
             total = con.execute("SELECT count(*) FROM orders").fetchone()
     return read, int(total[0]) if total else 0
 
 
 def paid_and_claimed(
-    con: duckdb.DuckDBPyConnection, start: datetime, end: datetime
+    con: duckdb.DuckDBPyConnection, start: datetime, end: datetime, *, from_sums: bool | None = None
 ) -> tuple[dict[str, tuple[int, int]], dict[str, tuple[int, int]]]:
     """Per platform, of the orders paid in [start, end) (any status but unpaid): (orders, paid fen), and the same
-    of those credited to a member."""
-    rows = con.execute(
-        """SELECT platform, count(*), sum(paid_fen), count(member_id),
+    of those credited to a member. From the quarter-hour sums when the range allows (`from_sums` None), or as told."""
+    if _on_quarter_hours(start, end) if from_sums is None else from_sums:
+        statement = """SELECT platform, sum(orders), sum(paid_fen), sum(claimed), sum(claimed_fen)
+           FROM order_buckets WHERE bucket >= $start AND bucket < $end GROUP BY platform"""
+    else:
+        statement = """SELECT platform, count(*), sum(paid_fen), count(member_id),
                   coalesce(sum(paid_fen) FILTER (WHERE member_id IS NOT NULL), 0)
-           FROM orders WHERE paid_at >= $start AND paid_at < $end AND status <> 'unpaid' GROUP BY platform""",
-        {"start": _naive_utc(start), "end": _naive_utc(end)},
-    ).fetchall()
+           FROM orders WHERE paid_at >= $start AND paid_at < $end AND status <> 'unpaid' GROUP BY platform"""
+    rows = con.execute(statement, {"start": _naive_utc(start), "end": _naive_utc(end)}).fetchall()
     paid = {p: (int(n), int(fen or 0)) for p, n, fen, _, _ in rows}
     claimed = {p: (int(n), int(fen or 0)) for p, _, _, n, fen in rows if n}
     return paid, claimed
 
 
 def points_totals(
-    con: duckdb.DuckDBPyConnection, start: datetime, end: datetime
+    con: duckdb.DuckDBPyConnection, start: datetime, end: datetime, *, from_sums: bool | None = None
 ) -> tuple[dict[str, tuple[int, int]], int]:
     """Per entry kind of the entries made in [start, end): (change to available, change to pending); and the
     points staff added by hand."""
-    rows = con.execute(
-        """SELECT kind, sum(amount), sum(pending_amount), coalesce(sum(amount) FILTER (WHERE amount > 0), 0)
-           FROM entries WHERE created_at >= $start AND created_at < $end GROUP BY kind""",
-        {"start": _naive_utc(start), "end": _naive_utc(end)},
-    ).fetchall()
+    if _on_quarter_hours(start, end) if from_sums is None else from_sums:
+        statement = """SELECT kind, sum(amount), sum(pending_amount), sum(added)
+           FROM entry_buckets WHERE bucket >= $start AND bucket < $end GROUP BY kind"""
+    else:
+        statement = """SELECT kind, sum(amount), sum(pending_amount), coalesce(sum(amount) FILTER (WHERE amount > 0), 0)
+           FROM entries WHERE created_at >= $start AND created_at < $end GROUP BY kind"""
+    rows = con.execute(statement, {"start": _naive_utc(start), "end": _naive_utc(end)}).fetchall()
     kinds = {kind: (int(a or 0), int(p or 0)) for kind, a, p, _ in rows}
     added = sum(int(plus or 0) for kind, _, _, plus in rows if kind == "adjust")
     return kinds, added
+
+
+def _on_quarter_hours(*moments: datetime) -> bool:
+    """Whether each moment starts a quarter hour (UTC): then the quarter-hour sums answer for the range."""
+    return all(m.astimezone(UTC).minute % 15 == 0 and not m.second and not m.microsecond for m in moments)
 
 
 def _naive_utc(value: datetime) -> datetime:

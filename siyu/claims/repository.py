@@ -473,6 +473,7 @@ CREDITED_ORDER_COLUMNS = (
     "paid_at",
     "buyer_nick",
     "buyer_open_uid",
+    "claimed_at",
 )
 
 
@@ -498,6 +499,7 @@ async def orders_with_members(
         Order.paid_at,
         Order.buyer_nick,
         Order.buyer_open_uid,
+        Claim.created_at.label("claimed_at"),
     )
     credited = and_(
         Claim.tenant_id == Order.tenant_id,

@@ -783,8 +783,8 @@ async def orders_with_members(
     claimed_since: datetime | None = None,
 ) -> AsyncIterator[pl.DataFrame]:
     """Frames of (member_id or null, platform, order_id, status, paid_fen, refund_fen, paid_at: naive UTC,
-    accounts: the buyer accounts it carries as "kind:value") of the tenant's orders: all of them, or those changed
-    after an import / claimed since a time."""
+    accounts: the buyer accounts it carries as "kind:value", claimed_at: when the claim crediting it was made, naive
+    UTC) of the tenant's orders: all of them, or those changed after an import / claimed since a time."""
     accounts = _accounts_of_frame()
     async for frame in repository.orders_with_members(
         session, tenant_id=tenant_id, changed_after_import=changed_after_import, claimed_since=claimed_since

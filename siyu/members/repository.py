@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import polars as pl
 from sqlalchemy import (
     ColumnElement,
     ColumnExpressionArgument,
@@ -20,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
+from siyu.kit import bulk
 from siyu.kit.db import adopt_new, keep, of_tenant
 from siyu.kit.fast import Fast
 from siyu.kit.pagination import Page, PageRequest, Sort, paginate
@@ -237,6 +239,15 @@ async def ids_where(
         .limit(size)
     )
     return list(rows)
+
+
+async def joined_since(session: AsyncSession, *, tenant_id: int, since: datetime | None) -> AsyncIterator[pl.DataFrame]:
+    """Frames of (id, joined_at: naive UTC) of every member who joined at or after `since` (None: all of them)."""
+    statement = select(Member.id, Member.created_at.label("joined_at")).where(of_tenant(Member, tenant_id))
+    if since is not None:
+        statement = statement.where(Member.created_at >= since)
+    async for frame in bulk.frames_of(session, statement):
+        yield frame
 
 
 def joined_within(start: datetime | None, end: datetime | None) -> list[ColumnElement[bool]]:

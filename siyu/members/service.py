@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import polars as pl
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -227,6 +228,11 @@ async def count_joined(session: AsyncSession, *, tenant_id: int, start: datetime
 async def merged(session: AsyncSession, *, tenant_id: int) -> list[tuple[int, int]]:
     """(member, the member she was merged into) for every merged member."""
     return await repository.merged(session, tenant_id=tenant_id)
+
+
+def joined_since(session: AsyncSession, *, tenant_id: int, since: datetime | None) -> AsyncIterator[pl.DataFrame]:
+    """Frames of (id, joined_at: naive UTC) of the members who joined at or after `since` (None: every member)."""
+    return repository.joined_since(session, tenant_id=tenant_id, since=since)
 
 
 async def joined_at(session: AsyncSession, *, tenant_id: int, member_ids: list[int]) -> dict[int, datetime]:

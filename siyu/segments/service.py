@@ -187,7 +187,42 @@ def _stored(rules: SegmentFilter) -> dict[str, Any]:
     return rules.model_dump(mode="json", exclude_defaults=True)
 
 
+# Criteria the analytics snapshot answers as well (what members bought, claimed and when they joined).
+KNOWN_TO_SNAPSHOT = frozenset(
+    {"rfm", "platforms", "last_claim_from", "last_claim_to", "no_claim_days", "joined_from", "joined_to"}
+)
+
+
+def known_to_snapshot(scope: Scope, rules: SegmentFilter) -> analytics.Known | None:
+    """The filter as criteria of the analytics snapshot, when it has at least one and all of them are of that kind."""
+    given = set(rules.model_dump(exclude_defaults=True))
+    if not given or not given <= KNOWN_TO_SNAPSHOT:
+        return None
+    claimed_from, claimed_before = _window(rules.last_claim_from, rules.last_claim_to, scope.timezone)
+    joined_from, joined_before = _window(rules.joined_from, rules.joined_to, scope.timezone)
+    return analytics.Known(
+        rfm=tuple(rules.rfm),
+        platforms=tuple(str(p) for p in rules.platforms),
+        account_kinds=tuple(str(kind) for p in rules.platforms for _, kind in claims.ORDER_ACCOUNTS.get(p, ())),
+        claimed_from=claimed_from,
+        claimed_before=claimed_before,
+        no_claim_since=None if rules.no_claim_days is None else scope.now - timedelta(days=rules.no_claim_days),
+        joined_from=joined_from,
+        joined_before=joined_before,
+    )
+
+
 async def count_matching(session: AsyncSession, scope: Scope, rules: SegmentFilter) -> int:
+    """How many members the filter matches. A filter only on what members bought, claimed and when they joined is
+    counted in the analytics snapshot (as of its last refresh: a column scan, where the database would read every
+    claim); any other, or while the tenant has no snapshot, by the database as of now."""
+    known = known_to_snapshot(scope, rules)
+    if known is not None and scope.member_id is None:
+        counted = await analytics.count_known(
+            session, tenant_id=scope.tenant_id, directory=scope.directory, known=known, now=scope.now
+        )
+        if counted is not None:
+            return counted
     return await members.count_where(session, tenant_id=scope.tenant_id, where=await conditions(session, scope, rules))
 
 

@@ -33,7 +33,7 @@ def _con(
     snapshot.create_tables(con)
     paid = utcnow().replace(tzinfo=None) - timedelta(days=1)
     con.executemany(
-        "INSERT INTO orders VALUES (?, ?, ?, 'paid', 1000, 0, ?, ?)", [(m, p, o, paid, a) for m, p, o, a in rows]
+        "INSERT INTO orders VALUES (?, ?, ?, 'paid', 1000, 0, ?, ?, NULL)", [(m, p, o, paid, a) for m, p, o, a in rows]
     )
     con.executemany("INSERT INTO bindings VALUES (?, ?)", bindings)
     return con

@@ -1,0 +1,82 @@
+"""Members picked out by what the snapshot knows, counted by DuckDB in one pass over the file's columns: the criteria
+of a saved segment on RFM segments, platforms, claims and joining.
+
+The same meaning as the database's conditions (siyu.segments): an order counts for the member whose claim credited
+it (no merge moves it), an account for the member who bound it, and members merged into another are left out.
+What the file knows is as of its last refresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+
+
+@dataclass(frozen=True)
+class Known:
+    """Criteria the snapshot answers; each one given must hold (times are UTC, ranges are [from, before))."""
+
+    rfm: tuple[str, ...] = ()  # in one of these RFM segments (keys of rfm.SEGMENTS)
+    platforms: tuple[str, ...] = ()  # claimed an order of one of these platforms ...
+    account_kinds: tuple[str, ...] = ()  # ... or bound a buyer account of one of these kinds
+    claimed_from: datetime | None = None  # her last claim is in [claimed_from, claimed_before)
+    claimed_before: datetime | None = None
+    no_claim_since: datetime | None = None  # no claim at or after this
+    joined_from: datetime | None = None
+    joined_before: datetime | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self == Known()
+
+
+def _naive(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+CLAIMED = "SELECT member_id FROM orders WHERE member_id IS NOT NULL AND claimed_at IS NOT NULL"
+
+
+def count(con: duckdb.DuckDBPyConnection, known: Known, rfm_members: Collection[int] = ()) -> int:
+    """How many members meet every criterion of `known` (`rfm_members`: the members of its RFM segments)."""
+    where = ["m.id NOT IN (SELECT member_id FROM merges)"]
+    params: dict[str, Any] = {}
+    if known.rfm:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE chosen AS SELECT unnest($ids::BIGINT[]) AS id", {"ids": sorted(rfm_members)}
+        )
+        where.append("m.id IN (SELECT id FROM chosen)")
+    if known.platforms or known.account_kinds:
+        either = []
+        if known.platforms:
+            either.append(f"{CLAIMED} AND list_contains($platforms, platform)")
+            params["platforms"] = list(known.platforms)
+        if known.account_kinds:
+            either.append("SELECT member_id FROM bindings WHERE list_contains($kinds, split_part(account, ':', 1))")
+            params["kinds"] = list(known.account_kinds)
+        where.append(f"m.id IN ({' UNION ALL '.join(either)})")
+    if known.claimed_from is not None or known.claimed_before is not None:
+        last = "max(claimed_at)"
+        having = []
+        if known.claimed_from is not None:
+            having.append(f"{last} >= $claimed_from")
+            params["claimed_from"] = _naive(known.claimed_from)
+        if known.claimed_before is not None:
+            having.append(f"{last} < $claimed_before")
+            params["claimed_before"] = _naive(known.claimed_before)
+        where.append(f"m.id IN ({CLAIMED} GROUP BY member_id HAVING {' AND '.join(having)})")
+    if known.no_claim_since is not None:
+        where.append(f"m.id NOT IN ({CLAIMED} AND claimed_at >= $no_claim_since)")
+        params["no_claim_since"] = _naive(known.no_claim_since)
+    if known.joined_from is not None:
+        where.append("m.joined_at >= $joined_from")
+        params["joined_from"] = _naive(known.joined_from)
+    if known.joined_before is not None:
+        where.append("m.joined_at < $joined_before")
+        params["joined_before"] = _naive(known.joined_before)
+    row = con.execute(f"SELECT count(*) FROM members m WHERE {' AND '.join(where)}", params).fetchone()
+    return int(row[0]) if row else 0
