@@ -8,7 +8,7 @@ What it does:
    400 days; `--orders` orders over 400 days (platforms 50/30/20 % Taobao/Douyin/Kuaishou, 3 % unpaid, 4 %
    closed, 3 % refunded, a few partly refunded, 1 % of zero fen, a few dated up to 3 days ahead) written by one
    import; for 40 % of the orders the claim that credited them to a member and its held points in the ledger
-   (one entry each). Then ANALYZE.
+   (one entry each), and each member's balance of those points as available. Then ANALYZE.
 2. `build_s`: the snapshot's full build (`siyu.analytics.service.refresh(full=True)`): every order (with the
    member it is credited to) and every ledger entry read from the database into the tenant's DuckDB file.
 3. `rfm_s`: the RFM scores of every member as the product computes them (`service.rfm_of`: open the file,
@@ -21,8 +21,10 @@ What it does:
 6. `dashboard_ms`: the console home (GET /console/, the last 30 days) through the app, signed in as the owner;
    median of 5 after one warm-up.
 7. `segment_count_ms`: counting a saved segment's members as the console does (`siyu.segments.service`), the
-   slowest of the filters in SEGMENTS (median of 3 each, also listed one by one in `segment_counts_ms`). The RFM
-   one reads the snapshot once; its later counts in the same hour reuse the answer, as in the product.
+   slowest of the filters in SEGMENTS (median of 3 each, also listed one by one in `segment_counts_ms`): filters
+   only on what members bought, claimed and when they joined are counted in the snapshot, the others by the
+   database. The RFM one reads the snapshot once; its later counts in the same hour reuse the answer, as in the
+   product.
 The last line printed is one JSON object.
 """
 
@@ -44,11 +46,15 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 DAYS = 400
 CHANGED = 100_000
 ID_EPOCH_MS = 1_704_067_200_000
-# Saved segments as ops build them: recent buyers, old members who bought on Taobao, an RFM segment.
+MONTH_AGO = (NOW - timedelta(days=30)).date().isoformat()
+# Saved segments as ops build them: recent buyers, old members who bought on Taobao, an RFM segment (each counted
+# in the snapshot), members with points to spend (in the database), and the last two kinds together (in the database).
 SEGMENTS: dict[str, dict[str, Any]] = {
-    "claimed_in_30_days": {"last_claim_from": (NOW - timedelta(days=30)).date().isoformat()},
+    "claimed_in_30_days": {"last_claim_from": MONTH_AGO},
     "old_taobao_buyers": {"joined_to": (NOW - timedelta(days=180)).date().isoformat(), "platforms": ["taobao"]},
     "rfm_top_and_potential": {"rfm": ["top", "potential"]},
+    "points_300": {"points_min": 300},
+    "points_300_claimed_in_30_days": {"points_min": 300, "last_claim_from": MONTH_AGO},
 }  # siyu.kit.ids: entry ids carry the millisecond they were made
 
 
@@ -91,6 +97,9 @@ def _pg_sql(tenant: int, members: int, orders: int) -> list[str]:
             FROM (SELECT i, timestamptz '{start}'
                            + (((i * 104729) % {orders})::float8 / {orders} * {DAYS + 3}) * interval '1 day' AS t
                   FROM generate_series(1::bigint, {orders}) i WHERE (i / 10) % 5 < 2) timed""",
+        f"""INSERT INTO ledger_balances (tenant_id, member_id, available, pending, debt, updated_at)
+            SELECT tenant_id, member_id, sum(pending_amount), 0, 0, now() FROM ledger_entries
+            WHERE tenant_id = {tenant} GROUP BY tenant_id, member_id""",
         "ANALYZE",
     ]
 
@@ -139,6 +148,9 @@ def _sqlite_sql(tenant: int, members: int, orders: int) -> list[str]:
                    1 + ((i * 2654435761) % 1000003) % {members}, 'earn_pending', 0,
                    (1000 + (i * 7919) % 99000) / 1000, 'order:bench:' || i, '订单积分', t
             FROM timed""",
+        f"""INSERT INTO ledger_balances (tenant_id, member_id, available, pending, debt, updated_at)
+            SELECT tenant_id, member_id, sum(pending_amount), 0, 0, '{start}' FROM ledger_entries
+            WHERE tenant_id = {tenant} GROUP BY tenant_id, member_id""",
         "ANALYZE",
     ]
 

@@ -475,6 +475,16 @@ def available_of(tenant_id: ColumnExpressionArgument[int], member_id: ColumnExpr
     )
 
 
+def holds_more_than(points: int, tenant_id: ColumnExpressionArgument[int], member_id: ColumnExpressionArgument[int]) -> Any:
+    """In SQL: the member named by these columns has more than `points` available (as EXISTS, which the database
+    answers for many members with one pass over the balances; `available_of` compared asks once per member)."""
+    return exists(
+        select(Balance.member_id).where(
+            of_tenant(Balance, tenant_id), Balance.member_id == member_id, Balance.available > points
+        )
+    )
+
+
 # Figures for analytics
 
 

@@ -39,6 +39,7 @@ from siyu.ledger import refs, repository
 from siyu.ledger.models import Allocation, Entry, EntryKind, Lot, LotStatus
 from siyu.ledger.repository import Account
 from siyu.ledger.repository import available_of as available_of  # (an SQL expression, to sort members by)
+from siyu.ledger.repository import holds_more_than as holds_more_than  # (an SQL condition, to filter members by)
 from siyu.members import service as members
 
 

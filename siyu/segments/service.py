@@ -150,10 +150,10 @@ async def conditions(session: AsyncSession, scope: Scope, rules: SegmentFilter) 
         if kinds:
             either.append(members.has_identity(kinds, t, m))
         found.append(or_(*either))
-    if rules.points_min is not None:
-        found.append(ledger.available_of(t, m) >= rules.points_min)
-    if rules.points_max is not None:
-        found.append(ledger.available_of(t, m) <= rules.points_max)
+    if rules.points_min:  # (at least 0: everyone)
+        found.append(ledger.holds_more_than(rules.points_min - 1, t, m))
+    if rules.points_max is not None:  # (without a balance she has 0)
+        found.append(~ledger.holds_more_than(rules.points_max, t, m))
     if rules.last_claim_from is not None or rules.last_claim_to is not None:
         # her last claim falls in [start, end): she claimed in it and not after it (as EXISTS tests the database
         # answers a million members with one pass over the claims, where her latest claim asked per member did not)
