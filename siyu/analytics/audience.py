@@ -1,5 +1,5 @@
 """Members picked out by what the snapshot knows, counted by DuckDB in one pass over the file's columns: the criteria
-of a saved segment on RFM segments, platforms, claims and joining.
+of a saved segment on RFM segments, platforms, claims, joining and points.
 
 The same meaning as the database's conditions (siyu.segments): an order counts for the member whose claim credited
 it (no merge moves it), an account for the member who bound it, and members merged into another are left out.
@@ -28,6 +28,8 @@ class Known:
     no_claim_since: datetime | None = None  # no claim at or after this
     joined_from: datetime | None = None
     joined_before: datetime | None = None
+    points_min: int | None = None  # available points, both ends included
+    points_max: int | None = None
 
     @property
     def empty(self) -> bool:
@@ -38,13 +40,18 @@ def _naive(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(tzinfo=None)
 
 
-CLAIMED = "SELECT member_id FROM orders WHERE member_id IS NOT NULL AND claimed_at IS NOT NULL"
-
-
-def count(con: duckdb.DuckDBPyConnection, known: Known, rfm_members: Collection[int] = ()) -> int:
-    """How many members meet every criterion of `known` (`rfm_members`: the members of its RFM segments)."""
+def count(
+    con: duckdb.DuckDBPyConnection, known: Known, rfm_members: Collection[int] = (), among: list[str] | None = None
+) -> int:
+    """How many members meet every criterion of `known` (`rfm_members`: the members of its RFM segments), among
+    the members listed in the Parquet files `among` (column `id`) when given."""
+    if among is not None and not among:
+        return 0  # (nobody meets the database's criteria)
     where = ["m.id NOT IN (SELECT member_id FROM merges)"]
     params: dict[str, Any] = {}
+    if among is not None:
+        where.append("m.id IN (SELECT id FROM read_parquet($among))")
+        params["among"] = among
     if known.rfm:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE chosen AS SELECT unnest($ids::BIGINT[]) AS id", {"ids": sorted(rfm_members)}
@@ -53,24 +60,23 @@ def count(con: duckdb.DuckDBPyConnection, known: Known, rfm_members: Collection[
     if known.platforms or known.account_kinds:
         either = []
         if known.platforms:
-            either.append(f"{CLAIMED} AND list_contains($platforms, platform)")
+            either.append("SELECT member_id FROM claimers WHERE list_has_any(platforms, $platforms)")
             params["platforms"] = list(known.platforms)
         if known.account_kinds:
             either.append("SELECT member_id FROM bindings WHERE list_contains($kinds, split_part(account, ':', 1))")
             params["kinds"] = list(known.account_kinds)
         where.append(f"m.id IN ({' UNION ALL '.join(either)})")
-    if known.claimed_from is not None or known.claimed_before is not None:
-        last = "max(claimed_at)"
-        having = []
-        if known.claimed_from is not None:
-            having.append(f"{last} >= $claimed_from")
-            params["claimed_from"] = _naive(known.claimed_from)
-        if known.claimed_before is not None:
-            having.append(f"{last} < $claimed_before")
-            params["claimed_before"] = _naive(known.claimed_before)
-        where.append(f"m.id IN ({CLAIMED} GROUP BY member_id HAVING {' AND '.join(having)})")
+    last = []
+    if known.claimed_from is not None:
+        last.append("last_claimed_at >= $claimed_from")
+        params["claimed_from"] = _naive(known.claimed_from)
+    if known.claimed_before is not None:
+        last.append("last_claimed_at < $claimed_before")
+        params["claimed_before"] = _naive(known.claimed_before)
+    if last:
+        where.append(f"m.id IN (SELECT member_id FROM claimers WHERE {' AND '.join(last)})")
     if known.no_claim_since is not None:
-        where.append(f"m.id NOT IN ({CLAIMED} AND claimed_at >= $no_claim_since)")
+        where.append("m.id NOT IN (SELECT member_id FROM claimers WHERE last_claimed_at >= $no_claim_since)")
         params["no_claim_since"] = _naive(known.no_claim_since)
     if known.joined_from is not None:
         where.append("m.joined_at >= $joined_from")
@@ -78,5 +84,11 @@ def count(con: duckdb.DuckDBPyConnection, known: Known, rfm_members: Collection[
     if known.joined_before is not None:
         where.append("m.joined_at < $joined_before")
         params["joined_before"] = _naive(known.joined_before)
+    if known.points_min:  # (at least 0: everyone)
+        where.append("m.id IN (SELECT member_id FROM balances WHERE available >= $points_min)")
+        params["points_min"] = known.points_min
+    if known.points_max is not None:  # (without a balance she has 0)
+        where.append("m.id NOT IN (SELECT member_id FROM balances WHERE available > $points_max)")
+        params["points_max"] = known.points_max
     row = con.execute(f"SELECT count(*) FROM members m WHERE {' AND '.join(where)}", params).fetchone()
     return int(row[0]) if row else 0

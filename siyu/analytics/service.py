@@ -7,13 +7,16 @@ domain); RFM reads the tenant's columnar snapshot (see `snapshot.py`), which a r
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from siyu.analytics import audience, repository, rfm, snapshot
@@ -330,6 +333,7 @@ async def refresh(session: AsyncSession, *, tenant_id: int, directory: Path, ful
             bindings=bindings,
             visits=await members.visits_since(session, tenant_id=tenant_id, since=None),
             joined=members.joined_since(session, tenant_id=tenant_id, since=None),
+            balances=ledger.balances_since(session, tenant_id=tenant_id, since=None),
         )
         read, full = rows, True
     else:
@@ -347,6 +351,7 @@ async def refresh(session: AsyncSession, *, tenant_id: int, directory: Path, ful
             bindings=bindings,
             visits=await members.visits_since(session, tenant_id=tenant_id, since=since),
             joined=members.joined_since(session, tenant_id=tenant_id, since=state.claim_mark - CLAIM_OVERLAP),
+            balances=ledger.balances_since(session, tenant_id=tenant_id, since=state.claim_mark - CLAIM_OVERLAP),
         )
     entry_mark = await asyncio.to_thread(snapshot.entry_mark, path, ENTRY_OVERLAP_MS)
     if state is None:
@@ -538,10 +543,17 @@ async def rfm_members(
 
 
 async def count_known(
-    session: AsyncSession, *, tenant_id: int, directory: Path, known: Known, now: datetime | None = None
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    directory: Path,
+    known: Known,
+    now: datetime | None = None,
+    among: AsyncIterator[pl.DataFrame] | None = None,
 ) -> int | None:
-    """How many members meet the criteria, from the snapshot as of its last refresh; None when the tenant has no
-    snapshot of this version yet (then the database must answer)."""
+    """How many members meet the criteria, from the snapshot as of its last refresh, among the members `among`
+    yields (frames of `id`: those meeting the rest of a filter) when given; None when the tenant has no snapshot of
+    this version yet (then the database must answer). `among` is read only when the snapshot answers."""
     state = await repository.get_state(session, tenant_id=tenant_id)
     path = snapshot.path_of(directory, tenant_id)
     if state is None or not path.exists():
@@ -551,12 +563,14 @@ async def count_known(
         if known.rfm
         else frozenset()
     )
+    with tempfile.TemporaryDirectory(prefix="siyu-among-") as workdir:
+        files = None if among is None else await snapshot.id_files(among, Path(workdir))
 
-    def run() -> int | None:
-        with snapshot.opened(path) as con:
-            return audience.count(con, known, chosen) if snapshot.current(con) else None
+        def run() -> int | None:
+            with snapshot.opened(path) as con:
+                return audience.count(con, known, chosen, files) if snapshot.current(con) else None
 
-    return await asyncio.to_thread(run)
+        return await asyncio.to_thread(run)
 
 
 SEGMENT_NAMES = rfm.SEGMENT_NAMES

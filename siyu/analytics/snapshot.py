@@ -43,6 +43,9 @@ VISITS_DDL = "CREATE TABLE IF NOT EXISTS visits (member_id BIGINT, visited_at TI
 # Every member (merged ones too: `merges` says which) and when she joined.
 MEMBERS_DDL = "CREATE TABLE IF NOT EXISTS members (id BIGINT, joined_at TIMESTAMP)"
 MEMBER_COLUMNS = ("id", "joined_at")
+# Each member's available points (at most one row per member; none: 0).
+BALANCES_DDL = "CREATE TABLE IF NOT EXISTS balances (member_id BIGINT, available BIGINT)"
+BALANCE_COLUMNS = ("member_id", "available")
 _MEMBER_SCHEMA = {"id": pl.Int64, "joined_at": pl.Datetime("us")}
 # Sums per quarter of an hour (UTC), rebuilt from `orders` and `entries` whenever they change: any range of
 # tenant-local days starts and ends on a quarter hour, so the dashboard reads a few thousand rows, not millions.
@@ -51,6 +54,8 @@ ORDER_BUCKETS_DDL = """CREATE TABLE IF NOT EXISTS order_buckets (bucket TIMESTAM
     paid_fen BIGINT, claimed BIGINT, claimed_fen BIGINT)"""
 ENTRY_BUCKETS_DDL = """CREATE TABLE IF NOT EXISTS entry_buckets (bucket TIMESTAMP, kind VARCHAR, amount BIGINT,
     pending_amount BIGINT, added BIGINT)"""
+# Per member with orders credited to her: her last claim and the platforms of those orders (rebuilt with the sums).
+CLAIMERS_DDL = "CREATE TABLE IF NOT EXISTS claimers (member_id BIGINT, last_claimed_at TIMESTAMP, platforms VARCHAR[])"
 META_DDL = "CREATE TABLE IF NOT EXISTS meta (version INTEGER)"
 # A file written by an older version lacks what this one reads (buyer accounts, bindings, visits, claim times,
 # members, sums): the next refresh builds it again in full.
@@ -114,6 +119,8 @@ def create_tables(con: duckdb.DuckDBPyConnection) -> None:
         MEMBERS_DDL,
         ORDER_BUCKETS_DDL,
         ENTRY_BUCKETS_DDL,
+        CLAIMERS_DDL,
+        BALANCES_DDL,
         META_DDL,
     ):
         con.execute(ddl)
@@ -160,7 +167,7 @@ async def _to_parquet(
     async for frame in chunks:
         if frame.height == 0:
             continue
-        target = workdir / f"{columns[0]}-{columns[1]}-{len(files):05d}.parquet"  # (unique per kind of rows)
+        target = workdir / f"{'-'.join(columns[:2])}-{len(files):05d}.parquet"  # (unique per kind of rows)
         frame.select(columns).cast(schema).write_parquet(target, compression="lz4")  # type: ignore[arg-type]
         files.append(str(target))
     return files
@@ -170,6 +177,27 @@ async def _member_files(joined: AsyncIterator[pl.DataFrame] | None, workdir: Pat
     if joined is None:
         return []
     return await _to_parquet(joined, workdir, columns=MEMBER_COLUMNS, schema=_MEMBER_SCHEMA)
+
+
+async def balance_files(balances: AsyncIterator[pl.DataFrame] | None, workdir: Path) -> list[str]:
+    if balances is None:
+        return []
+    schema = {"member_id": pl.Int64, "available": pl.Int64}
+    return await _to_parquet(balances, workdir, columns=BALANCE_COLUMNS, schema=schema)
+
+
+def _write_balances(con: duckdb.DuckDBPyConnection, files: list[str]) -> None:
+    """These members' available points, replacing what the file held of them."""
+    if not files:
+        return
+    _load(con, "new_balances", files)
+    con.execute("DELETE FROM balances WHERE member_id IN (SELECT member_id FROM new_balances)")
+    con.execute("INSERT INTO balances SELECT member_id, any_value(available) FROM new_balances GROUP BY member_id")
+
+
+async def id_files(ids: AsyncIterator[pl.DataFrame], workdir: Path) -> list[str]:
+    """Frames of member ids (column `id`) as Parquet files in `workdir`, for DuckDB to read."""
+    return await _to_parquet(ids, workdir, columns=("id",), schema={"id": pl.Int64})
 
 
 def _load(con: duckdb.DuckDBPyConnection, table: str, files: list[str]) -> None:
@@ -250,8 +278,9 @@ def _write_members(con: duckdb.DuckDBPyConnection, files: list[str]) -> None:
     con.execute("INSERT INTO members SELECT id, min(joined_at) FROM new_members GROUP BY id")
 
 
-def sum_buckets(con: duckdb.DuckDBPyConnection) -> None:
-    """The quarter-hour sums, again from every order and entry the file holds (a column scan each)."""
+def summarise(con: duckdb.DuckDBPyConnection) -> None:
+    """The quarter-hour sums and the claimers, again from every order and entry the file holds (a column scan
+    each)."""
     con.execute("DELETE FROM order_buckets")
     con.execute(
         f"""INSERT INTO order_buckets
@@ -266,6 +295,12 @@ def sum_buckets(con: duckdb.DuckDBPyConnection) -> None:
                    coalesce(sum(amount) FILTER (WHERE amount > 0), 0)
             FROM entries GROUP BY ALL"""
     )
+    con.execute("DELETE FROM claimers")
+    con.execute(
+        """INSERT INTO claimers
+           SELECT member_id, max(claimed_at), list_distinct(list(platform)) FROM orders
+           WHERE member_id IS NOT NULL GROUP BY member_id"""
+    )
 
 
 async def build(
@@ -276,6 +311,7 @@ async def build(
     bindings: list[tuple[int, str]] | None = None,
     visits: list[tuple[int, datetime]] | None = None,
     joined: AsyncIterator[pl.DataFrame] | None = None,
+    balances: AsyncIterator[pl.DataFrame] | None = None,
 ) -> int:
     """A new file with every order, swapped in for the old one. Returns the rows it holds."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -283,6 +319,7 @@ async def build(
         files = await _to_parquet(chunks, Path(workdir))
         entry_files = await _to_parquet(entries, Path(workdir), columns=ENTRY_COLUMNS, schema=_ENTRY_SCHEMA)
         member_files = await _member_files(joined, Path(workdir))
+        held = await balance_files(balances, Path(workdir))
         fresh = Path(workdir) / "fresh.duckdb"
         con = duckdb.connect(str(fresh))
         try:
@@ -300,7 +337,8 @@ async def build(
             _write_bindings(con, bindings or [])
             _write_visits(con, visits or [])
             _write_members(con, member_files)
-            sum_buckets(con)
+            _write_balances(con, held)
+            summarise(con)
             rows = con.execute("SELECT count(*) FROM orders").fetchone()
             con.execute("CHECKPOINT")
         finally:
@@ -319,6 +357,7 @@ async def apply_changes(
     bindings: list[tuple[int, str]] | None = None,
     visits: list[tuple[int, datetime]] | None = None,
     joined: AsyncIterator[pl.DataFrame] | None = None,
+    balances: AsyncIterator[pl.DataFrame] | None = None,
 ) -> tuple[int, int]:
     """Replace the orders that changed (one row per order, the new one) in the file, add the members who joined
     since. Returns (rows read, rows now in the file)."""
@@ -326,6 +365,7 @@ async def apply_changes(
         files = await _to_parquet(chunks, Path(workdir))
         entry_files = await _to_parquet(entries, Path(workdir), columns=ENTRY_COLUMNS, schema=_ENTRY_SCHEMA)
         member_files = await _member_files(joined, Path(workdir))
+        held = await balance_files(balances, Path(workdir))
         with opened(path) as con:
             con.execute("BEGIN")
             if entry_files:  # entries never change: those read again replace themselves
@@ -351,8 +391,9 @@ async def apply_changes(
                 _write_bindings(con, bindings)
             _write_visits(con, visits or [])
             _write_members(con, member_files)
+            _write_balances(con, held)
             if files or entry_files:
-                sum_buckets(con)
+                summarise(con)
             con.execute("COMMIT")
             total = con.execute("SELECT count(*) FROM orders").fetchone()
     return read, int(total[0]) if total else 0

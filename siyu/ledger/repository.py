@@ -475,7 +475,9 @@ def available_of(tenant_id: ColumnExpressionArgument[int], member_id: ColumnExpr
     )
 
 
-def holds_more_than(points: int, tenant_id: ColumnExpressionArgument[int], member_id: ColumnExpressionArgument[int]) -> Any:
+def holds_more_than(
+    points: int, tenant_id: ColumnExpressionArgument[int], member_id: ColumnExpressionArgument[int]
+) -> Any:
     """In SQL: the member named by these columns has more than `points` available (as EXISTS, which the database
     answers for many members with one pass over the balances; `available_of` compared asks once per member)."""
     return exists(
@@ -527,6 +529,17 @@ async def outstanding(session: AsyncSession, *, tenant_id: int) -> tuple[int, in
         )
     ).one()
     return int(row[0]), int(row[1]), int(row[2])
+
+
+async def balances_since(
+    session: AsyncSession, *, tenant_id: int, since: datetime | None
+) -> AsyncIterator[pl.DataFrame]:
+    """Frames of (member_id, available) of the balances written at or after `since` (None: all of them)."""
+    statement = select(Balance.member_id, Balance.available).where(of_tenant(Balance, tenant_id))
+    if since is not None:
+        statement = statement.where(Balance.updated_at >= since)
+    async for frame in bulk.frames_of(session, statement):
+        yield frame
 
 
 async def entries_after(session: AsyncSession, *, tenant_id: int, after_id: int | None) -> AsyncIterator[pl.DataFrame]:

@@ -1047,6 +1047,11 @@ async def outstanding(session: AsyncSession, *, tenant_id: int) -> tuple[int, in
     return await repository.outstanding(session, tenant_id=tenant_id)
 
 
+def balances_since(session: AsyncSession, *, tenant_id: int, since: datetime | None) -> AsyncIterator[pl.DataFrame]:
+    """Frames of (member_id, available) of the balances written at or after `since` (None: every balance)."""
+    return repository.balances_since(session, tenant_id=tenant_id, since=since)
+
+
 def entries_after(session: AsyncSession, *, tenant_id: int, after_id: int | None) -> AsyncIterator[pl.DataFrame]:
     """Frames of the tenant's entries (id, kind, amount, pending_amount, created_at: naive UTC) with an id above
     `after_id` (None: all of them)."""

@@ -241,6 +241,16 @@ async def ids_where(
     return list(rows)
 
 
+async def id_frames_where(
+    session: AsyncSession, *, tenant_id: int, where: Sequence[ColumnElement[bool]]
+) -> AsyncIterator[pl.DataFrame]:
+    """Frames of `id` of every active member meeting every condition in `where` (in one pass, for a set-wise
+    reader)."""
+    statement = select(Member.id).where(of_tenant(Member, tenant_id), Member.status == "active", *where)
+    async for frame in bulk.frames_of(session, statement):
+        yield frame
+
+
 async def joined_since(session: AsyncSession, *, tenant_id: int, since: datetime | None) -> AsyncIterator[pl.DataFrame]:
     """Frames of (id, joined_at: naive UTC) of every member who joined at or after `since` (None: all of them)."""
     statement = select(Member.id, Member.created_at.label("joined_at")).where(of_tenant(Member, tenant_id))

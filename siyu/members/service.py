@@ -317,5 +317,6 @@ async def get_many(session: AsyncSession, *, tenant_id: int, member_ids: list[in
 
 count_where = repository.count_where
 ids_where = repository.ids_where
+id_frames_where = repository.id_frames_where
 joined_within = repository.joined_within  # (SQL conditions over the member's columns)
 has_identity = repository.has_identity

@@ -187,20 +187,30 @@ def _stored(rules: SegmentFilter) -> dict[str, Any]:
     return rules.model_dump(mode="json", exclude_defaults=True)
 
 
-# Criteria the analytics snapshot answers as well (what members bought, claimed and when they joined).
+# Criteria the analytics snapshot answers as well (what members bought and claimed, when they joined, their points).
 KNOWN_TO_SNAPSHOT = frozenset(
-    {"rfm", "platforms", "last_claim_from", "last_claim_to", "no_claim_days", "joined_from", "joined_to"}
+    {
+        "rfm",
+        "platforms",
+        "last_claim_from",
+        "last_claim_to",
+        "no_claim_days",
+        "joined_from",
+        "joined_to",
+        "points_min",
+        "points_max",
+    }
 )
 
 
-def known_to_snapshot(scope: Scope, rules: SegmentFilter) -> analytics.Known | None:
-    """The filter as criteria of the analytics snapshot, when it has at least one and all of them are of that kind."""
+def known_to_snapshot(scope: Scope, rules: SegmentFilter) -> tuple[analytics.Known | None, SegmentFilter]:
+    """The filter split in two: its criteria the analytics snapshot answers (None: it has none), and the rest."""
     given = set(rules.model_dump(exclude_defaults=True))
-    if not given or not given <= KNOWN_TO_SNAPSHOT:
-        return None
+    if not given & KNOWN_TO_SNAPSHOT:
+        return None, rules
     claimed_from, claimed_before = _window(rules.last_claim_from, rules.last_claim_to, scope.timezone)
     joined_from, joined_before = _window(rules.joined_from, rules.joined_to, scope.timezone)
-    return analytics.Known(
+    known = analytics.Known(
         rfm=tuple(rules.rfm),
         platforms=tuple(str(p) for p in rules.platforms),
         account_kinds=tuple(str(kind) for p in rules.platforms for _, kind in claims.ORDER_ACCOUNTS.get(p, ())),
@@ -209,17 +219,31 @@ def known_to_snapshot(scope: Scope, rules: SegmentFilter) -> analytics.Known | N
         no_claim_since=None if rules.no_claim_days is None else scope.now - timedelta(days=rules.no_claim_days),
         joined_from=joined_from,
         joined_before=joined_before,
+        points_min=rules.points_min,
+        points_max=rules.points_max,
     )
+    rest = rules.model_copy(
+        update={
+            name: SegmentFilter.model_fields[name].get_default(call_default_factory=True)
+            for name in given & KNOWN_TO_SNAPSHOT
+        }
+    )
+    return known, rest
 
 
 async def count_matching(session: AsyncSession, scope: Scope, rules: SegmentFilter) -> int:
-    """How many members the filter matches. A filter only on what members bought, claimed and when they joined is
-    counted in the analytics snapshot (as of its last refresh: a column scan, where the database would read every
-    claim); any other, or while the tenant has no snapshot, by the database as of now."""
-    known = known_to_snapshot(scope, rules)
+    """How many members the filter matches. Its criteria on what members bought and claimed, when they joined and
+    their points are answered by the analytics snapshot (as of its last refresh: column scans, where the database
+    would read every claim), the others by the database as of now, and the two sets meet in the snapshot; while the
+    tenant has no snapshot, the database answers for all of them."""
+    known, rest = known_to_snapshot(scope, rules)
     if known is not None and scope.member_id is None:
+        among = None
+        if rest.model_dump(exclude_defaults=True):
+            where = await conditions(session, scope, rest)
+            among = members.id_frames_where(session, tenant_id=scope.tenant_id, where=where)
         counted = await analytics.count_known(
-            session, tenant_id=scope.tenant_id, directory=scope.directory, known=known, now=scope.now
+            session, tenant_id=scope.tenant_id, directory=scope.directory, known=known, now=scope.now, among=among
         )
         if counted is not None:
             return counted

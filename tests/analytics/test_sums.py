@@ -47,7 +47,7 @@ def test_sums_answer_as_the_scan_does(
     for n, (kind, amount, minute) in enumerate(made):
         at = (START + timedelta(minutes=minute)).replace(tzinfo=None)
         con.execute("INSERT INTO entries VALUES ($i, $k, $a, 0, $t)", {"i": n, "k": kind, "a": amount, "t": at})
-    snapshot.sum_buckets(con)
+    snapshot.summarise(con)
     first, last = sorted(quarters)
     start, end = START + timedelta(minutes=15 * first), START + timedelta(minutes=15 * last)
     assert snapshot.paid_and_claimed(con, start, end, from_sums=True) == snapshot.paid_and_claimed(
