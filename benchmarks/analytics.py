@@ -8,7 +8,8 @@ What it does:
    400 days; `--orders` orders over 400 days (platforms 50/30/20 % Taobao/Douyin/Kuaishou, 3 % unpaid, 4 %
    closed, 3 % refunded, a few partly refunded, 1 % of zero fen, a few dated up to 3 days ahead) written by one
    import; for 40 % of the orders the claim that credited them to a member and its held points in the ledger
-   (one entry each), and each member's balance of those points as available. Then ANALYZE.
+   (one entry each), and each member's balance of those points as available; a tag on every fifth member. Then
+   ANALYZE.
 2. `build_s`: the snapshot's full build (`siyu.analytics.service.refresh(full=True)`): every order (with the
    member it is credited to) and every ledger entry read from the database into the tenant's DuckDB file.
 3. `rfm_s`: the RFM scores of every member as the product computes them (`service.rfm_of`: open the file,
@@ -47,14 +48,17 @@ DAYS = 400
 CHANGED = 100_000
 ID_EPOCH_MS = 1_704_067_200_000
 MONTH_AGO = (NOW - timedelta(days=30)).date().isoformat()
-# Saved segments as ops build them: recent buyers, old members who bought on Taobao, an RFM segment (each counted
-# in the snapshot), members with points to spend (in the database), and the last two kinds together (in the database).
+TAG_ID = 1
+# Saved segments as ops build them: recent buyers, old members who bought on Taobao, an RFM segment, members with
+# points to spend and recent buyers among them (each counted in the snapshot), and recent buyers among the members
+# ops tagged (the tag asked of the database, the two sets meeting in the snapshot).
 SEGMENTS: dict[str, dict[str, Any]] = {
     "claimed_in_30_days": {"last_claim_from": MONTH_AGO},
     "old_taobao_buyers": {"joined_to": (NOW - timedelta(days=180)).date().isoformat(), "platforms": ["taobao"]},
     "rfm_top_and_potential": {"rfm": ["top", "potential"]},
     "points_300": {"points_min": 300},
     "points_300_claimed_in_30_days": {"points_min": 300, "last_claim_from": MONTH_AGO},
+    "tagged_claimed_in_30_days": {"tags_any": [TAG_ID], "last_claim_from": MONTH_AGO},
 }  # siyu.kit.ids: entry ids carry the millisecond they were made
 
 
@@ -100,6 +104,10 @@ def _pg_sql(tenant: int, members: int, orders: int) -> list[str]:
         f"""INSERT INTO ledger_balances (tenant_id, member_id, available, pending, debt, updated_at)
             SELECT tenant_id, member_id, sum(pending_amount), 0, 0, now() FROM ledger_entries
             WHERE tenant_id = {tenant} GROUP BY tenant_id, member_id""",
+        f"""INSERT INTO tags (tenant_id, id, name, created_at) VALUES ({tenant}, {TAG_ID}, '高客单', now())""",
+        f"""INSERT INTO member_tags (tenant_id, id, tag_id, member_id, source, created_at)
+            SELECT {tenant}, i, {TAG_ID}, i, 'manual', now() FROM generate_series(1::bigint, {members}) i
+            WHERE i % 5 = 0""",
         "ANALYZE",
     ]
 
@@ -151,6 +159,10 @@ def _sqlite_sql(tenant: int, members: int, orders: int) -> list[str]:
         f"""INSERT INTO ledger_balances (tenant_id, member_id, available, pending, debt, updated_at)
             SELECT tenant_id, member_id, sum(pending_amount), 0, 0, '{start}' FROM ledger_entries
             WHERE tenant_id = {tenant} GROUP BY tenant_id, member_id""",
+        f"""INSERT INTO tags (tenant_id, id, name, created_at) VALUES ({tenant}, {TAG_ID}, '高客单', '{start}')""",
+        f"""INSERT INTO member_tags (tenant_id, id, tag_id, member_id, source, created_at)
+            {series.format(n=members)}
+            SELECT {tenant}, i, {TAG_ID}, i, 'manual', '{start}' FROM s WHERE i % 5 = 0""",
         "ANALYZE",
     ]
 

@@ -293,7 +293,7 @@ async def frames_of(
             for name in names
         )
     )
-    compiled = outer.compile(dialect=session.get_bind().dialect)
+    compiled = outer.compile(dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True})
     params = [compiled.params[name] for name in compiled.positiontup or ()]
     params = [value.value if isinstance(value, enum.Enum) else value for value in params]
     driver = await _driver_connection(session)

@@ -60,7 +60,7 @@ async def _both(world: World, criteria: dict[str, Any]) -> tuple[int | None, int
     return from_snapshot, await members.count_where(world.session, tenant_id=world.tenant_id, where=where)
 
 
-def _filters(today: date) -> list[dict[str, Any]]:
+def _filters(today: date, tag_id: int) -> list[dict[str, Any]]:
     platforms: list[dict[str, Any]] = [{}, {"platforms": ["douyin"]}, {"platforms": ["taobao", "kuaishou"]}]
     claims: list[dict[str, Any]] = [
         {},
@@ -71,11 +71,11 @@ def _filters(today: date) -> list[dict[str, Any]]:
     joined: list[dict[str, Any]] = [{}, {"joined_to": today - timedelta(days=100)}, {"joined_from": today}]
     rfm: list[dict[str, Any]] = [{}, {"rfm": ["new", "sleeping", "other"]}]
     points: list[dict[str, Any]] = [{}, {"points_min": 50}, {"points_max": 10}]
-    cities: list[dict[str, Any]] = [{}, {"cities": ["杭州"]}]  # (the database's)
+    others: list[dict[str, Any]] = [{}, {"cities": ["杭州"]}, {"tags_none": [tag_id]}]  # (the database's)
     combos = [
-        a | b | c | d | e | f for a, b, c, d, e, f in itertools.product(platforms, claims, joined, rfm, points, cities)
+        a | b | c | d | e | f for a, b, c, d, e, f in itertools.product(platforms, claims, joined, rfm, points, others)
     ]
-    return [c for c in combos if set(c) - {"cities"}]
+    return [c for c in combos if set(c) - {"cities", "tags_none"}]
 
 
 async def test_the_snapshot_counts_as_the_database_does(world: World) -> None:
@@ -93,6 +93,8 @@ async def test_the_snapshot_counts_as_the_database_does(world: World) -> None:
     await world.bind(cat, "kuaishou_id", "ks_998877")
     await world.address(cat, "浙江省 杭州市 西湖区")
     await world.address(dan, "浙江省 杭州市 滨江区")
+    tag = await world.tag()
+    await service.add_tag(world.session, actor=world.owner, tag_id=tag.id, member_ids=[ann, cat])
     merged = await world.session.get(Member, (world.tenant_id, eve))
     assert merged is not None
     merged.status, merged.merged_into = "merged", ann
@@ -101,7 +103,7 @@ async def test_the_snapshot_counts_as_the_database_does(world: World) -> None:
     assert (await _both(world, {"platforms": ["douyin"]}))[0] is None  # no snapshot yet: the database answers
 
     await analytics.refresh(world.session, tenant_id=world.tenant_id, directory=directory, full=True)
-    for criteria in _filters(today):
+    for criteria in _filters(today, tag.id):
         from_snapshot, from_database = await _both(world, criteria)
         assert from_snapshot == from_database, criteria
     assert await _both(world, {"platforms": ["douyin"]}) == (1, 1)  # Bea (Eve is merged away)
@@ -116,7 +118,7 @@ async def test_the_snapshot_counts_as_the_database_does(world: World) -> None:
     )
     refreshed = await analytics.refresh(world.session, tenant_id=world.tenant_id, directory=directory)
     assert not refreshed.full
-    for criteria in _filters(today):
+    for criteria in _filters(today, tag.id):
         from_snapshot, from_database = await _both(world, criteria)
         assert from_snapshot == from_database, criteria
     assert await _both(world, {"joined_from": today, "platforms": ["kuaishou", "taobao"]}) == (2, 2)  # Fay, Dan
