@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
+from pydantic import BeforeValidator
 
 from siyu.console.waiting import NOTHING_COUNTED, Waiting, waiting
 from siyu.kit.errors import Forbidden, NotAuthenticated
@@ -117,3 +118,12 @@ def _full_page(request: Request) -> bool:
 ConsoleContext = Annotated[Console, Depends(console_context)]
 
 text = form_text  # what the console's forms call it
+
+
+def blank_is_none(value: object) -> object:
+    """A filter left at its "all" choice: an HTML form sends the select's empty value, meaning no filter."""
+    return None if value == "" else value
+
+
+# (the constraints go on the type inside the union: `Annotated[Annotated[int, Field(ge=1)] | None, Blank, Query()]`)
+Blank = BeforeValidator(blank_is_none)

@@ -1,5 +1,6 @@
 """粉丝心声 in the console: rankings with ECharts charts (wishes by "+1"s with the same product written differently
-grouped, demands by category, encore votes by product) filtered by tier, the demands of a week, replies the fans
+grouped, demands by category, encore votes by product) filtered by tier and saved segment, the demands of a week,
+replies the fans
 see, surveys with their answers, and XLSX exports of wishes, demands and answers (no cell starts a formula).
 
 Every change goes through siyu.voice's service inside `attempt` (a savepoint) and is audited there."""
@@ -8,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import Field, StringConstraints
 
-from siyu.console.deps import Console, ConsoleContext, text
+from siyu.console.deps import Blank, Console, ConsoleContext, text
 from siyu.console.exports import table_response
 from siyu.console.forms import Refusal, attempt
 from siyu.console.listing import Listing, paged
@@ -21,6 +24,7 @@ from siyu.kit.errors import InvalidInput
 from siyu.kit.time import to_local
 from siyu.kit.web import DbSession, ResourceId
 from siyu.loyalty import service as loyalty
+from siyu.segments import service as segments
 from siyu.voice import rules, service
 from siyu.voice.models import QUESTION_LABELS, Demand, QuestionKind
 from siyu.voice.schemas import CATEGORIES, ReplyIn, SurveyIn, parse
@@ -32,12 +36,34 @@ DEMAND_SORTS = {
     "category": lambda d: d.category,
     "product": lambda d: d.product,
 }
-TierQuery = Annotated[int | None, Query(ge=0, le=2**63 - 1)]
+# The filter forms send every select, those left at "all" empty.
+TierQuery = Annotated[Annotated[int, Field(ge=0, le=2**63 - 1)] | None, Blank, Query()]
+SegmentQuery = Annotated[Annotated[int, Field(ge=1, le=2**63 - 1)] | None, Blank, Query()]
+WeekQuery = Annotated[Annotated[str, StringConstraints(pattern=WEEK)] | None, Blank, Query()]
 
 
 async def _tiers(console: Console, session: DbSession) -> list[tuple[int, str]]:
     tiers = await loyalty.list_tiers(session, tenant_id=console.tenant.id)
     return [(service.NO_TIER, "还没有等级")] + [(t.id, t.name) for t in tiers]
+
+
+async def _audience_context(
+    console: Console, session: DbSession, tier: int | None, segment: int | None
+) -> dict[str, Any]:
+    """What the tier and segment pickers and the export links of a page need."""
+    chosen = {key: value for key, value in (("tier", tier), ("segment", segment)) if value is not None}
+    named = await segments.names(session, tenant_id=console.tenant.id)
+    return {
+        "tier": tier,
+        "tiers": await _tiers(console, session),
+        "segment": segment,
+        "segments": sorted(named.items(), key=lambda kv: kv[1]),
+        "audience_query": urlencode(chosen),
+    }
+
+
+def _audience(tier: int | None, segment: int | None) -> service.Audience:
+    return service.Audience(tier_id=tier, segment_id=segment)
 
 
 def _top(labels: list[str], counts: list[int], n: int = 10) -> dict[str, Any]:
@@ -53,11 +79,12 @@ async def rankings(
     console: ConsoleContext,
     session: DbSession,
     tier: TierQuery = None,
-    week: Annotated[str | None, Query(pattern=WEEK)] = None,
+    segment: SegmentQuery = None,
+    week: WeekQuery = None,
     replied: int = 0,
 ) -> HTMLResponse:
     console.require("members.read")
-    return await _rankings(console, session, tier=tier, week=week, replied=bool(replied))
+    return await _rankings(console, session, tier=tier, segment=segment, week=week, replied=bool(replied))
 
 
 async def _rankings(
@@ -65,6 +92,7 @@ async def _rankings(
     session: DbSession,
     *,
     tier: int | None = None,
+    segment: int | None = None,
     week: str | None = None,
     replied: bool = False,
     error: str | None = None,
@@ -73,20 +101,20 @@ async def _rankings(
     status_code: int = 200,
 ) -> HTMLResponse:
     tenant_id = console.tenant.id
-    groups = await service.ranked_wishes(session, tenant_id=tenant_id, tier_id=tier)
-    demands = await service.demands(session, tenant_id=tenant_id, week=week, tier_id=tier)
+    audience = _audience(tier, segment)
+    groups = await service.ranked_wishes(session, tenant_id=tenant_id, audience=audience)
+    demands = await service.demands(session, tenant_id=tenant_id, week=week, audience=audience)
     categories = service.by_category(demands)
-    encore = await service.encore_ranking(session, tenant_id=tenant_id, tier_id=tier)
+    encore = await service.encore_ranking(session, tenant_id=tenant_id, audience=audience)
     return console.render(
         "console/voice.html",
         "voice",
         groups=groups,
         categories=categories,
         encore=encore,
-        tier=tier,
         week=week or "",
         weeks=await service.demand_weeks(session, tenant_id=tenant_id),
-        tiers=await _tiers(console, session),
+        **await _audience_context(console, session, tier, segment),
         wish_chart=_top([g.lead.product[:16] for g in groups], [g.plus for g in groups]),
         demand_chart={"labels": [c for c, _ in categories], "counts": [n for _, n in categories]},
         encore_chart=_top([r.title[:16] for r in encore], [r.votes for r in encore]),
@@ -117,9 +145,11 @@ async def reply_wish(request: Request, console: ConsoleContext, session: DbSessi
 
 
 @router.get("/voice/wishes/export")
-async def export_wishes(console: ConsoleContext, session: DbSession, tier: TierQuery = None) -> Response:
+async def export_wishes(
+    console: ConsoleContext, session: DbSession, tier: TierQuery = None, segment: SegmentQuery = None
+) -> Response:
     console.require("members.read")
-    groups = await service.ranked_wishes(session, tenant_id=console.tenant.id, tier_id=tier)
+    groups = await service.ranked_wishes(session, tenant_id=console.tenant.id, audience=_audience(tier, segment))
     timezone = console.tenant.timezone
     rows: list[list[object]] = [
         [
@@ -163,7 +193,8 @@ async def demands_page(
     console: ConsoleContext,
     session: DbSession,
     tier: TierQuery = None,
-    week: Annotated[str | None, Query(pattern=WEEK)] = None,
+    segment: SegmentQuery = None,
+    week: WeekQuery = None,
     category: Annotated[str | None, Query(max_length=20)] = None,
     sort: str | None = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
@@ -171,7 +202,15 @@ async def demands_page(
 ) -> HTMLResponse:
     console.require("members.read")
     return await _demands(
-        console, session, tier=tier, week=week, category=category, sort=sort, page=page, replied=bool(replied)
+        console,
+        session,
+        tier=tier,
+        segment=segment,
+        week=week,
+        category=category,
+        sort=sort,
+        page=page,
+        replied=bool(replied),
     )
 
 
@@ -180,6 +219,7 @@ async def _demands(
     session: DbSession,
     *,
     tier: int | None = None,
+    segment: int | None = None,
     week: str | None = None,
     category: str | None = None,
     sort: str | None = None,
@@ -191,7 +231,9 @@ async def _demands(
     status_code: int = 200,
 ) -> HTMLResponse:
     tenant_id = console.tenant.id
-    rows = await service.demands(session, tenant_id=tenant_id, week=week, category=category or None, tier_id=tier)
+    rows = await service.demands(
+        session, tenant_id=tenant_id, week=week, category=category or None, audience=_audience(tier, segment)
+    )
     listing = Listing.of(
         "/console/voice/demands",
         sort=sort,
@@ -199,6 +241,7 @@ async def _demands(
         default="-created_at",
         page=page,
         tier=tier,
+        segment=segment,
         week=week,
         category=category,
     )
@@ -212,12 +255,11 @@ async def _demands(
         listing=listing,
         result=result,
         names=names,
-        tier=tier,
         week=week or "",
         category=category or "",
         categories=CATEGORIES,
         weeks=await service.demand_weeks(session, tenant_id=tenant_id),
-        tiers=await _tiers(console, session),
+        **await _audience_context(console, session, tier, segment),
         replied=replied,
         error=error,
         error_demand=error_demand,
@@ -251,12 +293,17 @@ async def export_demands(
     console: ConsoleContext,
     session: DbSession,
     tier: TierQuery = None,
-    week: Annotated[str | None, Query(pattern=WEEK)] = None,
+    segment: SegmentQuery = None,
+    week: WeekQuery = None,
     category: Annotated[str | None, Query(max_length=20)] = None,
 ) -> Response:
     console.require("members.read")
     found = await service.demands(
-        session, tenant_id=console.tenant.id, week=week, category=category or None, tier_id=tier
+        session,
+        tenant_id=console.tenant.id,
+        week=week,
+        category=category or None,
+        audience=_audience(tier, segment),
     )
     names = await service.nicknames(
         session, tenant_id=console.tenant.id, member_ids=sorted({d.member_id for d in found})
@@ -383,11 +430,18 @@ async def create_survey(request: Request, console: ConsoleContext, session: DbSe
 
 @router.get("/voice/surveys/{survey_id}", response_class=HTMLResponse)
 async def survey_page(
-    console: ConsoleContext, session: DbSession, survey_id: ResourceId, tier: TierQuery = None, saved: int = 0
+    console: ConsoleContext,
+    session: DbSession,
+    survey_id: ResourceId,
+    tier: TierQuery = None,
+    segment: SegmentQuery = None,
+    saved: int = 0,
 ) -> HTMLResponse:
     console.require("members.read")
     survey = await service.get_survey(session, tenant_id=console.tenant.id, survey_id=survey_id)
-    answers = await service.answers_of(session, tenant_id=console.tenant.id, survey_id=survey_id, tier_id=tier)
+    answers = await service.answers_of(
+        session, tenant_id=console.tenant.id, survey_id=survey_id, audience=_audience(tier, segment)
+    )
     names = await service.nicknames(
         session, tenant_id=console.tenant.id, member_ids=sorted({a.member_id for a in answers[:100]})
     )
@@ -401,9 +455,8 @@ async def survey_page(
         names=names,
         kinds=QUESTION_LABELS,
         answer_text=rules.answer_text,
-        tier=tier,
-        tiers=await _tiers(console, session),
         saved=bool(saved),
+        **await _audience_context(console, session, tier, segment),
     )
 
 
@@ -416,11 +469,17 @@ async def close_survey(console: ConsoleContext, session: DbSession, survey_id: R
 
 @router.get("/voice/surveys/{survey_id}/export")
 async def export_answers(
-    console: ConsoleContext, session: DbSession, survey_id: ResourceId, tier: TierQuery = None
+    console: ConsoleContext,
+    session: DbSession,
+    survey_id: ResourceId,
+    tier: TierQuery = None,
+    segment: SegmentQuery = None,
 ) -> Response:
     console.require("members.read")
     survey = await service.get_survey(session, tenant_id=console.tenant.id, survey_id=survey_id)
-    answers = await service.answers_of(session, tenant_id=console.tenant.id, survey_id=survey_id, tier_id=tier)
+    answers = await service.answers_of(
+        session, tenant_id=console.tenant.id, survey_id=survey_id, audience=_audience(tier, segment)
+    )
     names = await service.nicknames(
         session, tenant_id=console.tenant.id, member_ids=sorted({a.member_id for a in answers})
     )

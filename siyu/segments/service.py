@@ -100,6 +100,7 @@ class Scope:
     directory: Path  # the tenants' analytics snapshots (for RFM segments)
     now: datetime
     member_id: int | None = None  # asked about one member only: lists of members are cut down to her
+    among: frozenset[int] | None = None  # asked about these members only: lists of members are cut down to them
 
 
 async def scope_of(
@@ -120,10 +121,15 @@ def _window(first: date | None, last: date | None, timezone: str) -> tuple[datet
     return start, end
 
 
-def _among(ids: Collection[int], only: int | None) -> ColumnElement[bool]:
+def _among(ids: Collection[int], scope: Scope) -> ColumnElement[bool]:
     """The member is one of these (rendered into the statement: a long list needs no thousands of parameters; when
-    one member is asked about, only whether she is in it)."""
-    chosen = sorted(ids) if only is None else [only] if only in ids else []
+    some members are asked about, only which of them are in it)."""
+    if scope.member_id is not None:
+        chosen = [scope.member_id] if scope.member_id in ids else []
+    elif scope.among is not None:
+        chosen = sorted(scope.among.intersection(ids))
+    else:
+        chosen = sorted(ids)
     if not chosen:
         return false()
     return Member.id.in_(bindparam("segment_rfm_ids", value=chosen, expanding=True, literal_execute=True))
@@ -139,7 +145,7 @@ async def conditions(session: AsyncSession, scope: Scope, rules: SegmentFilter) 
         ids = await analytics.rfm_members(
             session, tenant_id=scope.tenant_id, directory=scope.directory, keys=list(rules.rfm), now=scope.now
         )
-        found.append(_among(ids, scope.member_id))
+        found.append(_among(ids, scope))
     if rules.tags_any:
         found.append(repository.has_tags(rules.tags_any, t, m))
     if rules.tags_none:
@@ -743,6 +749,24 @@ async def contains(
     scope = replace(await scope_of(session, tenant_id=tenant_id, data_dir=data_dir), member_id=member_id)
     found = await conditions(session, scope, filter_of(segment))
     return await members.count_where(session, tenant_id=tenant_id, where=[*found, Member.id == member_id]) > 0
+
+
+async def members_among(
+    session: AsyncSession, *, tenant_id: int, segment_id: int, member_ids: Collection[int], data_dir: Path | None = None
+) -> set[int]:
+    """Those of `member_ids` in the segment now (SegmentNotFound: no such segment in the tenant)."""
+    segment = await get_segment(session, tenant_id=tenant_id, segment_id=segment_id)
+    if not member_ids:
+        return set()
+    scope = await scope_of(session, tenant_id=tenant_id, data_dir=data_dir)
+    chosen = sorted(set(member_ids))
+    kept: set[int] = set()
+    for start in range(0, len(chosen), BATCH):
+        part = chosen[start : start + BATCH]
+        found = await conditions(session, replace(scope, among=frozenset(part)), filter_of(segment))
+        where = [*found, Member.id.in_(part)]
+        kept.update(await members.ids_where(session, tenant_id=tenant_id, where=where, size=len(part)))
+    return kept
 
 
 async def names(session: AsyncSession, *, tenant_id: int) -> dict[int, str]:

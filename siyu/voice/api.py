@@ -42,6 +42,11 @@ from siyu.voice.schemas import (
 fan_router = APIRouter(tags=["粉丝：心声"])
 router = APIRouter(tags=["粉丝心声"])
 TierFilter = Annotated[int | None, Query(ge=0, le=2**63 - 1, description="只看这个等级的会员（0：还没有等级的会员）")]
+SegmentFilter = Annotated[int | None, Query(ge=1, le=2**63 - 1, description="只看这个会员分群（现在符合条件）的会员")]
+
+
+def _audience(tier_id: int | None, segment_id: int | None) -> service.Audience:
+    return service.Audience(tier_id=tier_id, segment_id=segment_id)
 
 
 def demand_out(row: Demand) -> DemandOut:
@@ -250,9 +255,14 @@ async def fan_replies(fan: CurrentFan, session: DbSession) -> list[ReplyOut]:
 
 @router.get("/voice/wishes", response_model=list[RankedWish], summary="愿望排行（写法不同的同一商品归为一组）")
 async def ranked_wishes(
-    session: DbSession, principal: Annotated[Principal, require("members.read")], tier_id: TierFilter = None
+    session: DbSession,
+    principal: Annotated[Principal, require("members.read")],
+    tier_id: TierFilter = None,
+    segment_id: SegmentFilter = None,
 ) -> list[RankedWish]:
-    groups = await service.ranked_wishes(session, tenant_id=principal.tenant_id, tier_id=tier_id)
+    groups = await service.ranked_wishes(
+        session, tenant_id=principal.tenant_id, audience=_audience(tier_id, segment_id)
+    )
     found = []
     for g in groups:
         for w in g.wishes:
@@ -296,9 +306,14 @@ async def list_demands(
     week: Annotated[str | None, Query(pattern=r"^20\d{2}-W\d{2}$", description="如 2026-W49")] = None,
     category: Annotated[str | None, Query(max_length=20)] = None,
     tier_id: TierFilter = None,
+    segment_id: SegmentFilter = None,
 ) -> list[StaffDemandOut]:
     rows = await service.demands(
-        session, tenant_id=principal.tenant_id, week=week, category=category or None, tier_id=tier_id
+        session,
+        tenant_id=principal.tenant_id,
+        week=week,
+        category=category or None,
+        audience=_audience(tier_id, segment_id),
     )
     names = await service.nicknames(
         session, tenant_id=principal.tenant_id, member_ids=sorted({r.member_id for r in rows})
@@ -315,8 +330,11 @@ async def demand_categories(
     principal: Annotated[Principal, require("members.read")],
     week: Annotated[str | None, Query(pattern=r"^20\d{2}-W\d{2}$")] = None,
     tier_id: TierFilter = None,
+    segment_id: SegmentFilter = None,
 ) -> list[CountOut]:
-    rows = await service.demands(session, tenant_id=principal.tenant_id, week=week, tier_id=tier_id)
+    rows = await service.demands(
+        session, tenant_id=principal.tenant_id, week=week, audience=_audience(tier_id, segment_id)
+    )
     return [CountOut(label=k, count=n) for k, n in service.by_category(rows)]
 
 
@@ -333,9 +351,14 @@ async def reply_demand(
 
 @router.get("/voice/encore", response_model=list[CountOut], summary="返场投票排行（按商品）")
 async def encore_ranking(
-    session: DbSession, principal: Annotated[Principal, require("members.read")], tier_id: TierFilter = None
+    session: DbSession,
+    principal: Annotated[Principal, require("members.read")],
+    tier_id: TierFilter = None,
+    segment_id: SegmentFilter = None,
 ) -> list[CountOut]:
-    found = await service.encore_ranking(session, tenant_id=principal.tenant_id, tier_id=tier_id)
+    found = await service.encore_ranking(
+        session, tenant_id=principal.tenant_id, audience=_audience(tier_id, segment_id)
+    )
     return [CountOut(label=f"{r.title}（{r.show_title}）", count=r.votes) for r in found]
 
 
@@ -366,9 +389,12 @@ async def survey_answers(
     session: DbSession,
     principal: Annotated[Principal, require("members.read")],
     tier_id: TierFilter = None,
+    segment_id: SegmentFilter = None,
 ) -> list[StaffAnswerOut]:
     await service.get_survey(session, tenant_id=principal.tenant_id, survey_id=survey_id)
-    rows = await service.answers_of(session, tenant_id=principal.tenant_id, survey_id=survey_id, tier_id=tier_id)
+    rows = await service.answers_of(
+        session, tenant_id=principal.tenant_id, survey_id=survey_id, audience=_audience(tier_id, segment_id)
+    )
     names = await service.nicknames(
         session, tenant_id=principal.tenant_id, member_ids=sorted({r.member_id for r in rows})
     )

@@ -34,6 +34,7 @@ from siyu.live.models import Product as LiveProduct
 from siyu.live.models import Show, ShowStatus
 from siyu.loyalty import service as loyalty
 from siyu.members import service as members
+from siyu.segments import service as segments
 from siyu.voice import repository, rules
 from siyu.voice.models import Answer, Demand, EncoreVote, Survey, Wish, WishVote
 from siyu.voice.schemas import DemandIn, ReplyIn, SurveyIn, WishIn
@@ -394,12 +395,12 @@ async def answer(
 
 
 async def answers_of(
-    session: AsyncSession, *, tenant_id: int, survey_id: int, tier_id: int | None = None
+    session: AsyncSession, *, tenant_id: int, survey_id: int, audience: Audience | None = None
 ) -> list[Answer]:
     rows = await repository.answers_of(session, tenant_id=tenant_id, survey_id=survey_id)
-    if tier_id is None:
+    if audience is None or audience.everyone:
         return rows
-    keep = await _in_tier(session, tenant_id, {r.member_id for r in rows}, tier_id)
+    keep = await _kept(session, tenant_id, {r.member_id for r in rows}, audience)
     return [r for r in rows if r.member_id in keep]
 
 
@@ -485,12 +486,33 @@ async def my_replies(session: AsyncSession, *, tenant_id: int, member_id: int) -
 # Rankings (console)
 
 
-async def _in_tier(session: AsyncSession, tenant_id: int, member_ids: set[int], tier_id: int) -> set[int]:
-    """Those of `member_ids` holding the tier (NO_TIER: holding none)."""
-    held = await loyalty.tiers_of(session, tenant_id=tenant_id, member_ids=sorted(member_ids))
-    if tier_id == NO_TIER:
-        return {m for m in member_ids if m not in held}
-    return {m for m in member_ids if m in held and held[m].id == tier_id}
+@dataclass(frozen=True)
+class Audience:
+    """Whose voices a ranking counts: the members holding a tier (NO_TIER: holding none) and / or in a saved
+    segment (as it is now); neither chosen: everyone's."""
+
+    tier_id: int | None = None
+    segment_id: int | None = None
+
+    @property
+    def everyone(self) -> bool:
+        return self.tier_id is None and self.segment_id is None
+
+
+async def _kept(session: AsyncSession, tenant_id: int, member_ids: set[int], audience: Audience) -> set[int]:
+    """Those of `member_ids` in the audience."""
+    kept = set(member_ids)
+    if audience.tier_id is not None:
+        held = await loyalty.tiers_of(session, tenant_id=tenant_id, member_ids=sorted(kept))
+        if audience.tier_id == NO_TIER:
+            kept = {m for m in kept if m not in held}
+        else:
+            kept = {m for m in kept if m in held and held[m].id == audience.tier_id}
+    if audience.segment_id is not None and kept:
+        kept = await segments.members_among(
+            session, tenant_id=tenant_id, segment_id=audience.segment_id, member_ids=kept
+        )
+    return kept
 
 
 @dataclass(frozen=True)
@@ -500,7 +522,7 @@ class WishGroup:
     wishes: list[Wish]
     plus: int
     nicknames: dict[int, str]
-    counted: dict[int, int]  # "+1"s of each wish as counted (those of the tier's members, with a tier)
+    counted: dict[int, int]  # "+1"s of each wish as counted (those of the audience's members)
 
     @property
     def lead(self) -> Wish:
@@ -508,16 +530,16 @@ class WishGroup:
 
 
 async def ranked_wishes(
-    session: AsyncSession, *, tenant_id: int, tier_id: int | None = None, limit: int = 500
+    session: AsyncSession, *, tenant_id: int, audience: Audience | None = None, limit: int = 500
 ) -> list[WishGroup]:
-    """Wishes grouped as the same product, the group with the most "+1"s first. With a tier, only the "+1"s of
-    its members count, and a wish is kept when its maker or one of its "+1"s holds the tier."""
+    """Wishes grouped as the same product, the group with the most "+1"s first. With an audience, only the "+1"s
+    of its members count, and a wish is kept when its maker or one of its "+1"s is in it."""
     wishes = await repository.wishes(session, tenant_id=tenant_id, limit=limit)
     plus = {w.id: w.plus_count for w in wishes}
-    if tier_id is not None:
+    if audience is not None and not audience.everyone:
         voters = await repository.voters_of_wishes(session, tenant_id=tenant_id, wish_ids=[w.id for w in wishes])
         everyone = {w.member_id for w in wishes} | {m for v in voters.values() for m in v}
-        keep = await _in_tier(session, tenant_id, everyone, tier_id)
+        keep = await _kept(session, tenant_id, everyone, audience)
         plus = {w.id: len(voters.get(w.id, set()) & keep) for w in wishes}
         wishes = [w for w in wishes if w.member_id in keep or plus[w.id]]
     names = await members.nicknames(session, tenant_id=tenant_id, member_ids=sorted({w.member_id for w in wishes}))
@@ -535,12 +557,12 @@ async def demands(
     tenant_id: int,
     week: str | None = None,
     category: str | None = None,
-    tier_id: int | None = None,
+    audience: Audience | None = None,
 ) -> list[Demand]:
     rows = await repository.demands(session, tenant_id=tenant_id, week=week, category=category)
-    if tier_id is None:
+    if audience is None or audience.everyone:
         return rows
-    keep = await _in_tier(session, tenant_id, {r.member_id for r in rows}, tier_id)
+    keep = await _kept(session, tenant_id, {r.member_id for r in rows}, audience)
     return [r for r in rows if r.member_id in keep]
 
 
@@ -556,11 +578,13 @@ class EncoreRank:
     votes: int
 
 
-async def encore_ranking(session: AsyncSession, *, tenant_id: int, tier_id: int | None = None) -> list[EncoreRank]:
-    """Products voted for, most votes first (votes of the tier's members only, with a tier)."""
+async def encore_ranking(
+    session: AsyncSession, *, tenant_id: int, audience: Audience | None = None
+) -> list[EncoreRank]:
+    """Products voted for, most votes first (votes of the audience's members only, with one)."""
     pairs = await repository.encore_voters(session, tenant_id=tenant_id)
-    if tier_id is not None:
-        keep = await _in_tier(session, tenant_id, {m for _, m in pairs}, tier_id)
+    if audience is not None and not audience.everyone:
+        keep = await _kept(session, tenant_id, {m for _, m in pairs}, audience)
         pairs = [(p, m) for p, m in pairs if m in keep]
     counted = Counter(p for p, _ in pairs)
     shows = await repository.encore_shows(session, tenant_id=tenant_id)

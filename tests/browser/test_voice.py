@@ -1,9 +1,11 @@
 """粉丝心声 in Chromium: the demo fan opens the wish list from the H5 home at 375 px, "+1"s a wish (a second "+1" is
 not offered), reads the host's reply, votes for an encore and answers the survey; ops read the rankings at 1440 px
-(three charts drawn, the same product written differently grouped) and reply to a wish."""
+(three charts drawn, the same product written differently grouped), narrow them to a saved segment's members and
+reply to a wish."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -87,6 +89,13 @@ def test_ops_read_the_rankings_and_reply(page: Page, screenshot: Screenshot) -> 
         expect(page.locator(f"{chart} canvas")).to_be_visible()
     expect(page.locator("#wish-table [data-group-size]").first).to_be_visible()  # near-duplicates grouped
     screenshot(page, "voice-console-rankings")
+    page.locator("#voice-segment").select_option(label="分群：积分够换奖品")  # only that segment's voices
+    expect(page).to_have_url(re.compile(r"segment=\d+"))
+    expect(page.locator("#voice-segment")).to_have_value(re.compile(r"\d+"))
+    expect(page.locator("#voice-wish-chart canvas")).to_be_visible()
+    screenshot(page, "voice-console-segment")
+    page.locator("#voice-segment").select_option(label="全部会员")
+    expect(page.locator("#voice-segment")).to_have_value("")
     row = page.locator("#wish-table [data-wish]").filter(has_text="戴森吹风机").first
     row.get_by_label("回复").fill("已安排在 12月8日 直播")
     row.get_by_role("button", name="回复").click()

@@ -1,6 +1,6 @@
 """Fan voice's rules: one "+1", one encore vote and one answer per member (a second is refused in words and counts
 nothing), refusals store nothing (photo not an image or too large, empty or over-long text, too many a week), a
-survey's points credited once through the ledger, replies she sees, and rankings filtered by tier."""
+survey's points credited once through the ledger, replies she sees, and rankings filtered by tier and saved segment."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from siyu.ledger import service as ledger
 from siyu.loyalty import service as loyalty
 from siyu.loyalty.models import MemberTier
 from siyu.loyalty.schemas import TierIn
+from siyu.segments import service as segments
+from siyu.segments.schemas import SegmentFilter, SegmentIn, TagIn
 from siyu.voice import service
 from siyu.voice.models import Answer, Demand, EncoreVote, WishVote
 from siyu.voice.schemas import DemandIn, ReplyIn, SurveyIn, WishIn, parse
@@ -213,7 +215,7 @@ async def test_replies_reach_the_wisher_her_plus_ones_and_the_demand_s_sender(vo
     assert await service.my_replies(voice.session, tenant_id=voice.tenant_id, member_id=stranger) == []
 
 
-async def test_rankings_group_near_duplicates_and_filter_by_tier(voice: Voice) -> None:
+async def test_rankings_group_near_duplicates_and_filter_by_tier_and_segment(voice: Voice, tmp_path: Path) -> None:
     gold = await loyalty.create_tier(voice.session, actor=voice.owner, data=TierIn(name="金卡", threshold=100))
     fans = [await voice.fan(f"粉丝{n}") for n in range(5)]
     for member_id in fans[:2]:  # the first two hold 金卡
@@ -235,8 +237,34 @@ async def test_rankings_group_near_duplicates_and_filter_by_tier(voice: Voice) -
     await service.plus(voice.session, tenant_id=voice.tenant_id, member_id=fans[0], wish_id=b.id)
     everyone = await service.ranked_wishes(voice.session, tenant_id=voice.tenant_id)
     assert [([w.id for w in g.wishes], g.plus) for g in everyone] == [([a.id, b.id], 3), ([c.id], 3)]
-    golden = await service.ranked_wishes(voice.session, tenant_id=voice.tenant_id, tier_id=gold.id)
+    golden = await service.ranked_wishes(
+        voice.session, tenant_id=voice.tenant_id, audience=service.Audience(tier_id=gold.id)
+    )
     assert [([w.id for w in g.wishes], g.plus) for g in golden] == [([a.id, b.id], 3), ([c.id], 1)]
     assert golden[1].counted == {c.id: 1}
-    untiered = await service.ranked_wishes(voice.session, tenant_id=voice.tenant_id, tier_id=service.NO_TIER)
+    untiered = await service.ranked_wishes(
+        voice.session, tenant_id=voice.tenant_id, audience=service.Audience(tier_id=service.NO_TIER)
+    )
     assert [g.plus for g in untiered] == [2, 0]
+
+    # a saved segment (members tagged 种草达人: fans 1 and 3), alone and with the tier
+    tag = await segments.create_tag(voice.session, actor=voice.owner, data=TagIn(name="种草达人"))
+    await segments.add_tag(voice.session, actor=voice.owner, tag_id=tag.id, member_ids=[fans[1], fans[3]])
+    chosen = await segments.create_segment(
+        voice.session,
+        actor=voice.owner,
+        data=SegmentIn(name="种草达人", filter=SegmentFilter(tags_any=[tag.id])),
+        data_dir=tmp_path,
+    )
+    tagged = await service.ranked_wishes(
+        voice.session, tenant_id=voice.tenant_id, audience=service.Audience(segment_id=chosen.id)
+    )
+    assert [([w.id for w in g.wishes], g.plus) for g in tagged] == [([c.id], 2), ([a.id], 1)]
+    both = service.Audience(tier_id=gold.id, segment_id=chosen.id)
+    assert [g.plus for g in await service.ranked_wishes(voice.session, tenant_id=voice.tenant_id, audience=both)] == [
+        1,
+        1,
+    ]
+    with pytest.raises(AppError) as refused:
+        await service.ranked_wishes(voice.session, tenant_id=voice.tenant_id, audience=service.Audience(segment_id=1))
+    assert refused.value.code == "segment_not_found"

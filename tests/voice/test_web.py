@@ -16,6 +16,8 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from siyu.fans import service as fans
+from siyu.segments import service as segments
+from siyu.segments.schemas import SegmentFilter, SegmentIn, TagIn
 from siyu.voice import service
 from siyu.voice.models import Demand, Wish, WishVote
 from siyu.voice.schemas import DemandIn, ReplyIn, SurveyIn, WishIn
@@ -219,6 +221,18 @@ async def test_the_console_escapes_fans_text_replies_and_exports_without_formula
     )
     page = await client.get("/console/voice", **kw)
     assert page.status_code == 200 and SCRIPT not in page.text and "&lt;script&gt;" in page.text
+    assert 'id="voice-segment"' not in page.text  # no saved segment yet: no picker
+    tag = await segments.create_tag(voice.session, actor=voice.owner, data=TagIn(name="种草达人"))
+    await segments.add_tag(voice.session, actor=voice.owner, tag_id=tag.id, member_ids=[fan])
+    chosen = await segments.create_segment(
+        voice.session, actor=voice.owner, data=SegmentIn(name="种草达人", filter=SegmentFilter(tags_any=[tag.id]))
+    )
+    narrowed = await client.get(f"/console/voice?segment={chosen.id}", **kw)
+    assert narrowed.status_code == 200 and f'value="{chosen.id}" selected' in narrowed.text
+    assert "分群：种草达人" in narrowed.text and f"/console/voice/wishes/export?segment={chosen.id}" in narrowed.text
+    assert "&lt;script&gt;" not in narrowed.text  # the maker of that wish is not in the segment
+    for path in ("/console/voice", "/console/voice/demands"):  # a filter form sends the selects left at "all" empty
+        assert (await client.get(f"{path}?tier=&segment=&week=&category=", **kw)).status_code == 200, path
     assert "voice-wish-chart" in page.text and "voice-demand-chart" in page.text and "voice-encore-chart" in page.text
     demands = await client.get("/console/voice/demands", **kw)
     assert demands.status_code == 200 and SCRIPT not in demands.text
@@ -315,3 +329,14 @@ async def test_the_staff_api_ranks_and_replies_with_permissions(client: httpx.As
     )
     categories = await client.get("/api/v1/voice/demands/categories", headers={"Authorization": f"Bearer {reader}"})
     assert categories.status_code == 200 and categories.json() == []
+
+    # only the "+1"s and wishes of a saved segment's members (fan 2, tagged); an unknown segment is refused
+    tag = await segments.create_tag(voice.session, actor=voice.owner, data=TagIn(name="种草达人"))
+    await segments.add_tag(voice.session, actor=voice.owner, tag_id=tag.id, member_ids=[fans_[2]])
+    chosen = await segments.create_segment(
+        voice.session, actor=voice.owner, data=SegmentIn(name="种草达人", filter=SegmentFilter(tags_any=[tag.id]))
+    )
+    auth = {"Authorization": f"Bearer {reader}"}
+    narrowed = (await client.get(f"/api/v1/voice/wishes?segment_id={chosen.id}", headers=auth)).json()
+    assert [(w["id"], w["plus_count"]) for w in narrowed] == [(a.id, 1)]
+    _refused(await client.get("/api/v1/voice/wishes?segment_id=1", headers=auth), 404, "segment_not_found")
