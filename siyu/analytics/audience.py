@@ -31,13 +31,21 @@ class Known:
     points_min: int | None = None  # available points, both ends included
     points_max: int | None = None
 
-    @property
-    def empty(self) -> bool:
-        return self == Known()
-
 
 def _naive(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _within(
+    column: str, name: str, start: datetime | None, before: datetime | None, params: dict[str, Any]
+) -> list[str]:
+    """Conditions that `column` falls in [start, before) (either end open when None), their values put in `params`."""
+    found = []
+    for bound, op, value in ((f"{name}_from", ">=", start), (f"{name}_before", "<", before)):
+        if value is not None:
+            found.append(f"{column} {op} ${bound}")
+            params[bound] = _naive(value)
+    return found
 
 
 def count(
@@ -66,24 +74,13 @@ def count(
             either.append("SELECT member_id FROM bindings WHERE list_contains($kinds, split_part(account, ':', 1))")
             params["kinds"] = list(known.account_kinds)
         where.append(f"m.id IN ({' UNION ALL '.join(either)})")
-    last = []
-    if known.claimed_from is not None:
-        last.append("last_claimed_at >= $claimed_from")
-        params["claimed_from"] = _naive(known.claimed_from)
-    if known.claimed_before is not None:
-        last.append("last_claimed_at < $claimed_before")
-        params["claimed_before"] = _naive(known.claimed_before)
+    last = _within("last_claimed_at", "claimed", known.claimed_from, known.claimed_before, params)
     if last:
         where.append(f"m.id IN (SELECT member_id FROM claimers WHERE {' AND '.join(last)})")
     if known.no_claim_since is not None:
         where.append("m.id NOT IN (SELECT member_id FROM claimers WHERE last_claimed_at >= $no_claim_since)")
         params["no_claim_since"] = _naive(known.no_claim_since)
-    if known.joined_from is not None:
-        where.append("m.joined_at >= $joined_from")
-        params["joined_from"] = _naive(known.joined_from)
-    if known.joined_before is not None:
-        where.append("m.joined_at < $joined_before")
-        params["joined_before"] = _naive(known.joined_before)
+    where += _within("m.joined_at", "joined", known.joined_from, known.joined_before, params)
     if known.points_min:  # (at least 0: everyone)
         where.append("m.id IN (SELECT member_id FROM balances WHERE available >= $points_min)")
         params["points_min"] = known.points_min

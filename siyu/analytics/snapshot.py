@@ -42,11 +42,10 @@ BINDINGS_DDL = "CREATE TABLE IF NOT EXISTS bindings (member_id BIGINT, account V
 VISITS_DDL = "CREATE TABLE IF NOT EXISTS visits (member_id BIGINT, visited_at TIMESTAMP)"
 # Every member (merged ones too: `merges` says which) and when she joined.
 MEMBERS_DDL = "CREATE TABLE IF NOT EXISTS members (id BIGINT, joined_at TIMESTAMP)"
-MEMBER_COLUMNS = ("id", "joined_at")
+MEMBER_SCHEMA = {"id": pl.Int64, "joined_at": pl.Datetime("us")}
 # Each member's available points (at most one row per member; none: 0).
 BALANCES_DDL = "CREATE TABLE IF NOT EXISTS balances (member_id BIGINT, available BIGINT)"
-BALANCE_COLUMNS = ("member_id", "available")
-_MEMBER_SCHEMA = {"id": pl.Int64, "joined_at": pl.Datetime("us")}
+BALANCE_SCHEMA = {"member_id": pl.Int64, "available": pl.Int64}
 # Sums per quarter of an hour (UTC), rebuilt from `orders` and `entries` whenever they change: any range of
 # tenant-local days starts and ends on a quarter hour, so the dashboard reads a few thousand rows, not millions.
 BUCKET = "INTERVAL 15 MINUTE"
@@ -173,31 +172,26 @@ async def _to_parquet(
     return files
 
 
-async def _member_files(joined: AsyncIterator[pl.DataFrame] | None, workdir: Path) -> list[str]:
-    if joined is None:
+async def _files_of(frames: AsyncIterator[pl.DataFrame] | None, workdir: Path, schema: dict[str, Any]) -> list[str]:
+    """Frames with these columns (none given: no files) as Parquet files in `workdir`."""
+    if frames is None:
         return []
-    return await _to_parquet(joined, workdir, columns=MEMBER_COLUMNS, schema=_MEMBER_SCHEMA)
-
-
-async def balance_files(balances: AsyncIterator[pl.DataFrame] | None, workdir: Path) -> list[str]:
-    if balances is None:
-        return []
-    schema = {"member_id": pl.Int64, "available": pl.Int64}
-    return await _to_parquet(balances, workdir, columns=BALANCE_COLUMNS, schema=schema)
-
-
-def _write_balances(con: duckdb.DuckDBPyConnection, files: list[str]) -> None:
-    """These members' available points, replacing what the file held of them."""
-    if not files:
-        return
-    _load(con, "new_balances", files)
-    con.execute("DELETE FROM balances WHERE member_id IN (SELECT member_id FROM new_balances)")
-    con.execute("INSERT INTO balances SELECT member_id, any_value(available) FROM new_balances GROUP BY member_id")
+    return await _to_parquet(frames, workdir, columns=tuple(schema), schema=schema)
 
 
 async def id_files(ids: AsyncIterator[pl.DataFrame], workdir: Path) -> list[str]:
     """Frames of member ids (column `id`) as Parquet files in `workdir`, for DuckDB to read."""
-    return await _to_parquet(ids, workdir, columns=("id",), schema={"id": pl.Int64})
+    return await _files_of(ids, workdir, {"id": pl.Int64})
+
+
+def _replace(con: duckdb.DuckDBPyConnection, table: str, files: list[str], key: str, rest: str) -> None:
+    """The rows of `files` (one kept per `key`, `rest` choosing its other columns), replacing what the table held
+    of those keys."""
+    if not files:
+        return
+    _load(con, f"new_{table}", files)
+    con.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM new_{table})")
+    con.execute(f"INSERT INTO {table} SELECT {key}, {rest} FROM new_{table} GROUP BY {key}")
 
 
 def _load(con: duckdb.DuckDBPyConnection, table: str, files: list[str]) -> None:
@@ -269,15 +263,6 @@ def _write_merges(con: duckdb.DuckDBPyConnection, merges: list[tuple[int, int]])
             con.execute("INSERT INTO merges SELECT member_id, into_id FROM read_parquet($f)", {"f": str(target)})
 
 
-def _write_members(con: duckdb.DuckDBPyConnection, files: list[str]) -> None:
-    """These members (id, joined_at), replacing what the file held of them."""
-    if not files:
-        return
-    _load(con, "new_members", files)
-    con.execute("DELETE FROM members WHERE id IN (SELECT id FROM new_members)")
-    con.execute("INSERT INTO members SELECT id, min(joined_at) FROM new_members GROUP BY id")
-
-
 def summarise(con: duckdb.DuckDBPyConnection) -> None:
     """The quarter-hour sums and the claimers, again from every order and entry the file holds (a column scan
     each)."""
@@ -318,8 +303,8 @@ async def build(
     with tempfile.TemporaryDirectory(dir=path.parent) as workdir:
         files = await _to_parquet(chunks, Path(workdir))
         entry_files = await _to_parquet(entries, Path(workdir), columns=ENTRY_COLUMNS, schema=_ENTRY_SCHEMA)
-        member_files = await _member_files(joined, Path(workdir))
-        held = await balance_files(balances, Path(workdir))
+        member_files = await _files_of(joined, Path(workdir), MEMBER_SCHEMA)
+        held = await _files_of(balances, Path(workdir), BALANCE_SCHEMA)
         fresh = Path(workdir) / "fresh.duckdb"
         con = duckdb.connect(str(fresh))
         try:
@@ -336,8 +321,8 @@ async def build(
             _write_merges(con, merges)
             _write_bindings(con, bindings or [])
             _write_visits(con, visits or [])
-            _write_members(con, member_files)
-            _write_balances(con, held)
+            _replace(con, "members", member_files, "id", "min(joined_at)")
+            _replace(con, "balances", held, "member_id", "any_value(available)")
             summarise(con)
             rows = con.execute("SELECT count(*) FROM orders").fetchone()
             con.execute("CHECKPOINT")
@@ -364,8 +349,8 @@ async def apply_changes(
     with tempfile.TemporaryDirectory(dir=path.parent if path.parent.exists() else None) as workdir:
         files = await _to_parquet(chunks, Path(workdir))
         entry_files = await _to_parquet(entries, Path(workdir), columns=ENTRY_COLUMNS, schema=_ENTRY_SCHEMA)
-        member_files = await _member_files(joined, Path(workdir))
-        held = await balance_files(balances, Path(workdir))
+        member_files = await _files_of(joined, Path(workdir), MEMBER_SCHEMA)
+        held = await _files_of(balances, Path(workdir), BALANCE_SCHEMA)
         with opened(path) as con:
             con.execute("BEGIN")
             if entry_files:  # entries never change: those read again replace themselves
@@ -390,8 +375,8 @@ async def apply_changes(
             if bindings is not None:
                 _write_bindings(con, bindings)
             _write_visits(con, visits or [])
-            _write_members(con, member_files)
-            _write_balances(con, held)
+            _replace(con, "members", member_files, "id", "min(joined_at)")
+            _replace(con, "balances", held, "member_id", "any_value(available)")
             if files or entry_files:
                 summarise(con)
             con.execute("COMMIT")

@@ -251,19 +251,19 @@ async def insert_ignoring_duplicates(session: AsyncSession, model: Any, rows: li
 @asynccontextmanager
 async def bulk_reads(session: AsyncSession, *, work_mem: str) -> AsyncIterator[None]:
     """Statements that read a whole tenant: on PostgreSQL `work_mem` for their sorts and hashes (the default 4MB
-    would spill them to disk or push the planner onto random index reads) and no JIT (compiling costs more than it
-    saves here), for this transaction's statements inside the block; the previous settings afterwards."""
+    would spill them to disk or push the planner onto random index reads), for this transaction's statements inside
+    the block; the previous setting afterwards. (JIT is off on every connection: siyu.db.)"""
     if dialect(session) != "postgresql":
         yield
         return
-    previous = (await session.execute(text("SELECT current_setting('work_mem'), current_setting('jit')"))).one()
-    set_both = text("SELECT set_config('work_mem', :work_mem, true), set_config('jit', :jit, true)")
-    await session.execute(set_both, {"work_mem": work_mem, "jit": "off"})
+    previous = await session.scalar(text("SELECT current_setting('work_mem')"))
+    setting = text("SELECT set_config('work_mem', :work_mem, true)")
+    await session.execute(setting, {"work_mem": work_mem})
     try:
         yield
     finally:
         with contextlib.suppress(Exception):  # (a failed transaction's own error is the one to report)
-            await session.execute(set_both, {"work_mem": previous[0], "jit": previous[1]})
+            await session.execute(setting, {"work_mem": previous})
 
 
 async def frames_of(
