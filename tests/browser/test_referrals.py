@@ -34,8 +34,8 @@ def test_the_fan_shares_her_invite_and_finds_her_rank(mobile_page: Page, screens
     assert link.endswith(f"/h5/{DEMO_SLUG}/?invite={code.inner_text()}") and link.startswith("http")
     qr = fan.get_by_role("img", name="邀请二维码，好友扫码即可加入")
     expect(qr).to_be_visible()
-    fan.wait_for_function("document.getElementById('invite-qr').complete")
-    assert fan.evaluate("document.getElementById('invite-qr').naturalWidth") > 100  # the image really loaded
+    # a function, not an expression: the page's CSP forbids the eval Playwright polls an expression with
+    fan.wait_for_function("img => img.complete && img.naturalWidth > 100", arg=qr.element_handle())  # really loaded
     fan.get_by_role("button", name="复制链接").click()
     expect(fan.locator("#copy-note")).to_have_text("链接已复制，发给好友吧")
     expect(fan.locator("#my-invitations")).to_contain_text("我的邀请")
