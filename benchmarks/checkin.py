@@ -13,6 +13,8 @@ What it does (see benchmarks/README.md):
    any member credited twice for a day.
 3. In the same run, the floor: checkin_floor.py under plain uvicorn with the same workers, driven the same way
    on the other fans: `floor_per_s`. `ratio` = `checkins_per_s` / `floor_per_s`.
+4. Statements per attempt are counted in a short run of their own before the timed one (the app started with its
+   statement counter, `COUNTED_FANS` more fans twice at once): the counter costs the server CPU the floor does not pay.
 The last line printed is one JSON object.
 """
 
@@ -39,6 +41,7 @@ from claims import count_statements, percentile
 SLUG = "bench-checkin"
 SECRET = secrets.token_hex(32)
 WARMUP_FANS = 64
+COUNTED_FANS = 64
 # A request the server sheds (503 "busy": no database connection free within its pool timeout) is sent again after
 # a short pause, as the app tells a fan's client to; it counts in `shed_503` and its latency runs from the first try.
 SHED_RETRIES = 50
@@ -71,9 +74,12 @@ async def _seed(url: str, *, members: int) -> None:
         await engine.dispose()
 
 
-def serve(url: str, workers: int, workdir: Path, *, floor: bool = False) -> tuple[subprocess.Popen[bytes], int, Path]:
-    """The real app (`siyu serve`), or with `floor` the floor (checkin_floor.py) under plain uvicorn. Each worker's
-    pool is sized so that both fit a stock PostgreSQL (max_connections 100) with room to spare."""
+def serve(
+    url: str, workers: int, workdir: Path, *, floor: bool = False, count: bool = False
+) -> tuple[subprocess.Popen[bytes], int, Path]:
+    """The real app (`siyu serve`; with `count`, counting its statements), or with `floor` the floor
+    (checkin_floor.py) under plain uvicorn. Each worker's pool is sized so that both fit a stock PostgreSQL
+    (max_connections 100) with room to spare."""
     port = _free_port()
     log = workdir / ("floor.log" if floor else "server.log")
     pool = str(max(4, 24 // workers))
@@ -84,8 +90,6 @@ def serve(url: str, workers: int, workdir: Path, *, floor: bool = False) -> tupl
         command = [str(bin_dir / "uvicorn"), "checkin_floor:app", "--app-dir", str(Path(__file__).parent)]
         command += ["--log-level", "warning", "--no-access-log"]
     else:
-        statements = workdir / "statements"
-        statements.mkdir(exist_ok=True)
         env.update(
             SIYU_DATABASE_URL=url,
             SIYU_ENV="production",
@@ -94,8 +98,11 @@ def serve(url: str, workers: int, workdir: Path, *, floor: bool = False) -> tupl
             SIYU_EMBEDDED_WORKER="false",
             SIYU_DB_POOL_SIZE=pool,
             SIYU_DATA_DIR=str(workdir / "var"),
-            SIYU_COUNT_STATEMENTS=str(statements),
         )
+        if count:
+            statements = workdir / "statements"
+            statements.mkdir(exist_ok=True)
+            env["SIYU_COUNT_STATEMENTS"] = str(statements)
         command = [str(bin_dir / "siyu"), "serve"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     process = subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)  # noqa: S603
@@ -255,6 +262,30 @@ async def tenant_id_of(url: str) -> int:
         await connection.close()
 
 
+def statements_per_attempt(
+    url: str, workers: int, workdir: Path, tokens: list[str], concurrency: int
+) -> tuple[float, str]:
+    """The app's statements per check-in attempt, in a run of its own with the counter on (these fans twice at
+    once, as in the timed run)."""
+    process, port, log = serve(url, workers, workdir, count=True)
+    try:
+        before, counted_by = count_statements(url, workdir, reset=True)
+        result = run_plans(port, twice_at_once(tokens, concurrency))
+        after = count_statements(url, workdir)[0]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    _check_outcomes(result, "counted app", log)
+    return (after - before) / max(1, len(result["latencies"])), counted_by
+
+
+def _check_outcomes(result: dict[str, Any], what: str, log: Path) -> None:
+    wrong = [o for o in result["outcomes"] if o not in ("created", "again")]
+    if wrong:
+        say(f"{what} log tail:\n{log.read_text(errors='replace')[-3000:]}")
+        raise RuntimeError(f"{len(wrong)} {what} check-ins failed, e.g. {wrong[:3]}")
+
+
 def measured(
     url: str, workers: int, workdir: Path, tokens: list[str], warm: list[str], concurrency: int, *, floor: bool
 ) -> dict[str, Any]:
@@ -262,21 +293,13 @@ def measured(
     what = "floor" if floor else "app"
     try:
         run_plans(port, twice_at_once(warm, concurrency))
-        before, counted_by = (0, "") if floor else count_statements(url, workdir, reset=True)
         result = run_plans(port, twice_at_once(tokens, concurrency))
-        after = 0 if floor else count_statements(url, workdir)[0]
     finally:
         process.terminate()
         process.wait(timeout=30)
-    wrong = [o for o in result["outcomes"] if o not in ("created", "again")]
-    if wrong:
-        say(f"{what} log tail:\n{log.read_text(errors='replace')[-3000:]}")
-        raise RuntimeError(f"{len(wrong)} {what} check-ins failed, e.g. {wrong[:3]}")
+    _check_outcomes(result, what, log)
     result["per_s"] = len(result["latencies"]) / result["elapsed"]
     result["created"] = result["outcomes"].count("created")
-    if not floor:
-        result["statements"] = (after - before) / max(1, len(result["latencies"]))
-        result["counted_by"] = counted_by
     say(
         f"{what}: {result['per_s']:.0f} check-ins/s, p50 {percentile(result['latencies'], 0.5):.1f} ms, "
         f"p99 {percentile(result['latencies'], 0.99):.1f} ms, {result['created']} created, {result['shed']} shed (503)"
@@ -295,7 +318,7 @@ def main() -> None:
     if backend_name(args.database_url) != "postgresql":
         raise SystemExit("the check-in benchmark needs PostgreSQL (the floor uses asyncpg)")
     fans = args.fans
-    members = 2 * fans + 2 * WARMUP_FANS
+    members = 2 * fans + 2 * WARMUP_FANS + COUNTED_FANS
     with (
         tempfile.TemporaryDirectory() as tmp,
         bench_database(args.database_url, Path(tmp), "checkin", lambda url: seed(url, members=members)) as url,
@@ -304,7 +327,11 @@ def main() -> None:
         say(f"seeded {members} members; {fans} fans check in twice at once on {args.concurrency} connections")
         tokens = [token(tenant_id, 1 + n) for n in range(members)]
         app_fans, floor_fans = tokens[:fans], tokens[fans : 2 * fans]
-        warm_app, warm_floor = tokens[2 * fans : 2 * fans + WARMUP_FANS], tokens[2 * fans + WARMUP_FANS :]
+        warm_app = tokens[2 * fans : 2 * fans + WARMUP_FANS]
+        warm_floor = tokens[2 * fans + WARMUP_FANS : 2 * fans + 2 * WARMUP_FANS]
+        counted = tokens[2 * fans + 2 * WARMUP_FANS :]
+        statements, counted_by = statements_per_attempt(url, args.workers, Path(tmp), counted, args.concurrency)
+        say(f"app: {statements:.2f} statements per attempt ({counted_by}, {2 * len(counted)} attempts)")
         app = measured(url, args.workers, Path(tmp), app_fans, warm_app, args.concurrency, floor=False)
         found = asyncio.run(counts(url, tenant_id, 1, fans))
         say(f"app: {found['rows']} check-ins stored, {found['credits']} credits, {found['doubles']} doubles")
@@ -324,10 +351,10 @@ def main() -> None:
         "checkins_per_s": round(app["per_s"], 1),
         "p50_ms": round(percentile(app["latencies"], 0.5), 2),
         "p99_ms": round(percentile(app["latencies"], 0.99), 2),
-        "statements_per_attempt": round(app["statements"], 2),
+        "statements_per_attempt": round(statements, 2),
         "shed_503": app["shed"],
         "floor_shed_503": floor["shed"] if floor else None,
-        "statements_counted_by": app["counted_by"],
+        "statements_counted_by": counted_by,
         "floor_per_s": round(floor["per_s"], 1) if floor else None,
         "floor_p99_ms": round(percentile(floor["latencies"], 0.99), 2) if floor else None,
         "ratio": round(app["per_s"] / floor["per_s"], 3) if floor else None,

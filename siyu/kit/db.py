@@ -6,10 +6,11 @@ from collections import OrderedDict
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
-from sqlalchemy import JSON, BigInteger, ColumnElement, Integer, MetaData, text
+from sqlalchemy import JSON, BigInteger, ColumnElement, Integer, MetaData, inspect, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, make_transient_to_detached, mapped_column
+from sqlalchemy.orm.util import identity_key
 
 from siyu.kit.time import utcnow
 from siyu.kit.types import UTCDateTime
@@ -74,6 +75,19 @@ def adopt_new(session: AsyncSession, model: type[M], values: dict[str, Any]) -> 
     row.__dict__.update(values)
     make_transient_to_detached(row)
     session.add(row)
+    return row
+
+
+def in_memory(session: AsyncSession, model: type[M], key: tuple[Any, ...]) -> M | None:
+    """The row the session holds for this primary key, when every column of it is loaded: what `session.get` would
+    answer without asking the database, minus its trip through the ORM's greenlet (a fan's every request reads her
+    row by id more than once). None when the session does not hold it whole: ask `session.get`."""
+    row = session.identity_map.get(identity_key(model, key))
+    if row is None:
+        return None
+    state = inspect(row)
+    if state.expired_attributes or state.deleted or state.was_deleted:
+        return None
     return row
 
 

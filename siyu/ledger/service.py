@@ -512,7 +512,7 @@ async def earn(
     if owner is not None:
         raise AlreadyCredited(by_this_member=owner == member_id)
     entry = adopt_new(session, Entry, values)
-    if pending:
+    if pending or account.debt <= 0:  # nothing to pay off
         return entry
     moves = _Moves(tenant_id)
     await _settle_debt(session, tenant_id=tenant_id, account=account, entry=entry, moves=moves, now=now)

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
 from siyu.kit import bulk
-from siyu.kit.db import adopt_new, keep, of_tenant
+from siyu.kit.db import adopt_new, in_memory, keep, of_tenant
 from siyu.kit.fast import Fast
 from siyu.kit.pagination import Page, PageRequest, Sort, paginate
 from siyu.members.models import Identity, Member
@@ -44,13 +44,16 @@ _BY_ID = Fast(
 
 async def get(session: AsyncSession, *, tenant_id: int, member_id: int) -> Member | None:
     """A member by id: from the session when it has her, else one plain read (every fan request makes one)."""
+    held = in_memory(session, Member, (tenant_id, member_id))
+    if held is not None:
+        return keep(session, held)
     if session.identity_map.get(identity_key(Member, (tenant_id, member_id))) is None:
         row = await _BY_ID.one_or_none(session, {"tenant_id": tenant_id, "id": member_id})
         if row is None:
             return None
         found = adopt_new(session, Member, dict(zip(_COLUMNS, row, strict=True)))
         return keep(session, found)  # read again by id, she comes from memory
-    member = await session.get(Member, (tenant_id, member_id))
+    member = await session.get(Member, (tenant_id, member_id))  # held, but not whole
     return None if member is None else keep(session, member)
 
 
