@@ -51,6 +51,7 @@ from siyu.jobs import service as jobs
 from siyu.jobs.api import router as jobs_api
 from siyu.jobs.worker import Worker
 from siyu.kit import metrics
+from siyu.kit.lane import IDLE_S, Lane, lane_for
 from siyu.kit.ratelimit import RateLimiter
 from siyu.kit.web import bearer_token
 from siyu.ledger.api import router as ledger_api
@@ -284,6 +285,17 @@ async def _write_visits(book: VisitBook, sessionmaker: Any, stop: asyncio.Event)
             return
 
 
+async def _tend_lane(lane: Lane, stop: asyncio.Event) -> None:
+    """Every few seconds: lane connections a passed burst left idle go back to the pool (siyu.kit.lane)."""
+    while not stop.is_set():
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), IDLE_S)
+        try:
+            await lane.release_idle()
+        except Exception:
+            log.warning("lane_not_released", exc_info=True)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.check()
@@ -294,10 +306,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = engine_for(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.lane = lane_for(engine, limit=settings.db_pool_size)
         app.state.limiter = RateLimiter(settings.redis_url)
         app.state.gate = FlashGate(settings.redis_url) if settings.redis_url else None
         stop = asyncio.Event()
         visits = asyncio.create_task(_write_visits(app.state.visits, app.state.sessionmaker, stop))
+        tending = asyncio.create_task(_tend_lane(app.state.lane, stop)) if app.state.lane is not None else None
         embedded: asyncio.Task[None] | None = None
         if settings.runs_embedded_worker:
             load_handlers()
@@ -307,6 +321,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             stop.set()
             await visits
+            if tending is not None:
+                await tending
+                await app.state.lane.close()
             if embedded is not None:
                 await embedded
             await engine.dispose()
@@ -328,6 +345,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sms = provider_for(settings.sms_provider)
     app.state.wechat = WechatClient(settings.wechat_api_base)
     app.state.gate = None  # the Redis flash gate, opened with the app when SIYU_REDIS_URL is set
+    app.state.lane = None  # PostgreSQL connections of the hot routes, opened with the app (siyu.kit.lane)
     errors.install(app)
     connect()  # domains that hear of each other in requests (a new member joined through an invitation)
     app.add_middleware(GZipMiddleware, minimum_size=800)

@@ -112,15 +112,25 @@ def _driver_of(session: AsyncSession) -> tuple[Any, Dialect] | None:
     """The driver connection this session's current transaction runs on, once a Fast statement has found it (asking
     the session for its connection each time costs a greenlet switch)."""
     kept = session.info.get(CONNECTION)
-    transaction = session.sync_session.get_transaction()
+    transaction = _current(session)
     if kept is None or transaction is None or kept[0] is not transaction:
-        return None
+        return None  # first in this transaction or savepoint: the session joins it to its connection (SAVEPOINT)
     return kept[1], kept[2]
 
 
+def _current(session: AsyncSession) -> Any:
+    sync = session.sync_session
+    return sync.get_nested_transaction() or sync.get_transaction()
+
+
 def _remember(session: AsyncSession, driver: Any, dialect: Dialect) -> tuple[Any, Dialect]:
-    session.info[CONNECTION] = (session.sync_session.get_transaction(), driver, dialect)
+    session.info[CONNECTION] = (_current(session), driver, dialect)
     return driver, dialect
+
+
+def run_on(session: AsyncSession, driver: Any, dialect: Dialect) -> None:
+    """The session's transaction, already joined to its connection, runs on this driver connection (siyu.kit.lane)."""
+    _remember(session, driver, dialect)
 
 
 async def _driver(connection: AsyncConnection) -> Any:
