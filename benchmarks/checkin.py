@@ -42,6 +42,7 @@ SLUG = "bench-checkin"
 SECRET = secrets.token_hex(32)
 WARMUP_FANS = 64
 COUNTED_FANS = 64
+POOL_CONNECTIONS = 32  # app and floor alike: every keep-alive connection of the client finds a database connection
 # A request the server sheds (503 "busy": no database connection free within its pool timeout) is sent again after
 # a short pause, as the app tells a fan's client to; it counts in `shed_503` and its latency runs from the first try.
 SHED_RETRIES = 50
@@ -78,11 +79,11 @@ def serve(
     url: str, workers: int, workdir: Path, *, floor: bool = False, count: bool = False
 ) -> tuple[subprocess.Popen[bytes], int, Path]:
     """The real app (`siyu serve`; with `count`, counting its statements), or with `floor` the floor
-    (checkin_floor.py) under plain uvicorn. Each worker's pool is sized so that both fit a stock PostgreSQL
-    (max_connections 100) with room to spare."""
+    (checkin_floor.py) under plain uvicorn. Both get POOL_CONNECTIONS database connections across their workers
+    (the app up to its overflow more): well within a stock PostgreSQL (max_connections 100)."""
     port = _free_port()
     log = workdir / ("floor.log" if floor else "server.log")
-    pool = str(max(4, 24 // workers))
+    pool = str(max(4, POOL_CONNECTIONS // workers))
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIYU_")}
     bin_dir = Path(sys.executable).parent
     if floor:
