@@ -140,9 +140,10 @@ async def _driver(connection: AsyncConnection) -> Any:
     asked to begin right here (the same call it makes itself, so its commit and rollback stay in charge), which
     spares the first statement a trip through SQLAlchemy's execution."""
     sync = connection.sync_connection
-    # Checked out and valid, the pooled connection is an attribute away; else SQLAlchemy revalidates it (I/O).
-    live = sync is not None and not sync.closed and not sync.invalidated
-    raw = sync.connection if live and sync is not None else await connection.get_raw_connection()
+    if sync is not None and not sync.closed and not sync.invalidated:
+        raw = sync.connection  # checked out and valid: an attribute away
+    else:
+        raw = await connection.get_raw_connection()  # SQLAlchemy revalidates it (I/O)
     driver = raw.driver_connection
     if isinstance(driver, asyncpg.Connection):
         if not driver.is_in_transaction():

@@ -128,7 +128,8 @@ async def config_of(session: AsyncSession, tenant_id: int, *, version: int | Non
 
 # A fan's request names her tenant by slug. The (id, version) a slug was last read with is good for FRESH_S seconds
 # in this process: a change made in this process is seen by its next request, one made in another process within
-# FRESH_S, and a fan's every request is spared the read (one of its few statements). Kept per database (engine).
+# FRESH_S, and a fan's every request is spared the read (one of its few statements). Kept per what the session is
+# bound to (an engine, or a connection: a lane's, a test's); a change forgets the tenant in every one of them.
 FRESH_S = 1.0
 _SLUGS_KEPT = 4096
 _slugs: WeakKeyDictionary[Any, OrderedDict[str, tuple[int, int, float]]] = WeakKeyDictionary()
@@ -164,8 +165,7 @@ async def config_by_slug(session: AsyncSession, slug: str) -> TenantConfig:
 async def config_changed(session: AsyncSession, tenant_id: int) -> None:
     """Call in the transaction of any change to what TenantConfig or a domain's cached derivation holds."""
     await repository.bump_version(session, tenant_id)
-    known = _slugs_of(session)
-    if known is not None:  # this process's next request reads the new version
+    for known in list(_slugs.values()):  # this process's next request reads the new version, whatever its binding
         for slug in [slug for slug, seen in known.items() if seen[0] == tenant_id]:
             del known[slug]
 

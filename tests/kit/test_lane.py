@@ -23,9 +23,11 @@ from siyu.fans.service import access_token
 from siyu.kit.errors import AppError, Conflict
 from siyu.kit.lane import Lane
 from siyu.kit.ratelimit import RateLimiter
+from siyu.kit.web import Principal
 from siyu.ledger import service as ledger
 from siyu.members import service as members
 from siyu.tenants import service as tenants
+from siyu.tenants.schemas import TenantUpdate
 from tests.support.databases import backend, fresh_database
 
 pytestmark = pytest.mark.skipif(backend() != "postgres", reason="the lane is PostgreSQL's")
@@ -180,4 +182,21 @@ async def test_a_connection_the_database_closed_while_idle_is_not_used_again(eng
         await ledger.earn(session, tenant_id=tenant_id, member_id=member_id, amount=4, source_ref="lane:fresh")
     assert await _available(engine, tenant_id, member_id) == 4
     assert lane.open == 1
+    await lane.close()
+
+
+async def test_a_settings_change_is_seen_at_once_by_the_lane_of_the_same_process(engine: AsyncEngine) -> None:
+    tenant_id, _member_id = await _member(engine)
+    lane = Lane(engine, limit=1)
+    async with create_sessionmaker(engine)() as pooled:
+        slug = (await tenants.get_tenant(pooled, tenant_id)).slug
+    async with lane.transaction() as session:
+        assert session is not None
+        assert (await tenants.config_by_slug(session, slug)).name == "星河直播间"  # now remembered for a second
+    async with create_sessionmaker(engine)() as pooled, pooled.begin():  # a console change, on the pool
+        actor = Principal(tenant_id=tenant_id, kind="system", actor_id=None, label="测试")
+        await tenants.update_tenant(pooled, actor=actor, changes=TenantUpdate(name="星河新号"))
+    async with lane.transaction() as session:
+        assert session is not None
+        assert (await tenants.config_by_slug(session, slug)).name == "星河新号"
     await lane.close()
