@@ -16,12 +16,10 @@ from urllib.parse import urlsplit
 
 import structlog
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from siyu import __version__, apidocs, errors, logs
@@ -51,6 +49,7 @@ from siyu.jobs import service as jobs
 from siyu.jobs.api import router as jobs_api
 from siyu.jobs.worker import Worker
 from siyu.kit import metrics
+from siyu.kit.compression import Compression
 from siyu.kit.lane import IDLE_S, Lane, lane_for
 from siyu.kit.ratelimit import RateLimiter
 from siyu.kit.web import bearer_token
@@ -83,17 +82,24 @@ UPLOAD_PATHS = frozenset({"/api/v1/order-imports"})  # refused from Content-Leng
 log = structlog.get_logger("siyu.http")
 
 
-async def _carries_nul(request: Request) -> bool:
+def _header(scope: Scope, name: bytes) -> bytes:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return b""
+
+
+async def _carries_nul(scope: Scope, request: Request) -> bool:
     """A NUL in the query, in a JSON body (any JSON media type: application/json, application/merge-patch+json,
     any +json, in any case, or no content type, which FastAPI reads as JSON) or in a URL-encoded form body.
     Multipart bodies (uploads) are not read here: their text fields lose NULs in `form_text`."""
-    if "%00" in request.url.query:
+    if b"%00" in scope["query_string"]:
         return True
-    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media in ("", "application/json") or media.endswith(("+json", "/json")):
+    media = _header(scope, b"content-type").split(b";", 1)[0].strip().lower()
+    if media in (b"", b"application/json") or media.endswith((b"+json", b"/json")):
         body = await request.body()
         return b"\\u0000" in body or b"\x00" in body
-    if media == "application/x-www-form-urlencoded":
+    if media == b"application/x-www-form-urlencoded":
         body = await request.body()
         return b"%00" in body or b"\x00" in body
     return False
@@ -184,7 +190,7 @@ class HeadersAndLog:
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send, request_id: str, started: float) -> None:
         request = Request(scope, receive)
-        if await _carries_nul(request):
+        if await _carries_nul(scope, request):
             # No text column anywhere can hold a NUL character: refuse it up front rather than fail in SQL.
             refusal = JSONResponse({"code": "invalid_request", "message": "请求中含有不允许的字符"}, status_code=422)
             refusal.headers["X-Request-ID"] = request_id
@@ -200,11 +206,16 @@ class HeadersAndLog:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = MutableHeaders(scope=message)
-                headers["X-Request-ID"] = request_id
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("Referrer-Policy", "same-origin")
-                headers.raw.extend(self.security)
+                headers = message["headers"] = list(message.get("headers", ()))
+                names = {name.lower() for name, _ in headers}
+                if b"x-request-id" in names:
+                    headers[:] = [(name, value) for name, value in headers if name.lower() != b"x-request-id"]
+                headers.append((b"x-request-id", request_id.encode()))
+                if b"x-content-type-options" not in names:
+                    headers.append((b"x-content-type-options", b"nosniff"))
+                if b"referrer-policy" not in names:
+                    headers.append((b"referrer-policy", b"same-origin"))
+                headers.extend(self.security)
             await send(message)
 
         try:
@@ -348,7 +359,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.lane = None  # PostgreSQL connections of the hot routes, opened with the app (siyu.kit.lane)
     errors.install(app)
     connect()  # domains that hear of each other in requests (a new member joined through an invitation)
-    app.add_middleware(GZipMiddleware, minimum_size=800)
+    app.add_middleware(Compression, minimum_size=800)
     app.add_middleware(UploadLimit, paths=UPLOAD_PATHS, limit_bytes=settings.max_upload_mb << 20)
 
     app.add_middleware(HeadersAndLog, security=security_headers(settings.wechat_js_sdk))
