@@ -9,7 +9,21 @@ from datetime import datetime
 from typing import Any, cast
 
 import polars as pl
-from sqlalchemy import ColumnExpressionArgument, Table, bindparam, case, exists, func, insert, select, update
+from sqlalchemy import (
+    ColumnExpressionArgument,
+    Table,
+    bindparam,
+    case,
+    exists,
+    false,
+    func,
+    insert,
+    literal_column,
+    null,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
@@ -95,17 +109,44 @@ def _open_statement(insert_of: Any) -> Executable:
 _OPEN = {"postgresql": Fast(_open_statement(postgresql.insert)), "sqlite": Fast(_open_statement(sqlite.insert))}
 
 
+def _lock_or_open_statement() -> Executable:
+    """PostgreSQL, in one round trip: her balance locked, or (her first points) an empty one created, which is
+    ours until the transaction ends; the last column says which. Nothing when a concurrent first operation is
+    creating it (the insert waits for it; its row is not in this statement's snapshot): lock it afresh."""
+    opened = _open_statement(postgresql.insert).cte("opened")  # type: ignore[attr-defined]
+    locked = _LOCKED.statement.cte("locked")  # type: ignore[attr-defined]
+    return cast(
+        Executable,
+        select(*locked.c, false().label("opened")).union_all(
+            select(
+                *(literal_column("0").label(name) for name in ("available", "pending", "debt")),
+                null().label("merged_into"),
+                false().label("due"),
+                true().label("opened"),
+            ).select_from(opened)
+        ),
+    )
+
+
+_LOCK_OR_OPEN = Fast(_lock_or_open_statement())
+
+
 async def lock_account(session: AsyncSession, *, tenant_id: int, member_id: int, now: datetime) -> Account:
     """The member's balance row, created when missing, locked until the transaction ends (PostgreSQL;
     SQLite runs one writer at a time), and whether she has lots due to expire at `now`."""
     keys = {"tenant_id": tenant_id, "member_id": member_id, "now": now}
-    row = await _LOCKED.one_or_none(session, keys)
-    if row is None:  # her first points: create the row, ours (and locked) until the transaction ends
-        if await _OPEN[dialect(session)].scalar(session, keys) is not None:
+    if dialect(session) == "postgresql":
+        row = await _LOCK_OR_OPEN.one_or_none(session, keys)
+        if row is not None and row[5]:  # her first points: the row is new, and ours
             return Account(member_id, 0, 0, 0, None, False)
+    else:
+        row = await _LOCKED.one_or_none(session, keys)
+        if row is None and await _OPEN["sqlite"].scalar(session, keys) is not None:  # her first points
+            return Account(member_id, 0, 0, 0, None, False)
+    if row is None:
         row = await _LOCKED.one_or_none(session, keys)  # a concurrent first operation created it: wait for it
         assert row is not None
-    available, pending, debt, merged_into, due = row
+    available, pending, debt, merged_into, due = row[:5]
     return Account(member_id, available, pending, debt, merged_into, bool(due))
 
 
