@@ -42,7 +42,9 @@ SLUG = "bench-checkin"
 SECRET = secrets.token_hex(32)
 WARMUP_FANS = 64
 COUNTED_FANS = 64
-POOL_CONNECTIONS = 32  # app and floor alike: every keep-alive connection of the client finds a database connection
+# Database connections the served workers may hold together (the app with its overflow): under a stock PostgreSQL's 100.
+POOL_BUDGET = 80
+APP_OVERFLOW = 5  # SIYU_DB_MAX_OVERFLOW's default
 # A request the server sheds (503 "busy": no database connection free within its pool timeout) is sent again after
 # a short pause, as the app tells a fan's client to; it counts in `shed_503` and its latency runs from the first try.
 SHED_RETRIES = 50
@@ -75,15 +77,22 @@ async def _seed(url: str, *, members: int) -> None:
         await engine.dispose()
 
 
+def pool_per_worker(concurrency: int, workers: int) -> int:
+    """Database connections of each worker, app and floor alike: enough for every client connection at once. The
+    kernel gives each keep-alive connection to whichever worker accepts it first, which is seldom an even split
+    (30 of 32 on one of two workers happens); a request over its worker's pool waits for a connection. Capped so that
+    all workers with the app's overflow stay within POOL_BUDGET."""
+    return max(4, min(concurrency, POOL_BUDGET // workers - APP_OVERFLOW))
+
+
 def serve(
-    url: str, workers: int, workdir: Path, *, floor: bool = False, count: bool = False
+    url: str, workers: int, workdir: Path, concurrency: int, *, floor: bool = False, count: bool = False
 ) -> tuple[subprocess.Popen[bytes], int, Path]:
     """The real app (`siyu serve`; with `count`, counting its statements), or with `floor` the floor
-    (checkin_floor.py) under plain uvicorn. Both get POOL_CONNECTIONS database connections across their workers
-    (the app up to its overflow more): well within a stock PostgreSQL (max_connections 100)."""
+    (checkin_floor.py) under plain uvicorn. Both get `pool_per_worker` database connections in each worker."""
     port = _free_port()
     log = workdir / ("floor.log" if floor else "server.log")
-    pool = str(max(4, POOL_CONNECTIONS // workers))
+    pool = str(pool_per_worker(concurrency, workers))
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIYU_")}
     bin_dir = Path(sys.executable).parent
     if floor:
@@ -268,7 +277,7 @@ def statements_per_attempt(
 ) -> tuple[float, str]:
     """The app's statements per check-in attempt, in a run of its own with the counter on (these fans twice at
     once, as in the timed run)."""
-    process, port, log = serve(url, workers, workdir, count=True)
+    process, port, log = serve(url, workers, workdir, concurrency, count=True)
     try:
         before, counted_by = count_statements(url, workdir, reset=True)
         result = run_plans(port, twice_at_once(tokens, concurrency))
@@ -290,7 +299,7 @@ def _check_outcomes(result: dict[str, Any], what: str, log: Path) -> None:
 def measured(
     url: str, workers: int, workdir: Path, tokens: list[str], warm: list[str], concurrency: int, *, floor: bool
 ) -> dict[str, Any]:
-    process, port, log = serve(url, workers, workdir, floor=floor)
+    process, port, log = serve(url, workers, workdir, concurrency, floor=floor)
     what = "floor" if floor else "app"
     try:
         run_plans(port, twice_at_once(warm, concurrency))
@@ -343,6 +352,7 @@ def main() -> None:
         "database": "postgresql",
         "workers": args.workers,
         "concurrency": args.concurrency,
+        "pool_per_worker": pool_per_worker(args.concurrency, args.workers),
         "attempts": len(app["latencies"]),
         "members": fans,
         "credits": found["credits"],
