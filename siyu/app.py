@@ -317,7 +317,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = engine_for(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
-        app.state.lane = lane_for(engine, limit=settings.db_pool_size)
+        app.state.lane = lane_for(engine, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
         app.state.limiter = RateLimiter(settings.redis_url)
         app.state.gate = FlashGate(settings.redis_url) if settings.redis_url else None
         stop = asyncio.Event()

@@ -7,11 +7,11 @@ adapter left in autocommit (so SQLAlchemy sends no BEGIN or COMMIT of its own), 
 begun and ended on the driver itself, around the same session. Statements of the ORM and of kit.fast run inside it
 alike; a savepoint (begin_nested) is SQL inside it too.
 
-At most `limit` connections (the pool's steady size): when all are busy, a request takes the usual path. Those left
-idle for `IDLE_S` go back to the pool (`release_idle`, run every few seconds by the app), so other requests are not
-kept waiting by a burst that has passed; `close` returns them all when the process stops. A connection whose
-transaction could not be ended cleanly is closed, never reused. A connection goes back to the pool only with its
-adapter's own setting restored.
+At most `limit` connections (the pool's steady size, see `lane_for`): when all are busy, a request takes the usual
+path. Those left idle for `IDLE_S` go back to the pool (`release_idle`, run every few seconds by the app), so other
+requests are not kept waiting by a burst that has passed; `close` returns them all when the process stops. A
+connection whose transaction could not be ended cleanly is closed, never reused. A connection goes back to the pool
+only with its adapter's own setting restored.
 """
 
 from __future__ import annotations
@@ -154,6 +154,9 @@ class Lane:
             await self._return(held)
 
 
-def lane_for(engine: AsyncEngine, limit: int) -> Lane | None:
-    """A lane on PostgreSQL (SQLite has one writer at a time and no such bookkeeping to spare)."""
-    return Lane(engine, limit) if engine.dialect.name == "postgresql" else None
+def lane_for(engine: AsyncEngine, *, pool_size: int, max_overflow: int) -> Lane | None:
+    """A lane on PostgreSQL (SQLite has one writer at a time and no such bookkeeping to spare) of up to the pool's
+    steady size. A pool without overflow keeps one connection out of the lane, so that the other requests always
+    have one; a pool of one connection has no lane."""
+    limit = pool_size if max_overflow > 0 else pool_size - 1
+    return Lane(engine, limit) if engine.dialect.name == "postgresql" and limit > 0 else None
