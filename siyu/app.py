@@ -83,6 +83,7 @@ log = structlog.get_logger("siyu.http")
 
 
 def _header(scope: Scope, name: bytes) -> bytes:
+    """A request header's first value, straight from the scope (b"" when absent); `name` in lower case."""
     for key, value in scope["headers"]:
         if key == name:
             return bytes(value)
@@ -138,12 +139,9 @@ _ID_COUNTER = itertools.count()
 
 def _request_id(scope: Scope) -> str:
     """The caller's X-Request-ID when it is short and plain (letters, digits, . _ : -), else a new one."""
-    for name, value in scope["headers"]:
-        if name == b"x-request-id":
-            given = value.decode("latin-1")
-            if REQUEST_ID.fullmatch(given):
-                return given
-            break
+    given = _header(scope, b"x-request-id").decode("latin-1")
+    if REQUEST_ID.fullmatch(given):
+        return given
     return f"{_ID_PREFIX}{next(_ID_COUNTER):08x}"
 
 

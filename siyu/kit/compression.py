@@ -42,9 +42,10 @@ def _accepts_gzip(headers: Iterable[tuple[bytes, bytes]]) -> bool:
 
 def _compressible(headers: list[tuple[bytes, bytes]]) -> bool:
     for name, value in headers:
-        if name.lower() == b"content-encoding":
+        key = name.lower()
+        if key == b"content-encoding":
             return False
-        if name.lower() == b"content-type":
+        if key == b"content-type":
             media = value.decode("latin-1").partition(";")[0].strip().lower()
             if media in SKIPPED_TYPES or media.startswith(SKIPPED_FAMILIES):
                 return False
