@@ -10,10 +10,10 @@ Everything a request does not need is skipped: a small answer (a fan's check-in)
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from collections.abc import Iterable
 
-import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Bodies already compressed, where gzip only costs time; and event streams, which must not wait for a buffer.
@@ -129,7 +129,7 @@ class Compression:
     async def _compress(self, compressor: zlib._Compress, body: bytes, message: Message) -> bytes:
         final = not message.get("more_body", False)
         if len(body) >= self.thread_minimum_size:
-            return await anyio.to_thread.run_sync(_deflate, compressor, body, final)
+            return await asyncio.to_thread(_deflate, compressor, body, final)
         return _deflate(compressor, body, final)
 
 

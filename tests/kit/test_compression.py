@@ -43,6 +43,13 @@ async def varied(_: Request) -> Response:
     return Response("z" * 5000, headers={"Vary": "Cookie"}, media_type="text/html")
 
 
+HUGE = "".join(f"会员{n},{n * 13}\n" for n in range(30_000)).encode()  # over 128 KiB: compressed in a thread
+
+
+async def huge(_: Request) -> Response:
+    return Response(HUGE, media_type="text/csv")
+
+
 async def streamed(_: Request) -> Response:
     async def lines() -> AsyncIterator[bytes]:
         for n in range(300):
@@ -61,6 +68,7 @@ app = Compression(
             Route("/ranged", ranged),
             Route("/varied", varied),
             Route("/streamed", streamed),
+            Route("/huge", huge),
         ]
     ),
     minimum_size=800,
@@ -121,3 +129,11 @@ async def test_a_streamed_answer_is_compressed_as_it_goes() -> None:
     assert zlib.decompress(raw, 16 + zlib.MAX_WBITS) == expected
     plain, raw_plain = await fetch("/streamed", accept=None)
     assert "content-encoding" not in plain.headers and raw_plain == expected
+
+
+async def test_a_large_body_is_compressed_off_the_event_loop_all_the_same() -> None:
+    assert len(HUGE) > 128 * 1024
+    response, raw = await fetch("/huge")
+    assert response.headers["content-encoding"] == "gzip"
+    assert int(response.headers["content-length"]) == len(raw) < len(HUGE)
+    assert gzip.decompress(raw) == HUGE
