@@ -521,16 +521,27 @@ def serve(
     _share_metrics(settings)
     out.print("[bold]siyu 私域[/bold] 正在启动：")
     _print_addresses(host, port, _demo_slug(settings), serving=True)
+    options: dict[str, Any] = {
+        "log_level": settings.log_level.lower(),
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.trusted_proxies,
+    }
     with _fake_gateways(settings):
-        uvicorn.run(
-            "siyu.main:app",
-            host=host,
-            port=port,
-            workers=workers,
-            log_level=settings.log_level.lower(),
-            proxy_headers=True,
-            forwarded_allow_ips=settings.trusted_proxies,
-        )
+        if workers <= 1:
+            uvicorn.run("siyu.main:app", host=host, port=port, **options)
+            return
+        # Several processes: each new connection goes to the one with the fewest open (siyu.kit.serving).
+        from siyu.kit import serving
+
+        try:
+            listener = serving.bind(host, port)
+        except OSError as error:
+            out.print(f"[red]无法监听 {host}:{port}：{error.strerror or error}[/red]")
+            raise typer.Exit(1) from None
+        status = serving.Balancer("siyu.main:app", host=host, port=port, workers=workers, options=options).run(listener)
+        if status:
+            out.print("[red]服务没有启动成功，请查看上面的日志[/red]")
+            raise typer.Exit(status)
 
 
 @app.command(cls=Command, options_metavar="[选项]")

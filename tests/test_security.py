@@ -5,6 +5,7 @@ way to read `Authorization`."""
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,36 @@ def test_serve_refuses_the_built_in_secret_on_every_address_and_trusts_only_the_
     assert served["forwarded_allow_ips"] == "10.0.0.5"  # X-Forwarded-Proto from anyone else is not believed
     monkeypatch.delenv("SIYU_TRUSTED_PROXIES")
     assert Settings(_env_file=None).trusted_proxies == "127.0.0.1"  # type: ignore[call-arg]
+
+
+def test_serve_with_several_processes_gives_each_the_same_proxy_trust(
+    served: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from siyu.kit import serving
+
+    balanced: dict[str, Any] = {}
+
+    class Balancer:
+        def __init__(self, app: str, **kwargs: Any) -> None:
+            balanced.update(kwargs, app=app)
+
+        def run(self, listener: Any) -> int:
+            balanced["listening"] = listener.getsockname()[1]
+            listener.close()
+            return 0
+
+    monkeypatch.setattr(serving, "Balancer", Balancer)
+    monkeypatch.setenv("SIYU_TRUSTED_PROXIES", "10.0.0.5")
+    get_settings.cache_clear()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = runner.invoke(cli, ["serve", "--port", str(port), "--workers", "3"])
+    assert started.exit_code == 0, started.output
+    assert not served  # not uvicorn's own supervisor
+    assert balanced["app"] == "siyu.main:app" and balanced["workers"] == 3 and balanced["listening"] == port
+    assert balanced["options"]["proxy_headers"] is True
+    assert balanced["options"]["forwarded_allow_ips"] == "10.0.0.5"
 
 
 async def test_h5_cookies_are_secure_in_production_whatever_the_scheme_looks_like(
