@@ -11,7 +11,7 @@ What it does (see benchmarks/README.md):
    both connections of a pair going through the same fans in the same order (`POST /api/v1/fan/<slug>/checkin`
    with her bearer token). Then it counts in the database: check-in rows, check-in credits in the ledger, and
    any member credited twice for a day.
-3. In the same run, the floor: checkin_floor.py under plain uvicorn with the same workers, driven the same way
+3. In the same run, the floor: checkin_floor.py served the same way (balanced.py, the same workers), driven the same way
    on the other fans: `floor_per_s`. `ratio` = `checkins_per_s` / `floor_per_s`.
 4. Statements per attempt are counted in a short run of their own before the timed one (the app started with its
    statement counter, `COUNTED_FANS` more fans twice at once): the counter costs the server CPU the floor does not pay.
@@ -89,7 +89,8 @@ def serve(
     url: str, workers: int, workdir: Path, concurrency: int, *, floor: bool = False, count: bool = False
 ) -> tuple[subprocess.Popen[bytes], int, Path]:
     """The real app (`siyu serve`; with `count`, counting its statements), or with `floor` the floor
-    (checkin_floor.py) under plain uvicorn. Both get `pool_per_worker` database connections in each worker."""
+    (checkin_floor.py) served the same way (balanced.py). Both get `pool_per_worker` database connections in each
+    worker."""
     port = _free_port()
     log = workdir / ("floor.log" if floor else "server.log")
     pool = str(pool_per_worker(concurrency, workers))
@@ -97,8 +98,7 @@ def serve(
     bin_dir = Path(sys.executable).parent
     if floor:
         env.update(CHECKIN_FLOOR_DSN=asyncpg_dsn(url), CHECKIN_FLOOR_SECRET=SECRET, CHECKIN_FLOOR_POOL=pool)
-        command = [str(bin_dir / "uvicorn"), "checkin_floor:app", "--app-dir", str(Path(__file__).parent)]
-        command += ["--log-level", "warning", "--no-access-log"]
+        command = [sys.executable, str(Path(__file__).parent / "balanced.py"), "checkin_floor:app"]
     else:
         env.update(
             SIYU_DATABASE_URL=url,
@@ -170,11 +170,7 @@ async def _client(
             began = time.perf_counter()
             for _attempt in range(SHED_RETRIES):
                 writer.write(request)
-                status = await reader.readline()
-                length = 0
-                while (line := await reader.readline()) not in (b"\r\n", b""):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
+                status, length = _head(await reader.readuntil(b"\r\n\r\n"))
                 payload = await reader.readexactly(length)
                 if not status.startswith(b"HTTP/1.1 503"):
                     break
@@ -187,6 +183,15 @@ async def _client(
                 outcomes.append("created" if json.loads(payload)["created"] else "again")
     finally:
         writer.close()
+
+
+def _head(head: bytes) -> tuple[bytes, int]:
+    """The status line and Content-Length of a response's head (read whole, up to its blank line)."""
+    status, _, fields = head.partition(b"\r\n")
+    at = fields.lower().find(b"content-length:")
+    if at < 0:
+        return status, 0
+    return status, int(fields[at + 15 : fields.index(b"\r\n", at)])
 
 
 def drive(port: int, plans: list[list[str]], queue: Any) -> None:
@@ -214,7 +219,9 @@ def drive(port: int, plans: list[list[str]], queue: Any) -> None:
             "shed": len(shed),
         }
 
-    queue.put(asyncio.run(main()))
+    import uvloop  # the server's loop too: the client's own CPU, on the same cores, is kept small
+
+    queue.put(uvloop.run(main()))
 
 
 def run_plans(port: int, plans: list[list[str]]) -> dict[str, Any]:

@@ -123,7 +123,8 @@ async def _seed(url: str, *, members: int, orders: int) -> None:
 
 
 def serve(url: str, workers: int, workdir: Path, *, floor: bool = False) -> tuple[subprocess.Popen[bytes], str, Path]:
-    """The real app (`siyu serve`), or with `floor` the stack's floor (claims_floor.py) under plain uvicorn."""
+    """The real app (`siyu serve`), or with `floor` the stack's floor (claims_floor.py) served the same way
+    (balanced.py)."""
     port = _free_port()
     log = workdir / ("floor.log" if floor else "server.log")
     pool = str(max(4, 24 // workers))
@@ -131,8 +132,7 @@ def serve(url: str, workers: int, workdir: Path, *, floor: bool = False) -> tupl
     bin_dir = Path(sys.executable).parent
     if floor:
         env.update(CLAIMS_FLOOR_DSN=asyncpg_dsn(url), CLAIMS_FLOOR_SECRET=SECRET, CLAIMS_FLOOR_POOL=pool)
-        command = [str(bin_dir / "uvicorn"), "claims_floor:app", "--app-dir", str(Path(__file__).parent)]
-        command += ["--log-level", "warning", "--no-access-log"]
+        command = [sys.executable, str(Path(__file__).parent / "balanced.py"), "claims_floor:app"]
     else:
         env.update(
             SIYU_DATABASE_URL=url,

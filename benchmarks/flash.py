@@ -274,7 +274,8 @@ def _free_port() -> int:
 def serve(
     url: str, redis_url: str, workdir: Path, *, workers: int, pool: int, floor: bool = False, stock: int = 0
 ) -> tuple[subprocess.Popen[bytes], int, Path]:
-    """The real app (`siyu serve`), or with `floor` the stack's floor (flash_floor.py) under plain uvicorn."""
+    """The real app (`siyu serve`), or with `floor` the stack's floor (flash_floor.py) served the same way
+    (balanced.py)."""
     port = _free_port()
     log = workdir / ("floor.log" if floor else "server.log")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIYU_")}
@@ -288,8 +289,7 @@ def serve(
             FLASH_FLOOR_STOCK=str(stock),
             FLASH_FLOOR_PREFIX=f"siyu-bench-floor:{secrets.token_hex(4)}",
         )
-        command = [str(bin_dir / "uvicorn"), "flash_floor:app", "--app-dir", str(Path(__file__).parent)]
-        command += ["--log-level", "warning", "--no-access-log"]
+        command = [sys.executable, str(Path(__file__).parent / "balanced.py"), "flash_floor:app"]
     else:
         env.update(
             SIYU_DATABASE_URL=url,
