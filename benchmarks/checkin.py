@@ -42,6 +42,12 @@ SLUG = "bench-checkin"
 SECRET = secrets.token_hex(32)
 WARMUP_FANS = 64
 COUNTED_FANS = 64
+# The tenant's past: members who checked in every day of the last HISTORY_DAYS, with their credits, lots and balances
+# (as a live tenant has; none of them checks in during the run). Without a past, the check-in's tables start empty
+# and each database connection keeps the plans it made for their foreign-key checks then: scans that grow with
+# every row the run writes.
+HISTORY_MEMBERS = 5_000
+HISTORY_DAYS = 10
 # Database connections the served workers may hold together (the app with its overflow): under a stock PostgreSQL's 100.
 POOL_BUDGET = 80
 APP_OVERFLOW = 5  # SIYU_DB_MAX_OVERFLOW's default
@@ -57,7 +63,7 @@ def seed(url: str, *, members: int) -> None:
 
 
 async def _seed(url: str, *, members: int) -> None:
-    from sqlalchemy import insert
+    from sqlalchemy import insert, text
 
     from siyu.db import create_engine, create_sessionmaker
     from siyu.members.models import Member
@@ -71,10 +77,47 @@ async def _seed(url: str, *, members: int) -> None:
                 {"tenant_id": tenant.id, "id": 1 + n, "nickname": f"粉丝{n}", "status": "active", "created_at": NOW}
                 for n in range(members)
             ]
-            for start in range(0, len(rows), 5_000):
-                await session.execute(insert(Member), rows[start : start + 5_000])
+            past = [
+                {"tenant_id": tenant.id, "id": 1 + members + n, "nickname": f"老粉{n}", "status": "active"}
+                | {"created_at": NOW}
+                for n in range(HISTORY_MEMBERS)
+            ]
+            for start in range(0, len(rows + past), 5_000):
+                await session.execute(insert(Member), (rows + past)[start : start + 5_000])
+            for statement in _HISTORY:
+                await session.execute(
+                    text(statement),
+                    {"t": tenant.id, "first": 1 + members, "last": members + HISTORY_MEMBERS, "days": HISTORY_DAYS},
+                )
+        async with engine.connect() as connection:
+            await connection.execute(text("ANALYZE"))  # as autovacuum would have by now
+            await connection.commit()
     finally:
         await engine.dispose()
+
+
+# Member m's check-in of day d (1 = the oldest of HISTORY_DAYS, the last being yesterday, tenant-local): entry and lot
+# id (m - first) * days + d, far below any id the app makes (kit.ids); 2 points a day, 20 on the 7th in a row.
+_PAST = """
+    FROM generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS m,
+    generate_series(1, CAST(:days AS integer)) AS d,
+    LATERAL (SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date - (CAST(:days AS integer) + 1 - d) AS day,
+                    CASE WHEN d = 7 THEN 20 ELSE 2 END AS points,
+                    (m - CAST(:first AS bigint)) * CAST(:days AS integer) + d AS n,
+                    now() - make_interval(days => CAST(:days AS integer) + 1 - d) AS at) AS x
+"""
+_HISTORY = (
+    "INSERT INTO checkins (tenant_id, member_id, day, streak, points, made_up_on, cost, created_at) "
+    "SELECT :t, m, x.day, d, x.points, NULL, 0, x.at" + _PAST,
+    "INSERT INTO ledger_entries (tenant_id, id, member_id, kind, amount, pending_amount, source_ref, lot_id, "
+    "explanation, created_by, created_at) SELECT :t, x.n, m, 'earn', x.points, 0, 'checkin:' || m || ':' || x.day, "
+    "x.n, '每日签到 连续第 ' || d || ' 天 +' || x.points, NULL, x.at" + _PAST,
+    "INSERT INTO ledger_lots (tenant_id, id, member_id, entry_id, source_ref, amount, remaining, status, post_after, "
+    "expires_at, created_at) SELECT :t, x.n, m, x.n, 'checkin:' || m || ':' || x.day, x.points, x.points, 'posted', "
+    "NULL, NULL, x.at" + _PAST,
+    "INSERT INTO ledger_balances (tenant_id, member_id, available, pending, debt, merged_into, updated_at) "
+    "SELECT :t, m, sum(x.points), 0, 0, NULL, now()" + _PAST + " GROUP BY m",
+)
 
 
 def pool_per_worker(concurrency: int, workers: int) -> int:
