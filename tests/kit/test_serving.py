@@ -40,6 +40,10 @@ def _start(port: int, **env: str) -> subprocess.Popen[bytes]:
 def _ask(connection: socket.socket, path: str = "/") -> int:
     """One request on a keep-alive connection: the pid of the worker that answered."""
     connection.sendall(f"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
+    return _read_pid(connection)
+
+
+def _read_pid(connection: socket.socket) -> int:
     answer = b""
     while b"\r\n\r\n" not in answer:
         chunk = connection.recv(4096)
@@ -156,11 +160,71 @@ def test_sigterm_lets_the_request_being_answered_finish(server: tuple[int, subpr
             os.kill(pid, 0)
 
 
-def test_an_app_that_cannot_start_stops_the_server() -> None:
-    process = _start(_free_port(), SERVING_TEST_FAIL="1")
+@pytest.mark.parametrize("broken", ["SERVING_TEST_FAIL", "SERVING_TEST_BROKEN"])
+def test_an_app_that_cannot_start_stops_the_server(broken: str) -> None:
+    """Its start-up refused (uvicorn's status 3), or its module failing to import: not restarted in a loop."""
+    process = _start(_free_port(), **{broken: "1"})
     try:
         assert process.wait(timeout=60) == 3  # uvicorn's "failed to start"
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_a_stopping_worker_gets_no_new_connections(server: tuple[int, subprocess.Popen[bytes]]) -> None:
+    """A worker told to stop on its own (SIGTERM to its pid, as a service manager may) finishes its request while
+    every new connection goes to the other; the parent then replaces it."""
+    port, process = server
+    with _connect(port) as held:
+        stopping = _ask(held)
+        held.sendall(b"GET /slow HTTP/1.1\r\nHost: test\r\n\r\n")
+        time.sleep(0.2)
+        os.kill(stopping, signal.SIGTERM)
+        time.sleep(0.3)
+        fresh = [_connect(port) for _ in range(4)]
+        try:
+            answered = [_ask(c) for c in fresh]
+        finally:
+            for connection in fresh:
+                connection.close()
+        assert stopping not in answered
+        assert held.recv(4096).startswith(b"HTTP/1.1 200")
+    assert stopping not in _workers_ready(port, 2)
+    assert process.poll() is None
+
+
+def test_closes_told_while_the_parent_is_not_reading_are_not_lost(
+    server: tuple[int, subprocess.Popen[bytes]],
+) -> None:
+    """One worker's connections close, more than a socket pair holds, while the parent is stopped; the other's
+    close after. Once the parent has heard it all, neither worker counts an open connection: new ones split evenly
+    (a close it never heard of would send every new connection to the other worker)."""
+    port, process = server
+    time.sleep(0.3)
+    connections = [_connect(port) for _ in range(700)]
+    try:
+        for connection in connections:
+            connection.sendall(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+        pids = [_read_pid(c) for c in connections]
+        assert sorted(Counter(pids).values()) == [350, 350]
+        process.send_signal(signal.SIGSTOP)
+        try:
+            for connection, pid in zip(connections, pids, strict=True):
+                if pid == pids[0]:
+                    connection.close()
+            time.sleep(1.0)
+        finally:
+            process.send_signal(signal.SIGCONT)
+        for connection in connections:
+            connection.close()
+        time.sleep(1.0)
+        fresh = [_connect(port) for _ in range(8)]
+        try:
+            assert sorted(Counter(_ask(c) for c in fresh).values()) == [4, 4]
+        finally:
+            for connection in fresh:
+                connection.close()
+    finally:
+        for connection in connections:
+            connection.close()

@@ -1,11 +1,15 @@
 """A tiny ASGI app for the serving tests (siyu.kit.serving): it answers with the id of the process that served the
-request; /slow answers after a second. With SERVING_TEST_FAIL set, it refuses to start."""
+request; /slow answers after a second. With SERVING_TEST_FAIL set, it refuses to start; with SERVING_TEST_BROKEN, it
+cannot even be imported."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 from typing import Any
+
+if os.environ.get("SERVING_TEST_BROKEN"):
+    raise RuntimeError("broken on purpose")
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
