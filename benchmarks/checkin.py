@@ -66,6 +66,7 @@ async def _seed(url: str, *, members: int) -> None:
     from sqlalchemy import insert, text
 
     from siyu.db import create_engine, create_sessionmaker
+    from siyu.ledger import refs
     from siyu.members.models import Member
     from siyu.tenants import service as tenants
 
@@ -87,7 +88,8 @@ async def _seed(url: str, *, members: int) -> None:
             for statement in _HISTORY:
                 await session.execute(
                     text(statement),
-                    {"t": tenant.id, "first": 1 + members, "last": members + HISTORY_MEMBERS, "days": HISTORY_DAYS},
+                    {"t": tenant.id, "first": 1 + members, "last": members + HISTORY_MEMBERS, "days": HISTORY_DAYS}
+                    | {"tz": tenant.timezone, "ref": refs.CHECKIN},  # refs.checkin_ref, set-wise
                 )
         async with engine.connect() as connection:
             await connection.execute(text("ANALYZE"))  # as autovacuum would have by now
@@ -96,12 +98,13 @@ async def _seed(url: str, *, members: int) -> None:
         await engine.dispose()
 
 
-# Member m's check-in of day d (1 = the oldest of HISTORY_DAYS, the last being yesterday, tenant-local): entry and lot
-# id (m - first) * days + d, far below any id the app makes (kit.ids); 2 points a day, 20 on the 7th in a row.
+# Member m's check-in of day d (1 = the oldest of HISTORY_DAYS, the last being yesterday in the tenant's timezone):
+# entry and lot id (m - first) * days + d, far below any id the app makes (kit.ids); 2 points a day, 20 on the 7th in
+# a row.
 _PAST = """
     FROM generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS m,
     generate_series(1, CAST(:days AS integer)) AS d,
-    LATERAL (SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date - (CAST(:days AS integer) + 1 - d) AS day,
+    LATERAL (SELECT (now() AT TIME ZONE CAST(:tz AS text))::date - (CAST(:days AS integer) + 1 - d) AS day,
                     CASE WHEN d = 7 THEN 20 ELSE 2 END AS points,
                     (m - CAST(:first AS bigint)) * CAST(:days AS integer) + d AS n,
                     now() - make_interval(days => CAST(:days AS integer) + 1 - d) AS at) AS x
@@ -110,10 +113,10 @@ _HISTORY = (
     "INSERT INTO checkins (tenant_id, member_id, day, streak, points, made_up_on, cost, created_at) "
     "SELECT :t, m, x.day, d, x.points, NULL, 0, x.at" + _PAST,
     "INSERT INTO ledger_entries (tenant_id, id, member_id, kind, amount, pending_amount, source_ref, lot_id, "
-    "explanation, created_by, created_at) SELECT :t, x.n, m, 'earn', x.points, 0, 'checkin:' || m || ':' || x.day, "
+    "explanation, created_by, created_at) SELECT :t, x.n, m, 'earn', x.points, 0, :ref || ':' || m || ':' || x.day, "
     "x.n, '每日签到 连续第 ' || d || ' 天 +' || x.points, NULL, x.at" + _PAST,
     "INSERT INTO ledger_lots (tenant_id, id, member_id, entry_id, source_ref, amount, remaining, status, post_after, "
-    "expires_at, created_at) SELECT :t, x.n, m, x.n, 'checkin:' || m || ':' || x.day, x.points, x.points, 'posted', "
+    "expires_at, created_at) SELECT :t, x.n, m, x.n, :ref || ':' || m || ':' || x.day, x.points, x.points, 'posted', "
     "NULL, NULL, x.at" + _PAST,
     "INSERT INTO ledger_balances (tenant_id, member_id, available, pending, debt, merged_into, updated_at) "
     "SELECT :t, m, sum(x.points), 0, 0, NULL, now()" + _PAST + " GROUP BY m",
@@ -121,10 +124,9 @@ _HISTORY = (
 
 
 def pool_per_worker(concurrency: int, workers: int) -> int:
-    """Database connections of each worker, app and floor alike: enough for every client connection at once. The
-    kernel gives each keep-alive connection to whichever worker accepts it first, which is seldom an even split
-    (30 of 32 on one of two workers happens); a request over its worker's pool waits for a connection. Capped so that
-    all workers with the app's overflow stay within POOL_BUDGET."""
+    """Database connections of each worker, app and floor alike: enough for every client connection at once, so no
+    request waits for one however the connections are spread. Capped so that all workers with the app's overflow
+    stay within POOL_BUDGET."""
     return max(4, min(concurrency, POOL_BUDGET // workers - APP_OVERFLOW))
 
 

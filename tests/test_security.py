@@ -5,7 +5,6 @@ way to read `Authorization`."""
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from siyu.config import Settings, get_settings
 from siyu.h5.fans import cookie_name
 from siyu.kit.web import bearer_token
 from tests.support import factories
+from tests.support.server import free_port
 
 runner = CliRunner()
 
@@ -115,9 +115,7 @@ def test_serve_with_several_processes_gives_each_the_same_proxy_trust(
     monkeypatch.setattr(serving, "Balancer", Balancer)
     monkeypatch.setenv("SIYU_TRUSTED_PROXIES", "10.0.0.5")
     get_settings.cache_clear()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     started = runner.invoke(cli, ["serve", "--port", str(port), "--workers", "3"])
     assert started.exit_code == 0, started.output
     assert not served  # not uvicorn's own supervisor

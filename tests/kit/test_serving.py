@@ -16,18 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.server import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCH = (
     "import sys; from siyu.kit import serving; "
     "sys.exit(serving.Balancer('tests.support.pid_app:app', host='127.0.0.1', port=int(sys.argv[1]), workers=2, "
     "options={'log_level': 'warning', 'access_log': False}).run())"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _start(port: int, **env: str) -> subprocess.Popen[bytes]:
@@ -94,7 +90,7 @@ def _workers_ready(port: int, count: int, timeout: float = 60) -> set[int]:
 
 @pytest.fixture
 def server() -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    port = _free_port()
+    port = free_port()
     process = _start(port)
     try:
         _when_serving(port, process)
@@ -163,7 +159,7 @@ def test_sigterm_lets_the_request_being_answered_finish(server: tuple[int, subpr
 @pytest.mark.parametrize("broken", ["SERVING_TEST_FAIL", "SERVING_TEST_BROKEN"])
 def test_an_app_that_cannot_start_stops_the_server(broken: str) -> None:
     """Its start-up refused (uvicorn's status 3), or its module failing to import: not restarted in a loop."""
-    process = _start(_free_port(), **{broken: "1"})
+    process = _start(free_port(), **{broken: "1"})
     try:
         assert process.wait(timeout=60) == 3  # uvicorn's "failed to start"
     finally:
